@@ -1,0 +1,99 @@
+"""The JSON Schema a profile file in ``scenarios/`` must satisfy."""
+
+from __future__ import annotations
+
+PROTOCOLS = ("otlp-grpc", "otlp-http", "zipkin", "jaeger-thrift-http")
+RUNTIMES = ("local", "kind", "cluster")
+BINARIES = ("tempo", "otelcol", "nginx", "capture-sink", "sample-app")
+CONFIG_KINDS = ("ConfigMap", "OpenTelemetryCollector", "Instrumentation", "HelmValues")
+
+_RANGE = {
+    "oneOf": [
+        {"type": "number", "exclusiveMinimum": 0},
+        {"type": "array", "items": {"type": "number", "exclusiveMinimum": 0}, "minItems": 2, "maxItems": 2},
+    ],
+    "description": "a positive number, or [low, high]",
+}
+
+_CONFIG_SOURCE = {
+    "type": "object",
+    "required": ["manifest", "kind"],
+    "additionalProperties": False,
+    "properties": {
+        "manifest": {"type": "string", "description": "a file under manifests/"},
+        "kind": {"enum": list(CONFIG_KINDS)},
+        "name": {"type": "string"},
+        "key": {"type": "string", "description": "ConfigMap data key, or dotted path in the object"},
+    },
+}
+
+_COMPONENT = {
+    "type": "object",
+    "required": ["binary"],
+    "additionalProperties": False,
+    "properties": {
+        "binary": {"enum": list(BINARIES)},
+        "replicas": {"type": "integer", "minimum": 1},
+        "target": {"type": "string", "description": "Tempo -target for microservices mode"},
+        "config": _CONFIG_SOURCE,
+        "ports": {"type": "object", "additionalProperties": {"type": "integer", "minimum": 1, "maximum": 65535}},
+        "readiness": {"type": "string", "description": "'http:PORT/PATH' polled until 200"},
+        "local_overrides": {"type": "object"},
+        "local_notes": {"type": "array", "items": {"type": "string"}},
+        "args": {"type": "array", "items": {"type": "string"}},
+    },
+}
+
+_ENDPOINT = {
+    "type": "object",
+    "required": ["component", "port"],
+    "additionalProperties": False,
+    "properties": {"component": {"type": "string"}, "port": {"type": "string"}, "path": {"type": "string"}},
+}
+
+_TARGET = {
+    "type": "object",
+    "required": ["source"],
+    "additionalProperties": False,
+    "properties": {
+        "throughput_mb_s": _RANGE,
+        "memory_mib": _RANGE,
+        "cpu_cores": {"type": "number", "exclusiveMinimum": 0},
+        "source": {"type": "string", "description": "where the numbers come from"},
+    },
+}
+
+PROFILE_SCHEMA = {
+    "type": "object",
+    "required": ["name", "description", "components", "ingest", "query", "checks"],
+    "additionalProperties": False,
+    "properties": {
+        "name": {"type": "string", "pattern": "^[a-z][a-z0-9-]*$"},
+        "description": {"type": "string"},
+        "seed": {"type": "string"},
+        "extends": {"type": "string"},
+        "runtimes": {"type": "array", "items": {"enum": list(RUNTIMES)}, "minItems": 1},
+        "tempo_version": {"type": "string"},
+        "components": {"type": "object", "minProperties": 1, "additionalProperties": _COMPONENT},
+        "ingest": {
+            "type": "object",
+            "propertyNames": {"enum": list(PROTOCOLS)},
+            "additionalProperties": _ENDPOINT,
+        },
+        "refused": {"type": "array", "items": {"enum": list(PROTOCOLS)}},
+        "query": {
+            "type": "object",
+            "required": ["kind"],
+            "additionalProperties": False,
+            "properties": {
+                "kind": {"enum": ["tempo", "sink"]},
+                "component": {"type": "string"},
+                "port": {"type": "string"},
+            },
+        },
+        "checks": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+        "schemas": {"type": "array", "items": {"type": "string"}},
+        "targets": {"type": "object", "additionalProperties": _TARGET},
+        "kubernetes": {"type": "object"},
+    },
+}

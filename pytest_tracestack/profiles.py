@@ -1,0 +1,229 @@
+"""Profiles: the topologies tracestack brings up, read from YAML files in ``scenarios/``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from . import paths
+from .errors import ProfileError
+from .profile_schema import PROFILE_SCHEMA
+
+Range = tuple[float, float]
+
+
+@dataclass(frozen=True)
+class ConfigSource:
+    manifest: str
+    kind: str
+    name: str | None = None
+    key: str | None = None
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str
+    binary: str
+    replicas: int = 1
+    target: str | None = None
+    config: ConfigSource | None = None
+    ports: dict[str, int] = field(default_factory=dict)
+    readiness: str | None = None
+    local_overrides: dict[str, Any] = field(default_factory=dict)
+    local_notes: tuple[str, ...] = ()
+    args: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    component: str
+    port: str
+    path: str = ""
+
+
+@dataclass(frozen=True)
+class QuerySpec:
+    kind: str  # "tempo" or "sink"
+    component: str | None = None
+    port: str | None = None
+
+
+@dataclass(frozen=True)
+class Target:
+    source: str
+    throughput_mb_s: Range | None = None
+    memory_mib: Range | None = None
+    cpu_cores: float | None = None
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str
+    source_file: Path
+    components: dict[str, Component]
+    ingest: dict[str, Endpoint]
+    query: QuerySpec
+    checks: tuple[str, ...]
+    refused: tuple[str, ...] = ()
+    runtimes: tuple[str, ...] = ("local", "kind", "cluster")
+    seed: str = ""
+    tempo_version: str | None = None
+    schemas: tuple[str, ...] = ()
+    targets: dict[str, Target] = field(default_factory=dict)
+    kubernetes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def binaries(self) -> set[str]:
+        return {component.binary for component in self.components.values()}
+
+
+def profile_dirs(extra: list[Path] | None = None) -> list[Path]:
+    """Directories searched for profiles, the user's first so they can override built-ins."""
+    return [*(extra or []), paths.scenarios_dir()]
+
+
+def available_profiles(extra: list[Path] | None = None) -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    for directory in reversed(profile_dirs(extra)):
+        for file in sorted(directory.glob("*.yaml")):
+            found[file.stem] = file
+    return dict(sorted(found.items()))
+
+
+def load_profile(name: str, extra: list[Path] | None = None) -> Profile:
+    profiles = available_profiles(extra)
+    if name not in profiles:
+        valid = ", ".join(profiles) or "(none found)"
+        raise ProfileError("--tracestack-profile", name, f"no such profile; valid profiles: {valid}")
+    return load_profile_file(profiles[name], extra)
+
+
+def load_profile_file(file: Path, extra: list[Path] | None = None) -> Profile:
+    data = _read_yaml(file)
+    if isinstance(data, dict) and "extends" in data:
+        base_name = data["extends"]
+        base_file = available_profiles(extra).get(base_name)
+        if base_file is None or base_file == file:
+            raise ProfileError(str(file), "extends", f"names no other profile: {base_name!r}")
+        data = _merge(_read_yaml(base_file), {k: v for k, v in data.items() if k != "extends"})
+    _validate(file, data)
+    profile = _build(file, data)
+    _check_references(profile)
+    return profile
+
+
+def _read_yaml(file: Path) -> Any:
+    try:
+        return yaml.safe_load(file.read_text())
+    except yaml.YAMLError as error:
+        raise ProfileError(str(file), "", f"is not valid YAML: {error}") from error
+    except OSError as error:
+        raise ProfileError(str(file), "", f"cannot be read: {error.strerror}") from error
+
+
+def _merge(base: Any, override: Any) -> Any:
+    """Deep-merge mappings; anything else in the override replaces the base."""
+    if isinstance(base, dict) and isinstance(override, dict):
+        merged = dict(base)
+        for key, value in override.items():
+            merged[key] = _merge(base.get(key), value)
+        return merged
+    return override
+
+
+def _validate(file: Path, data: Any) -> None:
+    validator = jsonschema.Draft202012Validator(PROFILE_SCHEMA)
+    errors = sorted(validator.iter_errors(data), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    if errors:
+        error = jsonschema.exceptions.best_match(errors)
+        key = ".".join(str(part) for part in error.absolute_path) or "(top level)"
+        raise ProfileError(str(file), key, _explain(error))
+
+
+def _explain(error: jsonschema.ValidationError) -> str:
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    if error.validator == "enum":
+        return f"{error.instance!r} is not one of {', '.join(map(str, error.validator_value))}"
+    if error.validator == "additionalProperties":
+        allowed = ", ".join(sorted(schema.get("properties", {})))
+        return f"{error.message}; allowed keys: {allowed}"
+    if error.validator == "propertyNames":
+        return f"{error.message}; expected one of {', '.join(schema['propertyNames']['enum'])}"
+    hint = schema.get("description")
+    return f"{error.message}" + (f" (expected {hint})" if hint else "")
+
+
+def _range(value: Any) -> Range | None:
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return (float(min(value)), float(max(value)))
+    return (float(value), float(value))
+
+
+def _build(file: Path, data: dict[str, Any]) -> Profile:
+    components = {name: _component(name, spec) for name, spec in data["components"].items()}
+    return Profile(
+        name=data["name"],
+        description=data["description"],
+        source_file=file,
+        components=components,
+        ingest={proto: Endpoint(**spec) for proto, spec in data["ingest"].items()},
+        query=QuerySpec(**data["query"]),
+        checks=tuple(data["checks"]),
+        refused=tuple(data.get("refused", ())),
+        runtimes=tuple(data.get("runtimes", ("local", "kind", "cluster"))),
+        seed=data.get("seed", ""),
+        tempo_version=data.get("tempo_version"),
+        schemas=tuple(data.get("schemas", ())),
+        targets={
+            name: Target(spec["source"], _range(spec.get("throughput_mb_s")), _range(spec.get("memory_mib")),
+                         spec.get("cpu_cores"))
+            for name, spec in data.get("targets", {}).items()
+        },
+        kubernetes=data.get("kubernetes", {}),
+    )
+
+
+def _component(name: str, spec: dict[str, Any]) -> Component:
+    config = ConfigSource(**spec["config"]) if "config" in spec else None
+    return Component(
+        name=name,
+        binary=spec["binary"],
+        replicas=spec.get("replicas", 1),
+        target=spec.get("target"),
+        config=config,
+        ports=dict(spec.get("ports", {})),
+        readiness=spec.get("readiness"),
+        local_overrides=dict(spec.get("local_overrides", {})),
+        local_notes=tuple(spec.get("local_notes", ())),
+        args=tuple(spec.get("args", ())),
+    )
+
+
+def _check_references(profile: Profile) -> None:
+    """Every endpoint names a component and a port that component declares."""
+    source = str(profile.source_file)
+    named = [(f"ingest.{proto}", ep.component, ep.port) for proto, ep in profile.ingest.items()]
+    if profile.query.component:
+        named.append(("query", profile.query.component, profile.query.port or ""))
+    for key, component_name, port in named:
+        component = profile.components.get(component_name)
+        if component is None:
+            raise ProfileError(source, f"{key}.component",
+                               f"names unknown component {component_name!r}; components: {', '.join(profile.components)}")
+        if port and port not in component.ports:
+            raise ProfileError(source, f"{key}.port",
+                               f"component {component_name!r} has no port {port!r}; its ports: {', '.join(component.ports) or 'none'}")
+    for name in profile.targets:
+        if name not in profile.components:
+            raise ProfileError(source, f"targets.{name}", f"names unknown component; components: {', '.join(profile.components)}")
+    for name, component in profile.components.items():
+        if component.config and not (paths.manifests_dir() / component.config.manifest).is_file():
+            raise ProfileError(source, f"components.{name}.config.manifest",
+                               f"file manifests/{component.config.manifest} does not exist")

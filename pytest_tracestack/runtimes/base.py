@@ -1,0 +1,96 @@
+"""What every runtime (local, kind, cluster) provides: a plan, a started stack, a teardown."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from ..profiles import Profile
+
+
+@dataclass(frozen=True)
+class PlanStep:
+    """One step a runtime will take, printable before anything runs (``--tracestack-plan``)."""
+
+    action: str            # e.g. "start", "kubectl", "helm", "wait"
+    description: str       # what and why, one line
+    command: tuple[str, ...] = ()
+
+    def render(self) -> str:
+        text = f"{self.action:<8} {self.description}"
+        return text + (f"\n         $ {' '.join(self.command)}" if self.command else "")
+
+
+@dataclass
+class Replica:
+    """One running instance of a component, as the checks and load tests see it."""
+
+    component: str
+    index: int
+    address: str                       # host the ports are reached on
+    ports: dict[str, int]
+    pid: int | None = None
+    log_path: Path | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.component}-{self.index}"
+
+    def url(self, port: str, path: str = "") -> str:
+        return f"http://{self.address}:{self.ports[port]}{path}"
+
+    def hostport(self, port: str) -> str:
+        return f"{self.address}:{self.ports[port]}"
+
+
+@dataclass
+class Stack:
+    """A started topology: where to send traces, where to query, and each replica."""
+
+    profile: Profile
+    runtime: str
+    replicas: list[Replica] = field(default_factory=list)
+    workdir: Path | None = None
+    binaries: dict[str, str] = field(default_factory=dict)   # binary kind -> "path (version, source)"
+
+    def replicas_of(self, component: str) -> list[Replica]:
+        return [replica for replica in self.replicas if replica.component == component]
+
+    def first(self, component: str) -> Replica:
+        found = self.replicas_of(component)
+        if not found:
+            raise KeyError(f"profile {self.profile.name!r} has no running component {component!r}")
+        return found[0]
+
+    def ingest_target(self, protocol: str) -> str:
+        """``host:port`` for gRPC, or a full URL for HTTP protocols."""
+        endpoint = self.profile.ingest[protocol]
+        replica = self.first(endpoint.component)
+        if protocol == "otlp-grpc":
+            return replica.hostport(endpoint.port)
+        return replica.url(endpoint.port, endpoint.path)
+
+    def query_url(self) -> str | None:
+        query = self.profile.query
+        if query.kind != "tempo" or not query.component:
+            return None
+        return self.first(query.component).url(query.port or "http")
+
+
+class Runtime(Protocol):
+    """A way to run a profile. Implementations: local processes, a kind cluster, an existing cluster."""
+
+    name: str
+
+    def plan(self, profile: Profile) -> list[PlanStep]:
+        """The ordered steps ``start`` would take, without taking them."""
+
+    def start(self, profile: Profile) -> Stack:
+        """Bring the topology up and wait until it is ready; clean up what it made if it fails."""
+
+    def stop(self, stack: Stack) -> None:
+        """Tear down everything ``start`` made (processes, ports, dirs, namespaces, clusters)."""
+
+    def describe_keep(self, stack: Stack) -> str:
+        """How to reach and stop a stack left up with ``--tracestack-keep``."""
