@@ -1,0 +1,219 @@
+"""Finds the real binaries a profile needs, in a fixed order, and says what it tried when it can't.
+
+Order: explicit option / env var -> PATH -> tracestack's cache -> official release download with
+SHA-256 verification (not for nginx) -> for the collector, an OCB build when Go is present.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import platform
+import re
+import shutil
+import subprocess
+import tarfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import httpx
+
+from . import paths
+from .errors import BinaryNotFoundError, TracestackError
+from .progress import progress_download
+
+DEFAULT_DOWNLOAD_BASE = "https://github.com"
+
+
+@dataclass(frozen=True)
+class BinarySpec:
+    kind: str                     # the profile's binary name: tempo, otelcol, nginx
+    version: str
+    path_names: tuple[str, ...]   # names looked up on PATH
+    option: str                   # the option that names it explicitly
+    how: str                      # what to tell the user when nothing works
+    archive: str = ""             # release archive path under the download base, {v} and {arch} filled in
+    checksums: str = ""           # checksum file path under the download base
+    member: str = ""              # the binary's name inside the archive
+    version_args: tuple[str, ...] = ("--version",)
+
+
+TEMPO = BinarySpec(
+    kind="tempo", version="2.10.8", path_names=("tempo",), option="--tracestack-tempo / TRACESTACK_TEMPO",
+    archive="grafana/tempo/releases/download/v{v}/tempo_{v}_linux_{arch}.tar.gz",
+    checksums="grafana/tempo/releases/download/v{v}/SHA256SUMS",
+    member="tempo", version_args=("-version",),
+    how=("download Tempo {v} from https://github.com/grafana/tempo/releases (tempo_{v}_linux_{arch}.tar.gz), "
+         "put the 'tempo' binary on PATH or pass --tracestack-tempo=/path/to/tempo; behind a firewall, "
+         "mirror the release and pass --tracestack-download-base=URL. (Tempo cannot be built here: its "
+         "Go module is AGPL and tracestack does not depend on it.)"),
+)
+
+OTELCOL = BinarySpec(
+    kind="otelcol", version="0.129.0", path_names=("otelcol-tracestack", "otelcol-contrib"),
+    option="--tracestack-otelcol / TRACESTACK_OTELCOL",
+    archive="open-telemetry/opentelemetry-collector-releases/releases/download/v{v}/otelcol-contrib_{v}_linux_{arch}.tar.gz",
+    checksums="open-telemetry/opentelemetry-collector-releases/releases/download/v{v}/opentelemetry-collector-releases_otelcol-contrib_checksums.txt",
+    member="otelcol-contrib",
+    how=("run 'tracestack install otelcol' (builds it with the OpenTelemetry Collector Builder; needs Go), "
+         "or put otelcol-contrib {v} on PATH, or pass --tracestack-otelcol=/path/to/otelcol"),
+)
+
+NGINX = BinarySpec(
+    kind="nginx", version="1.27", path_names=("nginx",), option="--tracestack-nginx / TRACESTACK_NGINX",
+    version_args=("-v",),
+    how=("install nginx (Debian: apt-get install nginx) and the OpenTelemetry module from nginx.org's "
+         "packages (nginx-module-otel), or use the kind runtime with the official nginx:<ver>-otel image"),
+)
+
+SPECS = {spec.kind: spec for spec in (TEMPO, OTELCOL, NGINX)}
+
+
+@dataclass(frozen=True)
+class FoundBinary:
+    kind: str
+    path: Path
+    version: str      # as the binary reports it ("" when it would not say)
+    source: str       # how it was found
+
+    def describe(self) -> str:
+        return f"{self.path} ({self.version or 'version unknown'}, {self.source})"
+
+
+@dataclass
+class BinaryProvider:
+    explicit: dict[str, str | None] = field(default_factory=dict)   # kind -> path from option/env
+    download_base: str | None = None
+    allow_download: bool = True
+    cache_root: Path = field(default_factory=lambda: paths.cache_dir() / "bin")
+    builders: dict[str, Callable[[BinarySpec, Path], Path]] = field(default_factory=dict)
+
+    def cached_path(self, spec: BinarySpec) -> Path:
+        name = spec.member or spec.path_names[0]
+        if spec.kind == "otelcol":
+            name = "otelcol-tracestack"
+        return self.cache_root / f"{spec.kind}-{spec.version}" / name
+
+    def find(self, kind: str) -> FoundBinary:
+        spec = SPECS[kind]
+        tried: list[str] = []
+        for step in (self._explicit, self._on_path, self._in_cache, self._download, self._build):
+            found = step(spec, tried)
+            if found is not None:
+                return FoundBinary(kind, found[0], read_version(found[0], spec), found[1])
+        raise BinaryNotFoundError(kind, spec.version, tried, spec.how.format(v=spec.version, arch=_arch()))
+
+    def _explicit(self, spec: BinarySpec, tried: list[str]) -> tuple[Path, str] | None:
+        given = self.explicit.get(spec.kind)
+        if not given:
+            tried.append(f"{spec.option}: not set")
+            return None
+        path = Path(given).expanduser()
+        if not (path.is_file() and _executable(path)):
+            # An explicit path that is wrong is an error, not a reason to look elsewhere.
+            raise TracestackError(f"{spec.option} = {given}: no executable file there; fix the path or unset it")
+        return path, "explicit path"
+
+    def _on_path(self, spec: BinarySpec, tried: list[str]) -> tuple[Path, str] | None:
+        for name in spec.path_names:
+            located = shutil.which(name)
+            if located:
+                return Path(located), f"PATH ({name})"
+        tried.append(f"PATH: none of {', '.join(spec.path_names)}")
+        return None
+
+    def _in_cache(self, spec: BinarySpec, tried: list[str]) -> tuple[Path, str] | None:
+        path = self.cached_path(spec)
+        if path.is_file() and _executable(path):
+            return path, "tracestack cache"
+        tried.append(f"cache: {path} does not exist")
+        return None
+
+    def _download(self, spec: BinarySpec, tried: list[str]) -> tuple[Path, str] | None:
+        if not spec.archive:
+            tried.append("download: no official binary release for this component")
+            return None
+        if not self.allow_download:
+            tried.append("download: disabled (--tracestack-no-download)")
+            return None
+        base = (self.download_base or DEFAULT_DOWNLOAD_BASE).rstrip("/")
+        archive_url = f"{base}/{spec.archive.format(v=spec.version, arch=_arch())}"
+        checksum_url = f"{base}/{spec.checksums.format(v=spec.version, arch=_arch())}"
+        try:
+            path = download_verified(archive_url, checksum_url, spec.member, self.cached_path(spec))
+        except (httpx.HTTPError, OSError) as error:
+            tried.append(f"download {archive_url}: {type(error).__name__}: {error}")
+            return None
+        return path, f"downloaded from {archive_url}, SHA-256 verified"
+
+    def _build(self, spec: BinarySpec, tried: list[str]) -> tuple[Path, str] | None:
+        builder = self.builders.get(spec.kind)
+        if builder is None:
+            return None
+        try:
+            return builder(spec, self.cached_path(spec)), "built with OCB"
+        except TracestackError as error:
+            tried.append(f"build: {error}")
+            return None
+
+
+def download_verified(archive_url: str, checksum_url: str, member: str, destination: Path,
+                      timeout: float = 30.0) -> Path:
+    """Download a release archive, check its SHA-256 against the release's checksum file, extract one member."""
+    with httpx.Client(follow_redirects=True, timeout=httpx.Timeout(timeout, connect=10.0)) as client:
+        checksums = client.get(checksum_url)
+        checksums.raise_for_status()
+        expected = expected_sha256(checksums.text, archive_url.rsplit("/", 1)[-1], checksum_url)
+        payload = progress_download(client, archive_url)
+    actual = hashlib.sha256(payload).hexdigest()
+    if actual != expected:
+        raise ChecksumMismatch(f"checksum mismatch for {archive_url}: expected {expected} "
+                               f"(from {checksum_url}), got {actual}; the file was not installed")
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(fileobj=io.BytesIO(payload), mode="r:gz") as archive:
+        extracted = archive.extractfile(_member(archive, member, archive_url))
+        assert extracted is not None
+        temporary = destination.with_suffix(".partial")
+        temporary.write_bytes(extracted.read())
+    temporary.chmod(0o755)
+    temporary.replace(destination)
+    return destination
+
+
+class ChecksumMismatch(OSError):
+    """The downloaded archive's SHA-256 differs from the one the release publishes."""
+
+
+def expected_sha256(checksum_text: str, file_name: str, checksum_url: str) -> str:
+    for line in checksum_text.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[-1].lstrip("*") == file_name and re.fullmatch(r"[0-9a-f]{64}", parts[0]):
+            return parts[0]
+    raise ChecksumMismatch(f"{checksum_url} lists no SHA-256 for {file_name}")
+
+
+def _member(archive: tarfile.TarFile, name: str, url: str) -> tarfile.TarInfo:
+    for info in archive.getmembers():
+        if info.isfile() and Path(info.name).name == name:
+            return info
+    raise OSError(f"{url} has no file named {name}")
+
+
+def read_version(path: Path, spec: BinarySpec) -> str:
+    """The version the binary reports, e.g. '2.10.8' from 'tempo, version 2.10.8 (branch: ...)'."""
+    try:
+        done = subprocess.run([str(path), *spec.version_args], capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    match = re.search(r"(\d+\.\d+\.\d+)", done.stdout + done.stderr)
+    return match.group(1) if match else ""
+
+
+def _executable(path: Path) -> bool:
+    return path.stat().st_mode & 0o111 != 0
+
+
+def _arch() -> str:
+    machine = platform.machine().lower()
+    return {"x86_64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(machine, machine)

@@ -1,0 +1,162 @@
+"""Turns a component's config source (a manifest in manifests/) into the config a local process runs.
+
+The same manifest feeds the kind runtime unchanged, so one edit changes both runtimes; the local
+runtime only applies the profile's ``local_overrides`` (addresses, paths) and says so in a header.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from . import paths
+from .errors import ProfileError
+from .profiles import Component, ConfigSource
+
+_PLACEHOLDER = re.compile(r"\{([a-z_]+)(?::([A-Za-z0-9_.\-]+))?\}")
+
+
+@dataclass(frozen=True)
+class ReplicaContext:
+    """What placeholders in ``local_overrides`` resolve to for one replica."""
+
+    address: str
+    ports: dict[str, int]
+    workdir: Path                              # this replica's own directory
+    stackdir: Path                             # the directory every replica of the stack shares
+    instance_id: str
+    endpoint: Callable[[str, str], str]        # (component, port name) -> "host:port" of its first replica
+    peers: Callable[[str, str], list[str]]     # (component, port name) -> every replica's "host:port"
+
+
+def load_manifest_documents(relative: str) -> list[dict[str, Any]]:
+    file = resolve_manifest(relative)
+    try:
+        return [doc for doc in yaml.safe_load_all(file.read_text()) if doc]
+    except yaml.YAMLError as error:
+        raise ProfileError(str(file), "", f"is not valid YAML: {error}") from error
+
+
+def resolve_manifest(relative: str) -> Path:
+    file = Path(relative) if Path(relative).is_absolute() else paths.manifests_dir() / relative
+    if not file.is_file():
+        raise ProfileError(relative, "", f"manifest file {file} does not exist")
+    return file
+
+
+def extract_config(source: ConfigSource) -> Any:
+    """The config a source names: a ConfigMap data key, a path in a custom resource, or a values file."""
+    documents = load_manifest_documents(source.manifest)
+    if source.kind == "HelmValues":
+        return documents[0]
+    obj = _find_object(documents, source)
+    if source.kind == "ConfigMap":
+        text = obj.get("data", {}).get(source.key or "")
+        if text is None:
+            raise ProfileError(source.manifest, f"ConfigMap {source.name}.data",
+                               f"has no key {source.key!r}; keys: {', '.join(obj.get('data', {}))}")
+        return _parse_config_text(text, source)
+    return _dig(obj, source.key or "spec", source)
+
+
+def _find_object(documents: list[dict[str, Any]], source: ConfigSource) -> dict[str, Any]:
+    for doc in documents:
+        if doc.get("kind") == source.kind and (source.name is None or doc.get("metadata", {}).get("name") == source.name):
+            return doc
+    found = ", ".join(f"{d.get('kind')}/{d.get('metadata', {}).get('name')}" for d in documents)
+    raise ProfileError(source.manifest, "", f"has no {source.kind} named {source.name!r}; it has: {found}")
+
+
+def _parse_config_text(text: str, source: ConfigSource) -> Any:
+    if source.key and source.key.endswith((".yaml", ".yml")):
+        try:
+            return yaml.safe_load(text)
+        except yaml.YAMLError as error:
+            raise ProfileError(source.manifest, f"ConfigMap {source.name}.data.{source.key}",
+                               f"is not valid YAML: {error}") from error
+    return text
+
+
+def _dig(obj: dict[str, Any], dotted: str, source: ConfigSource) -> Any:
+    node: Any = obj
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            raise ProfileError(source.manifest, f"{source.kind} {source.name}", f"has no {dotted}")
+        node = node[part]
+    return copy.deepcopy(node)
+
+
+def apply_overrides(config: dict[str, Any], overrides: dict[str, Any], context: ReplicaContext) -> dict[str, Any]:
+    """Set each dotted key to its value (``null`` deletes the key), placeholders filled in."""
+    result = copy.deepcopy(config)
+    for dotted, value in overrides.items():
+        set_dotted(result, dotted, fill_placeholders(value, context))
+    return result
+
+
+def set_dotted(config: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    node = config
+    for part in parents:
+        if not isinstance(node.get(part), dict):
+            node[part] = {}
+        node = node[part]
+    if value is None:
+        node.pop(leaf, None)
+    else:
+        node[leaf] = value
+
+
+def fill_placeholders(value: Any, context: ReplicaContext) -> Any:
+    if isinstance(value, dict):
+        return {key: fill_placeholders(item, context) for key, item in value.items()}
+    if isinstance(value, list):
+        filled: list[Any] = []
+        for item in value:
+            result = fill_placeholders(item, context)
+            filled.extend(result if _is_peers(item) else [result])
+        return filled
+    if not isinstance(value, str):
+        return value
+    whole = _PLACEHOLDER.fullmatch(value)
+    if whole:
+        return _resolve(whole.group(1), whole.group(2), context, whole=True)
+    return _PLACEHOLDER.sub(lambda m: str(_resolve(m.group(1), m.group(2), context, whole=False)), value)
+
+
+def _is_peers(item: Any) -> bool:
+    return isinstance(item, str) and item.startswith("{peers:")
+
+
+def _resolve(name: str, argument: str | None, context: ReplicaContext, whole: bool) -> Any:
+    if name == "address":
+        return context.address
+    if name == "workdir":
+        return str(context.workdir)
+    if name == "stackdir":
+        return str(context.stackdir)
+    if name == "instance_id":
+        return context.instance_id
+    if name == "port" and argument in context.ports:
+        port = context.ports[argument]
+        return port if whole else str(port)
+    if name in ("endpoint", "peers") and argument and "." in argument:
+        component, port = argument.rsplit(".", 1)
+        return context.endpoint(component, port) if name == "endpoint" else context.peers(component, port)
+    raise ProfileError("local_overrides", f"{{{name}:{argument}}}" if argument else f"{{{name}}}",
+                       "unknown placeholder; use {address}, {workdir}, {stackdir}, {instance_id}, {port:NAME}, "
+                       "{endpoint:COMPONENT.PORT} or {peers:COMPONENT.PORT} with a port the component declares")
+
+
+def render_yaml(config: Any, component: Component, notes: list[str]) -> str:
+    source = component.config
+    header = [f"# Rendered by pytest-tracestack for the local runtime from manifests/{source.manifest}"
+              f" ({source.kind}{' ' + source.name if source and source.name else ''})." if source else
+              "# Rendered by pytest-tracestack for the local runtime."]
+    header += [f"# local runtime: {note}" for note in (*component.local_notes, *notes)]
+    return "\n".join(header) + "\n" + yaml.safe_dump(config, sort_keys=False)

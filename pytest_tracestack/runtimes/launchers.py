@@ -1,0 +1,115 @@
+"""How each kind of binary is started by the local runtime, from its rendered config."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import UnavailableError
+from ..profiles import Component
+from ..rendering import ReplicaContext, render_yaml
+from .base import Replica
+from .process import ManagedProcess
+
+
+@dataclass
+class Launch:
+    """Everything needed to start (and restart) one replica."""
+
+    log_path: Path
+    start: Callable[[], Any]        # returns a handle with alive/stop/last_log_lines/pid
+    argv: tuple[str, ...] = ()
+
+
+def _process_launch(replica: Replica, argv: list[str], context: ReplicaContext, env: dict | None = None) -> Launch:
+    log_path = context.workdir / f"{replica.name}.log"
+
+    def start() -> ManagedProcess:
+        process = ManagedProcess(replica.name, argv, log_path, env=env, cwd=context.workdir)
+        process.start()
+        return process
+
+    return Launch(log_path, start, tuple(argv))
+
+
+def _write_config(context: ReplicaContext, component: Component, config: Any, name: str) -> Path:
+    path = context.workdir / name
+    path.write_text(render_yaml(config, component, []))
+    return path
+
+
+def launch_otelcol(component: Component, replica: Replica, config: Any, context: ReplicaContext,
+                   binary: Path | None, settings: Any) -> Launch:
+    path = _write_config(context, component, config, "otelcol.yaml")
+    return _process_launch(replica, [str(binary), f"--config={path}"], context)
+
+
+def launch_tempo(component: Component, replica: Replica, config: Any, context: ReplicaContext,
+                 binary: Path | None, settings: Any) -> Launch:
+    path = _write_config(context, component, config, "tempo.yaml")
+    argv = [str(binary), f"-config.file={path}"]
+    if component.target:
+        argv.append(f"-target={component.target}")
+    return _process_launch(replica, argv, context)
+
+
+def launch_capture_sink(component: Component, replica: Replica, config: Any, context: ReplicaContext,
+                        binary: Path | None, settings: Any) -> Launch:
+    from ..sink import CaptureSink
+
+    def start() -> "SinkHandle":
+        sink = CaptureSink(host=replica.address, grpc_port=replica.ports["otlp-grpc"],
+                           http_port=replica.ports["otlp-http"])
+        sink.start()
+        return SinkHandle(sink)
+
+    return Launch(context.workdir / f"{replica.name}.log", start)
+
+
+class SinkHandle:
+    """The in-process capture sink seen as a replica handle."""
+
+    pid = None
+
+    def __init__(self, sink: Any) -> None:
+        self.sink = sink
+        self._stopped = False
+
+    def alive(self) -> bool:
+        return not self._stopped
+
+    def stop(self, grace_s: float = 10.0) -> None:
+        if not self._stopped:
+            self.sink.stop()
+            self._stopped = True
+
+    def last_log_lines(self, count: int = 25) -> str:
+        return f"(in-process capture sink; {self.sink.request_count} requests received)"
+
+
+def launch_nginx(component: Component, replica: Replica, config: Any, context: ReplicaContext,
+                 binary: Path | None, settings: Any) -> Launch:
+    from .nginx_config import render_nginx_conf
+
+    module = settings.nginx_otel_module
+    conf = render_nginx_conf(config, replica, context, module)
+    path = context.workdir / "nginx.conf"
+    path.write_text(conf)
+    argv = [str(binary), "-p", str(context.workdir), "-c", str(path), "-e", str(context.workdir / "error.log"),
+            "-g", "daemon off;"]
+    return _process_launch(replica, argv, context)
+
+
+def launch_unsupported(component: Component, *args: Any) -> Launch:
+    raise UnavailableError(f"component {component.name!r} ({component.binary}) has no local launcher yet")
+
+
+LAUNCHERS: dict[str, Callable[..., Launch]] = {
+    "otelcol": launch_otelcol,
+    "tempo": launch_tempo,
+    "capture-sink": launch_capture_sink,
+    "nginx": launch_nginx,
+    "sample-app": launch_unsupported,
+}
+
