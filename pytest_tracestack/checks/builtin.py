@@ -1,0 +1,90 @@
+"""The built-in checks of a profile, run as test items by ``pytest --tracestack-profile=NAME``.
+
+Each test is marked with the check name it implements; the plugin deselects the checks the
+profile does not list. Names say what broke: ``test_roundtrip[otlp-grpc]``, ``test_refused[zipkin]``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_tracestack.checks.sources import SinkSource, TempoSource, TraceSource
+from pytest_tracestack.session import STASH_KEY
+
+READ_DEADLINE_S = 30.0
+
+# OTLP/HTTP is checked in both of its encodings.
+_VARIANTS = {"otlp-http": ("otlp-http", "otlp-http-json")}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    session = metafunc.config.stash.get(STASH_KEY, None)
+    if session is None:
+        return
+    profile = session.profile
+    if "protocol" in metafunc.fixturenames:
+        protocols = [v for p in profile.ingest for v in _VARIANTS.get(p, (p,))]
+        metafunc.parametrize("protocol", protocols)
+    if "closed_protocol" in metafunc.fixturenames:
+        metafunc.parametrize("closed_protocol", list(profile.refused))
+    if "schema_name" in metafunc.fixturenames:
+        metafunc.parametrize("schema_name", list(profile.schemas))
+
+
+@pytest.fixture(scope="module")
+def trace_source(tracestack_stack, request) -> TraceSource:
+    if tracestack_stack.profile.query.kind == "sink":
+        return SinkSource(request.getfixturevalue("tracestack_sink"))
+    return TempoSource(request.getfixturevalue("tracestack_tempo"))
+
+
+def _build(service_name: str, shape_name: str = "SMALL"):
+    from pytest_tracestack.traffic import shapes
+
+    return shapes.build_trace(getattr(shapes, shape_name), service_name=service_name)
+
+
+def _send_and_read(stack, trace_source, protocol: str, spans):
+    from pytest_tracestack.traffic.senders import send
+
+    wire = "otlp-http" if protocol == "otlp-http-json" else protocol
+    result = send(protocol, spans, stack.ingest_target(wire))
+    assert result.ok, f"{protocol} push to {stack.ingest_target(wire)} was not acknowledged: {result.status} {result.detail}"
+    return trace_source.read_trace(spans[0].trace_id, len(spans), READ_DEADLINE_S)
+
+
+@pytest.mark.tracestack_check("roundtrip")
+def test_roundtrip(tracestack_stack, trace_source, tracestack_service_name, protocol, record_property):
+    """Every span sent over the protocol comes back whole: ids, parents, names, kinds, clocks, attributes."""
+    from pytest_tracestack.diff import compare_traces
+
+    sent = _build(tracestack_service_name, "WIDE")
+    read = _send_and_read(tracestack_stack, trace_source, protocol, sent)
+    record_property("visible_after_s", round(read.visible_after_s, 3))
+    record_property("read_from", read.where)
+    diff = compare_traces(sent, read.spans)
+    assert diff.ok, f"trace {sent[0].trace_id} sent over {protocol}, read from {read.where}:\n{diff.render()}"
+
+
+@pytest.mark.tracestack_check("service-name")
+def test_service_name(tracestack_stack, trace_source, tracestack_service_name):
+    """The resource's service.name arrives unchanged on every span."""
+    protocol = next(iter(tracestack_stack.profile.ingest))
+    sent = _build(tracestack_service_name)
+    read = _send_and_read(tracestack_stack, trace_source, protocol, sent)
+    names = {span.span_id: span.resource.get("service.name") for span in read.spans}
+    wrong = {span_id: name for span_id, name in names.items() if name != tracestack_service_name}
+    assert names and not wrong, f"expected service.name {tracestack_service_name!r} on every span; got {wrong or names}"
+
+
+@pytest.mark.tracestack_check("refused")
+def test_refused(tracestack_stack, tracestack_service_name, closed_protocol):
+    """A receiver the profile disables really refuses: nothing listens where it would."""
+    from pytest_tracestack.checks.closed import closed_target
+    from pytest_tracestack.traffic.senders import send
+
+    target = closed_target(tracestack_stack, closed_protocol)
+    result = send(closed_protocol, _build(tracestack_service_name), target)
+    assert not result.ok and result.status == "REFUSED", (
+        f"{closed_protocol} is disabled in profile {tracestack_stack.profile.name}, but {target} answered "
+        f"{result.status} {result.detail}")

@@ -1,0 +1,18 @@
+"""Where a disabled receiver would listen, so a check can prove nothing does."""
+
+from __future__ import annotations
+
+from ..runtimes.base import Stack
+
+DEFAULT_PORTS = {"otlp-grpc": 4317, "otlp-http": 4318, "zipkin": 9411, "jaeger-thrift-http": 14268}
+PATHS = {"otlp-http": "/v1/traces", "zipkin": "/api/v2/spans", "jaeger-thrift-http": "/api/traces"}
+
+
+def closed_target(stack: Stack, protocol: str) -> str:
+    """The protocol's default port on the ingest component's address (or the port the profile names)."""
+    ingest = next(iter(stack.profile.ingest.values()))
+    replica = stack.first(ingest.component)
+    port = replica.ports.get(protocol, DEFAULT_PORTS[protocol])
+    if protocol == "otlp-grpc":
+        return f"{replica.address}:{port}"
+    return f"http://{replica.address}:{port}{PATHS[protocol]}"

@@ -1,0 +1,67 @@
+"""``tracestack``: install the binaries a profile needs, and stop a stack left up with --tracestack-keep."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+from .binaries import SPECS, BinaryProvider
+from .collector_build import build_collector
+from .errors import TracestackError
+from .runtimes.process import wait_ports_free
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="tracestack", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    install = commands.add_parser("install", help="find, download or build a binary into tracestack's cache")
+    install.add_argument("binary", choices=sorted(SPECS))
+    install.add_argument("--no-download", action="store_true", help="do not try release downloads")
+    install.add_argument("--download-base", help="mirror base URL for release downloads")
+    stop = commands.add_parser("stop", help="stop a stack left running with --tracestack-keep")
+    stop.add_argument("workdir", type=Path)
+    args = parser.parse_args(argv)
+    try:
+        return _install(args) if args.command == "install" else _stop(args.workdir)
+    except TracestackError as error:
+        print(f"tracestack: {error}", file=sys.stderr)
+        return 1
+
+
+def _install(args: argparse.Namespace) -> int:
+    provider = BinaryProvider(download_base=args.download_base, allow_download=not args.no_download,
+                              builders={"otelcol": build_collector})
+    found = provider.find(args.binary)
+    print(f"{args.binary}: {found.describe()}")
+    return 0
+
+
+def _stop(workdir: Path) -> int:
+    state_file = workdir / "stack.json"
+    if not state_file.is_file():
+        raise TracestackError(f"{state_file} does not exist: is {workdir} the work dir a kept stack printed?")
+    state = json.loads(state_file.read_text())
+    for replica in state["replicas"]:
+        if replica.get("pid"):
+            try:
+                os.killpg(replica["pid"], signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+    endpoints = [(r["address"], port) for r in state["replicas"] for port in r["ports"].values()]
+    still_open = wait_ports_free(endpoints, deadline_s=20)
+    for replica in state["replicas"]:
+        if replica.get("pid") and still_open:
+            try:
+                os.killpg(replica["pid"], signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    print(f"stopped profile {state['profile']} ({len(state['replicas'])} replicas)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""The fixtures users (and the built-in checks) use. One stack per session; a clean view per test."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from typing import Iterator
+
+import pytest
+
+from .errors import TracestackError
+from .profiles import Profile
+from .runtimes.base import Stack
+from .session import STASH_KEY, TracestackSession
+
+__all__ = ["tracestack_session", "tracestack_profile", "tracestack_stack", "tracestack_sink",
+           "tracestack_tempo", "tracestack_service_name"]
+
+_counter = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def tracestack_session(pytestconfig: pytest.Config) -> TracestackSession:
+    """The session's tracestack state; skips when no profile was selected."""
+    session = pytestconfig.stash.get(STASH_KEY, None)
+    if session is None:
+        pytest.skip("no tracestack profile selected (pass --tracestack-profile=NAME)")
+    return session
+
+
+@pytest.fixture(scope="session")
+def tracestack_profile(tracestack_session: TracestackSession) -> Profile:
+    """The selected profile, as loaded from its YAML file."""
+    return tracestack_session.profile
+
+
+@pytest.fixture(scope="session")
+def tracestack_stack(tracestack_session: TracestackSession) -> Iterator[Stack]:
+    """The running topology, started once for the session and stopped at its end (unless kept)."""
+    try:
+        stack = tracestack_session.start()
+    except (TracestackError, OSError) as error:
+        tracestack_session.fail_or_skip(error)
+        raise  # unreachable: fail_or_skip raises
+    yield stack
+    tracestack_session.close()
+
+
+@pytest.fixture(scope="session")
+def tracestack_sink(tracestack_stack: Stack):
+    """The capture sink of profiles that have one (the ``collector`` profile)."""
+    sinks = [c.name for c in tracestack_stack.profile.components.values() if c.binary == "capture-sink"]
+    if not sinks:
+        pytest.skip(f"profile {tracestack_stack.profile.name} has no capture sink")
+    handle = getattr(tracestack_stack, "handles", {}).get(tracestack_stack.first(sinks[0]).name)
+    if handle is None:
+        pytest.skip(f"the capture sink runs in-process on the local runtime only, not on {tracestack_stack.runtime}")
+    return handle.sink
+
+
+@pytest.fixture(scope="session")
+def tracestack_tempo(tracestack_stack: Stack):
+    """A Tempo client for the stack's query endpoint (profiles whose query side is Tempo)."""
+    from .tempo import TempoClient
+
+    url = tracestack_stack.query_url()
+    if url is None:
+        pytest.skip(f"profile {tracestack_stack.profile.name} queries no Tempo")
+    with TempoClient(url) as client:
+        yield client
+
+
+@pytest.fixture
+def tracestack_service_name(request: pytest.FixtureRequest) -> str:
+    """A ``service.name`` unique to this test, so its traces never mix with another test's."""
+    slug = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:40]
+    return f"tracestack-{slug}-{next(_counter)}"

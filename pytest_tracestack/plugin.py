@@ -1,0 +1,136 @@
+"""The pytest plugin: options, header, one topology per session, built-in checks as test items."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+
+import pytest
+
+from .errors import ProfileError, TracestackError
+from .fixtures import *  # noqa: F401,F403
+from .profiles import load_profile
+from .runtime_choice import choose_runtime
+from .session import STASH_KEY, TracestackSession
+from .settings import add_options, read_setting
+
+BUILTIN_CHECKS = Path(__file__).parent / "checks" / "builtin.py"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser)
+
+
+def pytest_cmdline_main(config: pytest.Config) -> int | None:
+    if not config.getoption("tracestack_plan"):
+        return None
+    from .plan import print_plan
+
+    return print_plan(config)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "tracestack_load: a load run judged against the profile's per-replica targets")
+    config.addinivalue_line("markers", "tracestack_check(name): a built-in check of the selected profile")
+    profile_setting = read_setting(config, "profile")
+    if profile_setting.value is None:
+        return
+    profile = resolve_profile(config, profile_setting.value)
+    choice = choose_runtime(read_setting(config, "runtime"), profile)
+    config.stash[STASH_KEY] = TracestackSession(config, profile, profile_setting, choice)
+    _add_builtin_checks(config)
+    _stop_on_sigterm()
+
+
+def resolve_profile(config: pytest.Config, name: str):
+    scenarios = read_setting(config, "scenarios").value
+    try:
+        return load_profile(name, [Path(scenarios)] if scenarios else None)
+    except ProfileError as error:
+        raise pytest.UsageError(str(error)) from None
+
+
+def _add_builtin_checks(config: pytest.Config) -> None:
+    """Without test paths the run is the profile's built-in checks; with paths, they run as well."""
+    if config.args_source == pytest.Config.ArgsSource.ARGS:
+        config.args.append(str(BUILTIN_CHECKS))
+    else:
+        config.args = [str(BUILTIN_CHECKS)]
+
+
+def _stop_on_sigterm() -> None:
+    """A CI runner's SIGTERM unwinds like Ctrl-C, so every fixture teardown (and the stack's) runs."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makemodule(module_path: Path, parent) -> pytest.Module | None:
+    """Name the built-in checks after the profile (``tracestack/collector::test_roundtrip[otlp-grpc]``),
+    wherever the package is installed, so JUnit reports read well."""
+    if module_path != BUILTIN_CHECKS:
+        return None
+    session: TracestackSession = parent.config.stash[STASH_KEY]
+    return pytest.Module.from_parent(parent, path=module_path, nodeid=f"tracestack/{session.profile.name}")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep the built-in checks the profile lists; a listed check nobody implements fails loudly."""
+    session: TracestackSession | None = config.stash.get(STASH_KEY, None)
+    if session is None:
+        return
+    selected, dropped, implemented = [], [], set()
+    for item in items:
+        marker = item.get_closest_marker("tracestack_check")
+        name = marker.args[0] if marker and marker.args else None
+        implemented.add(name)
+        (dropped if name and name not in session.profile.checks else selected).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+    items[:] = selected
+    missing = [check for check in session.profile.checks if check not in implemented]
+    if missing and items:
+        session.unimplemented_checks = missing
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    session: TracestackSession | None = config.stash.get(STASH_KEY, None)
+    if session is None:
+        return ["tracestack: no profile selected (--tracestack-profile=NAME)"]
+    return session.header_lines()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
+    session: TracestackSession | None = config.stash.get(STASH_KEY, None)
+    if session is not None:
+        for line in session.summary_lines():
+            terminalreporter.write_line(line)
+
+
+def pytest_runtest_makereport(item, call):
+    session: TracestackSession | None = item.config.stash.get(STASH_KEY, None)
+    if session is not None and call.when == "call":
+        session.count_check(item, call)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    tracestack: TracestackSession | None = session.config.stash.get(STASH_KEY, None)
+    if tracestack is not None:
+        tracestack.finish(exitstatus)
+        if tracestack.unimplemented_checks and exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED  # a check that did not run is not a pass
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    session: TracestackSession | None = config.stash.get(STASH_KEY, None)
+    if session is not None:
+        try:
+            session.close()   # a backstop: the session fixture normally stopped the stack already
+        except TracestackError as error:
+            config.issue_config_time_warning(pytest.PytestWarning(f"tracestack teardown: {error}"), stacklevel=2)

@@ -1,0 +1,28 @@
+"""Builds the kind or cluster runtime from pytest's settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ..settings import parse_seconds, read_setting
+
+
+def kube_runtime_from_config(name: str, config: pytest.Config):
+    from ..kube.settings import KubeSettings
+    from .kind import make_kube_runtime
+
+    def value(option: str):
+        return read_setting(config, option).value
+
+    images = [image.strip() for image in (value("load-images") or "").split(",") if image.strip()]
+    report = value("report")
+    settings = KubeSettings.from_options(
+        cluster_name=value("kind-cluster"), node_image=value("kind-image"), keep=bool(value("keep")),
+        kubeconfig=value("kubeconfig"), context=value("kube-context"), namespace=value("namespace"),
+        images_to_load=images, k8s_version=value("k8s-version"),
+        rollout_timeout_s=parse_seconds(read_setting(config, "ready-timeout"), "--tracestack-ready-timeout"),
+        report_dir=Path(report) if report else None,
+    )
+    return make_kube_runtime(name, settings)
