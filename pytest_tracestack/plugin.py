@@ -17,6 +17,10 @@ from .settings import add_options, read_setting
 
 BUILTIN_CHECKS = Path(__file__).parent / "checks" / "builtin.py"
 
+# pytest_runtest_logreport gets no config; under pytester several sessions run in one process, but
+# never at the same time, so the session configured last is the one reporting.
+_current_session: TracestackSession | None = None
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
@@ -38,7 +42,8 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     profile = resolve_profile(config, profile_setting.value)
     choice = choose_runtime(read_setting(config, "runtime"), profile)
-    config.stash[STASH_KEY] = TracestackSession(config, profile, profile_setting, choice)
+    global _current_session
+    _current_session = config.stash[STASH_KEY] = TracestackSession(config, profile, profile_setting, choice)
     _add_builtin_checks(config)
     _stop_on_sigterm()
 
@@ -90,6 +95,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         marker = item.get_closest_marker("tracestack_check")
         name = marker.args[0] if marker and marker.args else None
         implemented.add(name)
+        if name:
+            session.check_names[item.nodeid] = name
         (dropped if name and name not in session.profile.checks else selected).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
@@ -113,10 +120,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
             terminalreporter.write_line(line)
 
 
-def pytest_runtest_makereport(item, call):
-    session: TracestackSession | None = item.config.stash.get(STASH_KEY, None)
-    if session is not None and call.when == "call":
-        session.count_check(item, call)
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    session = _current_session
+    if session is not None:
+        session.record(report)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -128,7 +135,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    global _current_session
     session: TracestackSession | None = config.stash.get(STASH_KEY, None)
+    if session is _current_session:
+        _current_session = None
     if session is not None:
         try:
             session.close()   # a backstop: the session fixture normally stopped the stack already

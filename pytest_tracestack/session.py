@@ -11,6 +11,7 @@ from .binaries import BinaryProvider
 from .collector_build import build_collector
 from .errors import TracestackError, UnavailableError
 from .profiles import Profile
+from .report import CheckRecord, record_from_report
 from .runtime_choice import RuntimeChoice
 from .runtimes.base import Runtime, Stack
 from .settings import Setting, parse_seconds, read_setting
@@ -29,8 +30,11 @@ class TracestackSession:
     checks_passed: int = 0
     checks_failed: int = 0
     checks_skipped: int = 0
+    checks_not_run: int = 0          # errors before the check ran, e.g. the stack did not start
     components_used: dict[str, str] = field(default_factory=dict)
     unimplemented_checks: list[str] = field(default_factory=list)
+    check_names: dict[str, str] = field(default_factory=dict)        # nodeid -> check name
+    records: list[CheckRecord] = field(default_factory=list)
     _runtime: Runtime | None = field(default=None, repr=False)
 
     # --- settings -----------------------------------------------------------------------------
@@ -103,21 +107,28 @@ class TracestackSession:
             f"report={self.report_dir or 'none'} (from {self.setting('report').source})",
         ]
 
-    def count_check(self, item: pytest.Item, call: pytest.CallInfo) -> None:
-        if item.get_closest_marker("tracestack_check") is None:
+    def record(self, report: pytest.TestReport) -> None:
+        """Count and remember each built-in check's verdict (setup errors included)."""
+        check = self.check_names.get(report.nodeid)
+        if check is None or not (report.when == "call" or report.outcome != "passed"):
             return
-        if call.excinfo is None:
+        if report.when == "teardown" and report.outcome == "skipped":
+            return
+        if report.passed:
             self.checks_passed += 1
-        elif call.excinfo.errisinstance(pytest.skip.Exception):
+        elif report.skipped:
             self.checks_skipped += 1
+        elif report.when == "setup":
+            self.checks_not_run += 1
         else:
             self.checks_failed += 1
+        self.records.append(record_from_report(check, report))
 
     def summary_lines(self) -> list[str]:
         ran = self.checks_passed + self.checks_failed
         components = "; ".join(f"{kind} {where}" for kind, where in sorted(self.components_used.items())) or "none started"
         lines = [f"tracestack: {ran} checks ran ({self.checks_passed} passed, {self.checks_failed} failed, "
-                 f"{self.checks_skipped} skipped) on profile {self.profile.name}, runtime "
+                 f"{self.checks_skipped} skipped, {self.checks_not_run} could not run) on profile {self.profile.name}, runtime "
                  f"{self.runtime_choice.name}, against real components: {components}"]
         if self.unimplemented_checks:
             lines.append(f"tracestack: checks listed by the profile that this version does not implement "
