@@ -1,0 +1,143 @@
+"""The binary provider: the order it looks in, verified downloads, and what it says when nothing works."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import io
+import tarfile
+import threading
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from pytest_tracestack.binaries import TEMPO, BinaryProvider, download_verified
+from pytest_tracestack.errors import BinaryNotFoundError, TracestackError
+
+
+def _tarball(member: str, content: bytes) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        info = tarfile.TarInfo(member)
+        info.size = len(content)
+        archive.addfile(info, io.BytesIO(content))
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def release_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A loopback HTTP server standing in for a release mirror (serves files from a temp dir)."""
+    root = tmp_path / "mirror"
+    root.mkdir()
+    handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(*a, directory=str(root), **k)  # noqa: E731
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", root
+    server.shutdown()
+    server.server_close()
+
+
+def _publish(root: Path, version: str, payload: bytes, checksum: str | None = None) -> None:
+    release = root / "grafana/tempo/releases/download" / f"v{version}"
+    release.mkdir(parents=True)
+    name = f"tempo_{version}_linux_amd64.tar.gz"
+    (release / name).write_bytes(payload)
+    digest = checksum or hashlib.sha256(payload).hexdigest()
+    (release / "SHA256SUMS").write_text(f"{'0' * 64}  other.tar.gz\n{digest}  {name}\n")
+
+
+def _script(path: Path, version_line: str) -> Path:
+    path.write_text(f"#!/bin/sh\necho '{version_line}'\n")
+    path.chmod(0o755)
+    return path
+
+
+def test_missing_tempo_says_what_was_tried_and_how_to_provide_it(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    provider = BinaryProvider(allow_download=False, cache_root=tmp_path / "cache")
+    with pytest.raises(BinaryNotFoundError) as raised:
+        provider.find("tempo")
+    message = str(raised.value)
+    assert message.startswith("tempo 2.10.8 was not found. Tried, in order:")
+    assert "--tracestack-tempo / TRACESTACK_TEMPO: not set" in message
+    assert "PATH: none of tempo" in message
+    assert f"cache: {tmp_path / 'cache'}/tempo-2.10.8/tempo does not exist" in message
+    assert "download: disabled (--tracestack-no-download)" in message
+    assert "pass --tracestack-tempo=/path/to/tempo" in message
+    assert "AGPL" in message
+
+
+def test_an_explicit_path_wins_over_path_and_reports_its_version(tmp_path: Path, monkeypatch) -> None:
+    on_path = tmp_path / "bin"
+    on_path.mkdir()
+    _script(on_path / "tempo", "tempo, version 2.9.0 (branch: HEAD)")
+    explicit = _script(tmp_path / "my-tempo", "tempo, version 2.10.8 (branch: HEAD, revision: abc)")
+    monkeypatch.setenv("PATH", str(on_path))
+    found = BinaryProvider(explicit={"tempo": str(explicit)}, allow_download=False).find("tempo")
+    assert (found.path, found.version, found.source) == (explicit, "2.10.8", "explicit path")
+
+
+def test_a_wrong_explicit_path_is_an_error_not_a_fallback(tmp_path: Path) -> None:
+    with pytest.raises(TracestackError, match=r"TRACESTACK_TEMPO = .*nope: no executable file there"):
+        BinaryProvider(explicit={"tempo": str(tmp_path / "nope")}).find("tempo")
+
+
+def test_path_is_used_before_the_cache(tmp_path: Path, monkeypatch) -> None:
+    _script(tmp_path / "tempo", "tempo, version 2.10.8")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    found = BinaryProvider(allow_download=False, cache_root=tmp_path / "cache").find("tempo")
+    assert found.source == "PATH (tempo)"
+
+
+def test_download_is_verified_extracted_and_cached(tmp_path: Path, monkeypatch, release_server) -> None:
+    base, root = release_server
+    _publish(root, "2.10.8", _tarball("tempo", b"#!/bin/sh\necho 'tempo, version 2.10.8'\n"))
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    provider = BinaryProvider(download_base=base, cache_root=tmp_path / "cache")
+    found = provider.find("tempo")
+    assert found.path == tmp_path / "cache" / "tempo-2.10.8" / "tempo"
+    assert found.version == "2.10.8"
+    assert found.source.endswith("SHA-256 verified")
+    assert provider.find("tempo").source == "tracestack cache"
+
+
+def test_a_checksum_mismatch_installs_nothing_and_says_so(tmp_path: Path, monkeypatch, release_server) -> None:
+    base, root = release_server
+    _publish(root, "2.10.8", _tarball("tempo", b"tampered"), checksum="a" * 64)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    provider = BinaryProvider(download_base=base, cache_root=tmp_path / "cache")
+    with pytest.raises(BinaryNotFoundError) as raised:
+        provider.find("tempo")
+    assert f"checksum mismatch for {base}/grafana/tempo/releases/download/v2.10.8/tempo_2.10.8_linux_amd64.tar.gz" \
+        in str(raised.value)
+    assert f"expected {'a' * 64}" in str(raised.value)
+    assert not (tmp_path / "cache" / "tempo-2.10.8" / "tempo").exists()
+
+
+def test_a_checksum_file_without_the_archive_is_an_error(tmp_path: Path, release_server) -> None:
+    base, root = release_server
+    (root / "SUMS").write_text(f"{'b' * 64}  something-else.tar.gz\n")
+    (root / "tempo.tar.gz").write_bytes(_tarball("tempo", b"x"))
+    with pytest.raises(OSError, match=r"SUMS lists no SHA-256 for tempo.tar.gz"):
+        download_verified(f"{base}/tempo.tar.gz", f"{base}/SUMS", "tempo", tmp_path / "out" / "tempo")
+
+
+def test_the_collector_is_built_when_nothing_else_works(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    built = []
+
+    def fake_build(spec, destination: Path) -> Path:
+        built.append(spec.version)
+        destination.parent.mkdir(parents=True)
+        return _script(destination, "otelcol-tracestack version 0.129.0")
+
+    provider = BinaryProvider(allow_download=False, cache_root=tmp_path / "cache", builders={"otelcol": fake_build})
+    found = provider.find("otelcol")
+    assert built == ["0.129.0"] and found.source == "built with OCB" and found.version == "0.129.0"
+
+
+def test_tempo_spec_points_at_the_official_release_layout() -> None:
+    assert TEMPO.archive.format(v="2.10.8", arch="amd64") == \
+        "grafana/tempo/releases/download/v2.10.8/tempo_2.10.8_linux_amd64.tar.gz"
