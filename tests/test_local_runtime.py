@@ -1,0 +1,78 @@
+"""The local runtime with real collector processes: own addresses, readiness, and nothing left behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from pytest_tracestack.binaries import BinaryProvider
+from pytest_tracestack.errors import ComponentExited
+from pytest_tracestack.profiles import load_profile
+from pytest_tracestack.runtimes.local import LocalRuntime, LocalSettings
+from pytest_tracestack.runtimes.process import port_open
+
+SCENARIOS = Path(__file__).parent / "scenarios"
+
+
+def _runtime(otelcol: Path, **kwargs) -> LocalRuntime:
+    return LocalRuntime(LocalSettings(binaries=BinaryProvider(explicit={"otelcol": str(otelcol)}, allow_download=False),
+                                      ready_timeout_s=kwargs.pop("ready_timeout_s", 60), **kwargs))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+
+
+def test_each_replica_runs_on_its_own_loopback_address_and_stops_cleanly(otelcol_binary: Path) -> None:
+    runtime = _runtime(otelcol_binary)
+    stack = runtime.start(load_profile("lone-collector", [SCENARIOS]))
+    replicas = stack.replicas_of("otelcol")
+    try:
+        assert len({r.address for r in replicas}) == 2
+        assert all(r.address.startswith("127.") and r.ports["otlp-grpc"] == 4317 for r in replicas)
+        assert all(port_open(r.address, 4317) and _alive(r.pid) for r in replicas)
+        assert "otelcol" in stack.binaries
+        workdir = stack.workdir
+    finally:
+        runtime.stop(stack)
+    assert not any(_alive(r.pid) for r in replicas)
+    assert not any(port_open(r.address, port) for r in replicas for port in r.ports.values())
+    assert not workdir.exists()
+
+
+def test_a_component_that_exits_at_start_is_reported_with_its_log(otelcol_binary: Path, tmp_path: Path) -> None:
+    profile_text = (SCENARIOS / "lone-collector.yaml").read_text().replace(
+        "      service.extensions: [health_check]", "      service.extensions: [health_check, zpages]")
+    (tmp_path / "broken-collector.yaml").write_text(profile_text.replace("name: lone-collector", "name: broken-collector"))
+    runtime = _runtime(otelcol_binary, report_dir=tmp_path / "report")
+    with pytest.raises(ComponentExited) as raised:
+        runtime.start(load_profile("broken-collector", [tmp_path]))
+    message = str(raised.value)
+    assert "otelcol-0 exited while waiting for http://127." in message
+    assert "zpages" in message   # the collector's own complaint, from its log
+    assert (tmp_path / "report" / "logs" / "otelcol-0.log").is_file()
+
+
+def test_keep_leaves_processes_running_until_tracestack_stop(otelcol_binary: Path) -> None:
+    from pytest_tracestack.cli import main
+
+    runtime = _runtime(otelcol_binary, keep=True)
+    stack = runtime.start(load_profile("lone-collector", [SCENARIOS]))
+    try:
+        text = runtime.describe_keep(stack)
+        assert f"tracestack stop {stack.workdir}" in text
+        assert all(_alive(r.pid) for r in stack.replicas)
+        assert main(["stop", str(stack.workdir)]) == 0
+        assert not any(_alive(r.pid) for r in stack.replicas)
+    finally:
+        for replica in stack.replicas:
+            if _alive(replica.pid):
+                os.killpg(replica.pid, signal.SIGKILL)
+        runtime.stop(stack)
