@@ -76,3 +76,24 @@ def test_keep_leaves_processes_running_until_tracestack_stop(otelcol_binary: Pat
             if _alive(replica.pid):
                 os.killpg(replica.pid, signal.SIGKILL)
         runtime.stop(stack)
+
+
+def test_faults_kill_pause_and_restart_a_replica(otelcol_binary: Path) -> None:
+    runtime = _runtime(otelcol_binary)
+    stack = runtime.start(load_profile("lone-collector", [SCENARIOS]))
+    first, second = stack.replicas_of("otelcol")
+    try:
+        stack.kill(first.name)
+        assert not _alive(first.pid) and not port_open(first.address, 4317)
+        assert port_open(second.address, 4317)
+        old_pid = first.pid
+        stack.restart(first.name)
+        assert first.pid != old_pid and port_open(first.address, 4317)
+        stack.pause(second.name)
+        assert Path(f"/proc/{second.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "T"
+        stack.resume(second.name)
+        with pytest.raises(Exception, match=r"no process replica named 'nope'; process replicas: otelcol-0, otelcol-1"):
+            stack.kill("nope")
+    finally:
+        runtime.stop(stack)
+    assert not _alive(first.pid) and not _alive(second.pid)

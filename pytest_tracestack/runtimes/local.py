@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -47,6 +48,40 @@ class LocalSettings:
 class LocalStack(Stack):
     handles: dict[str, Handle] = field(default_factory=dict)      # replica name -> handle
     launches: dict[str, Launch] = field(default_factory=dict)     # replica name -> how it was started
+    ready_timeout_s: float = 90.0
+
+    # --- fault injection, by signals --------------------------------------------------------------
+
+    def kill(self, replica_name: str) -> None:
+        """SIGKILL a replica: no shutdown, no flush, as a crashed pod."""
+        self._process(replica_name).signal(signal.SIGKILL)
+        self._process(replica_name).popen.wait(timeout=10)
+
+    def pause(self, replica_name: str) -> None:
+        """SIGSTOP a replica: it keeps its sockets but answers nothing, as a hung pod."""
+        self._process(replica_name).signal(signal.SIGSTOP)
+
+    def resume(self, replica_name: str) -> None:
+        self._process(replica_name).signal(signal.SIGCONT)
+
+    def restart(self, replica_name: str, grace_s: float = 10.0) -> None:
+        """Stop a replica (SIGTERM, then SIGKILL), wait for its ports, start it again and wait until ready."""
+        replica = next(r for r in self.replicas if r.name == replica_name)
+        self.handles[replica_name].stop(grace_s)
+        wait_ports_free([(replica.address, port) for port in replica.ports.values()])
+        self.handles[replica_name] = self.launches[replica_name].start()
+        replica.pid = self.handles[replica_name].pid
+        readiness = self.profile.components[replica.component].readiness
+        if readiness:
+            wait_ready(replica, readiness, self.handles[replica_name], time.monotonic() + self.ready_timeout_s,
+                       self.ready_timeout_s)
+
+    def _process(self, replica_name: str):
+        handle = self.handles.get(replica_name)
+        if handle is None or not hasattr(handle, "signal"):
+            names = ", ".join(name for name, h in self.handles.items() if hasattr(h, "signal"))
+            raise TracestackError(f"no process replica named {replica_name!r}; process replicas: {names}")
+        return handle
 
 
 class LocalRuntime:
@@ -73,7 +108,10 @@ class LocalRuntime:
         binaries = self._find_binaries(profile)
         stackdir = Path(tempfile.mkdtemp(prefix=f"tracestack-{profile.name}-"))
         stack = LocalStack(profile=profile, runtime=self.name, workdir=stackdir,
-                           binaries={kind: found.describe() for kind, found in binaries.items()})
+                           binaries={kind: found.describe() for kind, found in binaries.items()},
+                           ready_timeout_s=self.settings.ready_timeout_s)
+        if "capture-sink" in profile.binaries:
+            stack.binaries["capture-sink"] = "in-process OTLP gRPC/HTTP server"
         try:
             self._assign_replicas(stack)
             for replica in stack.replicas:
