@@ -88,3 +88,53 @@ def test_refused(tracestack_stack, tracestack_service_name, closed_protocol):
     assert not result.ok and result.status == "REFUSED", (
         f"{closed_protocol} is disabled in profile {tracestack_stack.profile.name}, but {target} answered "
         f"{result.status} {result.detail}")
+
+
+def _app_url(stack) -> str:
+    apps = [c.name for c in stack.profile.components.values() if c.binary == "sample-app"]
+    assert apps, f"profile {stack.profile.name} lists an instrumentation check but has no sample-app component"
+    return stack.first(apps[0]).url("http")
+
+
+@pytest.mark.tracestack_check("auto-instrumentation")
+def test_auto_instrumentation(tracestack_stack, trace_source, record_property):
+    """A request to the auto-instrumented service yields its SERVER span, with no tracing code in the service."""
+    import uuid
+
+    import httpx
+
+    path = f"/hello/{uuid.uuid4().hex}"
+    response = httpx.get(_app_url(tracestack_stack) + path, timeout=10)
+    assert response.status_code == 200
+    read = trace_source.find_by_attribute("url.path", path, READ_DEADLINE_S)
+    record_property("visible_after_s", round(read.visible_after_s, 3))
+    servers = [s for s in read.spans if s.kind == 2 and s.attributes.get("url.path") == path]
+    assert servers, f"no SERVER span with url.path={path} reached {read.where} within {READ_DEADLINE_S}s"
+    assert servers[0].resource.get("telemetry.auto.version") or servers[0].scope_name.startswith("opentelemetry"), \
+        f"the span does not come from OpenTelemetry instrumentation: scope {servers[0].scope_name!r}"
+
+
+# Each propagator the Instrumentation resource enables, with the header a caller would send.
+_PROPAGATION_HEADERS = {
+    "tracecontext": lambda trace_id, span_id: {"traceparent": f"00-{trace_id}-{span_id}-01"},
+    "b3": lambda trace_id, span_id: {"b3": f"{trace_id}-{span_id}-1"},
+}
+
+
+@pytest.mark.tracestack_check("propagation")
+@pytest.mark.parametrize("propagator", sorted(_PROPAGATION_HEADERS))
+def test_propagation(tracestack_stack, trace_source, propagator):
+    """A caller's context in W3C or B3 headers is honoured: the server span joins the caller's trace."""
+    import secrets
+
+    import httpx
+
+    trace_id, parent_id = secrets.token_hex(16), secrets.token_hex(8)
+    headers = _PROPAGATION_HEADERS[propagator](trace_id, parent_id)
+    response = httpx.get(_app_url(tracestack_stack) + f"/hello/{propagator}", headers=headers, timeout=10)
+    assert response.status_code == 200
+    read = trace_source.read_trace(trace_id, 1, READ_DEADLINE_S)
+    servers = [s for s in read.spans if s.kind == 2]
+    assert servers, f"no server span joined trace {trace_id} sent in {headers}; {read.where} has {len(read.spans)} spans"
+    assert servers[0].parent_span_id == parent_id, (
+        f"{propagator}: server span's parent is {servers[0].parent_span_id or '(none)'}, expected the caller's {parent_id}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -18,6 +19,9 @@ class ReadBack:
 class TraceSource(Protocol):
     def read_trace(self, trace_id: str, expected_spans: int, deadline_s: float) -> ReadBack: ...
 
+    def find_by_attribute(self, key: str, value: str, deadline_s: float) -> ReadBack:
+        """Spans of the first trace holding a span whose attribute ``key`` equals ``value``."""
+
 
 class SinkSource:
     def __init__(self, sink) -> None:
@@ -27,6 +31,18 @@ class SinkSource:
         spans, waited = self.sink.wait_for_spans(trace_id, expected_spans, timeout=deadline_s)
         return ReadBack(list(spans), waited, "capture sink")
 
+    def find_by_attribute(self, key: str, value: str, deadline_s: float) -> ReadBack:
+        started = time.monotonic()
+        deadline = started + deadline_s
+        while True:
+            matching = spans_matching(self.sink.spans(), key, value)
+            if matching:
+                trace_id = matching[0].trace_id
+                return ReadBack(self.sink.spans_for(trace_id), time.monotonic() - started, "capture sink")
+            if time.monotonic() >= deadline:
+                return ReadBack([], time.monotonic() - started, "capture sink")
+            time.sleep(0.1)
+
 
 class TempoSource:
     def __init__(self, client) -> None:
@@ -35,3 +51,15 @@ class TempoSource:
     def read_trace(self, trace_id: str, expected_spans: int, deadline_s: float) -> ReadBack:
         waited = self.client.wait_for_trace(trace_id, expected_spans, deadline_s)
         return ReadBack(list(waited.spans), waited.visible_after_s, "Tempo /api/v2/traces")
+
+    def find_by_attribute(self, key: str, value: str, deadline_s: float) -> ReadBack:
+        started = time.monotonic()
+        hits = self.client.wait_for_search(traceql=f'{{ span."{key}" = "{value}" }}', deadline_s=deadline_s)
+        if not hits:
+            return ReadBack([], time.monotonic() - started, "Tempo /api/search")
+        spans = self.client.trace(hits[0].trace_id) or []
+        return ReadBack(spans, time.monotonic() - started, "Tempo /api/search + /api/v2/traces")
+
+
+def spans_matching(spans: list[Span], attribute: str, value) -> list[Span]:
+    return [span for span in spans if span.attributes.get(attribute) == value]

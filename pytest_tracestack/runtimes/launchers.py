@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from ..errors import UnavailableError
 from ..profiles import Component
 from ..rendering import ReplicaContext, render_yaml
 from .base import Replica
@@ -101,8 +100,12 @@ def launch_nginx(component: Component, replica: Replica, config: Any, context: R
     return _process_launch(replica, argv, context)
 
 
-def launch_unsupported(component: Component, *args: Any) -> Launch:
-    raise UnavailableError(f"component {component.name!r} ({component.binary}) has no local launcher yet")
+def launch_sample_app(component: Component, replica: Replica, config: Any, context: ReplicaContext,
+                      binary: Path | None, settings: Any) -> Launch:
+    from .sample_app_launch import sample_app_argv_env
+
+    argv, env = sample_app_argv_env(component, replica, config or {}, context)
+    return _process_launch(replica, argv, context, env)
 
 
 LAUNCHERS: dict[str, Callable[..., Launch]] = {
@@ -110,6 +113,6 @@ LAUNCHERS: dict[str, Callable[..., Launch]] = {
     "tempo": launch_tempo,
     "capture-sink": launch_capture_sink,
     "nginx": launch_nginx,
-    "sample-app": launch_unsupported,
+    "sample-app": launch_sample_app,
 }
 

@@ -1,0 +1,36 @@
+"""A small HTTP service for the ``operator`` profile, meant to run under OpenTelemetry
+auto-instrumentation (``opentelemetry-instrument``), the way the operator injects an agent into a pod.
+
+It has no tracing code of its own: every span comes from the instrumentation, configured only through
+the ``OTEL_*`` environment the Instrumentation resource defines.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from flask import Flask, jsonify, request
+
+app = Flask("tracestack-sample-app")
+
+
+@app.get("/health")
+def health():
+    return "ok"
+
+
+@app.get("/hello/<name>")
+def hello(name: str):
+    return jsonify(greeting=f"hello {name}", traceparent=request.headers.get("traceparent"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", required=True)
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    app.run(host=args.host, port=args.port, threaded=True)
+
+
+if __name__ == "__main__":
+    main()
