@@ -15,7 +15,12 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1 import trace_pb2
 
+from .errors import TracestackError
 from .model import Attributes, AttrValue, Event, Link, Span
+
+
+class OtlpDecodeError(TracestackError):
+    """A payload that claims to be OTLP (or Tempo's JSON) and is not."""
 
 _ID_FIELDS = ("traceId", "spanId", "parentSpanId")
 
@@ -154,28 +159,48 @@ def from_resource_spans(resource_spans: Iterable[trace_pb2.ResourceSpans]) -> li
 def from_protobuf_bytes(payload: bytes) -> list[Span]:
     """Decode an OTLP ExportTraceServiceRequest (wire-compatible with TracesData)."""
     request = ExportTraceServiceRequest()
-    request.ParseFromString(payload)
+    try:
+        request.ParseFromString(payload)
+    except Exception as error:  # protobuf raises its DecodeError or RuntimeWarning-like errors
+        raise OtlpDecodeError(f"not an OTLP protobuf ExportTraceServiceRequest: {error}") from error
     return from_resource_spans(request.resource_spans)
 
 
-def from_tempo_json(document: dict[str, Any]) -> list[Span]:
+def from_tempo_json(document: Any) -> list[Span]:
     """Decode Tempo's query JSON: v1 ``{"batches": [...]}`` or v2 ``{"trace": {"resourceSpans": [...]}}``."""
+    if not isinstance(document, dict):
+        raise OtlpDecodeError(f"Tempo trace JSON must be an object, got {type(document).__name__}")
     if "trace" in document:
         resource_spans = (document.get("trace") or {}).get("resourceSpans", [])
     else:
         resource_spans = document.get("batches", [])
     data = trace_pb2.TracesData()
-    json_format.ParseDict({"resourceSpans": resource_spans}, data, ignore_unknown_fields=True)
+    _parse_dict({"resourceSpans": resource_spans}, data, "Tempo trace JSON")
     return from_resource_spans(data.resource_spans)
 
 
 def from_otlp_http_json(payload: bytes | str) -> list[Span]:
     """Decode OTLP/HTTP JSON (hex ids, integer enums)."""
-    body = json.loads(payload)
-    _rewrite_ids(body, _hex_to_base64)
+    try:
+        body = json.loads(payload)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise OtlpDecodeError(f"OTLP/HTTP JSON is not JSON: {error}") from error
+    if not isinstance(body, dict):
+        raise OtlpDecodeError(f"OTLP/HTTP JSON must be an object, got {type(body).__name__}")
+    try:
+        _rewrite_ids(body, _hex_to_base64)
+    except ValueError as error:
+        raise OtlpDecodeError(f"OTLP/HTTP JSON has an id that is not hex: {error}") from error
     request = ExportTraceServiceRequest()
-    json_format.ParseDict(body, request, ignore_unknown_fields=True)
+    _parse_dict(body, request, "OTLP/HTTP JSON")
     return from_resource_spans(request.resource_spans)
+
+
+def _parse_dict(body: dict[str, Any], message, what: str) -> None:
+    try:
+        json_format.ParseDict(body, message, ignore_unknown_fields=True)
+    except (json_format.ParseError, TypeError, ValueError, AttributeError) as error:
+        raise OtlpDecodeError(f"{what} does not match the OTLP schema: {error}") from error
 
 
 # --- id encodings ------------------------------------------------------------------------------

@@ -107,6 +107,8 @@ def load_profile_file(file: Path, extra: list[Path] | None = None) -> Profile:
     data = _read_yaml(file)
     if isinstance(data, dict) and "extends" in data:
         base_name = data["extends"]
+        if not isinstance(base_name, str):
+            raise ProfileError(str(file), "extends", f"must be the name of a profile, got {base_name!r}")
         base_file = available_profiles(extra).get(base_name)
         if base_file is None or base_file == file:
             raise ProfileError(str(file), "extends", f"names no other profile: {base_name!r}")
