@@ -200,6 +200,21 @@ def _member(archive: tarfile.TarFile, name: str, url: str) -> tarfile.TarInfo:
     raise OSError(f"{url} has no file named {name}")
 
 
+def check_major_version(found: FoundBinary, wanted: str | None, profile: str) -> None:
+    """A binary whose major version differs from the profile's is refused (Tempo 3 has no ingesters)."""
+    if not wanted or not found.version:
+        return
+    if found.version.split(".")[0] != wanted.split(".")[0]:
+        raise WrongVersionError(
+            f"profile {profile} is written for {found.kind} {wanted} ({wanted.split('.')[0]}.x), but {found.path} "
+            f"reports {found.version}; provide {found.kind} {wanted} (--tracestack-{found.kind}=PATH) or use a "
+            f"profile written for {found.version.split('.')[0]}.x")
+
+
+class WrongVersionError(TracestackError):
+    """The binary found is of a major version the profile does not fit."""
+
+
 def read_version(path: Path, spec: BinarySpec) -> str:
     """The version the binary reports, e.g. '2.10.8' from 'tempo, version 2.10.8 (branch: ...)'."""
     try:

@@ -141,3 +141,17 @@ def test_the_collector_is_built_when_nothing_else_works(tmp_path: Path, monkeypa
 def test_tempo_spec_points_at_the_official_release_layout() -> None:
     assert TEMPO.archive.format(v="2.10.8", arch="amd64") == \
         "grafana/tempo/releases/download/v2.10.8/tempo_2.10.8_linux_amd64.tar.gz"
+
+
+def test_a_tempo_of_another_major_version_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    from pytest_tracestack.binaries import WrongVersionError, check_major_version
+
+    tempo3 = _script(tmp_path / "tempo", "tempo, version 3.0.3 (branch: HEAD)")
+    found = BinaryProvider(explicit={"tempo": str(tempo3)}).find("tempo")
+    with pytest.raises(WrongVersionError) as raised:
+        check_major_version(found, "2.10.8", "distributed")
+    assert str(raised.value) == (
+        f"profile distributed is written for tempo 2.10.8 (2.x), but {tempo3} reports 3.0.3; provide tempo 2.10.8 "
+        "(--tracestack-tempo=PATH) or use a profile written for 3.x")
+    check_major_version(BinaryProvider(explicit={"tempo": str(_script(tmp_path / "t2", "tempo, version 2.9.1"))})
+                        .find("tempo"), "2.10.8", "distributed")   # same major: accepted

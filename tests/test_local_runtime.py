@@ -97,3 +97,22 @@ def test_faults_kill_pause_and_restart_a_replica(otelcol_binary: Path) -> None:
     finally:
         runtime.stop(stack)
     assert not _alive(first.pid) and not _alive(second.pid)
+
+
+def test_a_port_taken_on_every_loopback_address_is_named(otelcol_binary: Path) -> None:
+    import socket
+
+    from pytest_tracestack.runtimes.addresses import PortTakenError
+
+    blocker = socket.socket()
+    blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        blocker.bind(("0.0.0.0", 13133))
+    except OSError:
+        pytest.skip("port 13133 is already in use on this machine; cannot stage the conflict")
+    blocker.listen()
+    try:
+        with pytest.raises(PortTakenError, match=r"port\(s\) 13133 are taken on every loopback address"):
+            _runtime(otelcol_binary).start(load_profile("lone-collector", [SCENARIOS]))
+    finally:
+        blocker.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import random
 
+from ..errors import TracestackError
 from .process import port_open
 
 FIRST_BLOCK, LAST_BLOCK = 20, 250
@@ -24,4 +25,15 @@ def choose_block(probe_ports: list[int], worker: str | None = None, attempts: in
         address = replica_address(block, 0, 0)
         if not any(port_open(address, port, timeout=0.05) for port in probe_ports):
             return block
-    raise RuntimeError(f"no free loopback block found after {attempts} tries (ports {probe_ports})")
+    taken = [port for port in probe_ports if port_open("127.0.0.1", port, timeout=0.05)]
+    if taken:
+        raise PortTakenError(
+            f"port(s) {', '.join(map(str, taken))} are taken on every loopback address: a process listens on "
+            f"0.0.0.0 or 127.0.0.1 there (see `ss -ltnp`); stop it, or it will receive the traffic meant for "
+            f"tracestack's replicas")
+    raise PortTakenError(f"no free loopback block among {attempts} tried for ports {probe_ports}; "
+                         f"other tracestack sessions or servers hold them (see `ss -ltnp`)")
+
+
+class PortTakenError(TracestackError):
+    """The ports a profile's replicas need are in use by someone else."""

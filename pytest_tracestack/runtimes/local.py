@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from ..binaries import BinaryProvider, FoundBinary
+from ..binaries import SPECS, BinaryProvider, FoundBinary, check_major_version
 from ..errors import ComponentExited, ReadinessTimeout, TracestackError
 from ..profiles import Component, Profile
 from ..rendering import ReplicaContext, apply_overrides, extract_config, render_yaml
@@ -21,6 +21,7 @@ from ..tempo_values import tempo_config_from_values
 from .addresses import choose_block, replica_address
 from .base import PlanStep, Replica, Stack
 from .launchers import LAUNCHERS, Launch
+from .nginx_config import find_otel_module
 from .process import wait_ports_free
 
 
@@ -59,7 +60,11 @@ class LocalStack(Stack):
 
     def pause(self, replica_name: str) -> None:
         """SIGSTOP a replica: it keeps its sockets but answers nothing, as a hung pod."""
-        self._process(replica_name).signal(signal.SIGSTOP)
+        process = self._process(replica_name)
+        process.signal(signal.SIGSTOP)
+        deadline = time.monotonic() + 5
+        while process_state(process.pid) != "T" and time.monotonic() < deadline:
+            time.sleep(0.01)
 
     def resume(self, replica_name: str) -> None:
         self._process(replica_name).signal(signal.SIGCONT)
@@ -124,7 +129,13 @@ class LocalRuntime:
         return stack
 
     def _find_binaries(self, profile: Profile) -> dict[str, FoundBinary]:
-        return {kind: self.settings.binaries.find(kind) for kind in sorted(profile.binaries) if kind in ("tempo", "otelcol", "nginx")}
+        """Every real binary and module the profile needs, found before anything starts."""
+        found = {kind: self.settings.binaries.find(kind) for kind in sorted(profile.binaries) if kind in SPECS}
+        if "tempo" in found:
+            check_major_version(found["tempo"], profile.tempo_version, profile.name)
+        if "nginx" in found:
+            find_otel_module(self.settings.nginx_otel_module)
+        return found
 
     def _assign_replicas(self, stack: LocalStack) -> None:
         components = list(stack.profile.components.values())
@@ -191,6 +202,14 @@ class LocalRuntime:
             lines.append("  note: the capture sink ran inside pytest and stopped with it")
         lines.append(f"  stop it with: tracestack stop {stack.workdir}")
         return "\n".join(lines)
+
+
+def process_state(pid: int) -> str:
+    """The one-letter state of a process from /proc (R running, S sleeping, T stopped, Z zombie)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return "?"
 
 
 def _context(stack: LocalStack, replica: Replica, replica_dir: Path) -> ReplicaContext:
