@@ -1,0 +1,1 @@
+"""Traffic: traces of chosen shapes, and senders for every ingest protocol."""
