@@ -19,8 +19,8 @@ class ReadBack:
 class TraceSource(Protocol):
     def read_trace(self, trace_id: str, expected_spans: int, deadline_s: float) -> ReadBack: ...
 
-    def find_by_attribute(self, key: str, value: str, deadline_s: float) -> ReadBack:
-        """Spans of the first trace holding a span whose attribute ``key`` equals ``value``."""
+    def find_by_attribute(self, keys: tuple[str, ...], value: str, deadline_s: float) -> ReadBack:
+        """Spans of the first trace holding a span whose attribute (any of ``keys``) equals ``value``."""
 
 
 class SinkSource:
@@ -31,11 +31,11 @@ class SinkSource:
         spans, waited = self.sink.wait_for_spans(trace_id, expected_spans, timeout=deadline_s)
         return ReadBack(list(spans), waited, "capture sink")
 
-    def find_by_attribute(self, key: str, value: str, deadline_s: float) -> ReadBack:
+    def find_by_attribute(self, keys: tuple[str, ...], value: str, deadline_s: float) -> ReadBack:
         started = time.monotonic()
         deadline = started + deadline_s
         while True:
-            matching = spans_matching(self.sink.spans(), key, value)
+            matching = [span for key in keys for span in spans_matching(self.sink.spans(), key, value)]
             if matching:
                 trace_id = matching[0].trace_id
                 return ReadBack(self.sink.spans_for(trace_id), time.monotonic() - started, "capture sink")
@@ -52,9 +52,10 @@ class TempoSource:
         waited = self.client.wait_for_trace(trace_id, expected_spans, deadline_s)
         return ReadBack(list(waited.spans), waited.visible_after_s, "Tempo /api/v2/traces")
 
-    def find_by_attribute(self, key: str, value: str, deadline_s: float) -> ReadBack:
+    def find_by_attribute(self, keys: tuple[str, ...], value: str, deadline_s: float) -> ReadBack:
         started = time.monotonic()
-        hits = self.client.wait_for_search(traceql=f'{{ span."{key}" = "{value}" }}', deadline_s=deadline_s)
+        query = " || ".join(f'span."{key}" = "{value}"' for key in keys)
+        hits = self.client.wait_for_search(traceql=f"{{ {query} }}", deadline_s=deadline_s)
         if not hits:
             return ReadBack([], time.monotonic() - started, "Tempo /api/search")
         spans = self.client.trace(hits[0].trace_id) or []
