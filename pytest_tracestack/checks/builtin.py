@@ -12,6 +12,8 @@ from pytest_tracestack.checks.sources import SinkSource, TempoSource, TraceSourc
 from pytest_tracestack.session import STASH_KEY
 
 READ_DEADLINE_S = 30.0
+# Search sees a trace only after the ingester cuts it (trace_idle_period + flush_check_period).
+SEARCH_DEADLINE_S = 45.0
 
 # OTLP/HTTP is checked in both of its encodings.
 _VARIANTS = {"otlp-http": ("otlp-http", "otlp-http-json")}
@@ -139,3 +141,57 @@ def test_propagation(tracestack_stack, trace_source, propagator):
     assert servers, f"no server span joined trace {trace_id} sent in {headers}; {read.where} has {len(read.spans)} spans"
     assert servers[0].parent_span_id == parent_id, (
         f"{propagator}: server span's parent is {servers[0].parent_span_id or '(none)'}, expected the caller's {parent_id}")
+
+
+@pytest.mark.tracestack_check("search")
+@pytest.mark.parametrize("how", ["tags", "traceql"])
+def test_search(tracestack_stack, tracestack_tempo, tracestack_service_name, how, record_property):
+    """A pushed trace is found by Tempo's search, by tag and by TraceQL (after the ingester cuts it)."""
+    from pytest_tracestack.model import normalize_hex_id
+    from pytest_tracestack.traffic.senders import send
+
+    spans = _build(tracestack_service_name)
+    protocol = next(iter(tracestack_stack.profile.ingest))
+    result = send(protocol, spans, tracestack_stack.ingest_target(protocol))
+    assert result.ok, f"{protocol} push was not acknowledged: {result.status} {result.detail}"
+    query = ({"tags": {"service.name": tracestack_service_name}} if how == "tags"
+             else {"traceql": f'{{ resource.service.name = "{tracestack_service_name}" }}'})
+    hits = tracestack_tempo.wait_for_search(**query, deadline_s=SEARCH_DEADLINE_S)
+    found = [normalize_hex_id(hit.trace_id, 32) for hit in hits]
+    record_property("search", str(query))
+    assert spans[0].trace_id in found, f"search {query} did not return trace {spans[0].trace_id}; it returned {found}"
+
+
+@pytest.mark.tracestack_check("schemas")
+def test_schema(tracestack_stack, trace_source, tracestack_service_name, schema_name):
+    """An HTTP server span carries the attributes its semantic-convention schema requires, with their types."""
+    from pytest_tracestack.schemas import check_span, load_schema, render_findings
+
+    schema = load_schema(schema_name)
+    spans = _build(tracestack_service_name, "HTTP_SERVER")
+    protocol = next(iter(tracestack_stack.profile.ingest))
+    read = _send_and_read(tracestack_stack, trace_source, protocol, spans)
+    root = next(span for span in read.spans if not span.parent_span_id)
+    findings = [f for f in check_span(schema, root) if f.level == "violation"]
+    assert not findings, f"span {root.name!r} against schema {schema_name}:\n{render_findings(findings)}"
+
+
+@pytest.mark.tracestack_check("nginx-server-span")
+def test_nginx_server_span(tracestack_stack, trace_source, record_property):
+    """A request through NGINX yields its SERVER span in Tempo, with the attributes of seed 002 and their types."""
+    import uuid
+
+    import httpx
+
+    from pytest_tracestack.schemas import check_span, load_schema, render_findings
+
+    target = f"/?tracestack={uuid.uuid4().hex}"
+    response = httpx.get(tracestack_stack.first("nginx").url("http", target), timeout=10)
+    assert response.status_code == 200
+    # NGINX exports in batches every `interval` (5 s by default): the deadline covers it.
+    read = trace_source.find_by_attribute(("http.target",), target, READ_DEADLINE_S)
+    record_property("visible_after_s", round(read.visible_after_s, 3))
+    servers = [s for s in read.spans if s.attributes.get("http.target") == target]
+    assert servers, f"no NGINX span with http.target={target} reached {read.where}"
+    findings = [f for f in check_span(load_schema("nginx-server-span"), servers[0]) if f.level == "violation"]
+    assert not findings, render_findings(findings)
