@@ -225,6 +225,10 @@ def _check_references(profile: Profile) -> None:
     for name in profile.targets:
         if name not in profile.components:
             raise ProfileError(source, f"targets.{name}", f"names unknown component; components: {', '.join(profile.components)}")
+    schemas = paths.scenarios_dir() / "schemas"
+    for index, schema in enumerate(profile.schemas):
+        if not (schemas / f"{schema}.yaml").is_file():
+            raise ProfileError(source, f"schemas.{index}", f"no schema {schema!r} in {schemas}")
     for name, component in profile.components.items():
         if component.config and not (paths.manifests_dir() / component.config.manifest).is_file():
             raise ProfileError(source, f"components.{name}.config.manifest",
