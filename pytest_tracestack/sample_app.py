@@ -19,9 +19,11 @@ def health():
     return "ok"
 
 
-@app.get("/hello/<name>")
-def hello(name: str):
-    return jsonify(greeting=f"hello {name}", traceparent=request.headers.get("traceparent"))
+# The same route as bookinfo's Java "reviews" service, which the kind runtime deploys, so one check
+# serves both runtimes.
+@app.get("/reviews/<product_id>")
+def reviews(product_id: str):
+    return jsonify(id=product_id, reviews=[], traceparent=request.headers.get("traceparent"))
 
 
 def main() -> None:

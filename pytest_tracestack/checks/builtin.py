@@ -105,7 +105,7 @@ def test_auto_instrumentation(tracestack_stack, trace_source, record_property):
 
     import httpx
 
-    path = f"/hello/{uuid.uuid4().hex}"
+    path = f"/reviews/{uuid.uuid4().int % 10**12}"
     response = httpx.get(_app_url(tracestack_stack) + path, timeout=10)
     assert response.status_code == 200
     # The stable HTTP conventions say url.path; instrumentations still on the old ones say http.target.
@@ -134,7 +134,7 @@ def test_propagation(tracestack_stack, trace_source, propagator):
 
     trace_id, parent_id = secrets.token_hex(16), secrets.token_hex(8)
     headers = _PROPAGATION_HEADERS[propagator](trace_id, parent_id)
-    response = httpx.get(_app_url(tracestack_stack) + f"/hello/{propagator}", headers=headers, timeout=10)
+    response = httpx.get(_app_url(tracestack_stack) + "/reviews/1", headers=headers, timeout=10)
     assert response.status_code == 200
     read = trace_source.read_trace(trace_id, 1, READ_DEADLINE_S)
     servers = [s for s in read.spans if s.kind == 2]

@@ -22,7 +22,13 @@ def kube_runtime_from_config(name: str, config: pytest.Config):
         cluster_name=value("kind-cluster"), node_image=value("kind-image"), keep=bool(value("keep")),
         kubeconfig=value("kubeconfig"), context=value("kube-context"), namespace=value("namespace"),
         images_to_load=images, k8s_version=value("k8s-version"),
-        rollout_timeout_s=parse_seconds(read_setting(config, "ready-timeout"), "--tracestack-ready-timeout"),
+        rollout_timeout_s=_rollout_timeout(config),
         report_dir=Path(report) if report else None,
     )
     return make_kube_runtime(name, settings)
+
+
+def _rollout_timeout(config: pytest.Config) -> float:
+    """Pulling images makes cluster rollouts slower than local starts: 300 s unless the user set a value."""
+    setting = read_setting(config, "ready-timeout")
+    return 300.0 if setting.source == "default" else parse_seconds(setting, "--tracestack-ready-timeout")

@@ -1,0 +1,59 @@
+"""The one layer through which the kind and cluster runtimes touch the world: commands and port-forwards.
+
+Tests replace it with a recording runner and assert the exact order and arguments.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from ..redaction import redact
+from ..runtimes.process import ManagedProcess
+
+
+@dataclass(frozen=True)
+class CompletedCommand:
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+    def describe(self) -> str:
+        tail = "\n".join((self.stderr or self.stdout).strip().splitlines()[-15:])
+        return redact(f"$ {' '.join(self.argv)}\nexit {self.returncode}\n{tail}")
+
+
+class BackgroundHandle(Protocol):
+    def alive(self) -> bool: ...
+    def stop(self, grace_s: float = 5.0) -> None: ...
+    def last_log_lines(self, count: int = 25) -> str: ...
+
+
+class CommandRunner(Protocol):
+    def run(self, argv: list[str], timeout: float) -> CompletedCommand: ...
+    def start(self, argv: list[str], log_path: Path) -> BackgroundHandle: ...
+
+
+class SubprocessRunner:
+    """Runs commands for real."""
+
+    def run(self, argv: list[str], timeout: float) -> CompletedCommand:
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired as expired:
+            return CompletedCommand(tuple(argv), 124, expired.stdout or "", f"timed out after {timeout:.0f}s")
+        except FileNotFoundError as error:
+            return CompletedCommand(tuple(argv), 127, "", str(error))
+        return CompletedCommand(tuple(argv), done.returncode, done.stdout, done.stderr)
+
+    def start(self, argv: list[str], log_path: Path) -> BackgroundHandle:
+        process = ManagedProcess(argv[0], argv, log_path)
+        process.start()
+        return process
