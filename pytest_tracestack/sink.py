@@ -16,7 +16,7 @@ import grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
 from .model import Span, Trace, group_by_trace
-from .otlp import OtlpDecodeError, from_otlp_http_json, from_protobuf_bytes, from_resource_spans
+from .otlp import OtlpDecodeError, from_otlp_http_json, from_resource_spans
 
 _GRPC_TO_HTTP = {"UNAVAILABLE": 503, "RESOURCE_EXHAUSTED": 429, "INTERNAL": 500, "INVALID_ARGUMENT": 400}
 
@@ -31,6 +31,8 @@ class _Store:
     request_count: int = 0
     failures_left: int = 0
     failure_code: str = "UNAVAILABLE"
+    keep_spans: bool = True          # off during load runs: count spans and bytes only
+    span_count: int = 0
 
     def take_failure(self) -> str | None:
         with self.condition:
@@ -39,12 +41,34 @@ class _Store:
             self.failures_left -= 1
             return self.failure_code
 
-    def add(self, protocol: str, payload_size: int, spans: list[Span]) -> None:
+    def add_request(self, protocol: str, payload_size: int, request) -> None:
+        """An OTLP request: decoded into spans only when they are kept (decoding is the costly part)."""
+        if self.keep_spans:
+            return self.add(protocol, payload_size, from_resource_spans(request.resource_spans))
+        count = sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)
         with self.condition:
-            self.spans.extend(spans)
+            self.span_count += count
             self.received_bytes[protocol] += payload_size
             self.request_count += 1
             self.condition.notify_all()
+
+    def add(self, protocol: str, payload_size: int, spans: list[Span]) -> None:
+        with self.condition:
+            self.span_count += len(spans)
+            if self.keep_spans:
+                self.spans.extend(spans)
+            self.received_bytes[protocol] += payload_size
+            self.request_count += 1
+            self.condition.notify_all()
+
+
+def _parse_request(body: bytes) -> trace_service_pb2.ExportTraceServiceRequest:
+    request = trace_service_pb2.ExportTraceServiceRequest()
+    try:
+        request.ParseFromString(body)
+    except Exception as error:  # protobuf's DecodeError
+        raise OtlpDecodeError(f"not an OTLP protobuf ExportTraceServiceRequest: {error}") from error
+    return request
 
 
 class _TraceService(trace_service_pb2_grpc.TraceServiceServicer):
@@ -55,7 +79,7 @@ class _TraceService(trace_service_pb2_grpc.TraceServiceServicer):
         failure = self.store.take_failure()
         if failure:
             context.abort(getattr(grpc.StatusCode, failure), f"capture sink told to fail with {failure}")
-        self.store.add("otlp-grpc", request.ByteSize(), from_resource_spans(request.resource_spans))
+        self.store.add_request("otlp-grpc", request.ByteSize(), request)
         return trace_service_pb2.ExportTraceServiceResponse()
 
 
@@ -72,10 +96,12 @@ def _http_handler(store: _Store) -> type[BaseHTTPRequestHandler]:
                 return self._answer(_GRPC_TO_HTTP.get(failure, 503), f"told to fail with {failure}".encode())
             content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip()
             try:
-                spans = from_otlp_http_json(body) if content_type == "application/json" else from_protobuf_bytes(body)
+                if content_type == "application/json":
+                    store.add("otlp-http", len(body), from_otlp_http_json(body))
+                else:
+                    store.add_request("otlp-http", len(body), _parse_request(body))
             except OtlpDecodeError as error:
                 return self._answer(400, str(error).encode())
-            store.add("otlp-http", len(body), spans)
             empty = trace_service_pb2.ExportTraceServiceResponse()
             if content_type == "application/json":
                 return self._answer(200, b"{}", "application/json")
@@ -169,6 +195,21 @@ class CaptureSink:
     def received_bytes(self) -> dict[str, int]:
         with self._store.condition:
             return dict(self._store.received_bytes)
+
+    @property
+    def keep_spans(self) -> bool:
+        return self._store.keep_spans
+
+    @keep_spans.setter
+    def keep_spans(self, keep: bool) -> None:
+        with self._store.condition:
+            self._store.keep_spans = keep
+
+    @property
+    def span_count(self) -> int:
+        """Every span received, kept or not."""
+        with self._store.condition:
+            return self._store.span_count
 
     @property
     def request_count(self) -> int:
