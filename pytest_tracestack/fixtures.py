@@ -13,7 +13,7 @@ from .profiles import Profile
 from .runtimes.base import Stack
 from .session import STASH_KEY, TracestackSession
 
-__all__ = ["tracestack_session", "tracestack_profile", "tracestack_stack", "tracestack_sink",
+__all__ = ["tracestack_session", "tracestack_profile", "tracestack_stack", "tracestack_sink", "tracestack_load",
            "tracestack_tempo", "tracestack_service_name"]
 
 _counter = itertools.count(1)
@@ -75,3 +75,23 @@ def tracestack_service_name(request: pytest.FixtureRequest) -> str:
     """A ``service.name`` unique to this test, so its traces never mix with another test's."""
     slug = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:40]
     return f"tracestack-{slug}-{next(_counter)}"
+
+
+@pytest.fixture
+def tracestack_load(tracestack_stack: Stack, tracestack_session: TracestackSession, tmp_path_factory):
+    """Run load against the stack: ``tracestack_load(rate="5MB/s", duration="30s", protocol="otlp-grpc")``
+    returns a LoadResult with per-replica verdicts; defaults come from --tracestack-load* options."""
+    from .load.rates import parse_duration, parse_rate
+    from .load.report import write_load_report
+    from .load.runner import run_load
+
+    def run(rate: str | None = None, duration: str | None = None, protocol: str | None = None, users: int = 4):
+        rate = rate or tracestack_session.setting("load").value or "1MB/s"
+        duration = duration or tracestack_session.setting("load-duration").value
+        protocol = protocol or tracestack_session.setting("load-protocol").value
+        report = (tracestack_session.report_dir or tmp_path_factory.mktemp("load")) / "load"
+        result = run_load(tracestack_stack, parse_rate(rate), parse_duration(duration), protocol, report, users)
+        write_load_report(result, report)
+        return result
+
+    return run

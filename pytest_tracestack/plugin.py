@@ -44,8 +44,23 @@ def pytest_configure(config: pytest.Config) -> None:
     choice = choose_runtime(read_setting(config, "runtime"), profile)
     global _current_session
     _current_session = config.stash[STASH_KEY] = TracestackSession(config, profile, profile_setting, choice)
+    _check_load_options(config)
     _add_builtin_checks(config)
     _stop_on_sigterm()
+
+
+def _check_load_options(config: pytest.Config) -> None:
+    """Rates and durations are checked when read, with the accepted format in the message."""
+    from .load.rates import parse_duration, parse_rate
+
+    for option, parse in (("load", parse_rate), ("load-duration", parse_duration)):
+        setting = read_setting(config, option)
+        if setting.value is None:
+            continue
+        try:
+            parse(setting.value)
+        except ValueError as error:
+            raise pytest.UsageError(f"--tracestack-{option} ({setting.source}): {error}") from None
 
 
 def resolve_profile(config: pytest.Config, name: str):
@@ -97,7 +112,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         implemented.add(name)
         if name:
             session.check_names[item.nodeid] = name
-        (dropped if name and name not in session.profile.checks else selected).append(item)
+        wanted = session.load_requested if name == "load" else name in session.profile.checks
+        (dropped if name and not wanted else selected).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
     items[:] = selected

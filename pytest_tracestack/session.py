@@ -51,6 +51,10 @@ class TracestackSession:
         return bool(self.setting("skip-unavailable").value)
 
     @property
+    def load_requested(self) -> bool:
+        return self.setting("load").value is not None
+
+    @property
     def report_dir(self) -> Path | None:
         value = self.setting("report").value
         return Path(value) if value else None

@@ -195,3 +195,13 @@ def test_nginx_server_span(tracestack_stack, trace_source, record_property):
     assert servers, f"no NGINX span with http.target={target} reached {read.where}"
     findings = [f for f in check_span(load_schema("nginx-server-span"), servers[0]) if f.level == "violation"]
     assert not findings, render_findings(findings)
+
+
+@pytest.mark.tracestack_check("load")
+def test_load(tracestack_stack, tracestack_load, record_property):
+    """--tracestack-load=RATE: Locust drives the ingest; the verdict is the profile's per-replica targets."""
+    result = tracestack_load()
+    record_property("load_report", str(result.report_dir / "load-report.html"))
+    for line in result.implied:
+        record_property("implied_replicas", line)
+    assert result.passed, "load verdicts failed:\n  " + "\n  ".join(result.failures())
