@@ -32,7 +32,7 @@ def test_every_built_in_check_runs_against_the_double(pytester: pytest.Pytester,
     before = listening_sockets()
     result = pytester.runpytest_subprocess(f"--tracestack-profile={profile}", f"--tracestack-tempo={DOUBLE}",
                                            f"--tracestack-report={tmp_path}")
-    result.assert_outcomes(passed=10, deselected=4)
+    result.assert_outcomes(passed=10)
     result.stdout.fnmatch_lines([f"tracestack: 10 checks ran (10 passed*profile {profile}*fake_tempo_for_tests.py*"])
     report = json.loads((tmp_path / "tracestack-report.json").read_text())
     search = [c for c in report["checks"] if c["check"] == "search"]
@@ -46,7 +46,7 @@ def test_distributed_runs_one_process_per_replica_on_its_own_address(pytester: p
     monkeypatch.setenv("TOPOLOGY_FILE", str(tmp_path / "topology.json"))
     result = pytester.runpytest_subprocess("--tracestack-profile=distributed", f"--tracestack-tempo={DOUBLE}",
                                            "test_topology.py", "-k", "test_topology")
-    result.assert_outcomes(passed=1, deselected=14)
+    result.assert_outcomes(passed=1)
     rows = json.loads((tmp_path / "topology.json").read_text())
     assert [(row["name"], row["target"]) for row in rows] == [
         ("distributor-0", ["-target=distributor"]), ("ingester-0", ["-target=ingester"]),
@@ -60,5 +60,5 @@ def test_search_lag_is_waited_for_not_failed(pytester: pytest.Pytester, monkeypa
     monkeypatch.setenv("FAKE_TEMPO_SEARCH_LAG_S", "4")
     result = pytester.runpytest_subprocess("--tracestack-profile=manifest", f"--tracestack-tempo={DOUBLE}",
                                            "-k", "search", "--durations=2")
-    result.assert_outcomes(passed=2, deselected=12)
+    result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["[4-9].*s call*test_search*"])
