@@ -138,7 +138,10 @@ class CaptureSink:
                                  options=[("grpc.max_receive_message_length", 64 * 1024 * 1024),
                                           ("grpc.so_reuseport", 0)])
         trace_service_pb2_grpc.add_TraceServiceServicer_to_server(_TraceService(self._store), self._grpc)
-        bound = self._grpc.add_insecure_port(f"{self.host}:{self._grpc_port}")
+        try:
+            bound = self._grpc.add_insecure_port(f"{self.host}:{self._grpc_port}")
+        except RuntimeError:   # grpcio raises instead of returning 0 in recent versions
+            bound = 0
         if bound == 0:
             raise OSError(f"capture sink cannot listen on {self.host}:{self._grpc_port} (gRPC): address in use?")
         self._grpc_port = bound
@@ -233,6 +236,7 @@ class CaptureSink:
             self._store.spans.clear()
             self._store.received_bytes = {"otlp-grpc": 0, "otlp-http": 0}
             self._store.request_count = 0
+            self._store.span_count = 0
 
     def fail_next(self, count: int, code: str = "UNAVAILABLE") -> None:
         """Refuse the next ``count`` requests with a gRPC status (HTTP gets the matching status code)."""
