@@ -108,5 +108,6 @@ def implied_replicas(traffic_bytes_per_s: float, series: Series, totals: RunTota
     needed = math.ceil(traffic_bytes_per_s / measured)
     sizing = (f"; the sizing guide says {math.ceil(traffic_bytes_per_s / (sized_mb_s * 1e6))} "
               f"at {sized_mb_s:g} MB/s per replica" if sized_mb_s else "")
-    return (f"{series.component}: {needed} replica(s) for {traffic_bytes_per_s / 1e6:g} MB/s at the measured "
-            f"{measured / 1e6:.2f} MB/s per replica (a lower bound of capacity when nothing was refused){sizing}")
+    return (f"{series.component}: at most {needed} replica(s) for {traffic_bytes_per_s / 1e6:g} MB/s at the measured "
+            f"{measured / 1e6:.2f} MB/s per replica (a lower bound of its capacity unless it refused spans: step the "
+            f"rate with TRACESTACK_LOAD_STEPS to find the knee){sizing}")
