@@ -22,7 +22,7 @@ def test_collector_profile_passes_every_check_through_a_real_collector(pytester:
     before = listening_sockets()
     result = pytester.runpytest_subprocess("--tracestack-profile=collector", "-v",
                                            f"--tracestack-report={tmp_path / 'report'}")
-    result.assert_outcomes(passed=6)
+    result.assert_outcomes(passed=7)
     result.stdout.fnmatch_lines([
         "tracestack/collector::test_roundtrip[[]otlp-grpc[]] PASSED*",
         "tracestack/collector::test_roundtrip[[]otlp-http[]] PASSED*",
@@ -30,7 +30,8 @@ def test_collector_profile_passes_every_check_through_a_real_collector(pytester:
         "tracestack/collector::test_service_name PASSED*",
         "tracestack/collector::test_refused[[]zipkin[]] PASSED*",
         "tracestack/collector::test_refused[[]jaeger-thrift-http[]] PASSED*",
-        "tracestack: 6 checks ran (6 passed, 0 failed, 0 skipped, 0 could not run) on profile collector, runtime "
+        "tracestack/collector::test_collector_restart_loses_nothing_acknowledged PASSED*",
+        "tracestack: 7 checks ran (7 passed, 0 failed, 0 skipped, 0 could not run) on profile collector, runtime "
         "local, against real components: capture-sink in-process*; otelcol */otelcol-* (0.129.0, *)",
     ])
     assert tracestack_processes() == [] and tracestack_sockets(before) == set()
@@ -38,7 +39,10 @@ def test_collector_profile_passes_every_check_through_a_real_collector(pytester:
     roundtrips = [c for c in report["checks"] if c["check"] == "roundtrip"]
     assert [c["outcome"] for c in roundtrips] == ["passed"] * 3
     assert all(c["properties"]["visible_after_s"] > 0 for c in roundtrips)
-    assert (tmp_path / "report" / "tracestack-report.html").read_text().count("class=passed") == 6
+    assert (tmp_path / "report" / "tracestack-report.html").read_text().count("class=passed") == 7
+    restart = next(c for c in report["checks"] if c["check"] == "collector-restart")["properties"]
+    assert restart["acknowledged"] > 0 and restart["found"] == restart["acknowledged"]
+    assert restart["acknowledged_but_lost"] == 0 and restart["sent"] == restart["acknowledged"] + sum(restart["refused"].values())
 
 
 def test_manifest_without_tempo_fails_with_what_is_missing(pytester: pytest.Pytester, monkeypatch) -> None:

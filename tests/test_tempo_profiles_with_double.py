@@ -27,13 +27,14 @@ def test_topology(tracestack_stack):
 """
 
 
-@pytest.mark.parametrize("profile", ["manifest", "distributed"])
-def test_every_built_in_check_runs_against_the_double(pytester: pytest.Pytester, profile: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("profile", "checks"), [("manifest", 10), ("distributed", 11)])
+def test_every_built_in_check_runs_against_the_double(pytester: pytest.Pytester, profile: str, checks: int,
+                                                      tmp_path: Path) -> None:
     before = listening_sockets()
     result = pytester.runpytest_subprocess(f"--tracestack-profile={profile}", f"--tracestack-tempo={DOUBLE}",
                                            f"--tracestack-report={tmp_path}")
-    result.assert_outcomes(passed=10)
-    result.stdout.fnmatch_lines([f"tracestack: 10 checks ran (10 passed*profile {profile}*fake_tempo_for_tests.py*"])
+    result.assert_outcomes(passed=checks)
+    result.stdout.fnmatch_lines([f"tracestack: {checks} checks ran ({checks} passed*profile {profile}*fake_tempo_for_tests.py*"])
     report = json.loads((tmp_path / "tracestack-report.json").read_text())
     search = [c for c in report["checks"] if c["check"] == "search"]
     assert len(search) == 2 and all(c["outcome"] == "passed" for c in search)

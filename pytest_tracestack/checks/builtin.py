@@ -6,6 +6,8 @@ profile does not list. Names say what broke: ``test_roundtrip[otlp-grpc]``, ``te
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from pytest_tracestack.checks.sources import SinkSource, TempoSource, TraceSource
@@ -205,3 +207,45 @@ def test_load(tracestack_stack, tracestack_load, record_property):
     for line in result.implied:
         record_property("implied_replicas", line)
     assert result.passed, "load verdicts failed:\n  " + "\n  ".join(result.failures())
+
+
+def _fault_run(stack, trace_source, service_name, record_property, fault) -> None:
+    from pytest_tracestack.checks.faults import SteadyTraffic
+
+    protocol = next(iter(stack.profile.ingest))
+    with SteadyTraffic(protocol, stack.ingest_target(protocol), service_name) as traffic:
+        time.sleep(1.5)
+        fault()
+        time.sleep(2.0)
+    account = traffic.reconcile(trace_source, READ_DEADLINE_S)
+    for key, value in account.as_properties().items():
+        record_property(key, value)
+    assert account.acknowledged, f"no push was acknowledged at all: refusals {account.refused}"
+    assert not account.lost, (f"{len(account.lost)} of {len(account.acknowledged)} acknowledged traces were lost "
+                              f"(sent {account.sent}, refused {account.refused}); first lost: {account.lost[:3]}")
+
+
+@pytest.mark.tracestack_check("collector-restart")
+def test_collector_restart_loses_nothing_acknowledged(tracestack_stack, trace_source, tracestack_service_name,
+                                                      record_property):
+    """Restart a collector replica (SIGTERM, start again) under steady traffic: every acknowledged trace arrives."""
+    if not hasattr(tracestack_stack, "restart"):
+        pytest.skip(f"fault injection by signals needs the local runtime, not {tracestack_stack.runtime}")
+    replica = tracestack_stack.replicas_of(next(iter(tracestack_stack.profile.ingest.values())).component)[0]
+    _fault_run(tracestack_stack, trace_source, tracestack_service_name, record_property,
+               lambda: tracestack_stack.restart(replica.name))
+
+
+@pytest.mark.tracestack_check("ingester-kill")
+def test_ingester_kill_loses_nothing_acknowledged(tracestack_stack, trace_source, tracestack_service_name,
+                                                  record_property):
+    """SIGKILL one of the ingesters under steady traffic (replication factor 3): every acknowledged trace is
+    still retrievable by id."""
+    if not hasattr(tracestack_stack, "kill"):
+        pytest.skip(f"fault injection by signals needs the local runtime, not {tracestack_stack.runtime}")
+    victim = tracestack_stack.replicas_of("ingester")[-1]
+    try:
+        _fault_run(tracestack_stack, trace_source, tracestack_service_name, record_property,
+                   lambda: tracestack_stack.kill(victim.name))
+    finally:
+        tracestack_stack.restart(victim.name)   # later checks get the whole ring back

@@ -1,0 +1,70 @@
+"""Steady traffic while a replica is killed or restarted, with exact loss accounting: every trace whose
+push was acknowledged must be found afterwards."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+from ..traffic.senders import send
+from ..traffic.shapes import SMALL, build_trace
+from .sources import TraceSource
+
+
+@dataclass
+class LossAccount:
+    sent: int = 0
+    acknowledged: list[str] = field(default_factory=list)     # trace ids the receiver acknowledged
+    refused: dict[str, int] = field(default_factory=dict)      # status -> count
+    found: int = 0
+    lost: list[str] = field(default_factory=list)             # acknowledged but not found
+
+    def as_properties(self) -> dict[str, object]:
+        return {"sent": self.sent, "acknowledged": len(self.acknowledged), "refused": dict(self.refused),
+                "found": self.found, "acknowledged_but_lost": len(self.lost)}
+
+
+class SteadyTraffic:
+    """Sends one small trace every ``interval_s`` from a thread, recording what was acknowledged."""
+
+    def __init__(self, protocol: str, target: str, service_name: str, interval_s: float = 0.05) -> None:
+        self.protocol, self.target, self.service_name, self.interval_s = protocol, target, service_name, interval_s
+        self.account = LossAccount()
+        self._spans_per_trace = SMALL.span_count
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="tracestack-steady-traffic", daemon=True)
+
+    def __enter__(self) -> "SteadyTraffic":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            spans = build_trace(SMALL, service_name=self.service_name)
+            result = send(self.protocol, spans, self.target, timeout=5)
+            self.account.sent += 1
+            if result.ok:
+                self.account.acknowledged.append(spans[0].trace_id)
+            else:
+                self.account.refused[result.status] = self.account.refused.get(result.status, 0) + 1
+            self._stop.wait(self.interval_s)
+
+    def reconcile(self, source: TraceSource, deadline_s: float) -> LossAccount:
+        """Look up every acknowledged trace; the deadline is shared by all lookups."""
+        deadline = time.monotonic() + deadline_s
+        for trace_id in self.account.acknowledged:
+            remaining = max(0.5, deadline - time.monotonic())
+            try:
+                spans = source.read_trace(trace_id, self._spans_per_trace, remaining).spans
+            except Exception:  # a lookup that times out counts the trace as lost, with the others still checked
+                spans = []
+            if len(spans) >= self._spans_per_trace:
+                self.account.found += 1
+            else:
+                self.account.lost.append(trace_id)
+        return self.account
