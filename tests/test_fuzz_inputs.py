@@ -69,3 +69,16 @@ def test_spans_survive_the_otlp_json_and_protobuf_round_trip(attributes, name, k
                 start_ns=1, end_ns=2, attributes=attributes, resource={"service.name": "fuzz"})
     assert from_otlp_http_json(to_otlp_http_json([span])) == [span]
     assert from_protobuf_bytes(to_export_request([span]).SerializeToString()) == [span]
+
+
+@settings(max_examples=200)
+@given(text=st.text(alphabet=st.sampled_from(list("abc_{}=\"# \n0123456789.+-eTYPEHLPcounter")), max_size=120))
+def test_any_metrics_text_is_parsed_or_refused_by_name(text: str) -> None:
+    from pytest_tracestack.prometheus import MetricsParseError, parse_metrics
+
+    try:
+        families = parse_metrics(text, "http://replica/metrics")
+    except MetricsParseError as error:
+        assert str(error).startswith("http://replica/metrics is not Prometheus text")
+        return
+    assert isinstance(families, list)

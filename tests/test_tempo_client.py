@@ -101,3 +101,10 @@ def test_garbage_from_tempo_is_named_with_url_and_first_bytes(status: int, body:
     garbage = httpx.MockTransport(lambda request: httpx.Response(status, content=body))
     with pytest.raises(TempoResponseError, match=message):
         TempoClient("http://tempo.garbage:3200", transport=garbage).trace(TRACE_ID)
+
+
+def test_an_unreachable_tempo_is_named_with_its_address() -> None:
+    with TempoClient("http://127.0.0.1:9", timeout=2) as unreachable:
+        assert unreachable.ready() is False
+        with pytest.raises(TempoResponseError, match=r"http://127.0.0.1:9/api/v2/traces/.*: no answer \(ConnectError"):
+            unreachable.trace(TRACE_ID)

@@ -16,6 +16,7 @@ import httpx
 from ..binaries import SPECS, BinaryProvider, FoundBinary, check_major_version
 from ..errors import ComponentExited, ReadinessTimeout, TracestackError
 from ..profiles import Component, Profile
+from ..redaction import redact
 from ..rendering import ReplicaContext, apply_overrides, extract_config, render_yaml
 from ..tempo_values import tempo_config_from_values
 from .addresses import choose_block, replica_address
@@ -191,7 +192,8 @@ class LocalRuntime:
         for replica in stack.replicas:
             if replica.log_path and replica.log_path.exists():
                 target.mkdir(parents=True, exist_ok=True)
-                shutil.copy(replica.log_path, target / f"{replica.name}.log")
+                text = replica.log_path.read_text(errors="replace")
+                (target / f"{replica.name}.log").write_text(redact(text))
 
     def describe_keep(self, stack: Stack) -> str:
         lines = [f"tracestack: profile {stack.profile.name} left running (--tracestack-keep); work dir {stack.workdir}"]
