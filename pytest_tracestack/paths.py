@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -11,10 +12,10 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 def data_root() -> Path:
     """The directory holding ``scenarios/`` and ``manifests/``.
 
-    A source checkout or editable install keeps them beside the package; a wheel ships them
-    inside it under ``_data/``.
+    A source checkout or editable install keeps them beside the package; a wheel installs them
+    under ``<prefix>/share/pytest-tracestack``.
     """
-    for candidate in (PACKAGE_DIR.parent, PACKAGE_DIR / "_data"):
+    for candidate in (PACKAGE_DIR.parent, Path(sys.prefix) / "share" / "pytest-tracestack"):
         if (candidate / "scenarios").is_dir() and (candidate / "manifests").is_dir():
             return candidate
     raise FileNotFoundError(f"no scenarios/ and manifests/ beside {PACKAGE_DIR}")
