@@ -13,7 +13,7 @@ from .profiles import Profile
 from .runtimes.base import Stack
 from .session import STASH_KEY, TracestackSession
 
-__all__ = ["tracestack_session", "tracestack_profile", "tracestack_stack", "tracestack_sink", "tracestack_load",
+__all__ = ["tracestack_session", "tracestack_profile", "tracestack_stack", "tracestack_sink", "tracestack_load", "tracestack_capacity",
            "tracestack_tempo", "tracestack_service_name"]
 
 _counter = itertools.count(1)
@@ -95,3 +95,19 @@ def tracestack_load(tracestack_stack: Stack, tracestack_session: TracestackSessi
         return result
 
     return run
+
+
+@pytest.fixture
+def tracestack_capacity(tracestack_load):
+    """Step the rate until a verdict breaks: ``tracestack_capacity(["1MB/s", "2MB/s", "4MB/s"], duration="10s")``
+    returns a CapacityResult whose ``knee`` is the highest rate that held."""
+    from .load.capacity import capacity_search
+    from .load.rates import parse_rate
+
+    def search(rates: list[str], duration: str = "10s", protocol: str | None = None):
+        return capacity_search(lambda rate: tracestack_load(rate=f"{rate.value:.0f}B/s" if rate.unit == "bytes"
+                                                            else f"{rate.value:.0f}spans/s", duration=duration,
+                                                            protocol=protocol),
+                               [parse_rate(rate) for rate in rates])
+
+    return search

@@ -155,3 +155,18 @@ def test_a_tempo_of_another_major_version_is_refused_with_what_to_do(tmp_path: P
         "(--tracestack-tempo=PATH) or use a profile written for 3.x")
     check_major_version(BinaryProvider(explicit={"tempo": str(_script(tmp_path / "t2", "tempo, version 2.9.1"))})
                         .find("tempo"), "2.10.8", "distributed")   # same major: accepted
+
+
+def test_kube_tools_download_is_verified_and_a_wrong_checksum_installs_nothing(tmp_path: Path, release_server) -> None:
+    from pytest_tracestack.kube.tools import download_tool
+
+    base, root = release_server
+    (root / "kubectl").write_bytes(b"#!/bin/sh\necho kubectl\n")
+    (root / "kubectl.sha256").write_text(hashlib.sha256(b"#!/bin/sh\necho kubectl\n").hexdigest())
+    installed = download_tool(f"{base}/kubectl", f"{base}/kubectl.sha256", "", tmp_path / "bin" / "kubectl")
+    assert installed.read_bytes().startswith(b"#!/bin/sh") and installed.stat().st_mode & 0o111
+    (root / "kind").write_bytes(b"tampered")
+    (root / "kind.sha256sum").write_text(f"{'c' * 64}  kind\n")
+    with pytest.raises(OSError, match=rf"checksum mismatch for {base}/kind: expected {'c' * 64}"):
+        download_tool(f"{base}/kind", f"{base}/kind.sha256sum", "", tmp_path / "bin" / "kind")
+    assert not (tmp_path / "bin" / "kind").exists()

@@ -119,3 +119,40 @@ def test_a_run_over_the_targets_fails_naming_the_replica_figure_and_limit(
     outcomes = result.parseoutcomes()
     assert outcomes.get("failed") == 1 and "passed" not in outcomes
     result.stdout.fnmatch_lines(["*otelcol-0 peak RSS * MiB, limit 20 MiB (a limit below what any collector needs)*"])
+
+
+def test_capacity_search_stops_at_the_first_broken_step_and_reports_the_knee() -> None:
+    from types import SimpleNamespace
+
+    from pytest_tracestack.load.capacity import capacity_search
+
+    ran = []
+
+    def run(rate):
+        ran.append(rate.describe())
+        broke = rate.value > 3e6
+        return SimpleNamespace(passed=not broke, failures=lambda: ["otelcol-0 refused spans: 120"] if broke else [])
+
+    result = capacity_search(run, [parse_rate(r) for r in ("1MB/s", "2MB/s", "4MB/s", "8MB/s")])
+    assert ran == ["1 MB/s", "2 MB/s", "4 MB/s"]
+    assert result.knee.describe() == "2 MB/s"
+    assert result.describe().splitlines() == ["1 MB/s: held", "2 MB/s: held",
+                                              "4 MB/s: broke: otelcol-0 refused spans: 120", "knee: 2 MB/s"]
+
+
+def test_capacity_search_on_a_real_collector_finds_the_memory_knee(pytester: pytest.Pytester, collector_env) -> None:
+    scenarios = pytester.mkdir("scenarios")
+    (scenarios / "small-collector.yaml").write_text(
+        "extends: collector\nname: small-collector\ntargets:\n  otelcol:\n    memory_mib: 60\n"
+        "    source: a deliberately small memory budget\n")
+    pytester.makepyfile(test_capacity="""
+def test_knee(tracestack_capacity):
+    result = tracestack_capacity(["0.2MB/s", "20MB/s"], duration="4s")
+    print(result.describe())
+    assert [rate.describe() for rate, _ in result.steps][0] == "0.2 MB/s"
+""")
+    result = pytester.runpytest_subprocess(f"--tracestack-scenarios={scenarios}", "--tracestack-profile=small-collector",
+                                           "test_capacity.py", "-k", "test_knee", "-s")
+    assert result.parseoutcomes().get("passed") == 1
+    result.stdout.fnmatch_lines(["*0.2 MB/s: held", "20 MB/s: broke: otelcol-0 peak RSS * MiB, limit 60 MiB*",
+                                 "knee: 0.2 MB/s"])
