@@ -31,3 +31,12 @@ def otelcol_binary() -> Path:
     if found is None:
         pytest.skip("no OpenTelemetry Collector binary: run `tracestack install otelcol` (builds it with OCB)")
     return found
+
+
+@pytest.fixture(autouse=True)
+def own_tmpdir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """A TMPDIR of the test's own: pytest subprocesses it starts put their stacks' work dirs there."""
+    directory = tmp_path / "tmpdir"
+    directory.mkdir()
+    monkeypatch.setenv("TMPDIR", str(directory))
+    return directory

@@ -1,4 +1,7 @@
-"""What a tracestack run may have left behind: processes started from its work dirs, listening sockets."""
+"""What a tracestack run may have left behind: processes started from its work dirs, listening sockets.
+
+Every test gets a TMPDIR of its own (tests/conftest.py), so the work dirs of the stacks its pytest
+subprocesses start, and the processes started from them, are told apart from any other run's."""
 
 from __future__ import annotations
 
@@ -9,7 +12,8 @@ from pathlib import Path
 
 
 def tracestack_processes() -> list[tuple[int, str]]:
-    """Live processes whose command line points into a tracestack work dir (/tmp/tracestack-*)."""
+    """Live processes whose command line points into a tracestack work dir below this test's TMPDIR."""
+    under = os.environ.get("TMPDIR", "").rstrip("/")
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
@@ -19,7 +23,7 @@ def tracestack_processes() -> list[tuple[int, str]]:
             state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
         except OSError:
             continue
-        if "/tracestack-" in cmdline and state != "Z":
+        if f"{under}/tracestack-" in cmdline and state != "Z":
             found.append((int(entry.name), cmdline.strip()))
     return found
 
@@ -41,3 +45,4 @@ def listening_sockets() -> set[tuple[str, int]]:
 def tracestack_sockets(before: set[tuple[str, int]]) -> set[tuple[str, int]]:
     """Sockets listening now on a 127.x replica address that were not listening ``before``."""
     return {(a, p) for a, p in listening_sockets() - before if a.startswith("127.") and a != "127.0.0.1"}
+
