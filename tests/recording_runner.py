@@ -1,70 +1,88 @@
-"""A command runner for tests: records every command in order and answers from a script (no cluster)."""
+"""TEST DOUBLE (tests only): a command runner that records every command in order and answers from a
+script, so the kind and cluster runtimes can be driven without a cluster."""
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from pytest_tracestack.kube.commands import CompletedCommand
 
-Answer = Callable[[list[str]], CompletedCommand | None]
+Answer = Callable[[list[str]], CompletedCommand]
 
 
 @dataclass
-class FakeForward:
-    """Stands for a `kubectl port-forward`: listens on the local port it was given, like the real one."""
+class FakePortForward:
+    """Stands for a `kubectl port-forward`: listens on the local port it was given, as the real one does,
+    or, when told to fail, has exited with kubectl's message."""
 
     argv: list[str]
+    exit_message: str = ""
     stopped: bool = False
 
     def __post_init__(self) -> None:
-        import socket
-
-        port = int(self.argv[-1].split(":")[0])
-        self.socket = socket.socket()
-        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.socket.bind(("127.0.0.1", port))
-        self.socket.listen()
+        self.socket: socket.socket | None = None
+        if not self.exit_message:
+            port = int(self.argv[-1].split(":")[0])
+            self.socket = socket.socket()
+            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.socket.bind(("127.0.0.1", port))
+            self.socket.listen()
 
     def alive(self) -> bool:
-        return not self.stopped
+        return not self.stopped and not self.exit_message
 
     def stop(self, grace_s: float = 5.0) -> None:
         self.stopped = True
-        self.socket.close()
+        if self.socket is not None:
+            self.socket.close()
 
     def last_log_lines(self, count: int = 25) -> str:
-        return "(recorded port-forward)"
+        return self.exit_message or "Forwarding from 127.0.0.1 (fake)"
+
+
+@dataclass
+class Rule:
+    fragment: str           # a substring of the command line
+    answer: Answer
+    times: int | None       # answer this many matching commands, then let later rules answer
 
 
 @dataclass
 class RecordingRunner:
-    answers: list[tuple[str, Answer]] = field(default_factory=list)   # (substring of the command, answer)
+    rules: list[Rule] = field(default_factory=list)
     commands: list[list[str]] = field(default_factory=list)
-    forwards: list[FakeForward] = field(default_factory=list)
+    timeouts: list[float] = field(default_factory=list)
+    forwards: list[FakePortForward] = field(default_factory=list)
+    forward_failures: list[str] = field(default_factory=list)   # exit messages for the next forwards started
 
     def on(self, fragment: str, returncode: int = 0, stdout: str = "", stderr: str = "",
-           raises: type[BaseException] | None = None) -> "RecordingRunner":
+           raises: type[BaseException] | None = None, times: int | None = None) -> "RecordingRunner":
         def answer(argv: list[str]) -> CompletedCommand:
             if raises:
                 raise raises()
             return CompletedCommand(tuple(argv), returncode, stdout, stderr)
 
-        self.answers.append((fragment, answer))
+        self.rules.append(Rule(fragment, answer, times))
         return self
 
-    def run(self, argv: list[str], timeout: float) -> CompletedCommand:
+    def run(self, argv: list[str], timeout: float, input: str | None = None) -> CompletedCommand:
         self.commands.append(list(argv))
+        self.timeouts.append(timeout)
         line = " ".join(argv)
-        for fragment, answer in self.answers:
-            if fragment in line:
-                return answer(argv)
+        for rule in self.rules:
+            if rule.fragment in line and rule.times != 0:
+                if rule.times is not None:
+                    rule.times -= 1
+                return rule.answer(argv)
         return CompletedCommand(tuple(argv), 0, "", "")
 
-    def start(self, argv: list[str], log_path: Path) -> FakeForward:
+    def start(self, argv: list[str], log_path: Path) -> FakePortForward:
         self.commands.append(list(argv))
-        forward = FakeForward(list(argv))
+        self.timeouts.append(0.0)
+        forward = FakePortForward(list(argv), self.forward_failures.pop(0) if self.forward_failures else "")
         self.forwards.append(forward)
         return forward
 

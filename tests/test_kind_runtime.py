@@ -1,194 +1,360 @@
-"""The kind and cluster runtimes driven through a recording command layer: order, arguments, waits,
-and the clean-up on failure and on Ctrl-C. (No cluster can run here; these are the exact commands.)"""
+"""The kind runtime driven through a recording command layer (tests/recording_runner.py): the order and
+arguments of every command, the waits and their deadlines, and the clean-up on failure and on Ctrl-C.
+No cluster can run on this machine; these are the exact commands a real run issues."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
+import yaml
 
+from pytest_tracestack.errors import UnavailableError
+from pytest_tracestack.kube.portforward import PortForwardFailed
 from pytest_tracestack.kube.settings import KubeSettings
 from pytest_tracestack.profiles import load_profile
-from pytest_tracestack.runtimes.kind import KubeStepFailed, make_kube_runtime
+from pytest_tracestack.runtimes.kind import KubeCleanupIncomplete, KubeStepFailed, make_kube_runtime
 from recording_runner import RecordingRunner
 
 TOOLS = {"kind": "kind", "kubectl": "kubectl", "helm": "helm"}
+KUBECTL = "kubectl --kubeconfig=$WORKDIR/kubeconfig"
+HELM = ("helm --kubeconfig=$WORKDIR/kubeconfig --repository-config=$WORKDIR/helm/repositories.yaml "
+        "--repository-cache=$WORKDIR/helm/cache")
+MANIFESTS = Path(__file__).resolve().parents[1] / "manifests"
 
 
 @pytest.fixture(autouse=True)
 def engine_answers(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("pytest_tracestack.runtimes.kind.container_engine_answer", lambda: "docker")
+    """The container-engine check runs docker/podman for real; here it is answered (see test_kind_tools)."""
+    monkeypatch.setattr("pytest_tracestack.runtimes.kind.require_container_engine", lambda: "docker")
 
 
-def _runtime(runner: RecordingRunner, kind: str = "kind", **settings):
+def _runtime(runner: RecordingRunner, **settings):
     settings.setdefault("namespace", "tracestack-t1")
-    return make_kube_runtime(kind, KubeSettings(rollout_timeout_s=200, **settings), runner, dict(TOOLS))
+    settings.setdefault("rollout_timeout_s", 200)
+    settings.setdefault("retry_interval_s", 0.0)
+    return make_kube_runtime("kind", KubeSettings(**settings), runner, dict(TOOLS))
+
+
+def _new_cluster() -> RecordingRunner:
+    return RecordingRunner().on("kind get clusters", stdout="other\n")
+
+
+def _existing_cluster() -> RecordingRunner:
+    return RecordingRunner().on("kind get clusters", stdout="other\ntracestack\n")
 
 
 def _strip(lines: list[str]) -> list[str]:
     """Commands with the run's temp dir and local ports replaced, so they can be compared."""
-    return [re.sub(r"\d{4,5}:", "PORT:", re.sub(r"/tmp/tracestack-[\w-]+", "$WORKDIR", line)) for line in lines]
+    lines = [re.sub(r"/tmp/tracestack-[\w-]+", "$WORKDIR", line) for line in lines]
+    return [re.sub(r" \d{4,5}:(\d+)$", r" <local-port>:\1", line) for line in lines]
 
 
-def test_manifest_on_a_new_kind_cluster_runs_these_commands_in_this_order() -> None:
-    runner = RecordingRunner().on("kind get clusters", stdout="other\n")
+def test_manifest_on_a_new_cluster_runs_exactly_these_commands_and_deletes_the_cluster_it_made() -> None:
+    runner = _new_cluster()
     runtime = _runtime(runner)
     stack = runtime.start(load_profile("manifest"))
     started = _strip(runner.lines())
     assert started == [
+        "kubectl version --client -o json",
         "kind get clusters",
-        "kind create cluster --name tracestack --image kindest/node:v1.35.0 --wait 120s",
+        "kind create cluster --name tracestack --image kindest/node:v1.35.0 --kubeconfig $WORKDIR/kubeconfig --wait 120s",
         "kind export kubeconfig --name tracestack --kubeconfig $WORKDIR/kubeconfig",
-        "kubectl --kubeconfig=$WORKDIR/kubeconfig get crd certificates.cert-manager.io",
-        "kubectl --kubeconfig=$WORKDIR/kubeconfig create namespace tracestack-t1",
-        "kubectl --kubeconfig=$WORKDIR/kubeconfig label namespace tracestack-t1 app.kubernetes.io/managed-by=pytest-tracestack",
-        "kubectl --kubeconfig=$WORKDIR/kubeconfig apply --namespace tracestack-t1 -f $WORKDIR/manifest__minio.yaml",
-        "kubectl --kubeconfig=$WORKDIR/kubeconfig apply --namespace tracestack-t1 -f $WORKDIR/manifest__tempo.yaml",
-        "kubectl --kubeconfig=$WORKDIR/kubeconfig rollout status --namespace tracestack-t1 deployment/tempo-minio --timeout=200s",
-        "kubectl --kubeconfig=$WORKDIR/kubeconfig rollout status --namespace tracestack-t1 deployment/tempo --timeout=200s",
-        "kubectl --kubeconfig=$WORKDIR/kubeconfig port-forward --namespace tracestack-t1 svc/tempo-svc PORT:4317",
-        "kubectl --kubeconfig=$WORKDIR/kubeconfig port-forward --namespace tracestack-t1 svc/tempo-svc PORT:4318",
-        "kubectl --kubeconfig=$WORKDIR/kubeconfig port-forward --namespace tracestack-t1 svc/tempo-svc PORT:3100",
+        f"{KUBECTL} get namespace tracestack-t1 --ignore-not-found -o name",
+        f"{KUBECTL} create namespace tracestack-t1",
+        f"{KUBECTL} label namespace tracestack-t1 app.kubernetes.io/managed-by=pytest-tracestack",
+        f"{KUBECTL} apply --namespace tracestack-t1 -f $WORKDIR/manifests/manifest__minio.yaml",
+        f"{KUBECTL} apply --namespace tracestack-t1 -f $WORKDIR/manifests/manifest__tempo.yaml",
+        f"{KUBECTL} rollout status --namespace tracestack-t1 deployment/tempo-minio --timeout=200s",
+        f"{KUBECTL} rollout status --namespace tracestack-t1 deployment/tempo --timeout=200s",
+        f"{KUBECTL} port-forward --address=127.0.0.1 --namespace tracestack-t1 svc/tempo-svc <local-port>:4317",
+        f"{KUBECTL} port-forward --address=127.0.0.1 --namespace tracestack-t1 svc/tempo-svc <local-port>:4318",
+        f"{KUBECTL} port-forward --address=127.0.0.1 --namespace tracestack-t1 svc/tempo-svc <local-port>:3100",
     ]
+    # The rollout waits get the deadline on the command line, and a little more for the process itself.
+    assert [t for line, t in zip(started, runner.timeouts) if "rollout status" in line] == [230, 230]
     tempo = stack.first("tempo")
     assert tempo.address == "127.0.0.1" and set(tempo.ports) == {"otlp-grpc", "otlp-http", "http"}
+    assert len(set(tempo.ports.values())) == 3
     assert stack.ingest_target("otlp-grpc") == f"127.0.0.1:{tempo.ports['otlp-grpc']}"
     assert stack.query_url() == f"http://127.0.0.1:{tempo.ports['http']}"
+    workdir = stack.workdir
+    assert (workdir / "manifests" / "manifest__tempo.yaml").is_file()
     runtime.stop(stack)
-    assert _strip(runner.lines()[len(started):]) == [
-        "kubectl --kubeconfig=$WORKDIR/kubeconfig delete namespace tracestack-t1 --wait=true --timeout=300s --ignore-not-found",
-        "kind delete cluster --name tracestack",
-    ]
-    assert all(forward.stopped for forward in runner.forwards)
+    # The cluster was made by this run: deleting it takes the namespace with it.
+    assert runner.lines()[len(started):] == ["kind delete cluster --name tracestack"]
+    assert all(forward.stopped for forward in runner.forwards) and not workdir.exists()
 
 
-def test_an_existing_kind_cluster_is_reused_and_never_deleted() -> None:
-    runner = RecordingRunner().on("kind get clusters", stdout="tracestack\n")
+def test_the_plan_is_the_commands_start_runs(tmp_path: Path) -> None:
+    for profile in ("manifest", "distributed", "operator", "nginx-otel"):
+        runner = _new_cluster()
+        runtime = _runtime(runner, images_to_load=("profile",))
+        planned = [" ".join(step.command) for step in runtime.plan(load_profile(profile)) if step.command]
+        runtime.stop(runtime.start(load_profile(profile)))
+        ran = _strip(runner.lines())
+        assert ran[:len(planned)] == planned, profile
+        assert ran[len(planned):] == ["kind delete cluster --name tracestack"]
+
+
+def test_an_existing_cluster_is_reused_and_only_the_namespace_is_deleted() -> None:
+    runner = _existing_cluster()
     runtime = _runtime(runner)
     stack = runtime.start(load_profile("manifest"))
+    count = len(runner.commands)
     runtime.stop(stack)
-    lines = runner.lines()
-    assert not any("kind create cluster" in line for line in lines)
-    assert not any("kind delete cluster" in line for line in lines)
-    assert any("delete namespace tracestack-t1" in line for line in lines)
+    assert not any("kind create cluster" in line for line in runner.lines())
+    assert "kind export kubeconfig --name tracestack --kubeconfig $WORKDIR/kubeconfig" in _strip(runner.lines())
+    assert _strip(runner.lines()[count:]) == [
+        f"{KUBECTL} delete namespace tracestack-t1 --wait=true --timeout=300s --ignore-not-found"]
 
 
-def test_distributed_installs_the_chart_with_the_values_then_waits_for_each_component() -> None:
-    runner = RecordingRunner().on("kind get clusters", stdout="")
+def test_distributed_installs_the_pinned_chart_with_the_values_then_waits_for_each_component() -> None:
+    runner = _existing_cluster()
     runtime = _runtime(runner)
     stack = runtime.start(load_profile("distributed"))
     lines = _strip(runner.lines())
     helm = [line for line in lines if line.startswith("helm")]
     assert helm == [
-        "helm repo add grafana-community https://grafana-community.github.io/helm-charts --force-update",
-        "helm repo update grafana-community",
-        "helm --kubeconfig=$WORKDIR/kubeconfig upgrade --install tempo grafana-community/tempo-distributed "
-        f"--version 2.26.2 --namespace tracestack-t1 -f {load_profile('distributed').source_file.parents[1]}"
-        "/manifests/distributed/values.yaml --wait --timeout 200s",
+        f"{HELM} repo add grafana-community https://grafana-community.github.io/helm-charts --force-update",
+        f"{HELM} repo update grafana-community",
+        f"{HELM} upgrade --install tempo grafana-community/tempo-distributed --version 2.26.2 --namespace tracestack-t1 "
+        f"-f {MANIFESTS}/distributed/values.yaml --wait --timeout 200s",
     ]
-    waits = [line.split()[-2] for line in lines if " rollout status " in line]
-    assert waits == ["statefulset/tempo-ingester", "deployment/tempo-distributor", "deployment/tempo-querier",
-                     "deployment/tempo-query-frontend", "deployment/tempo-compactor"]
-    assert lines.index(helm[-1]) < min(i for i, l in enumerate(lines) if " rollout status " in l)
+    after_helm = lines[lines.index(helm[-1]) + 1:]
+    waits = [line.removeprefix(f"{KUBECTL} ") for line in after_helm if " wait " in line or "rollout status" in line]
+    expected = []
+    for workload in ("statefulset/tempo-ingester", "deployment/tempo-distributor", "deployment/tempo-querier",
+                     "deployment/tempo-query-frontend", "deployment/tempo-compactor"):
+        expected += [f"wait --namespace tracestack-t1 --for=create {workload} --timeout=200s",
+                     f"rollout status --namespace tracestack-t1 {workload} --timeout=200s"]
+    assert waits == expected
+    assert set(stack.first("distributor").ports) == {"otlp-grpc", "otlp-http"}
+    assert set(stack.first("query-frontend").ports) == {"http"}
+    count = len(runner.commands)
     runtime.stop(stack)
-    assert "helm --kubeconfig=$WORKDIR/kubeconfig uninstall tempo --namespace tracestack-t1 --wait" in _strip(runner.lines())
+    assert _strip(runner.lines()[count:]) == [
+        f"{HELM} uninstall tempo --namespace tracestack-t1 --wait --timeout 300s",
+        f"{KUBECTL} delete namespace tracestack-t1 --wait=true --timeout=300s --ignore-not-found",
+    ]
 
 
 def test_operator_chart_generates_its_webhook_certificate_unless_cert_manager_is_there() -> None:
-    without = RecordingRunner().on("get crd certificates.cert-manager.io", returncode=1, stderr="NotFound")
+    without = _existing_cluster()
     runtime = _runtime(without)
     runtime.stop(runtime.start(load_profile("operator")))
     install = next(line for line in without.lines() if "upgrade --install opentelemetry-operator" in line)
-    assert "--set admissionWebhooks.certManager.enabled=false --set admissionWebhooks.autoGenerateCert.enabled=true" in install
+    assert ("--set admissionWebhooks.certManager.enabled=false --set admissionWebhooks.autoGenerateCert.enabled=true"
+            in install)
 
-    with_cm = RecordingRunner()
+    with_cm = _existing_cluster().on("get crd certificates.cert-manager.io",
+                                     stdout="customresourcedefinition.apiextensions.k8s.io/certificates.cert-manager.io")
     runtime = _runtime(with_cm)
     runtime.stop(runtime.start(load_profile("operator")))
     install = next(line for line in with_cm.lines() if "upgrade --install opentelemetry-operator" in line)
-    assert "--set admissionWebhooks.certManager.enabled=true" in install
+    assert ("--set admissionWebhooks.certManager.enabled=true --set admissionWebhooks.autoGenerateCert.enabled=false"
+            in install)
 
 
-def test_a_failed_rollout_dumps_events_pods_and_logs_and_cleans_up(tmp_path) -> None:
-    pods = ('{"items": [{"metadata": {"name": "tempo-7d9"}, "status": {"containerStatuses": [{"ready": false}]}},'
-            ' {"metadata": {"name": "tempo-minio-1"}, "status": {"containerStatuses": [{"ready": true}]}}]}')
-    runner = (RecordingRunner()
-              .on("kind get clusters", stdout="")
+def test_operator_resources_wait_for_their_crds_and_the_collector_made_by_the_operator() -> None:
+    runner = _existing_cluster()
+    runtime = _runtime(runner)
+    stack = runtime.start(load_profile("operator"))
+    # The collector exports to the Tempo Service of the run's namespace, not to the seed's tempo.tempo:4317.
+    collector = yaml.safe_load((stack.workdir / "manifests" / "operator__collector.yaml").read_text())
+    assert collector["spec"]["config"]["exporters"]["otlp"]["endpoint"] == "tempo-svc:4317"
+    assert collector["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "pytest-tracestack"}
+    runtime.stop(stack)
+    lines = [line.removeprefix(f"{KUBECTL} ") for line in _strip(runner.lines())]
+
+    def at(fragment: str) -> int:
+        return next(index for index, line in enumerate(lines) if fragment in line)
+
+    assert at("upgrade --install opentelemetry-operator") < at("crd/opentelemetrycollectors.opentelemetry.io") \
+        < at("operator__collector.yaml") < at("operator__instrumentation.yaml") < at("operator__sample-app.yaml")
+    assert "wait --for=condition=Established crd/instrumentations.opentelemetry.io --timeout=60s" in lines
+    # The collector's Deployment is made by the operator some time after the resource is applied.
+    assert at("--for=create deployment/global-optl-collector") < at("rollout status --namespace tracestack-t1 "
+                                                                    "deployment/global-optl-collector")
+    assert not any("--for=create deployment/reviews" in line for line in lines)   # applied by tracestack itself
+    assert set(stack.first("sample-app").ports) == {"http"} and set(stack.first("tempo").ports) == {"http"}
+
+
+def test_custom_resources_are_retried_while_the_operators_webhook_starts() -> None:
+    refused = ('Error from server (InternalError): error when creating "collector.yaml": Internal error occurred: '
+               'failed calling webhook "mopentelemetrycollectorbeta.kb.io": connect: connection refused')
+    runner = _existing_cluster().on("operator__collector.yaml", returncode=1, stderr=refused, times=2)
+    runtime = _runtime(runner)
+    runtime.stop(runtime.start(load_profile("operator")))
+    applies = [line for line in runner.lines() if "operator__collector.yaml" in line]
+    assert len(applies) == 3
+    plain = _existing_cluster().on("manifest__tempo.yaml", returncode=1, stderr="error: something else")
+    with pytest.raises(KubeStepFailed, match="something else"):
+        _runtime(plain).start(load_profile("operator"))
+    assert sum("manifest__tempo.yaml" in line for line in plain.lines()) == 1   # plain manifests are not retried
+
+
+def test_an_operator_already_in_the_cluster_is_left_alone() -> None:
+    runner = _new_cluster().on("get crd opentelemetrycollectors.opentelemetry.io",
+                               stdout="customresourcedefinition.apiextensions.k8s.io/opentelemetrycollectors.opentelemetry.io")
+    with pytest.raises(UnavailableError, match="already has the OpenTelemetry Operator's CRDs"):
+        _runtime(runner).start(load_profile("operator"))
+    lines = runner.lines()
+    assert not any(" create namespace" in line or line.startswith("helm") for line in lines)
+    assert lines[-1] == "kind delete cluster --name tracestack"   # the cluster this run made, nothing else
+
+
+def test_a_failed_rollout_reports_events_pods_and_logs_and_cleans_up(tmp_path: Path) -> None:
+    pods = ('{"items": ['
+            '{"metadata": {"name": "tempo-7d9"}, "status": {"phase": "Running", '
+            '"containerStatuses": [{"ready": false, "restartCount": 4}]}},'
+            '{"metadata": {"name": "tempo-minio-1"}, "status": {"phase": "Running", '
+            '"containerStatuses": [{"ready": true, "restartCount": 0}]}}]}')
+    runner = (_existing_cluster()
               .on("rollout status --namespace tracestack-t1 deployment/tempo ", returncode=1,
                   stderr="error: timed out waiting for the condition")
               .on("get events", stdout="Warning  BackOff  pod/tempo-7d9  Back-off restarting failed container")
               .on("get pods --namespace tracestack-t1 -o json", stdout=pods)
-              .on("get pods", stdout="tempo-7d9   0/1   CrashLoopBackOff")
-              .on("logs --namespace tracestack-t1 tempo-7d9", stdout="level=error msg=\"secret_key: supersecret\""))
+              .on("get pods --namespace tracestack-t1 -o wide", stdout="tempo-7d9   0/1   CrashLoopBackOff")
+              .on("--previous", stdout='level=error msg="secret_key: supersecret" err="bucket not found"')
+              .on("logs --namespace tracestack-t1 tempo-7d9", stdout="level=info msg=starting"))
     runtime = _runtime(runner, report_dir=tmp_path)
     with pytest.raises(KubeStepFailed) as raised:
         runtime.start(load_profile("manifest"))
     message = str(raised.value)
-    assert "wait rollout of deployment/tempo failed" in message
+    assert message.startswith("wait rollout of deployment/tempo failed")
     assert "timed out waiting for the condition" in message
     assert "Back-off restarting failed container" in message and "CrashLoopBackOff" in message
-    assert "--- logs of tempo-7d9 ---" in message and "tempo-minio-1" not in message.split("--- logs")[1]
+    assert "--- last 40 log lines of tempo-7d9 ---\nlevel=info msg=starting" in message
+    assert "before its last restart ---\nlevel=error" in message and "bucket not found" in message
+    assert "tempo-minio-1" not in message.split("--- last 40")[1]   # ready pods' logs are not fetched
     assert "supersecret" not in message and "secret_key: ***" in message
-    assert (tmp_path / "kube-diagnostics.txt").read_text().count("logs of tempo-7d9") == 1
-    lines = runner.lines()
-    assert lines[-2].endswith("delete namespace tracestack-t1 --wait=true --timeout=300s --ignore-not-found")
-    assert lines[-1] == "kind delete cluster --name tracestack"
+    report = (tmp_path / "kube-diagnostics.txt").read_text()
+    assert "CrashLoopBackOff" in report and "supersecret" not in report
+    lines = _strip(runner.lines())
+    assert lines[-1] == f"{KUBECTL} delete namespace tracestack-t1 --wait=true --timeout=300s --ignore-not-found"
     assert not any("port-forward" in line for line in lines)
 
 
-def test_ctrl_c_during_install_still_deletes_what_was_created() -> None:
-    runner = (RecordingRunner().on("kind get clusters", stdout="")
-              .on("apply --namespace tracestack-t1 -f", raises=KeyboardInterrupt))
-    runtime = _runtime(runner)
+def test_ctrl_c_during_install_deletes_the_cluster_it_created() -> None:
+    runner = _new_cluster().on("apply --namespace tracestack-t1 -f", raises=KeyboardInterrupt)
     with pytest.raises(KeyboardInterrupt):
-        runtime.start(load_profile("manifest"))
-    lines = runner.lines()
-    assert "delete namespace tracestack-t1" in lines[-2] and lines[-1] == "kind delete cluster --name tracestack"
+        _runtime(runner).start(load_profile("manifest"))
+    assert runner.lines()[-1] == "kind delete cluster --name tracestack"
+    assert not any("rollout" in line for line in runner.lines())
+
+
+def test_ctrl_c_during_a_helm_install_uninstalls_the_release_and_deletes_the_namespace() -> None:
+    runner = _existing_cluster().on("upgrade --install tempo", raises=KeyboardInterrupt)
+    with pytest.raises(KeyboardInterrupt):
+        _runtime(runner).start(load_profile("distributed"))
+    assert _strip(runner.lines())[-2:] == [
+        f"{HELM} uninstall tempo --namespace tracestack-t1 --wait --timeout 300s",
+        f"{KUBECTL} delete namespace tracestack-t1 --wait=true --timeout=300s --ignore-not-found",
+    ]
+
+
+def test_ctrl_c_while_creating_the_cluster_still_deletes_it() -> None:
+    runner = _new_cluster().on("kind create cluster", raises=KeyboardInterrupt)
+    with pytest.raises(KeyboardInterrupt):
+        _runtime(runner).start(load_profile("manifest"))
+    assert runner.lines()[-1] == "kind delete cluster --name tracestack"
+
+
+def test_a_port_forward_that_dies_stops_the_others_and_cleans_up() -> None:
+    runner = _existing_cluster()
+    runner.forward_failures += ["", "error: unable to forward port because pod is not running. Current status=Pending"]
+    with pytest.raises(PortForwardFailed, match=r"svc/tempo-svc:4318 exited before it listened(.|\n)*pod is not running"):
+        _runtime(runner).start(load_profile("manifest"))
+    assert len(runner.forwards) == 2 and all(forward.stopped for forward in runner.forwards)
+    assert "delete namespace tracestack-t1" in runner.lines()[-1]
+
+
+def test_a_port_forward_whose_port_was_taken_gets_another_port() -> None:
+    runner = _existing_cluster()
+    runner.forward_failures += ["Unable to listen on port 40001: bind: address already in use"]
+    runtime = _runtime(runner)
+    stack = runtime.start(load_profile("manifest"))
+    assert len(runner.forwards) == 4 and runner.forwards[0].stopped
+    assert set(stack.first("tempo").ports) == {"otlp-grpc", "otlp-http", "http"}
+    runtime.stop(stack)
 
 
 def test_keep_leaves_namespace_and_cluster_and_says_how_to_remove_them() -> None:
-    runner = RecordingRunner().on("kind get clusters", stdout="")
+    runner = _new_cluster()
     runtime = _runtime(runner, keep=True)
     stack = runtime.start(load_profile("manifest"))
     count = len(runner.commands)
     runtime.stop(stack)
-    assert len(runner.commands) == count and all(f.stopped for f in runner.forwards)
-    assert "kubectl delete namespace tracestack-t1" in runtime.describe_keep(stack)
+    assert len(runner.commands) == count and all(forward.stopped for forward in runner.forwards)
+    text = runtime.describe_keep(stack)
+    assert "left running in namespace tracestack-t1" in text
+    assert "kind delete cluster --name tracestack" in text and "kind export kubeconfig --name tracestack" in text
+
+
+def test_keep_on_failure_leaves_everything_and_the_error_says_how_to_remove_it() -> None:
+    runner = _new_cluster().on("rollout status", returncode=1, stderr="timed out")
+    with pytest.raises(KubeStepFailed) as raised:
+        _runtime(runner, keep=True).start(load_profile("manifest"))
+    assert not any("delete" in line for line in runner.lines())
+    assert "kind delete cluster --name tracestack" in "\n".join(raised.value.__notes__)
+
+
+def test_a_namespace_that_could_not_be_created_is_not_deleted() -> None:
+    runner = _existing_cluster().on("create namespace", returncode=1,
+                                    stderr='Error from server (AlreadyExists): namespaces "tracestack-t1" already exists')
+    with pytest.raises(KubeStepFailed, match="AlreadyExists"):
+        _runtime(runner).start(load_profile("manifest"))
+    assert not any("delete" in line for line in runner.lines())
+
+
+def test_what_could_not_be_removed_is_named_with_the_command_to_remove_it() -> None:
+    runner = _existing_cluster().on("delete namespace", returncode=1, stderr="error: Unauthorized")
+    runtime = _runtime(runner)
+    stack = runtime.start(load_profile("manifest"))
+    with pytest.raises(KubeCleanupIncomplete, match=r"namespace tracestack-t1: kubectl delete namespace tracestack-t1"
+                                                    r"(.|\n)*Unauthorized"):
+        runtime.stop(stack)
 
 
 def test_pre_pulled_images_are_loaded_into_the_cluster_by_name() -> None:
-    runner = RecordingRunner().on("kind get clusters", stdout="tracestack")
-    runtime = _runtime(runner, images_to_load=("profile",))
+    runner = _existing_cluster()
+    runtime = _runtime(runner, images_to_load=("profile", "nginx:1.27.4-otel", "busybox:1.36"))
     runtime.stop(runtime.start(load_profile("nginx-otel")))
     loads = [line for line in runner.lines() if line.startswith("kind load")]
     assert loads == ["kind load docker-image grafana/tempo:2.7.2 --name tracestack",
                      "kind load docker-image otel/opentelemetry-collector:0.126.0 --name tracestack",
-                     "kind load docker-image nginx:1.27.4-otel --name tracestack"]
+                     "kind load docker-image nginx:1.27.4-otel --name tracestack",
+                     "kind load docker-image busybox:1.36 --name tracestack"]
+    lines = runner.lines()
+    assert lines.index(loads[-1]) < next(i for i, line in enumerate(lines) if " apply " in line)
 
 
-def test_kind_without_a_container_engine_is_reported_before_anything_runs(monkeypatch) -> None:
-    from pytest_tracestack.errors import UnavailableError
+def test_no_container_engine_is_reported_before_anything_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_engine() -> str:
+        raise UnavailableError("the kind runtime needs a running container engine, and none answered")
 
-    monkeypatch.setattr("pytest_tracestack.runtimes.kind.container_engine_answer", lambda: None)
+    monkeypatch.setattr("pytest_tracestack.runtimes.kind.require_container_engine", no_engine)
     runner = RecordingRunner()
-    with pytest.raises(UnavailableError, match=r"needs a container engine.*docker info.*podman info"):
+    with pytest.raises(UnavailableError, match="needs a running container engine"):
         _runtime(runner).start(load_profile("manifest"))
     assert runner.commands == []
 
 
-def test_cluster_runtime_uses_the_users_context_and_never_touches_an_existing_namespace() -> None:
+def test_a_kubectl_older_than_1_31_is_refused_before_anything_is_created() -> None:
+    old = '{"clientVersion": {"major": "1", "minor": "28+", "gitVersion": "v1.28.2"}}'
+    runner = RecordingRunner().on("kubectl version --client", stdout=old)
+    with pytest.raises(UnavailableError, match="kubectl at kubectl is 1.28; tracestack needs 1.31 or later"):
+        _runtime(runner).start(load_profile("manifest"))
+    assert runner.lines() == ["kubectl version --client -o json"]
+
+
+def test_a_profile_without_a_kubernetes_section_is_refused_naming_the_file(tmp_path: Path) -> None:
+    from pytest_tracestack.errors import ProfileError
+
     runner = RecordingRunner()
-    runtime = _runtime(runner, kind="cluster", kubeconfig="/home/me/.kube/config", context="staging")
-    stack = runtime.start(load_profile("manifest"))
-    runtime.stop(stack)
-    lines = runner.lines()
-    assert lines[0] == ("kubectl --kubeconfig=/home/me/.kube/config --context=staging get namespace tracestack-t1 "
-                        "--ignore-not-found -o name")
-    assert all("--context=staging" in line for line in lines if line.startswith("kubectl"))
-    assert not any(line.startswith("kind") for line in lines)
-
-    taken = RecordingRunner().on("get namespace tracestack-t1", stdout="namespace/tracestack-t1")
-    from pytest_tracestack.errors import UnavailableError
-
-    with pytest.raises(UnavailableError, match="already exists; tracestack only uses a namespace it creates"):
-        _runtime(taken, kind="cluster").start(load_profile("manifest"))
-    assert not any("delete" in line for line in taken.lines())
+    with pytest.raises(ProfileError, match=r"scenarios/collector.yaml: kubernetes: profile collector has no "
+                                           r"kubernetes section"):
+        _runtime(runner).start(load_profile("collector"))
+    assert runner.commands == []

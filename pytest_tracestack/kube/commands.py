@@ -37,16 +37,20 @@ class BackgroundHandle(Protocol):
 
 
 class CommandRunner(Protocol):
-    def run(self, argv: list[str], timeout: float) -> CompletedCommand: ...
-    def start(self, argv: list[str], log_path: Path) -> BackgroundHandle: ...
+    def run(self, argv: list[str], timeout: float, input: str | None = None) -> CompletedCommand:
+        """Run to completion; a timeout or a missing program is a failed command, never an exception."""
+
+    def start(self, argv: list[str], log_path: Path) -> BackgroundHandle:
+        """Start a long-running command (a port-forward) writing its output to ``log_path``."""
 
 
 class SubprocessRunner:
     """Runs commands for real."""
 
-    def run(self, argv: list[str], timeout: float) -> CompletedCommand:
+    def run(self, argv: list[str], timeout: float, input: str | None = None) -> CompletedCommand:
+        stdin = None if input is not None else subprocess.DEVNULL
         try:
-            done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, input=input, stdin=stdin)
         except subprocess.TimeoutExpired as expired:
             return CompletedCommand(tuple(argv), 124, expired.stdout or "", f"timed out after {timeout:.0f}s")
         except FileNotFoundError as error:
@@ -54,6 +58,6 @@ class SubprocessRunner:
         return CompletedCommand(tuple(argv), done.returncode, done.stdout, done.stderr)
 
     def start(self, argv: list[str], log_path: Path) -> BackgroundHandle:
-        process = ManagedProcess(argv[0], argv, log_path)
+        process = ManagedProcess(Path(argv[0]).name, argv, log_path)
         process.start()
         return process

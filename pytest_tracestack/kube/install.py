@@ -1,161 +1,195 @@
-"""The ordered steps that install a profile's topology on Kubernetes, as data.
+"""The ordered steps that install a profile's topology into a namespace, as data.
 
-The runtime executes exactly these steps, and ``--tracestack-plan`` prints them, so the plan a user
-reads is the plan that runs.
+The runtime executes exactly these steps and ``--tracestack-plan`` prints them, so the plan a user
+reads is the plan that runs. Decisions taken at run time (a cluster that already exists, cert-manager
+being installed) are written on the step (``when``) and taken by the runtime from a check step's answer.
 """
 
 from __future__ import annotations
 
-import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-import yaml
-
-from ..errors import ProfileError
 from ..profiles import Profile
-from ..rendering import load_manifest_documents, resolve_manifest, set_dotted
+from .crds import custom_resource
+from .manifests import RenderedManifest
+from .section import chart_names, kubernetes_section
 from .settings import MANAGED_BY, KubeSettings
 
-KUBERNETES_SCHEMA = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {
-        "manifests": {"type": "array", "items": {"type": "string"}},
-        "charts": {"type": "array", "items": {
-            "type": "object", "required": ["release", "chart", "repo_name", "repo", "version"],
-            "additionalProperties": False,
-            "properties": {"release": {"type": "string"}, "chart": {"type": "string"},
-                           "repo_name": {"type": "string"}, "repo": {"type": "string"},
-                           "version": {"type": "string"}, "values": {"type": "array", "items": {"type": "string"}}}}},
-        "images": {"type": "array", "items": {"type": "string"}},
-        "rollouts": {"type": "array", "items": {"type": "string", "pattern": "^(deployment|statefulset|daemonset)/"}},
-        "patches": {"type": "array", "items": {
-            "type": "object", "required": ["manifest", "kind", "name", "set"], "additionalProperties": False,
-            "properties": {"manifest": {"type": "string"}, "kind": {"type": "string"}, "name": {"type": "string"},
-                           "set": {"type": "object"}}}},
-        "port_forwards": {"type": "array", "items": {
-            "type": "object", "required": ["service", "port", "component", "as"], "additionalProperties": False,
-            "properties": {"service": {"type": "string"}, "port": {"type": "integer"},
-                           "component": {"type": "string"}, "as": {"type": "string"}}}},
-    },
-}
+OPERATOR_CHART = "opentelemetry-operator"
+CERT_MANAGER_CRD = "certificates.cert-manager.io"
+OPERATOR_CRD = "opentelemetrycollectors.opentelemetry.io"
+CERTS_GENERATED = ("admissionWebhooks.certManager.enabled=false", "admissionWebhooks.autoGenerateCert.enabled=true")
+CERTS_FROM_CERT_MANAGER = ("admissionWebhooks.certManager.enabled=true", "admissionWebhooks.autoGenerateCert.enabled=false")
+LOCAL_PORT = "<local-port>"            # chosen free when the forward starts
+CUSTOM_RESOURCE_APPLY_RETRY_S = 60.0   # the operator's webhook may need a moment after its pod is Ready
 
 
 @dataclass(frozen=True)
 class KubeStep:
-    action: str                    # run, apply, helm, wait, port-forward
+    action: str                    # check, run, helm, apply, wait, port-forward
     description: str
     argv: tuple[str, ...] = ()
     timeout_s: float = 120.0
     when: str = ""                 # a condition decided at run time, shown in the plan
+    role: str = ""                 # how the runtime reads the answer of this step (see KubeRuntime)
+    retry_s: float = 0.0           # retry a failed command for this long
+    forward: tuple[str, str] = ()  # port-forward: (component, port name) the local port stands for
 
     def render(self) -> str:
         condition = f" ({self.when})" if self.when else ""
-        return f"{self.action:<12} {self.description}{condition}" + (f"\n             $ {' '.join(self.argv)}"
-                                                                      if self.argv else "")
+        return f"{self.action:<12} {self.description}{condition}" + (
+            f"\n             $ {' '.join(self.argv)}" if self.argv else "")
 
 
-def kubernetes_section(profile: Profile) -> dict[str, Any]:
-    section = profile.kubernetes
-    if not section:
-        raise ProfileError(str(profile.source_file), "kubernetes",
-                           f"profile {profile.name} has no kubernetes section, so it runs only on the local runtime")
-    errors = sorted(jsonschema.Draft202012Validator(KUBERNETES_SCHEMA).iter_errors(section), key=str)
-    if errors:
-        error = jsonschema.exceptions.best_match(errors)
-        key = ".".join(["kubernetes", *map(str, error.absolute_path)])
-        raise ProfileError(str(profile.source_file), key, error.message)
-    for forward in section.get("port_forwards", []):
-        component = profile.components.get(forward["component"])
-        if component is None or forward["as"] not in component.ports:
-            raise ProfileError(str(profile.source_file), "kubernetes.port_forwards",
-                               f"{forward['component']}.{forward['as']} is not a component port of the profile")
-    return section
+@dataclass(frozen=True)
+class KubeTarget:
+    """How the commands of one run reach the cluster, and the namespace they work in."""
+
+    kubectl: tuple[str, ...]       # "kubectl" and its connection flags
+    helm: tuple[str, ...]          # "helm" with the same connection and a repository config of the run's own
+    namespace: str
 
 
-def rendered_manifests(profile: Profile, workdir: Path) -> list[tuple[str, Path]]:
-    """Each manifest with the profile's patches applied, written under ``workdir`` (what gets applied)."""
+def kube_target(connection: list[str], namespace: str, workdir: Path) -> KubeTarget:
+    """``connection`` holds kubectl's flags (--kubeconfig=, --context=); helm names the context --kube-context."""
+    helm_connection = [arg.replace("--context=", "--kube-context=", 1) for arg in connection]
+    # Helm's repository list lives in the run's directory, so the user's own helm setup is never changed.
+    helm_home = [f"--repository-config={workdir / 'helm' / 'repositories.yaml'}",
+                 f"--repository-cache={workdir / 'helm' / 'cache'}"]
+    return KubeTarget(("kubectl", *connection), ("helm", *helm_connection, *helm_home), namespace)
+
+
+def kubectl_version_step() -> KubeStep:
+    return KubeStep("check", "kubectl client is 1.31 or later (for `kubectl wait --for=create`)",
+                    ("kubectl", "version", "--client", "-o", "json"), timeout_s=30, role="kubectl-version")
+
+
+def install_plan(profile: Profile, settings: KubeSettings, target: KubeTarget,
+                 manifests: list[RenderedManifest]) -> list[KubeStep]:
+    """Checks, namespace, charts, manifests, rollouts: the part the kind and cluster runtimes share."""
     section = kubernetes_section(profile)
-    out = []
-    for relative in section.get("manifests", []):
-        documents = [copy.deepcopy(doc) for doc in load_manifest_documents(relative)]
-        for patch in section.get("patches", []):
-            if patch["manifest"] == relative:
-                _apply_patch(documents, patch, relative)
-        target = workdir / relative.replace("/", "__")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(yaml.safe_dump_all(documents, sort_keys=False))
-        out.append((relative, target))
-    return out
-
-
-def _apply_patch(documents: list[dict[str, Any]], patch: dict[str, Any], relative: str) -> None:
-    for doc in documents:
-        if doc.get("kind") == patch["kind"] and doc.get("metadata", {}).get("name") == patch["name"]:
-            for dotted, value in patch["set"].items():
-                set_dotted(doc, dotted, value)
-            return
-    raise ProfileError(relative, "kubernetes.patches", f"no {patch['kind']} named {patch['name']} to patch")
-
-
-def install_steps(profile: Profile, settings: KubeSettings, kube_args: list[str], manifests: list[tuple[str, Path]],
-                  cert_manager: bool | None = None) -> list[KubeStep]:
-    """Namespace, charts, manifests, rollouts: the part both kube runtimes share."""
-    section = kubernetes_section(profile)
-    ns = settings.namespace
-    timeout = f"{int(settings.rollout_timeout_s)}s"
-    steps = [
-        KubeStep("run", f"create namespace {ns}", ("kubectl", *kube_args, "create", "namespace", ns)),
-        KubeStep("run", f"label namespace {ns} as created by tracestack",
-                 ("kubectl", *kube_args, "label", "namespace", ns, MANAGED_BY)),
-    ]
+    operator = OPERATOR_CHART in chart_names(section)
+    steps = [_namespace_check(target), *(_operator_checks(target) if operator else []), *_namespace_steps(target)]
     for chart in section.get("charts", []):
-        steps += _chart_steps(chart, ns, kube_args, timeout, settings, cert_manager)
-    for relative, path in manifests:
-        objects = ", ".join(_object_names(relative))
-        steps.append(KubeStep("apply", f"manifests/{relative}: {objects}",
-                              ("kubectl", *kube_args, "apply", "--namespace", ns, "-f", str(path))))
+        steps += _chart_steps(chart, target, settings)
+    steps += _crd_waits(target, manifests)
+    steps += [_apply_step(target, manifest) for manifest in manifests]
+    applied = {name.lower() for manifest in manifests for name in manifest.objects}
     for rollout in section.get("rollouts", []):
-        steps.append(KubeStep("wait", f"rollout of {rollout}",
-                              ("kubectl", *kube_args, "rollout", "status", "--namespace", ns, rollout,
-                               f"--timeout={timeout}"), timeout_s=settings.rollout_timeout_s + 30))
+        steps += _rollout_steps(target, rollout, settings, created_by_us=rollout in applied)
     return steps
 
 
-def _chart_steps(chart: dict[str, Any], ns: str, kube_args: list[str], timeout: str, settings: KubeSettings,
-                 cert_manager: bool | None) -> list[KubeStep]:
-    helm_kube = _helm_kube_args(kube_args)
-    values = [arg for path in chart.get("values", []) for arg in ("-f", str(resolve_manifest(path)))]
-    extra: list[str] = []
-    when = ""
-    if chart["chart"] == "opentelemetry-operator":
-        # Without cert-manager the chart generates a self-signed webhook certificate.
-        enabled = "true" if cert_manager else "false"
-        extra = ["--set", f"admissionWebhooks.certManager.enabled={enabled}",
-                 "--set", f"admissionWebhooks.autoGenerateCert.enabled={'false' if cert_manager else 'true'}"]
-        when = "certManager on when cert-manager's CRDs are in the cluster" if cert_manager is None else ""
+def port_forward_argv(target: KubeTarget, service: str, remote_port: int, local_port: int | str) -> tuple[str, ...]:
+    return (*target.kubectl, "port-forward", "--address=127.0.0.1", "--namespace", target.namespace,
+            f"svc/{service}", f"{local_port}:{remote_port}")
+
+
+def port_forward_steps(profile: Profile, target: KubeTarget) -> list[KubeStep]:
+    """For the plan: the forwards ``start`` opens last, each on a free loopback port chosen then."""
+    return [KubeStep("port-forward", f"svc/{f['service']}:{f['port']} -> 127.0.0.1:<local-port> "
+                                     f"({f['component']} port {f['as']})",
+                     port_forward_argv(target, f["service"], f["port"], LOCAL_PORT), role="port-forward",
+                     forward=(f["component"], f["as"]))
+            for f in kubernetes_section(profile).get("port_forwards", [])]
+
+
+def with_cert_manager(step: KubeStep) -> KubeStep:
+    """The operator install when cert-manager is in the cluster: its certificate instead of a generated one."""
+    swap = dict(zip(CERTS_GENERATED, CERTS_FROM_CERT_MANAGER))
+    return replace(step, argv=tuple(swap.get(arg, arg) for arg in step.argv), when="")
+
+
+def _namespace_check(target: KubeTarget) -> KubeStep:
+    ns = target.namespace
+    return KubeStep("check", f"namespace {ns} does not exist yet (tracestack works only in a namespace it creates)",
+                    (*target.kubectl, "get", "namespace", ns, "--ignore-not-found", "-o", "name"), timeout_s=30,
+                    role="namespace-absent")
+
+
+def _namespace_steps(target: KubeTarget) -> list[KubeStep]:
+    ns = target.namespace
     return [
-        KubeStep("helm", f"repository {chart['repo_name']} = {chart['repo']}",
-                 ("helm", "repo", "add", chart["repo_name"], chart["repo"], "--force-update")),
-        KubeStep("helm", f"refresh repository {chart['repo_name']}", ("helm", "repo", "update", chart["repo_name"])),
-        KubeStep("helm", f"release {chart['release']}: chart {chart['chart']} {chart['version']}, values "
-                         f"{', '.join(chart.get('values', [])) or 'defaults'}",
-                 ("helm", *helm_kube, "upgrade", "--install", chart["release"], f"{chart['repo_name']}/{chart['chart']}",
-                  "--version", chart["version"], "--namespace", ns, *values, *extra, "--wait", "--timeout", timeout),
-                 timeout_s=settings.rollout_timeout_s + 60, when=when),
+        KubeStep("run", f"create namespace {ns}", (*target.kubectl, "create", "namespace", ns),
+                 role="create-namespace"),
+        KubeStep("run", f"label namespace {ns} {MANAGED_BY}", (*target.kubectl, "label", "namespace", ns, MANAGED_BY)),
     ]
 
 
-def _helm_kube_args(kube_args: list[str]) -> list[str]:
-    """kubectl's --kubeconfig/--context become helm's --kubeconfig/--kube-context."""
-    out = []
-    for arg in kube_args:
-        out.append(arg.replace("--context=", "--kube-context="))
-    return out
+def _operator_checks(target: KubeTarget) -> list[KubeStep]:
+    return [
+        KubeStep("check", "no OpenTelemetry Operator installed by someone else (its CRDs are cluster-wide)",
+                 (*target.kubectl, "get", "crd", OPERATOR_CRD, "--ignore-not-found", "-o", "name"), timeout_s=30,
+                 role="operator-absent"),
+        KubeStep("check", "is cert-manager installed? (decides where the operator's webhook certificate comes from)",
+                 (*target.kubectl, "get", "crd", CERT_MANAGER_CRD, "--ignore-not-found", "-o", "name"), timeout_s=30,
+                 role="cert-manager"),
+    ]
 
 
-def _object_names(relative: str) -> list[str]:
-    return [f"{doc.get('kind')}/{doc.get('metadata', {}).get('name')}" for doc in load_manifest_documents(relative)]
+def _chart_steps(chart: dict[str, Any], target: KubeTarget, settings: KubeSettings) -> list[KubeStep]:
+    from ..rendering import resolve_manifest
+
+    steps = []
+    if chart["repo"].startswith("oci://"):
+        reference = f"{chart['repo'].rstrip('/')}/{chart['chart']}"
+    else:
+        reference = f"{chart['repo_name']}/{chart['chart']}"
+        steps += [
+            KubeStep("helm", f"chart repository {chart['repo_name']} = {chart['repo']}",
+                     (*target.helm, "repo", "add", chart["repo_name"], chart["repo"], "--force-update"), timeout_s=120),
+            KubeStep("helm", f"refresh chart repository {chart['repo_name']}",
+                     (*target.helm, "repo", "update", chart["repo_name"]), timeout_s=180),
+        ]
+    values = [arg for path in chart.get("values", []) for arg in ("-f", str(resolve_manifest(path)))]
+    extra: list[str] = []
+    when = ""
+    if chart["chart"] == OPERATOR_CHART:
+        extra = [arg for setting in CERTS_GENERATED for arg in ("--set", setting)]
+        when = ("certManager.enabled=true and autoGenerateCert.enabled=false instead when the check above finds "
+                "cert-manager")
+    timeout = int(settings.rollout_timeout_s)
+    steps.append(KubeStep(
+        "helm", f"release {chart['release']}: chart {reference} {chart['version']}, values "
+                f"{', '.join(chart.get('values', [])) or '(chart defaults)'}; waits until its workloads are ready",
+        (*target.helm, "upgrade", "--install", chart["release"], reference, "--version", chart["version"],
+         "--namespace", target.namespace, *values, *extra, "--wait", "--timeout", f"{timeout}s"),
+        timeout_s=settings.rollout_timeout_s + 60, when=when, role="helm-install"))
+    return steps
+
+
+def _crd_waits(target: KubeTarget, manifests: list[RenderedManifest]) -> list[KubeStep]:
+    crds = []
+    for manifest in manifests:
+        for document in manifest.documents:
+            known = custom_resource(document)
+            if known and known.crd not in crds:
+                crds.append(known.crd)
+    return [KubeStep("wait", f"CustomResourceDefinition {crd} is established",
+                     (*target.kubectl, "wait", "--for=condition=Established", f"crd/{crd}", "--timeout=60s"),
+                     timeout_s=90) for crd in crds]
+
+
+def _apply_step(target: KubeTarget, manifest: RenderedManifest) -> KubeStep:
+    has_custom = any(custom_resource(document) for document in manifest.documents)
+    return KubeStep("apply", f"{manifest.label}: {', '.join(manifest.objects)}",
+                    (*target.kubectl, "apply", "--namespace", target.namespace, "-f", str(manifest.path)),
+                    retry_s=CUSTOM_RESOURCE_APPLY_RETRY_S if has_custom else 0.0,
+                    when="retried for up to 60s while the operator's webhook starts" if has_custom else "")
+
+
+def _rollout_steps(target: KubeTarget, rollout: str, settings: KubeSettings, created_by_us: bool) -> list[KubeStep]:
+    timeout = int(settings.rollout_timeout_s)
+    ns = ("--namespace", target.namespace)
+    steps = []
+    if not created_by_us:
+        # Made by a chart or by the operator from a custom resource: it may not exist yet.
+        steps.append(KubeStep("wait", f"{rollout} exists (made by a chart or the operator)",
+                              (*target.kubectl, "wait", *ns, "--for=create", rollout, f"--timeout={timeout}s"),
+                              timeout_s=settings.rollout_timeout_s + 30))
+    steps.append(KubeStep("wait", f"rollout of {rollout}",
+                          (*target.kubectl, "rollout", "status", *ns, rollout, f"--timeout={timeout}s"),
+                          timeout_s=settings.rollout_timeout_s + 30))
+    return steps

@@ -7,29 +7,39 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 KIND_VERSION = "v0.31.0"
-KIND_NODE_IMAGE = "kindest/node:v1.35.0"
+KIND_NODE_IMAGE = "kindest/node:v1.35.0"      # the node image kind v0.31.0 is released with
+DEFAULT_K8S_VERSION = "1.29.0"                # the seeds' minimum; the schema offline validation uses
 MANAGED_BY = "app.kubernetes.io/managed-by=pytest-tracestack"
+PROFILE_IMAGES = "profile"                    # --tracestack-load-images=profile: the profile's own list
+
+
+def random_namespace() -> str:
+    return f"tracestack-{secrets.token_hex(3)}"
 
 
 @dataclass(frozen=True)
 class KubeSettings:
-    cluster_name: str = "tracestack"
+    cluster_name: str = "tracestack"          # kind: created, or reused when it exists (then never deleted)
     node_image: str = KIND_NODE_IMAGE
-    keep: bool = False
-    kubeconfig: str | None = None
-    context: str | None = None
-    namespace: str = field(default_factory=lambda: f"tracestack-{secrets.token_hex(3)}")
-    images_to_load: tuple[str, ...] = ()
-    k8s_version: str = "1.29.0"
-    rollout_timeout_s: float = 300.0
-    report_dir: Path | None = None
+    keep: bool = False                        # leave namespace and cluster up, say how to remove them
+    kubeconfig: str | None = None             # cluster runtime: the user's kubeconfig (default: kubectl's own)
+    context: str | None = None                # cluster runtime: the context in it
+    namespace: str = field(default_factory=random_namespace)
+    images_to_load: tuple[str, ...] = ()      # kind: `kind load docker-image`; ("profile",) = the profile's list
+    k8s_version: str = DEFAULT_K8S_VERSION
+    rollout_timeout_s: float = 300.0          # each helm --wait and each rollout wait
+    report_dir: Path | None = None            # kube-diagnostics.txt goes here when an install fails
+    tools_mirror: str | None = None           # base URL mirroring the official kind/kubectl/helm release paths
+    allow_download: bool = True
+    retry_interval_s: float = 2.0             # between attempts of a step that is retried
 
     @classmethod
     def from_options(cls, *, cluster_name: str | None, node_image: str | None, keep: bool, kubeconfig: str | None,
-                     context: str | None, namespace: str | None, images_to_load: list[str], k8s_version: str,
-                     rollout_timeout_s: float, report_dir: Path | None) -> "KubeSettings":
-        defaults = cls()
-        return cls(cluster_name=cluster_name or defaults.cluster_name, node_image=node_image or defaults.node_image,
-                   keep=keep, kubeconfig=kubeconfig, context=context, namespace=namespace or defaults.namespace,
-                   images_to_load=tuple(images_to_load), k8s_version=k8s_version or "1.29.0",
-                   rollout_timeout_s=rollout_timeout_s, report_dir=report_dir)
+                     context: str | None, namespace: str | None, images_to_load: list[str], k8s_version: str | None,
+                     rollout_timeout_s: float, report_dir: Path | None, tools_mirror: str | None = None,
+                     allow_download: bool = True) -> "KubeSettings":
+        return cls(cluster_name=cluster_name or "tracestack", node_image=node_image or KIND_NODE_IMAGE, keep=keep,
+                   kubeconfig=kubeconfig, context=context, namespace=namespace or random_namespace(),
+                   images_to_load=tuple(images_to_load), k8s_version=k8s_version or DEFAULT_K8S_VERSION,
+                   rollout_timeout_s=rollout_timeout_s, report_dir=report_dir, tools_mirror=tools_mirror,
+                   allow_download=allow_download)

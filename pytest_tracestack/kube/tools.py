@@ -1,21 +1,31 @@
-"""kind, kubectl and helm: from an env var, PATH, tracestack's cache, or a verified official download."""
+"""kind, kubectl and helm: an explicit path or env var, PATH, tracestack's cache, or a verified download
+from the official release URL (or a mirror of it); and the container engine kind needs.
+
+Checksums: kind publishes ``<asset>.sha256sum`` ("digest  name"), kubectl ``<asset>.sha256`` (the bare
+digest), helm ``<tarball>.sha256sum`` ("digest  name"). Nothing is installed unless the digest matches.
+"""
 
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
-import tarfile
 import io
+import os
+import re
+import shutil
+import subprocess
+import tarfile
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
 from .. import paths
 from ..binaries import ChecksumMismatch, _arch, expected_sha256
-from ..errors import BinaryNotFoundError
+from ..errors import BinaryNotFoundError, UnavailableError
 from ..progress import progress_download
+
+MIRROR_ENV = "TRACESTACK_KUBE_TOOLS_MIRROR"
 
 
 @dataclass(frozen=True)
@@ -24,7 +34,18 @@ class ToolSpec:
     version: str
     url: str            # {v} and {arch} filled in
     checksum_url: str
-    member: str = ""    # inside a tar.gz, or "" for a plain binary
+    member: str = ""    # the binary inside a .tar.gz, or "" for a plain binary
+
+    @property
+    def env(self) -> str:
+        return f"TRACESTACK_{self.name.upper()}"
+
+    def urls(self, mirror: str | None = None) -> tuple[str, str]:
+        """The asset and checksum URLs; a mirror base keeps the official path and replaces scheme and host."""
+        asset, checksum = (template.format(v=self.version, arch=_arch()) for template in (self.url, self.checksum_url))
+        if mirror:
+            asset, checksum = (mirror.rstrip("/") + urlsplit(url).path for url in (asset, checksum))
+        return asset, checksum
 
 
 TOOLS = {
@@ -37,48 +58,108 @@ TOOLS = {
 }
 
 
-def find_tool(name: str, allow_download: bool = True, cache_root: Path | None = None) -> Path:
+def find_tool(name: str, explicit: str | None = None, allow_download: bool = True, cache_root: Path | None = None,
+              mirror: str | None = None) -> Path:
+    """The tool's path, in this order: ``explicit``, ``TRACESTACK_<NAME>``, PATH, cache, verified download."""
     spec = TOOLS[name]
-    env = f"TRACESTACK_{name.upper()}"
-    tried = []
-    if os.environ.get(env):
-        return Path(os.environ[env])
-    tried.append(f"{env}: not set")
+    tried: list[str] = []
+    for origin, given in (("explicit path", explicit), (spec.env, os.environ.get(spec.env))):
+        if given:
+            if _runnable(Path(given)):
+                return Path(given)
+            raise BinaryNotFoundError(name, spec.version, [f"{origin}: {given} is not an executable file"],
+                                      f"point {spec.env} at the {name} binary, or unset it to search PATH")
+        tried.append(f"{origin}: not given")
     located = shutil.which(name)
     if located:
         return Path(located)
     tried.append(f"PATH: no {name}")
-    cached = (cache_root or paths.cache_dir() / "bin") / f"{name}-{spec.version}" / name
-    if cached.is_file():
+    cached = cached_tool_path(name, cache_root)
+    if _runnable(cached):
         return cached
     tried.append(f"cache: {cached} does not exist")
     if allow_download:
-        url = spec.url.format(v=spec.version, arch=_arch())
+        mirror = mirror or os.environ.get(MIRROR_ENV)
+        asset, checksum = spec.urls(mirror)
         try:
-            return download_tool(url, spec.checksum_url.format(v=spec.version, arch=_arch()), spec.member, cached)
+            return download_tool(asset, checksum, spec.member, cached)
         except (httpx.HTTPError, OSError) as error:
-            tried.append(f"download {url}: {type(error).__name__}: {error}")
-    raise BinaryNotFoundError(name, spec.version, tried, f"install {name} {spec.version} on PATH or set {env}=PATH")
+            tried.append(f"download {asset}: {type(error).__name__}: {error}")
+    else:
+        tried.append("download: not allowed")
+    raise BinaryNotFoundError(name, spec.version, tried,
+                              f"install {name} {spec.version} on PATH, or set {spec.env}=PATH; behind a firewall "
+                              f"set {MIRROR_ENV}=URL to a mirror holding the official release paths")
+
+
+def cached_tool_path(name: str, cache_root: Path | None = None) -> Path:
+    spec = TOOLS[name]
+    return (cache_root or paths.cache_dir() / "bin") / f"{name}-{spec.version}" / name
 
 
 def download_tool(url: str, checksum_url: str, member: str, destination: Path) -> Path:
+    """Download ``url``, check its SHA-256 against ``checksum_url``, install it (or the archive's
+    ``member``) at ``destination``; a mismatch installs nothing."""
     with httpx.Client(follow_redirects=True, timeout=httpx.Timeout(60, connect=10)) as client:
         checksum_text = client.get(checksum_url).raise_for_status().text
         payload = progress_download(client, url)
-    name = url.rsplit("/", 1)[-1]
-    # kubectl's .sha256 holds the bare digest; kind's and helm's hold "digest  name".
-    expected = checksum_text.split()[0] if len(checksum_text.split()) == 1 else \
-        expected_sha256(checksum_text, name, checksum_url)
+    expected = _expected_digest(checksum_text, url.rsplit("/", 1)[-1], checksum_url)
     actual = hashlib.sha256(payload).hexdigest()
     if actual != expected:
-        raise ChecksumMismatch(f"checksum mismatch for {url}: expected {expected}, got {actual}; nothing installed")
+        raise ChecksumMismatch(f"checksum mismatch for {url}: expected {expected} (from {checksum_url}), got "
+                               f"{actual}; nothing was installed")
     if member:
-        with tarfile.open(fileobj=io.BytesIO(payload), mode="r:gz") as archive:
-            info = next(i for i in archive.getmembers() if Path(i.name).name == member)
-            payload = archive.extractfile(info).read()
+        payload = _extract(payload, member, url)
     destination.parent.mkdir(parents=True, exist_ok=True)
-    partial = destination.with_suffix(".partial")
+    partial = destination.with_name(destination.name + ".partial")
     partial.write_bytes(payload)
     partial.chmod(0o755)
     partial.replace(destination)
     return destination
+
+
+def _expected_digest(checksum_text: str, file_name: str, checksum_url: str) -> str:
+    words = checksum_text.split()
+    if len(words) == 1 and re.fullmatch(r"[0-9a-fA-F]{64}", words[0]):   # kubectl's bare digest
+        return words[0].lower()
+    return expected_sha256(checksum_text, file_name, checksum_url)
+
+
+def _extract(payload: bytes, member: str, url: str) -> bytes:
+    with tarfile.open(fileobj=io.BytesIO(payload), mode="r:gz") as archive:
+        for info in archive.getmembers():
+            if info.isfile() and Path(info.name).name == member:
+                extracted = archive.extractfile(info)
+                if extracted is not None:
+                    return extracted.read()
+    raise OSError(f"{url} holds no file named {member}")
+
+
+def _runnable(path: Path) -> bool:
+    return path.is_file() and os.access(path, os.X_OK)
+
+
+def require_container_engine(timeout_s: float = 15.0) -> str:
+    """The first of docker/podman whose ``info`` answers; otherwise UnavailableError saying what each said."""
+    answers = []
+    for engine in ("docker", "podman"):
+        if shutil.which(engine) is None:
+            answers.append(f"{engine}: not on PATH")
+            continue
+        try:
+            done = subprocess.run([engine, "info"], capture_output=True, text=True, timeout=timeout_s,
+                                  stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            answers.append(f"`{engine} info`: no answer within {timeout_s:.0f}s")
+            continue
+        except OSError as error:
+            answers.append(f"`{engine} info`: {error}")
+            continue
+        if done.returncode == 0:
+            return engine
+        reason = next((line.strip() for line in (done.stderr or done.stdout).splitlines() if line.strip()), "")
+        answers.append(f"`{engine} info` exited {done.returncode}: {reason[:300]}")
+    raise UnavailableError("the kind runtime needs a running container engine, and none answered:\n"
+                           + "\n".join(f"  - {answer}" for answer in answers)
+                           + "\nStart Docker (or Podman), or run with --tracestack-runtime=local, or "
+                             "--tracestack-runtime=cluster against an existing cluster.")

@@ -1,9 +1,10 @@
-"""Offline validation of everything the kube runtimes would apply, against the Kubernetes schema of a
-chosen version (kubernetes-validate), and the operator's custom resources against their CRD fields."""
+"""Offline validation of everything the kube runtimes would apply: built-in kinds against the Kubernetes
+schema of a chosen version (kubernetes-validate, strict), the operator's custom resources against
+tracestack's schemas of their CRDs, the Helm values for the keys each topology relies on, and the
+``helm template`` output when helm is installed. Errors name the file, the object and the field."""
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import tempfile
@@ -12,31 +13,24 @@ from typing import Any
 
 import jsonschema
 import kubernetes_validate
-from kubernetes_validate.utils import VersionNotSupportedError
 import yaml
+from kubernetes_validate.utils import VersionNotSupportedError, all_versions, major_minor
 
 from ..errors import TracestackError
 from ..profiles import Profile
 from ..rendering import resolve_manifest
-from .install import kubernetes_section, rendered_manifests
-
-CRD_SCHEMAS = {
-    ("opentelemetry.io/v1beta1", "OpenTelemetryCollector"): "opentelemetrycollector-v1beta1.json",
-    ("opentelemetry.io/v1alpha1", "Instrumentation"): "instrumentation-v1alpha1.json",
-}
-CRD_DIR = Path(__file__).with_name("crd_schemas")
-
-
-class ManifestInvalid(TracestackError):
-    """An object would be refused by the API server (or the operator's CRD)."""
-
+from .crds import custom_resource
+from .manifests import object_name, render_manifests
+from .section import kubernetes_section
 
 MINIMUM_VERSION = (1, 29)   # the seeds ask for Kubernetes 1.29+
 
 
-def check_version(version: str) -> None:
-    from kubernetes_validate.utils import all_versions, major_minor
+class ManifestInvalid(TracestackError):
+    """An object would be refused by the API server (or the operator's CRD, or the collector)."""
 
+
+def check_version(version: str) -> None:
     try:
         wanted = tuple(int(part) for part in version.removeprefix("v").split(".")[:2])
     except ValueError:
@@ -45,57 +39,66 @@ def check_version(version: str) -> None:
     if wanted < MINIMUM_VERSION or wanted > supported[-1]:
         raise ManifestInvalid(f"Kubernetes {version} cannot be checked: the seeds need 1.29 or later, and "
                               f"kubernetes-validate has schemas up to {'.'.join(map(str, supported[-1]))}; "
-                              f"pick a version such as 1.29.0")
+                              f"pick a version such as 1.29.0 (--tracestack-k8s-version)")
 
 
 def validate_object(obj: dict[str, Any], version: str, where: str) -> str:
-    """Validate one object; returns ``Kind/name``; raises ManifestInvalid naming the object and field."""
-    check_version(version)
-    name = f"{obj.get('kind')}/{obj.get('metadata', {}).get('name')}"
-    crd = CRD_SCHEMAS.get((obj.get("apiVersion"), obj.get("kind")))
-    if crd:
-        schema = json.loads((CRD_DIR / crd).read_text())
-        error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(obj))
+    """Validate one object; returns a line saying what it was checked against; raises ManifestInvalid
+    naming ``where``, the object and the field."""
+    name = object_name(obj)
+    known = custom_resource(obj)
+    if known:
+        error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(known.schema()).iter_errors(obj))
         if error is not None:
-            field = ".".join(map(str, error.absolute_path)) or "(top level)"
-            raise ManifestInvalid(f"{where}: {name}: {field}: {error.message}")
-        return name
+            raise ManifestInvalid(f"{where}: {name}: {_field(error.absolute_path)}: {error.message}")
+        _check_pipelines(obj, where, name)
+        return f"{name} ({known.crd} fields)"
     try:
         kubernetes_validate.validate(obj, version, strict=True)
     except kubernetes_validate.ValidationError as error:
-        field = ".".join(map(str, error.path)) or "(top level)"
-        raise ManifestInvalid(f"{where}: {name}: {field}: {error.message}") from None
+        raise ManifestInvalid(f"{where}: {name}: {_field(error.path)}: {error.message}") from None
     except kubernetes_validate.SchemaNotFoundError:
-        raise ManifestInvalid(f"{where}: {name}: no schema for {obj.get('apiVersion')} {obj.get('kind')} "
-                              f"in Kubernetes {version}") from None
+        raise ManifestInvalid(f"{where}: {name}: Kubernetes {version} has no {obj.get('apiVersion')} "
+                              f"{obj.get('kind')}, and tracestack has no schema for it as a custom resource") from None
     except VersionNotSupportedError:
         raise ManifestInvalid(f"Kubernetes {version} has no schema in kubernetes-validate; pick a released "
-                              "version such as 1.29.0") from None
+                              "version such as 1.29.0 (--tracestack-k8s-version)") from None
     return name
 
 
+def validate_documents(documents: list[dict[str, Any]], version: str, where: str) -> list[str]:
+    check_version(version)
+    return [validate_object(document, version, where) for document in documents]
+
+
 def validate_file(path: Path, version: str, label: str | None = None) -> list[str]:
-    documents = [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
-    return [validate_object(doc, version, label or str(path)) for doc in documents]
+    where = label or str(path)
+    try:
+        documents = [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+    except yaml.YAMLError as error:
+        raise ManifestInvalid(f"{where}: not valid YAML: {error}") from None
+    return validate_documents(documents, version, where)
 
 
 def validate_profile(profile: Profile, version: str) -> list[str]:
-    """Every manifest (as patched), the values' required keys, and `helm template` output when helm exists."""
+    """Every manifest as it would be applied, the values' required keys, and the charts' rendered objects
+    when helm is installed. Returns one line per file or chart saying what was checked."""
     section = kubernetes_section(profile)
+    check_version(version)
     results = []
     with tempfile.TemporaryDirectory(prefix="tracestack-validate-") as workdir:
-        for relative, path in rendered_manifests(profile, Path(workdir)):
-            names = validate_file(path, version, f"manifests/{relative}")
-            results.append(f"manifests/{relative}: {', '.join(names)} (Kubernetes {version} schema)")
+        for manifest in render_manifests(profile, Path(workdir)):
+            names = validate_documents(list(manifest.documents), version, manifest.label)
+            results.append(f"{manifest.label}: {', '.join(names)} (Kubernetes {version} schema)")
     for chart in section.get("charts", []):
         for values in chart.get("values", []):
-            check_values(values, chart["chart"])
-            results.append(f"manifests/{values}: keys {chart['chart']} needs are set")
-        results.append(_helm_template(chart, version))
+            checked = check_values(values, chart["chart"])
+            results.append(f"manifests/{values}: parsed; {checked}")
+        results.append(helm_template(chart, version))
     return results
 
 
-# The values keys each chart's topology relies on (seed 000 and 001), with the value they must have.
+# The values each chart's topology relies on (seeds 000 and 001), with the value they must have.
 REQUIRED_VALUES = {
     "tempo-distributed": {"traces.otlp.grpc.enabled": True, "traces.otlp.http.enabled": True,
                           "traces.zipkin.enabled": False, "traces.jaeger.thriftHttp.enabled": False,
@@ -104,29 +107,60 @@ REQUIRED_VALUES = {
 }
 
 
-def check_values(relative: str, chart: str) -> None:
-    values = yaml.safe_load(resolve_manifest(relative).read_text()) or {}
-    for dotted, expected in REQUIRED_VALUES.get(chart, {}).items():
+def check_values(relative: str, chart: str) -> str:
+    path = resolve_manifest(relative)
+    try:
+        values = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise ManifestInvalid(f"manifests/{relative}: not valid YAML: {error}") from None
+    if not isinstance(values, dict):
+        raise ManifestInvalid(f"manifests/{relative}: Helm values must be a mapping, not {type(values).__name__}")
+    required = REQUIRED_VALUES.get(chart, {})
+    for dotted, expected in required.items():
         node: Any = values
         for part in dotted.split("."):
             node = node.get(part) if isinstance(node, dict) else None
         if node != expected:
-            raise ManifestInvalid(f"manifests/{relative}: {dotted} is {node!r}, but the {chart} topology needs {expected!r}")
+            raise ManifestInvalid(f"manifests/{relative}: {dotted} is {node!r}, but the {chart} topology needs "
+                                  f"{expected!r}")
+    return f"{', '.join(f'{k}={v}' for k, v in required.items())}" if required else "no keys required"
 
 
-def _helm_template(chart: dict[str, Any], version: str) -> str:
+def helm_template(chart: dict[str, Any], version: str) -> str:
     helm = shutil.which("helm")
+    label = f"chart {chart['chart']} {chart['version']}"
     if helm is None:
-        return (f"chart {chart['chart']} {chart['version']}: not rendered (helm is not on PATH; its objects are "
-                f"validated only when helm is installed)")
+        return f"{label}: not rendered: helm is not on PATH (its objects are validated when helm is installed)"
     values = [arg for path in chart.get("values", []) for arg in ("-f", str(resolve_manifest(path)))]
-    done = subprocess.run([helm, "template", chart["release"], chart["chart"], "--repo", chart["repo"], "--version",
-                           chart["version"], *values, "--kube-version", version], capture_output=True, text=True,
-                          timeout=300)
+    source = (["--repo", chart["repo"], chart["chart"]] if not chart["repo"].startswith("oci://")
+              else [f"{chart['repo'].rstrip('/')}/{chart['chart']}"])
+    argv = [helm, "template", chart["release"], *source, "--version", chart["version"], *values,
+            "--kube-version", version]
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        return f"{label}: not rendered: helm template gave no answer within 300s"
     if done.returncode != 0:
-        return f"chart {chart['chart']} {chart['version']}: not rendered (helm template failed: {done.stderr.strip()[:200]})"
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml") as rendered:
-        rendered.write(done.stdout)
-        rendered.flush()
-        names = validate_file(Path(rendered.name), version, f"helm template {chart['chart']}")
-    return f"chart {chart['chart']} {chart['version']}: {len(names)} rendered objects valid"
+        return f"{label}: not rendered: helm template failed: {done.stderr.strip()[:300]}"
+    documents = [doc for doc in yaml.safe_load_all(done.stdout) if doc]
+    names = validate_documents(documents, version, f"helm template {chart['chart']} {chart['version']}")
+    return f"{label}: {len(names)} rendered objects valid (Kubernetes {version} schema)"
+
+
+def _check_pipelines(obj: dict[str, Any], where: str, name: str) -> None:
+    """Each component a collector pipeline names is defined (the collector refuses to start otherwise)."""
+    config = (obj.get("spec") or {}).get("config")
+    if not isinstance(config, dict):
+        return
+    for pipeline, spec in config.get("service", {}).get("pipelines", {}).items():
+        for section in ("receivers", "processors", "exporters"):
+            defined = {**(config.get(section) or {}),
+                       **((config.get("connectors") or {}) if section != "processors" else {})}
+            for index, component in enumerate(spec.get(section, [])):
+                if component not in defined:
+                    raise ManifestInvalid(f"{where}: {name}: spec.config.service.pipelines.{pipeline}.{section}."
+                                          f"{index}: {component!r} is not defined under spec.config.{section}")
+
+
+def _field(path: Any) -> str:
+    return ".".join(map(str, path)) or "(top level)"

@@ -1,0 +1,37 @@
+"""The install steps as the plan a user reads (``--tracestack-plan``): ordered, full commands, secrets masked."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Sequence
+
+from ..redaction import redact
+from ..runtimes.base import PlanStep
+from .install import KubeStep
+
+WORKDIR_PLACEHOLDER = "$WORKDIR"   # the run's own temporary directory, made when it starts
+
+
+def to_plan_steps(steps: Sequence[KubeStep], workdir: Path) -> list[PlanStep]:
+    def clean(text: str) -> str:
+        return redact(text.replace(str(workdir), WORKDIR_PLACEHOLDER))
+
+    return [PlanStep(step.action, clean(step.description + (f" ({step.when})" if step.when else "")),
+                     tuple(clean(arg) for arg in step.argv)) for step in steps]
+
+
+def render_plan(steps: Sequence[PlanStep], title: str = "") -> str:
+    """Numbered steps, each with its command on the next line."""
+    width = len(str(len(steps)))
+    lines = [title] if title else []
+    for number, step in enumerate(steps, 1):
+        lines.append(f"{number:>{width}}. {step.action:<12} {step.description}")
+        if step.command:
+            lines.append(f"{'':>{width}}  {'':<12} $ {_join(step.command)}")
+    return "\n".join(lines)
+
+
+def _join(argv: Sequence[str]) -> str:
+    # Quote only what a shell would split, so $WORKDIR and <free port> stay readable.
+    return " ".join(shlex.quote(arg) if any(ch.isspace() for ch in arg) or not arg else arg for arg in argv)

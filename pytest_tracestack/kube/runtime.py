@@ -1,0 +1,278 @@
+"""What the kind and cluster runtimes share: take the install steps in order through the command layer,
+reach the endpoints by port-forward, and remove what the run created, also when it fails or is interrupted."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import TracestackError, UnavailableError
+from ..profiles import Profile
+from ..runtimes.base import PlanStep, Replica, Stack
+from . import diagnostics
+from .commands import BackgroundHandle, CommandRunner, CompletedCommand, SubprocessRunner
+from .install import (LOCAL_PORT, KubeStep, KubeTarget, install_plan, kube_target, kubectl_version_step,
+                      port_forward_steps, with_cert_manager)
+from .manifests import render_manifests
+from .planning import to_plan_steps
+from .portforward import open_forward
+from .section import kubernetes_section
+from .settings import KubeSettings
+
+MINIMUM_KUBECTL = (1, 31)
+
+
+class KubeStepFailed(TracestackError):
+    """A step of the install failed; the message carries the command's output and the cluster's state."""
+
+
+class KubeCleanupIncomplete(TracestackError):
+    """Something the run created could not be removed; the message says what and how to remove it."""
+
+
+@dataclass
+class KubeStack(Stack):
+    namespace: str = ""
+    target: KubeTarget | None = None
+    created_cluster: bool = False
+    created_namespace: bool = False
+    cert_manager: bool = False
+    existing_clusters: list[str] = field(default_factory=list)
+    releases: list[str] = field(default_factory=list)
+    forwards: list[BackgroundHandle] = field(default_factory=list)
+
+
+class KubeRuntime:
+    """Subclasses say how the cluster is reached, what comes before the install, and what ends it."""
+
+    name = "kube"
+
+    def __init__(self, settings: KubeSettings, runner: CommandRunner | None = None,
+                 tools: dict[str, str] | None = None) -> None:
+        self.settings = settings
+        self.runner = runner or SubprocessRunner()
+        self.tools = tools            # tool name -> path; found when a run starts if None
+
+    # --- what subclasses provide ---------------------------------------------------------------
+
+    def connection(self, workdir: Path) -> list[str]:
+        raise NotImplementedError
+
+    def setup_steps(self, profile: Profile, target: KubeTarget, workdir: Path) -> list[KubeStep]:
+        return []
+
+    def tools_needed(self, profile: Profile) -> list[str]:
+        return ["kubectl", *(["helm"] if kubernetes_section(profile).get("charts") else [])]
+
+    def preflight(self) -> None:
+        """Fail before anything is created when this runtime cannot work on this machine."""
+
+    def skip(self, step: KubeStep, stack: KubeStack) -> bool:
+        return False
+
+    def remove_cluster(self, stack: KubeStack) -> list[str]:
+        """Remove the cluster if this run created it; returns what could not be removed."""
+        return []
+
+    def keep_lines(self, stack: KubeStack) -> list[str]:
+        return []
+
+    # --- plan ------------------------------------------------------------------------------------
+
+    def steps(self, profile: Profile, workdir: Path) -> list[KubeStep]:
+        """Every step ``start`` takes, in order."""
+        target = kube_target(self.connection(workdir), self.settings.namespace, workdir)
+        manifests = render_manifests(profile, workdir)
+        return [kubectl_version_step(), *self.setup_steps(profile, target, workdir),
+                *install_plan(profile, self.settings, target, manifests), *port_forward_steps(profile, target)]
+
+    def plan(self, profile: Profile) -> list[PlanStep]:
+        workdir = Path(tempfile.mkdtemp(prefix="tracestack-plan-"))
+        try:
+            return to_plan_steps(self.steps(profile, workdir), workdir)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    # --- start -----------------------------------------------------------------------------------
+
+    def start(self, profile: Profile) -> KubeStack:
+        kubernetes_section(profile)
+        self.preflight()
+        self._find_tools(profile)
+        workdir = Path(tempfile.mkdtemp(prefix=f"tracestack-{profile.name}-"))
+        stack = KubeStack(profile=profile, runtime=self.name, workdir=workdir, namespace=self.settings.namespace,
+                          target=kube_target(self.connection(workdir), self.settings.namespace, workdir),
+                          binaries=dict(self.tools or {}))
+        try:
+            for step in self.steps(profile, workdir):
+                self._take(step, stack)
+        except BaseException as error:
+            self._clean_up_after_failure(stack, error)
+            raise
+        return stack
+
+    def _find_tools(self, profile: Profile) -> None:
+        if self.tools is not None:
+            return
+        from .tools import find_tool
+
+        self.tools = {tool: str(find_tool(tool, allow_download=self.settings.allow_download,
+                                          mirror=self.settings.tools_mirror))
+                      for tool in self.tools_needed(profile)}
+
+    def _take(self, step: KubeStep, stack: KubeStack) -> None:
+        if self.skip(step, stack):
+            return
+        if step.role == "port-forward":
+            self._forward(step, stack)
+            return
+        if step.role == "helm-install":
+            stack.releases.append(step.argv[step.argv.index("--install") + 1])   # uninstalled even if it fails
+            if stack.cert_manager:
+                step = with_cert_manager(step)
+        if step.role == "create-namespace":
+            stack.created_namespace = True   # the check before it found no such namespace
+        done = self._attempt(step)
+        if not done.ok and step.role == "create-namespace":
+            stack.created_namespace = False
+        if not done.ok:
+            raise self._failure(step, done, stack)
+        self._read_answer(step, done, stack)
+
+    def _attempt(self, step: KubeStep) -> CompletedCommand:
+        deadline = time.monotonic() + step.retry_s
+        while True:
+            done = self._run(step.argv, step.timeout_s)
+            if done.ok or time.monotonic() + self.settings.retry_interval_s > deadline:
+                return done
+            time.sleep(self.settings.retry_interval_s)
+
+    def _read_answer(self, step: KubeStep, done: CompletedCommand, stack: KubeStack) -> None:
+        found = done.stdout.strip()
+        if step.role == "kubectl-version":
+            _check_kubectl_version(done, self._resolve(step.argv)[0])
+        elif step.role == "kind-clusters":
+            stack.existing_clusters = found.split()
+        elif step.role == "cert-manager":
+            stack.cert_manager = bool(found)
+        elif step.role == "namespace-absent" and found:
+            raise UnavailableError(f"namespace {stack.namespace} already exists; tracestack works only in a namespace "
+                                   "it creates and never touches one it did not (choose another name with "
+                                   "--tracestack-namespace, or leave it out for a random one)")
+        elif step.role == "operator-absent" and found:
+            raise UnavailableError("the cluster already has the OpenTelemetry Operator's CRDs "
+                                   f"({found}), installed by someone else or by a run kept with --tracestack-keep; "
+                                   "the operator profile installs its own operator and would change them. Use a "
+                                   "cluster without the operator (e.g. a fresh kind cluster), or remove the kept "
+                                   "release with `helm uninstall opentelemetry-operator --namespace <its namespace>`")
+
+    def _failure(self, step: KubeStep, done: CompletedCommand, stack: KubeStack) -> TracestackError:
+        message = f"{step.action} {step.description} failed:\n{done.describe()}"
+        if step.role == "namespace-absent":   # the first command that talks to the cluster
+            return UnavailableError(f"the {self.name} runtime cannot reach the cluster:\n{done.describe()}")
+        if stack.created_namespace and step.action in ("helm", "apply", "wait"):
+            message += "\n\n" + diagnostics.collect(self._run, self._resolve(stack.target.kubectl), stack.namespace,
+                                                    self.settings.report_dir)
+            if self.settings.report_dir is not None:
+                message += f"\n(also in {self.settings.report_dir / diagnostics.REPORT_FILE})"
+        return KubeStepFailed(message)
+
+    def _forward(self, step: KubeStep, stack: KubeStack) -> None:
+        component, port_name = step.forward
+
+        def argv_for(port: int) -> list[str]:
+            return self._resolve(tuple(arg.replace(LOCAL_PORT, str(port)) for arg in step.argv))
+
+        what = next(arg for arg in step.argv if arg.startswith("svc/")) + ":" + step.argv[-1].split(":")[-1]
+        local = open_forward(self.runner, argv_for, stack.workdir, what, stack.forwards)
+        replica = next((r for r in stack.replicas if r.component == component), None)
+        if replica is None:
+            replica = Replica(component, 0, "127.0.0.1", {})
+            stack.replicas.append(replica)
+        replica.ports[port_name] = local
+
+    def _run(self, argv: tuple[str, ...], timeout: float) -> CompletedCommand:
+        return self.runner.run(self._resolve(argv), timeout)
+
+    def _resolve(self, argv: tuple[str, ...]) -> list[str]:
+        return [(self.tools or {}).get(argv[0], argv[0]), *argv[1:]]
+
+    # --- stop ------------------------------------------------------------------------------------
+
+    def stop(self, stack: Stack) -> None:
+        assert isinstance(stack, KubeStack)
+        leftovers = self._tear_down(stack)
+        if leftovers:
+            raise KubeCleanupIncomplete("tracestack could not remove everything it created:\n"
+                                        + "\n".join(f"  - {line}" for line in leftovers))
+
+    def _clean_up_after_failure(self, stack: KubeStack, error: BaseException) -> None:
+        if self.settings.keep:
+            for handle in stack.forwards:
+                handle.stop(5.0)
+            error.add_note(self.describe_keep(stack))
+            return
+        leftovers = self._tear_down(stack)
+        if leftovers:
+            error.add_note("tracestack could not remove everything it created:\n"
+                           + "\n".join(f"  - {line}" for line in leftovers))
+
+    def _tear_down(self, stack: KubeStack) -> list[str]:
+        for handle in stack.forwards:
+            handle.stop(5.0)
+        stack.forwards.clear()
+        if self.settings.keep:
+            return []
+        if stack.created_cluster:
+            leftovers = self.remove_cluster(stack)   # takes the namespace and the releases with it
+        else:
+            leftovers = self._remove_releases(stack) + self._remove_namespace(stack)
+        if stack.workdir:
+            shutil.rmtree(stack.workdir, ignore_errors=True)
+        return leftovers
+
+    def _remove_releases(self, stack: KubeStack) -> list[str]:
+        leftovers = []
+        for release in reversed(stack.releases):
+            done = self._run((*stack.target.helm, "uninstall", release, "--namespace", stack.namespace, "--wait",
+                              "--timeout", "300s"), 330)
+            if not done.ok and "not found" not in done.stderr.lower():
+                leftovers.append(f"helm release {release} in namespace {stack.namespace} (its cluster-wide objects "
+                                 f"too): helm uninstall {release} --namespace {stack.namespace}\n{done.describe()}")
+        return leftovers
+
+    def _remove_namespace(self, stack: KubeStack) -> list[str]:
+        if not stack.created_namespace:
+            return []
+        done = self._run((*stack.target.kubectl, "delete", "namespace", stack.namespace, "--wait=true",
+                          "--timeout=300s", "--ignore-not-found"), 330)
+        if done.ok:
+            return []
+        return [f"namespace {stack.namespace}: kubectl delete namespace {stack.namespace}\n{done.describe()}"]
+
+    def describe_keep(self, stack: Stack) -> str:
+        assert isinstance(stack, KubeStack)
+        lines = [f"tracestack: profile {stack.profile.name} left running in namespace {stack.namespace} "
+                 "(--tracestack-keep).", *self.keep_lines(stack)]
+        for release in reversed(stack.releases):
+            lines.append(f"  remove helm release {release}: helm uninstall {release} --namespace {stack.namespace}")
+        if stack.created_namespace:
+            lines.append(f"  remove the namespace: kubectl delete namespace {stack.namespace}")
+        return "\n".join(lines)
+
+
+def _check_kubectl_version(done: CompletedCommand, path: str) -> None:
+    try:
+        client = json.loads(done.stdout)["clientVersion"]
+        found = (int(client["major"]), int(re.sub(r"\D", "", client["minor"])))
+    except (ValueError, KeyError, TypeError):
+        return   # an unusual build that does not say: let the commands themselves speak
+    if found < MINIMUM_KUBECTL:
+        raise UnavailableError(f"kubectl at {path} is {found[0]}.{found[1]}; tracestack needs 1.31 or later "
+                               "(`kubectl wait --for=create`). Put a newer kubectl first on PATH, or set "
+                               "TRACESTACK_KUBECTL=PATH")

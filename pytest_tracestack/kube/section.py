@@ -1,0 +1,90 @@
+"""The ``kubernetes:`` section of a profile: its shape, checked when a kube runtime is selected.
+
+The profile schema leaves the section free-form; the kind and cluster runtimes own its meaning, so
+they check it here and name the profile file and the key that is wrong.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsonschema
+
+from ..errors import ProfileError
+from ..profiles import Profile
+
+_STRINGS = {"type": "array", "items": {"type": "string", "minLength": 1}}
+
+KUBERNETES_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        # Raw manifests under manifests/ (or absolute paths), applied in this order.
+        "manifests": _STRINGS,
+        # Helm charts, installed in this order before the manifests.
+        "charts": {"type": "array", "items": {
+            "type": "object", "required": ["release", "chart", "repo_name", "repo", "version"],
+            "additionalProperties": False,
+            "properties": {"release": {"type": "string", "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},
+                           "chart": {"type": "string"}, "repo_name": {"type": "string"},
+                           "repo": {"type": "string", "pattern": "^(https?|oci)://"},
+                           "version": {"type": "string", "pattern": r"^\d+\.\d+\.\d+"},
+                           "values": _STRINGS}}},
+        # Images the workloads use, loaded into kind with --tracestack-load-images=profile.
+        "images": {"type": "array", "items": {"type": "string", "pattern": r"^\S+(:[\w.\-]+|@sha256:[0-9a-f]{64})$"}},
+        # Workloads whose rollout is waited for, in this order.
+        "rollouts": {"type": "array", "items": {"type": "string",
+                                                "pattern": "^(deployment|statefulset|daemonset)/[a-z0-9.-]+$"}},
+        # Values set in a manifest's object before it is applied (dotted paths).
+        "patches": {"type": "array", "items": {
+            "type": "object", "required": ["manifest", "kind", "name", "set"], "additionalProperties": False,
+            "properties": {"manifest": {"type": "string"}, "kind": {"type": "string"}, "name": {"type": "string"},
+                           "set": {"type": "object", "minProperties": 1}}}},
+        # Service ports reached through `kubectl port-forward`, and the component port each stands for.
+        "port_forwards": {"type": "array", "items": {
+            "type": "object", "required": ["service", "port", "component", "as"], "additionalProperties": False,
+            "properties": {"service": {"type": "string"}, "port": {"type": "integer", "minimum": 1, "maximum": 65535},
+                           "component": {"type": "string"}, "as": {"type": "string"}}}},
+    },
+}
+
+
+def kubernetes_section(profile: Profile) -> dict[str, Any]:
+    """The profile's ``kubernetes`` section, checked; raises ProfileError naming the file and key."""
+    section = profile.kubernetes
+    source = str(profile.source_file)
+    if not section:
+        raise ProfileError(source, "kubernetes", f"profile {profile.name} has no kubernetes section, so it runs "
+                                                 "only on the local runtime (use --tracestack-runtime=local)")
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(KUBERNETES_SCHEMA).iter_errors(section))
+    if error is not None:
+        key = ".".join(["kubernetes", *map(str, error.absolute_path)])
+        raise ProfileError(source, key, f"{error.message} (see docs/kubernetes.md for the section's keys)")
+    _check_images(section, source)
+    _check_port_forwards(profile, section, source)
+    return section
+
+
+def _check_images(section: dict[str, Any], source: str) -> None:
+    for index, image in enumerate(section.get("images", [])):
+        if image.endswith(":latest"):
+            raise ProfileError(source, f"kubernetes.images.{index}",
+                               f"{image!r}: pin a tag; ':latest' is pulled again by the node (pull policy Always), "
+                               "so an image loaded into kind would not be used")
+
+
+def _check_port_forwards(profile: Profile, section: dict[str, Any], source: str) -> None:
+    for index, forward in enumerate(section.get("port_forwards", [])):
+        component = profile.components.get(forward["component"])
+        if component is None:
+            raise ProfileError(source, f"kubernetes.port_forwards.{index}.component",
+                               f"{forward['component']!r} is not a component of the profile "
+                               f"(components: {', '.join(profile.components)})")
+        if forward["as"] not in component.ports:
+            raise ProfileError(source, f"kubernetes.port_forwards.{index}.as",
+                               f"{forward['as']!r} is not a port of component {forward['component']} "
+                               f"(ports: {', '.join(component.ports)})")
+
+
+def chart_names(section: dict[str, Any]) -> list[str]:
+    return [chart["chart"] for chart in section.get("charts", [])]
