@@ -1,0 +1,205 @@
+"""Finding kind, kubectl and helm, verified downloads from a loopback release server (no internet here),
+and the container engine check."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+import os
+import stat
+import tarfile
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from pytest_tracestack.binaries import _arch
+from pytest_tracestack.errors import BinaryNotFoundError, UnavailableError
+from pytest_tracestack.kube import tools
+from pytest_tracestack.kube.tools import TOOLS, download_tool, find_tool, require_container_engine
+
+PROGRAM = b"#!/bin/sh\necho release\n"
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def release_server(tmp_path: Path):
+    """An HTTP server on 127.0.0.1 (free port) serving ``root``, stopped at the end of the test."""
+    root = tmp_path / "releases"
+    root.mkdir()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(root)))
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", root
+    server.shutdown()
+    server.server_close()
+    thread.join(5)
+
+
+@pytest.fixture
+def empty_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """PATH with nothing on it but an empty directory; the tools' env vars unset."""
+    bin_dir = tmp_path / "path"
+    bin_dir.mkdir()
+    monkeypatch.setenv("PATH", str(bin_dir))
+    for spec in TOOLS.values():
+        monkeypatch.delenv(spec.env, raising=False)
+    monkeypatch.delenv(tools.MIRROR_ENV, raising=False)
+    return bin_dir
+
+
+def _publish(root: Path, relative: str, payload: bytes, checksum: str) -> None:
+    target = root / relative.lstrip("/")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(payload)
+    (target.parent / (target.name + (".sha256" if target.name == "kubectl" else ".sha256sum"))).write_text(checksum)
+
+
+def _sha(payload: bytes) -> str:
+    return hashlib.sha256(payload).hexdigest()
+
+
+def test_kind_download_is_verified_against_its_sha256sum(tmp_path: Path, release_server) -> None:
+    base, root = release_server
+    _publish(root, "kind-linux-amd64", PROGRAM, f"{_sha(PROGRAM)}  kind-linux-amd64\n")
+    installed = download_tool(f"{base}/kind-linux-amd64", f"{base}/kind-linux-amd64.sha256sum", "",
+                              tmp_path / "bin" / "kind")
+    assert installed.read_bytes() == PROGRAM and installed.stat().st_mode & stat.S_IXUSR
+
+
+def test_a_wrong_checksum_installs_nothing(tmp_path: Path, release_server) -> None:
+    base, root = release_server
+    _publish(root, "kind-linux-amd64", b"tampered", f"{_sha(PROGRAM)}  kind-linux-amd64\n")
+    destination = tmp_path / "bin" / "kind"
+    with pytest.raises(OSError, match=rf"checksum mismatch for {base}/kind-linux-amd64: expected {_sha(PROGRAM)} "
+                                      rf"\(from {base}/kind-linux-amd64.sha256sum\), got {_sha(b'tampered')}; "
+                                      r"nothing was installed"):
+        download_tool(f"{base}/kind-linux-amd64", f"{base}/kind-linux-amd64.sha256sum", "", destination)
+    assert not destination.parent.exists() or list(destination.parent.iterdir()) == []
+
+
+def test_kubectl_bare_digest_and_a_checksum_file_for_another_asset(tmp_path: Path, release_server) -> None:
+    base, root = release_server
+    _publish(root, "kubectl", PROGRAM, _sha(PROGRAM) + "\n")
+    assert download_tool(f"{base}/kubectl", f"{base}/kubectl.sha256", "", tmp_path / "kubectl").is_file()
+    _publish(root, "kind-linux-arm64", PROGRAM, f"{_sha(PROGRAM)}  kind-linux-amd64\n")
+    with pytest.raises(OSError, match="lists no SHA-256 for kind-linux-arm64"):
+        download_tool(f"{base}/kind-linux-arm64", f"{base}/kind-linux-arm64.sha256sum", "", tmp_path / "kind")
+
+
+def test_helm_is_extracted_from_its_verified_tarball(tmp_path: Path, release_server) -> None:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        info = tarfile.TarInfo("linux-amd64/helm")
+        info.size = len(PROGRAM)
+        archive.addfile(info, io.BytesIO(PROGRAM))
+    tarball = buffer.getvalue()
+    base, root = release_server
+    _publish(root, "helm-v3.19.0-linux-amd64.tar.gz", tarball, f"{_sha(tarball)}  helm-v3.19.0-linux-amd64.tar.gz")
+    installed = download_tool(f"{base}/helm-v3.19.0-linux-amd64.tar.gz",
+                              f"{base}/helm-v3.19.0-linux-amd64.tar.gz.sha256sum", "helm", tmp_path / "helm")
+    assert installed.read_bytes() == PROGRAM
+
+
+def test_a_mirror_serves_the_official_paths_and_the_download_is_cached(tmp_path: Path, release_server,
+                                                                       empty_path: Path) -> None:
+    base, root = release_server
+    spec = TOOLS["kind"]
+    official, _ = spec.urls()
+    assert official == f"https://kind.sigs.k8s.io/dl/v0.31.0/kind-linux-{_arch()}"
+    assert spec.urls(base + "/") == (f"{base}/dl/v0.31.0/kind-linux-{_arch()}",
+                                     f"{base}/dl/v0.31.0/kind-linux-{_arch()}.sha256sum")
+    _publish(root, f"dl/v0.31.0/kind-linux-{_arch()}", PROGRAM, f"{_sha(PROGRAM)}  kind-linux-{_arch()}\n")
+    cache = tmp_path / "cache"
+    found = find_tool("kind", cache_root=cache, mirror=base)
+    assert found == cache / "kind-v0.31.0" / "kind" and found.read_bytes() == PROGRAM
+    (root / "dl").rename(root / "gone")   # the second lookup must not need the server
+    assert find_tool("kind", cache_root=cache, mirror=base) == found
+
+
+def test_the_mirror_can_come_from_the_environment(tmp_path: Path, release_server, empty_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    base, root = release_server
+    _publish(root, f"release/v1.35.0/bin/linux/{_arch()}/kubectl", PROGRAM, _sha(PROGRAM))
+    monkeypatch.setenv(tools.MIRROR_ENV, base)
+    assert find_tool("kubectl", cache_root=tmp_path / "cache").read_bytes() == PROGRAM
+
+
+def test_explicit_path_env_var_and_path_come_before_the_cache(tmp_path: Path, empty_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    def program(path: Path) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(PROGRAM)
+        path.chmod(0o755)
+        return path
+
+    cache = tmp_path / "cache"
+    cached = program(cache / "helm-v3.19.0" / "helm")
+    assert find_tool("helm", cache_root=cache, allow_download=False) == cached
+    on_path = program(empty_path / "helm")
+    assert find_tool("helm", cache_root=cache, allow_download=False) == on_path
+    from_env = program(tmp_path / "env" / "helm")
+    monkeypatch.setenv("TRACESTACK_HELM", str(from_env))
+    assert find_tool("helm", cache_root=cache, allow_download=False) == from_env
+    explicit = program(tmp_path / "explicit" / "helm")
+    assert find_tool("helm", explicit=str(explicit), cache_root=cache, allow_download=False) == explicit
+
+
+def test_an_env_var_naming_no_program_is_an_error_not_a_fallback(tmp_path: Path, empty_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRACESTACK_KUBECTL", str(tmp_path / "nope"))
+    with pytest.raises(BinaryNotFoundError, match=rf"TRACESTACK_KUBECTL: {tmp_path}/nope is not an executable file"):
+        find_tool("kubectl", cache_root=tmp_path / "cache", allow_download=False)
+
+
+def test_nothing_found_says_everything_that_was_tried(tmp_path: Path, empty_path: Path) -> None:
+    with pytest.raises(BinaryNotFoundError) as raised:
+        find_tool("kind", cache_root=tmp_path / "cache", mirror="http://127.0.0.1:9", allow_download=True)
+    message = str(raised.value)
+    for tried in ("TRACESTACK_KIND: not given", "PATH: no kind", f"cache: {tmp_path}/cache/kind-v0.31.0/kind does "
+                  "not exist", f"download http://127.0.0.1:9/dl/v0.31.0/kind-linux-{_arch()}: ConnectError"):
+        assert tried in message
+    assert "TRACESTACK_KUBE_TOOLS_MIRROR=URL" in message
+
+
+def _engine_script(directory: Path, name: str, stderr: str, code: int) -> None:
+    """TEST DOUBLE: a docker/podman CLI whose `info` fails the way the real one does without an engine."""
+    script = directory / name
+    script.write_text(f"#!/bin/sh\necho '{stderr}' >&2\nexit {code}\n")
+    script.chmod(0o755)
+
+
+def test_no_container_engine_names_what_each_engine_said(empty_path: Path) -> None:
+    _engine_script(empty_path, "docker", "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. "
+                                         "Is the docker daemon running?", 1)
+    with pytest.raises(UnavailableError) as raised:
+        require_container_engine()
+    message = str(raised.value)
+    assert "`docker info` exited 1: Cannot connect to the Docker daemon" in message
+    assert "podman: not on PATH" in message and "--tracestack-runtime=cluster" in message
+
+
+def test_a_container_engine_that_answers_is_chosen(empty_path: Path) -> None:
+    _engine_script(empty_path, "docker", "no daemon", 1)
+    _engine_script(empty_path, "podman", "host: ok", 0)
+    assert require_container_engine() == "podman"
+
+
+def test_the_real_docker_cli_without_an_engine_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+    import subprocess
+
+    docker = shutil.which("docker")
+    if docker is None:
+        pytest.skip("no docker CLI on this machine")
+    if subprocess.run([docker, "info"], capture_output=True, timeout=30).returncode == 0:
+        pytest.skip("a Docker engine answers on this machine, so there is no missing engine to report")
+    monkeypatch.setenv("PATH", os.path.dirname(docker))
+    with pytest.raises(UnavailableError, match=r"`docker info` exited \d+: "):
+        require_container_engine()
