@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
+import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 
+from pytest_tracestack.errors import ProfileError
+from pytest_tracestack.kube.manifests import render_manifests
 from pytest_tracestack.kube.validate import ManifestInvalid, check_values, validate_file, validate_profile
-from pytest_tracestack.profiles import load_profile
+from pytest_tracestack.profiles import Profile, load_profile, load_profile_file
 
 MANIFESTS = Path(__file__).resolve().parents[1] / "manifests"
 
@@ -100,3 +104,114 @@ def test_plan_of_a_broken_user_manifest_fails_naming_the_object(pytester: pytest
                                 "--tracestack-runtime=kind", "--tracestack-plan")
     assert result.ret == 1
     result.stdout.fnmatch_lines(["*validation failed:*", "*Deployment/tempo: spec.template.spec.containers.0.ports.0.containerPort: 'web' is not of type 'integer'*"])
+
+
+def test_a_misspelt_collector_field_fails_the_crd_check(tmp_path: Path) -> None:
+    def mutate(docs):
+        docs[0]["spec"]["modee"] = "deployment"
+
+    with pytest.raises(ManifestInvalid, match=r"OpenTelemetryCollector/global-optl: spec: Additional properties are "
+                                              r"not allowed \('modee' was unexpected\)"):
+        validate_file(_broken(tmp_path, "operator/collector.yaml", mutate), "1.29.0")
+
+
+def test_a_pipeline_naming_an_undefined_processor_fails(tmp_path: Path) -> None:
+    def mutate(docs):
+        docs[0]["spec"]["config"]["service"]["pipelines"]["traces"]["processors"].append("tail_sampling")
+
+    with pytest.raises(ManifestInvalid, match=r"OpenTelemetryCollector/global-optl: spec.config.service.pipelines."
+                                              r"traces.processors.2: 'tail_sampling' is not defined under "
+                                              r"spec.config.processors"):
+        validate_file(_broken(tmp_path, "operator/collector.yaml", mutate), "1.29.0")
+
+
+def test_custom_resources_say_they_were_checked_against_their_crd() -> None:
+    results = validate_profile(load_profile("operator"), "1.29.0")
+    assert ("manifests/operator/collector.yaml: OpenTelemetryCollector/global-optl "
+            "(opentelemetrycollectors.opentelemetry.io fields) (Kubernetes 1.29.0 schema)") in results
+
+
+def test_values_that_are_not_a_mapping_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "values.yaml").write_text("- traces\n")
+    with pytest.raises(ManifestInvalid, match=r"Helm values must be a mapping, not list"):
+        check_values(str(tmp_path / "values.yaml"), "tempo-distributed")
+
+
+def test_the_values_keys_each_topology_relies_on_are_reported() -> None:
+    results = validate_profile(load_profile("distributed"), "1.29.0")
+    assert ("manifests/distributed/values.yaml: parsed; traces.otlp.grpc.enabled=True, traces.otlp.http.enabled=True, "
+            "traces.zipkin.enabled=False, traces.jaeger.thriftHttp.enabled=False, traces.opencensus.enabled=False, "
+            "storage.trace.backend=s3, minio.enabled=True") in results
+
+
+def test_without_helm_the_chart_is_reported_as_not_rendered(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("pytest_tracestack.kube.validate.shutil.which", lambda name: None)
+    results = validate_profile(load_profile("distributed"), "1.29.0")
+    assert results[-1] == ("chart tempo-distributed 2.26.2: not rendered: helm is not on PATH (its objects are "
+                           "validated when helm is installed)")
+
+
+@pytest.mark.skipif(shutil.which("helm") is None, reason="helm is not on PATH here, so `helm template` output of the "
+                    "charts cannot be rendered and validated (it also needs the chart repositories on the network)")
+@pytest.mark.parametrize("profile", ["distributed", "operator"])
+def test_the_charts_rendered_objects_validate(profile: str) -> None:
+    results = validate_profile(load_profile(profile), "1.29.0")
+    assert "rendered objects valid" in results[-1], results[-1]
+
+
+def _profile_with(tmp_path: Path, name: str, change) -> Profile:
+    data = yaml.safe_load((MANIFESTS.parent / "scenarios" / f"{name}.yaml").read_text())
+    change(data["kubernetes"])
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return load_profile_file(path)
+
+
+@pytest.mark.parametrize(("change", "key", "problem"), [
+    (lambda k: k.update(manifest=["manifest/tempo.yaml"]), "kubernetes",
+     r"Additional properties are not allowed \('manifest' was unexpected\)"),
+    (lambda k: k["images"].append("grafana/tempo:latest"), "kubernetes.images.2",
+     r"'grafana/tempo:latest': pin a tag"),
+    (lambda k: k["port_forwards"][0].update(component="tempoo"), "kubernetes.port_forwards.0.component",
+     r"'tempoo' is not a component of the profile \(components: tempo\)"),
+    (lambda k: k["port_forwards"][1].update({"as": "otlp"}), "kubernetes.port_forwards.1.as",
+     r"'otlp' is not a port of component tempo"),
+    (lambda k: k["rollouts"].append("job/migrate"), "kubernetes.rollouts.2", r"'job/migrate' does not match"),
+])
+def test_a_wrong_kubernetes_section_names_the_file_and_key(tmp_path: Path, change, key: str, problem: str) -> None:
+    profile = _profile_with(tmp_path, "manifest", change)
+    with pytest.raises(ProfileError, match=rf"{tmp_path}/manifest.yaml: {re.escape(key)}: {problem}"):
+        validate_profile(profile, "1.29.0")
+
+
+def test_cluster_scoped_objects_and_foreign_namespaces_are_refused_in_raw_manifests(tmp_path: Path) -> None:
+    role = tmp_path / "role.yaml"
+    role.write_text("apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: reader}\nrules: []\n")
+    profile = _profile_with(tmp_path, "manifest", lambda k: k["manifests"].append(str(role)))
+    with pytest.raises(ProfileError, match=rf"{role}: ClusterRole/reader: is cluster-scoped"):
+        validate_profile(profile, "1.29.0")
+    elsewhere = tmp_path / "elsewhere.yaml"
+    elsewhere.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: tempo}\ndata: {}\n")
+    profile = _profile_with(tmp_path, "manifest", lambda k: k["manifests"].append(str(elsewhere)))
+    with pytest.raises(ProfileError, match=rf"{elsewhere}: ConfigMap/c: metadata.namespace: is 'tempo'; remove it"):
+        validate_profile(profile, "1.29.0")
+
+
+def test_a_patch_of_a_missing_object_names_the_patch(tmp_path: Path) -> None:
+    def change(k):
+        k["patches"] = [{"manifest": "manifest/tempo.yaml", "kind": "Deployment", "name": "tempoo",
+                         "set": {"spec.replicas": 2}}]
+
+    with pytest.raises(ProfileError, match=r"kubernetes.patches.0: manifest manifest/tempo.yaml has no Deployment "
+                                           r"named tempoo"):
+        validate_profile(_profile_with(tmp_path, "manifest", change), "1.29.0")
+
+
+def test_applied_objects_and_their_pods_carry_the_managed_by_label(tmp_path: Path) -> None:
+    for manifest in render_manifests(load_profile("nginx-otel"), tmp_path):
+        for document in yaml.safe_load_all(manifest.path.read_text()):
+            assert document["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "pytest-tracestack"
+            if document["kind"] == "Deployment":
+                labels = document["spec"]["template"]["metadata"]["labels"]
+                assert labels["app.kubernetes.io/managed-by"] == "pytest-tracestack"
+                assert set(document["spec"]["selector"]["matchLabels"].items()) <= set(labels.items())

@@ -52,7 +52,9 @@ class SubprocessRunner:
         try:
             done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, input=input, stdin=stdin)
         except subprocess.TimeoutExpired as expired:
-            return CompletedCommand(tuple(argv), 124, expired.stdout or "", f"timed out after {timeout:.0f}s")
+            output = expired.stdout or ""   # bytes even under text=True on some Pythons
+            output = output.decode(errors="replace") if isinstance(output, bytes) else output
+            return CompletedCommand(tuple(argv), 124, output, f"timed out after {timeout:.0f}s")
         except FileNotFoundError as error:
             return CompletedCommand(tuple(argv), 127, "", str(error))
         return CompletedCommand(tuple(argv), done.returncode, done.stdout, done.stderr)

@@ -1,0 +1,74 @@
+"""The real command layer: subprocesses with deadlines, and a real `kubectl port-forward` that cannot reach
+an API server is reported with kubectl's words and leaves no process behind."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+from pytest_tracestack.kube.commands import SubprocessRunner
+from pytest_tracestack.kube.install import kube_target, port_forward_argv
+from pytest_tracestack.kube.portforward import PortForwardFailed, open_forward
+from pytest_tracestack.kube.runtime import _check_kubectl_version
+
+
+@pytest.fixture
+def kubectl() -> str:
+    found = shutil.which("kubectl")
+    if found is None:
+        pytest.skip("kubectl is not installed (apt-get install kubectl, or put it on PATH)")
+    return found
+
+
+def test_a_command_that_outlives_its_deadline_is_a_failed_command() -> None:
+    done = SubprocessRunner().run([sys.executable, "-c", "import time; time.sleep(30)"], timeout=0.5)
+    assert done.returncode == 124 and "timed out after 0s" in done.stderr and not done.ok
+
+
+def test_a_missing_program_is_a_failed_command_naming_it() -> None:
+    done = SubprocessRunner().run(["/nonexistent/kind", "get", "clusters"], timeout=5)
+    assert done.returncode == 127 and "/nonexistent/kind" in done.stderr
+
+
+def test_input_goes_to_the_commands_stdin() -> None:
+    done = SubprocessRunner().run([sys.executable, "-c", "import sys; print(sys.stdin.read().upper())"], timeout=10,
+                                  input="kind: Namespace")
+    assert done.ok and done.stdout.strip() == "KIND: NAMESPACE"
+
+
+def test_the_installed_kubectl_passes_the_version_check(kubectl: str) -> None:
+    done = SubprocessRunner().run([kubectl, "version", "--client", "-o", "json"], timeout=30)
+    assert done.ok, done.describe()
+    _check_kubectl_version(done, kubectl)   # raises UnavailableError below 1.31
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_a_port_forward_to_an_unreachable_cluster_fails_with_kubectls_words_and_stops(kubectl: str,
+                                                                                      tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(f"""apiVersion: v1
+kind: Config
+clusters: [{{name: nowhere, cluster: {{server: "https://127.0.0.1:{_closed_port()}"}}}}]
+users: [{{name: nobody, user: {{token: not-a-secret}}}}]
+contexts: [{{name: nowhere, context: {{cluster: nowhere, user: nobody}}}}]
+current-context: nowhere
+""")
+    target = kube_target([f"--kubeconfig={kubeconfig}"], "tracestack-x", tmp_path)
+    started = []
+
+    def argv_for(port: int) -> list[str]:
+        return [kubectl, *port_forward_argv(target, "tempo-svc", 3100, port)[1:]]
+
+    with pytest.raises(PortForwardFailed, match=r"kubectl port-forward svc/tempo-svc:3100 exited before it listened"
+                                                r"(.|\n)*connection refused"):
+        open_forward(SubprocessRunner(), argv_for, tmp_path, "svc/tempo-svc:3100", started, deadline_s=20)
+    assert len(started) == 1 and not started[0].alive()
