@@ -4,6 +4,9 @@ layer: the user's context on every command, a namespace of its own, and nothing 
 from __future__ import annotations
 
 import re
+import tempfile
+
+from pathlib import Path
 
 import pytest
 
@@ -13,10 +16,19 @@ from pytest_tracestack.profiles import load_profile
 from pytest_tracestack.runtimes.kind import KubeStepFailed, make_kube_runtime
 from recording_runner import RecordingRunner
 
+WORKDIR_RE = re.compile(r"/(?:[^\s/=]+/)*tracestack-(?:manifest|distributed|operator|nginx-otel)-\w+")
 TOOLS = {"kubectl": "/opt/bin/kubectl", "helm": "/opt/bin/helm"}
 KUBECTL = "/opt/bin/kubectl --kubeconfig=/home/me/.kube/config --context=staging"
 HELM = ("/opt/bin/helm --kubeconfig=/home/me/.kube/config --kube-context=staging "
         "--repository-config=$WORKDIR/helm/repositories.yaml --repository-cache=$WORKDIR/helm/cache")
+
+
+@pytest.fixture(autouse=True)
+def runs_under_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The runtime's work dirs (kept ones too) go under the test's tmp_path, which pytest removes."""
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(runs))
 
 
 def _runtime(runner: RecordingRunner, **settings):
@@ -28,7 +40,7 @@ def _runtime(runner: RecordingRunner, **settings):
 
 
 def _strip(lines: list[str]) -> list[str]:
-    return [re.sub(r"/tmp/tracestack-[\w-]+", "$WORKDIR", line) for line in lines]
+    return [WORKDIR_RE.sub("$WORKDIR", line) for line in lines]
 
 
 def test_every_command_uses_the_users_kubeconfig_and_context_and_no_cluster_is_made() -> None:
