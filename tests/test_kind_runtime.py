@@ -368,3 +368,20 @@ def test_a_profile_without_a_kubernetes_section_is_refused_naming_the_file(tmp_p
                                            r"kubernetes section"):
         _runtime(runner).start(load_profile("collector"))
     assert runner.commands == []
+
+
+def test_a_manifest_the_api_server_would_refuse_stops_the_run_before_anything_is_created(tmp_path: Path) -> None:
+    from pytest_tracestack.kube.validate import ManifestInvalid
+    from pytest_tracestack.profiles import load_profile_file
+
+    broken = tmp_path / "tempo.yaml"
+    broken.write_text((MANIFESTS / "manifest" / "tempo.yaml").read_text().replace("containerPort: 3100",
+                                                                                 "containerPort: web"))
+    data = yaml.safe_load((MANIFESTS.parent / "scenarios" / "manifest.yaml").read_text())
+    data["kubernetes"]["manifests"] = ["manifest/minio.yaml", str(broken)]
+    (tmp_path / "mine.yaml").write_text(yaml.safe_dump(data))
+    runner = _new_cluster()
+    with pytest.raises(ManifestInvalid, match=rf"{broken}: Deployment/tempo: spec.template.spec.containers.0.ports.0."
+                                              r"containerPort: 'web' is not of type 'integer'"):
+        _runtime(runner).start(load_profile_file(tmp_path / "mine.yaml"))
+    assert runner.commands == []

@@ -109,12 +109,21 @@ class KubeRuntime:
                           target=kube_target(self.connection(workdir), self.settings.namespace, workdir),
                           binaries=dict(self.tools or {}))
         try:
+            self._validate(profile, workdir)
             for step in self.steps(profile, workdir):
                 self._take(step, stack)
         except BaseException as error:
             self._clean_up_after_failure(stack, error)
             raise
         return stack
+
+    def _validate(self, profile: Profile, workdir: Path) -> None:
+        """Refuse an object the API server would refuse before anything is created (the same offline
+        validation as --tracestack-plan, without rendering charts)."""
+        from .validate import validate_documents
+
+        for manifest in render_manifests(profile, workdir):
+            validate_documents(list(manifest.documents), self.settings.k8s_version, manifest.label)
 
     def _find_tools(self, profile: Profile) -> None:
         if self.tools is not None:
