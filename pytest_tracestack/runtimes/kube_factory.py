@@ -24,6 +24,7 @@ def kube_runtime_from_config(name: str, config: pytest.Config):
         images_to_load=images, k8s_version=value("k8s-version"),
         rollout_timeout_s=_rollout_timeout(config),
         report_dir=Path(report) if report else None,
+        allow_download=not value("no-download"),
     )
     return make_kube_runtime(name, settings)
 
