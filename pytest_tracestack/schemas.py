@@ -1,5 +1,7 @@
-"""Attribute schemas (``scenarios/schemas/*.yaml``): which attributes a kind of span must carry, with
-their types and allowed values, checked attribute by attribute like Weaver's live-check."""
+"""Attribute schemas (``scenarios/schemas/*.yaml``): which spans a schema applies to, and the attributes
+they must or should carry, with types and allowed values; checked attribute by attribute, with findings
+named like OpenTelemetry Weaver's live-check (missing_attribute, type_mismatch, bad_value, deprecated).
+"""
 
 from __future__ import annotations
 
@@ -7,112 +9,250 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import yaml
 
 from . import paths
 from .errors import ProfileError
-from .model import SPAN_KIND_NAMES, Span
+from .model import SPAN_KIND_NAMES, Attributes, Span
 
-TYPES: dict[str, tuple[type, ...]] = {"string": (str,), "int": (int,), "double": (float,), "bool": (bool,),
-                                      "array": (tuple,)}
-_KINDS = {name: number for number, name in SPAN_KIND_NAMES.items()}
+_SCALARS: dict[str, tuple[type, ...]] = {"string": (str,), "int": (int,), "double": (float,), "bool": (bool,),
+                                         "bytes": (bytes,)}
+TYPES = (*_SCALARS, *(f"{name}[]" for name in ("string", "int", "double", "bool")))
+REQUIREMENTS = ("required", "recommended", "optional")
+_KIND_NUMBERS = {name: number for number, name in SPAN_KIND_NAMES.items()}
+
+_RULE = {
+    "type": "object",
+    "required": ["type"],
+    "additionalProperties": False,
+    "properties": {
+        "type": {"enum": list(TYPES)},
+        "requirement": {"enum": list(REQUIREMENTS), "description": "missing: required -> violation, "
+                                                                  "recommended -> warning, optional -> nothing"},
+        "one_of": {"type": "array", "minItems": 1},
+        "not_one_of": {"type": "array", "minItems": 1},
+        "equals": {},
+        "min": {"type": "number"},
+        "max": {"type": "number"},
+        "note": {"type": "string"},
+    },
+}
+_RULES = {"type": "object", "additionalProperties": _RULE}
+SCHEMA_FILE_SCHEMA = {
+    "type": "object",
+    "required": ["attributes"],
+    "additionalProperties": False,
+    "properties": {
+        "name": {"type": "string"},
+        "description": {"type": "string"},
+        "source": {"type": "string"},
+        "applies_to": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "kind": {"oneOf": [{"enum": list(_KIND_NUMBERS)},
+                                   {"type": "array", "items": {"enum": list(_KIND_NUMBERS)}, "minItems": 1}]},
+                "has_attributes": {"type": "array", "items": {"type": "string"}},
+            },
+        },
+        "resource": _RULES,
+        "attributes": _RULES,
+        "deprecated": {"type": "object", "additionalProperties": {"type": "string"},
+                       "description": "old attribute name -> the name that replaces it"},
+    },
+}
 
 
 @dataclass(frozen=True)
 class Rule:
     name: str
     type: str
-    required: bool = True
+    requirement: str = "required"
     one_of: tuple[Any, ...] = ()
+    not_one_of: tuple[Any, ...] = ()
     equals: Any = None
+    min: float | None = None
+    max: float | None = None
+    note: str = ""
 
 
 @dataclass(frozen=True)
 class Schema:
     name: str
     source: Path
-    span_kind: int | None
-    attributes: tuple[Rule, ...]
+    kinds: frozenset[int] = frozenset()            # selector: span kinds it applies to (empty: any)
+    has_attributes: tuple[str, ...] = ()          # selector: attributes a span must carry for it to apply
+    attributes: tuple[Rule, ...] = ()
     resource: tuple[Rule, ...] = ()
     deprecated: dict[str, str] = field(default_factory=dict)
+    description: str = ""
 
 
 @dataclass(frozen=True)
 class Finding:
     level: str        # "violation" or "warning"
-    kind: str         # missing_attribute, type_mismatch, bad_value, deprecated, wrong_span_kind
-    attribute: str
+    attribute: str    # "http.status_code", "resource.service.name", "span.kind"
+    kind: str         # missing_attribute, type_mismatch, bad_value, deprecated
     expected: Any
     actual: Any
 
     def render(self) -> str:
-        return f"  {self.level}: {self.kind} {self.attribute}: expected {self.expected}, got {self.actual!r}"
+        got = "nothing" if self.kind == "missing_attribute" else f"{self.actual!r} ({type(self.actual).__name__})"
+        return f"  {self.level}: {self.kind} {self.attribute}: expected {self.expected}, got {got}"
 
+
+# --- loading -----------------------------------------------------------------------------------
 
 def schema_dir() -> Path:
     return paths.scenarios_dir() / "schemas"
 
 
+def schema_names(directory: Path | None = None) -> list[str]:
+    return sorted(file.stem for file in (directory or schema_dir()).glob("*.yaml"))
+
+
 def load_schema(name: str, directory: Path | None = None) -> Schema:
+    """``scenarios/schemas/<name>.yaml`` (or ``directory/<name>.yaml``); a malformed file is a
+    ProfileError naming the file and the key."""
     file = (directory or schema_dir()) / f"{name}.yaml"
     if not file.is_file():
-        known = ", ".join(sorted(p.stem for p in (directory or schema_dir()).glob("*.yaml")))
-        raise ProfileError(str(file), "", f"no such schema; schemas: {known}")
+        raise ProfileError(str(file), "", f"no such schema; schemas: {', '.join(schema_names(directory))}")
     try:
         data = yaml.safe_load(file.read_text())
     except yaml.YAMLError as error:
         raise ProfileError(str(file), "", f"is not valid YAML: {error}") from error
-    if not isinstance(data, dict) or not isinstance(data.get("attributes"), dict):
-        raise ProfileError(str(file), "attributes", "must be a mapping of attribute name to {type, required, ...}")
-    kind = (data.get("applies_to") or {}).get("kind")
-    if kind is not None and kind not in _KINDS:
-        raise ProfileError(str(file), "applies_to.kind", f"{kind!r} is not one of {', '.join(_KINDS)}")
-    return Schema(name=data.get("name", name), source=file, span_kind=_KINDS.get(kind),
-                  attributes=_rules(file, "attributes", data["attributes"]),
-                  resource=_rules(file, "resource", data.get("resource") or {}),
-                  deprecated=dict(data.get("deprecated") or {}))
+    _validate(file, data)
+    if data.get("name", name) != name:
+        raise ProfileError(str(file), "name", f"is {data['name']!r} but the file is {file.name}; make them agree")
+    selector = data.get("applies_to") or {}
+    kinds = selector.get("kind") or []
+    return Schema(
+        name=name, source=file, description=data.get("description", ""),
+        kinds=frozenset(_KIND_NUMBERS[kind] for kind in ([kinds] if isinstance(kinds, str) else kinds)),
+        has_attributes=tuple(selector.get("has_attributes") or ()),
+        attributes=_rules(file, "attributes", data["attributes"] or {}),
+        resource=_rules(file, "resource", data.get("resource") or {}),
+        deprecated=dict(data.get("deprecated") or {}),
+    )
 
 
-def _rules(file: Path, section: str, entries: dict[str, Any]) -> tuple[Rule, ...]:
+def _validate(file: Path, data: Any) -> None:
+    errors = list(jsonschema.Draft202012Validator(SCHEMA_FILE_SCHEMA).iter_errors(data))
+    if not errors:
+        return
+    error = jsonschema.exceptions.best_match(errors)
+    key = ".".join(str(part) for part in error.absolute_path) or "(top level)"
+    raise ProfileError(str(file), key, _explain(error))
+
+
+def _explain(error: jsonschema.ValidationError) -> str:
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    if error.validator == "enum":
+        return f"{error.instance!r} is not one of {', '.join(map(str, error.validator_value))}"
+    if error.validator == "additionalProperties":
+        return f"{error.message}; allowed keys: {', '.join(sorted(schema.get('properties', {})))}"
+    if error.validator == "oneOf" and "kind" in map(str, error.absolute_path):
+        return f"{error.instance!r} is not a span kind or a list of them ({', '.join(_KIND_NUMBERS)})"
+    hint = schema.get("description")
+    return error.message + (f" ({hint})" if hint else "")
+
+
+def _rules(file: Path, section: str, entries: dict[str, dict[str, Any]]) -> tuple[Rule, ...]:
     rules = []
     for name, spec in entries.items():
-        if not isinstance(spec, dict) or spec.get("type") not in TYPES:
-            raise ProfileError(str(file), f"{section}.{name}.type",
-                               f"must be one of {', '.join(TYPES)}, got {spec.get('type') if isinstance(spec, dict) else spec!r}")
-        rules.append(Rule(name, spec["type"], bool(spec.get("required", True)), tuple(spec.get("one_of", ())),
-                          spec.get("equals")))
+        rule = Rule(name, spec["type"], spec.get("requirement", "required"), tuple(spec.get("one_of", ())),
+                    tuple(spec.get("not_one_of", ())), spec.get("equals"), spec.get("min"), spec.get("max"),
+                    spec.get("note", ""))
+        _check_rule_values(file, f"{section}.{name}", rule)
+        rules.append(rule)
     return tuple(rules)
 
 
+def _check_rule_values(file: Path, key: str, rule: Rule) -> None:
+    """Allowed values must have the attribute's type, or the rule could never pass (or never fail)."""
+    listed = [(f"one_of.{i}", v) for i, v in enumerate(rule.one_of)] + \
+             [(f"not_one_of.{i}", v) for i, v in enumerate(rule.not_one_of)] + \
+             ([("equals", rule.equals)] if rule.equals is not None else [])
+    for where, value in listed:
+        if not has_type(value, rule.type):
+            raise ProfileError(str(file), f"{key}.{where}",
+                               f"{value!r} is a {type(value).__name__}, not a {rule.type}; quote it if it is text")
+    if (rule.min is not None or rule.max is not None) and rule.type not in ("int", "double"):
+        raise ProfileError(str(file), f"{key}.{'min' if rule.min is not None else 'max'}",
+                           f"applies to int or double attributes, not {rule.type}")
+
+
+# --- checking ----------------------------------------------------------------------------------
+
+def has_type(value: Any, type_name: str) -> bool:
+    """``200`` is an int and not a double; ``True`` is a bool and not an int; arrays are tuples of one type."""
+    if type_name.endswith("[]"):
+        return isinstance(value, tuple) and all(has_type(item, type_name[:-2]) for item in value)
+    return type(value) in _SCALARS[type_name]
+
+
+def applies_to(schema: Schema, span: Span) -> bool:
+    """The schema's selector: the span's kind is one of its kinds, and it carries every selector attribute."""
+    return (not schema.kinds or span.kind in schema.kinds) and all(key in span.attributes for key in schema.has_attributes)
+
+
 def check_span(schema: Schema, span: Span) -> list[Finding]:
+    """Every finding for one span, in the order of the schema file; a kind the selector excludes is a violation."""
     findings: list[Finding] = []
-    if schema.span_kind is not None and span.kind != schema.span_kind:
-        findings.append(Finding("violation", "wrong_span_kind", "(span kind)", SPAN_KIND_NAMES[schema.span_kind],
-                                SPAN_KIND_NAMES.get(span.kind)))
+    if schema.kinds and span.kind not in schema.kinds:
+        findings.append(Finding("violation", "span.kind", "bad_value", _kind_names(schema.kinds),
+                                SPAN_KIND_NAMES.get(span.kind, span.kind)))
     findings += _check(schema.attributes, span.attributes, "")
-    findings += _check(schema.resource, span.resource, "resource ")
-    findings += [Finding("warning", "deprecated", old, f"{new} instead", span.attributes[old])
+    findings += _check(schema.resource, span.resource, "resource.")
+    findings += [Finding("warning", old, "deprecated", f"{new} instead", span.attributes[old])
                  for old, new in schema.deprecated.items() if old in span.attributes]
     return findings
 
 
-def _check(rules: tuple[Rule, ...], values: dict[str, Any], prefix: str) -> list[Finding]:
+def check_spans(schema: Schema, spans: list[Span]) -> dict[str, list[Finding]]:
+    """Findings of each span the schema's selector picks, by span id (an empty list: the span passes)."""
+    return {span.span_id: check_span(schema, span) for span in spans if applies_to(schema, span)}
+
+
+def _kind_names(kinds: frozenset[int]) -> str:
+    return " or ".join(SPAN_KIND_NAMES[kind] for kind in sorted(kinds))
+
+
+def _check(rules: tuple[Rule, ...], values: Attributes, prefix: str) -> list[Finding]:
     findings = []
     for rule in rules:
         name = prefix + rule.name
         if rule.name not in values:
-            if rule.required:
-                findings.append(Finding("violation", "missing_attribute", name, rule.type, None))
+            if rule.requirement != "optional":
+                level = "violation" if rule.requirement == "required" else "warning"
+                findings.append(Finding(level, name, "missing_attribute", f"{rule.type} ({rule.requirement})", None))
             continue
         value = values[rule.name]
-        if not isinstance(value, TYPES[rule.type]) or (rule.type == "int" and isinstance(value, bool)):
-            findings.append(Finding("violation", "type_mismatch", name, rule.type, value))
-        elif rule.one_of and value not in rule.one_of:
-            findings.append(Finding("violation", "bad_value", name, f"one of {list(rule.one_of)}", value))
-        elif rule.equals is not None and value != rule.equals:
-            findings.append(Finding("violation", "bad_value", name, repr(rule.equals), value))
+        if not has_type(value, rule.type):
+            findings.append(Finding("violation", name, "type_mismatch", rule.type, value))
+        elif (problem := _bad_value(rule, value)) is not None:
+            findings.append(Finding("violation", name, "bad_value", problem, value))
     return findings
 
 
-def render_findings(findings: list[Finding]) -> str:
-    return "\n".join(finding.render() for finding in findings) or "  no findings"
+def _bad_value(rule: Rule, value: Any) -> str | None:
+    if rule.one_of and value not in rule.one_of:
+        return f"one of {list(rule.one_of)}"
+    if rule.not_one_of and value in rule.not_one_of:
+        return f"none of {list(rule.not_one_of)}" + (f" ({rule.note})" if rule.note else "")
+    if rule.equals is not None and value != rule.equals:
+        return repr(rule.equals)
+    if rule.min is not None and value < rule.min or rule.max is not None and value > rule.max:
+        return f"between {rule.min} and {rule.max}"
+    return None
+
+
+def render_findings(findings: list[Finding], span: Span | None = None, schema: Schema | None = None) -> str:
+    """Findings one per line, violations first, under a header naming the span and schema when given."""
+    header = []
+    if span is not None or schema is not None:
+        who = f"span {span.name!r} ({span.span_id})" if span is not None else "span"
+        header = [f"{who} against schema {schema.name} ({schema.source})" if schema else who]
+    ordered = sorted(findings, key=lambda finding: finding.level != "violation")
+    return "\n".join(header + ([finding.render() for finding in ordered] or ["  no findings"]))
