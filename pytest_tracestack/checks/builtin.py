@@ -66,7 +66,7 @@ def test_roundtrip(tracestack_stack, trace_source, tracestack_service_name, prot
     read = _send_and_read(tracestack_stack, trace_source, protocol, sent)
     record_property("visible_after_s", round(read.visible_after_s, 3))
     record_property("read_from", read.where)
-    diff = compare_traces(sent, read.spans)
+    diff = compare_traces(sent, read.spans, protocol_losses=protocol)
     assert diff.ok, f"trace {sent[0].trace_id} sent over {protocol}, read from {read.where}:\n{diff.render()}"
 
 
@@ -158,9 +158,10 @@ def test_search(tracestack_stack, tracestack_tempo, tracestack_service_name, how
     assert result.ok, f"{protocol} push was not acknowledged: {result.status} {result.detail}"
     query = ({"tags": {"service.name": tracestack_service_name}} if how == "tags"
              else {"traceql": f'{{ resource.service.name = "{tracestack_service_name}" }}'})
-    hits = tracestack_tempo.wait_for_search(**query, deadline_s=SEARCH_DEADLINE_S)
+    hits = tracestack_tempo.wait_for_search(**query, deadline_s=SEARCH_DEADLINE_S, trace_id=spans[0].trace_id)
     found = [normalize_hex_id(hit.trace_id, 32) for hit in hits]
     record_property("search", str(query))
+    record_property("search_visible_after_s", round(getattr(hits, "visible_after_s", 0.0), 3))
     assert spans[0].trace_id in found, f"search {query} did not return trace {spans[0].trace_id}; it returned {found}"
 
 
