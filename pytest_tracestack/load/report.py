@@ -1,115 +1,184 @@
-"""The load report: JSON, and one HTML page with plots over time that a person reads at a glance."""
+"""The load report: ``load-report.json``, and ``load-report.html``, one page with the verdicts and plots
+over time (offered vs accepted MB/s per replica, RSS per replica, CPU, refusals, push latency)."""
 
 from __future__ import annotations
 
 import base64
-import csv
 import html
 import io
 import json
 from dataclasses import asdict
 from pathlib import Path
+from typing import Callable
 
-from .runner import LoadResult
-from .sampling import Series
-from .verdicts import MIB, accepted_bytes
+from .locust_stats import GeneratorStats, HistoryPoint
+from .runner import GENERATOR, LoadResult
+from .scrape import LOSS_COUNTERS, Series
+from .verdicts import MIB
+
+PLOTS = ("offered vs accepted MB/s per replica", "resident memory per replica", "CPU cores per process",
+         "refusals and losses per second", "push latency per replica")
 
 
 def write_load_report(result: LoadResult, directory: Path) -> Path:
+    """Write both files; returns the HTML page's path."""
     directory.mkdir(parents=True, exist_ok=True)
-    document = {
-        "protocol": result.protocol, "rate": result.rate.describe(), "passed": result.passed,
-        "totals": asdict(result.totals), "sink_received_bytes": result.sink_bytes,
-        "verdicts": [asdict(v) for v in result.verdicts], "implied_replicas": result.implied,
-        "replicas": {name: {"component": s.component, "peak_rss_bytes": s.peak_rss(),
-                            "accepted_bytes": accepted_bytes(s, result.totals),
-                            "samples": [asdict(sample) for sample in s.samples]}
-                     for name, s in result.series.items()},
+    (directory / "load-report.json").write_text(json.dumps(report_document(result), indent=2))
+    page = directory / "load-report.html"
+    page.write_text(_html(result))
+    return page
+
+
+def report_document(result: LoadResult) -> dict:
+    stats, duration = result.stats, result.stats.duration_s
+    start = stats.window[0]
+    return {
+        "protocol": result.protocol, "rate_asked": result.rate.describe(), "users": result.users,
+        "asked_mb_s": result.asked_bytes_per_s / 1e6, "duration_s": duration, "passed": result.passed,
+        "generator": {"requests": stats.requests, "failed_requests": stats.failed_requests,
+                      "offered_bytes": stats.offered_bytes, "offered_mb_s": stats.offered_bytes / duration / 1e6,
+                      "offered_spans": stats.offered_spans, "spans_answered_ok": stats.delivered_spans,
+                      "bytes_per_request": stats.bytes_per_request, "spans_per_request": stats.spans_per_request,
+                      "failures": stats.failures(), "push_p50_ms": stats.percentile_ms(0.5),
+                      "push_p99_ms": stats.percentile_ms(0.99), "cores": result.generator_cores},
+        "sink": None if result.sink is None else asdict(result.sink),
+        "sink_received_bytes": None if result.sink is None else result.sink.received_bytes,
+        "verdicts": [asdict(verdict) for verdict in result.verdicts],
+        "implied_replicas": [asdict(implied) for implied in result.implied],
+        "replicas": {f.replica: {**asdict(f), "accepted_mb_s": None if f.accepted_bytes is None else f.accepted_bytes / duration / 1e6,
+                                 "offered_mb_s": None if f.offered_bytes is None else f.offered_bytes / duration / 1e6,
+                                 "peak_rss_mib": None if f.peak_rss_bytes is None else f.peak_rss_bytes / MIB,
+                                 "over_time": _over_time(result.series[f.replica], result, start)}
+                     for f in result.figures},
     }
-    (directory / "load-report.json").write_text(json.dumps(document, indent=2))
-    (directory / "load-report.html").write_text(_html(result, directory))
-    return directory / "load-report.html"
 
 
-def _html(result: LoadResult, directory: Path) -> str:
+def _over_time(series: Series, result: LoadResult, start: float) -> dict:
+    return {"seconds": [round(s.at - start, 3) for s in series.samples],
+            "rss_mib": [None if s.rss_bytes is None else round(s.rss_bytes / MIB, 2) for s in series.samples],
+            "accepted_mb_s": [[round(t - start, 3), round(v / 1e6, 4)] for t, v in accepted_rate(series, result)],
+            "cores": [[round(t - start, 3), round(v, 3)] for t, v in series.cores()],
+            "counters": {key: [[round(t - start, 3), v] for t, v in series.values(key)]
+                         for key in sorted({k for s in series.samples for k in s.counters})}}
+
+
+def accepted_rate(series: Series, result: LoadResult) -> list[tuple[float, float]]:
+    """Accepted bytes per second over time, measured where the replica counts bytes, else estimated."""
+    if series.has("distributor_bytes"):
+        return series.rate("distributor_bytes")
+    wire = [series.rate(key) for key in ("grpc_request_bytes", "http_request_bytes") if series.has(key)]
+    if wire:
+        return [(points[0][0], sum(p[1] for p in points)) for points in zip(*wire)]
+    per_span = result.stats.bytes_per_request / result.stats.spans_per_request
+    return [(t, v * per_span) for t, v in series.rate("accepted_spans")]
+
+
+def offered_rate(stats: GeneratorStats, name: str) -> list[tuple[float, float]]:
+    """Offered bytes per second over time for one request name, from Locust's per-second history, closed
+    by the run's final count (Locust stops writing its history before the last requests)."""
+    points = sorted((p.at, p.requests) for p in stats.history if p.name == name)
+    if name in stats.targets and (not points or stats.targets[name].last_request > points[-1][0]):
+        points.append((stats.targets[name].last_request, stats.targets[name].requests))
+    return [(t2, (r2 - r1) * stats.bytes_per_request / (t2 - t1))
+            for (t1, r1), (t2, r2) in zip(points, points[1:]) if t2 > t1]
+
+
+def _failures_rate(history: list[HistoryPoint], name: str) -> list[tuple[float, float]]:
+    points = sorted((p.at, p.failures) for p in history if p.name == name)
+    return [(t2, (f2 - f1) / (t2 - t1)) for (t1, f1), (t2, f2) in zip(points, points[1:]) if t2 > t1]
+
+
+def _html(result: LoadResult) -> str:
+    failed_first = sorted(result.verdicts, key=lambda v: v.passed)
     rows = "".join(f"<tr><td>{html.escape(v.subject)}</td><td class={'pass' if v.passed else 'fail'}>"
-                   f"{'pass' if v.passed else 'FAIL'}</td><td>{html.escape(v.text)}</td></tr>" for v in result.verdicts)
-    implied = "".join(f"<li>{html.escape(line)}</li>" for line in result.implied)
-    plots = "".join(f'<img alt="{title}" src="data:image/png;base64,{png}">' for title, png in _plots(result, directory))
-    return f"""<!doctype html><html><head><meta charset="utf-8"><title>tracestack load</title><style>
-body{{font-family:sans-serif;margin:2em}}td{{border:1px solid #ccc;padding:4px 8px}}table{{border-collapse:collapse}}
-.pass{{color:#17692d}}.fail{{color:#b00020;font-weight:bold}}img{{max-width:48%;margin:4px}}</style></head><body>
-<h1>Load {html.escape(result.rate.describe())} over {html.escape(result.protocol)}: {'passed' if result.passed else 'FAILED'}</h1>
-<p>offered {result.totals.offered_bytes / 1e6:.1f} MB in {result.totals.duration_s:.0f} s;
-sink received {'' if result.sink_bytes is None else f'{result.sink_bytes / 1e6:.1f} MB'}</p>
-<table><tr><th>subject</th><th>verdict</th><th>figure</th></tr>{rows}</table><ul>{implied}</ul>{plots}</body></html>"""
+                   f"{'pass' if v.passed else 'FAIL'}</td><td>{html.escape(v.text)}</td></tr>" for v in failed_first)
+    implied = "".join(f"<li>{html.escape(i.text)}</li>" for i in result.implied)
+    plots = "".join(f'<figure><img alt="{html.escape(title)}" src="data:image/png;base64,{png}"></figure>'
+                    for title, png in _plots(result))
+    stats, duration = result.stats, result.stats.duration_s
+    sink = ("" if result.sink is None else
+            f"; the sink received {result.sink.received_bytes / 1e6:.2f} MB, {result.sink.received_spans:,} spans")
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>tracestack load: {html.escape(result.rate.describe())}</title>
+<style>body{{font-family:sans-serif;margin:2em;max-width:1400px}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}
+table{{border-collapse:collapse;margin:1em 0}}.pass{{color:#17692d}}.fail{{color:#b00020;font-weight:bold}}
+figure{{display:inline-block;margin:4px;width:48%}}img{{width:100%}}</style></head><body>
+<h1 class={'pass' if result.passed else 'fail'}>Load {html.escape(result.rate.describe())} over {html.escape(result.protocol)}:
+{'passed' if result.passed else 'FAILED'}</h1>
+<p>{result.users} users offered {stats.offered_bytes / 1e6:.2f} MB ({stats.offered_spans:,} spans, {stats.requests:,} requests)
+in {duration:.1f} s, {stats.offered_bytes / duration / 1e6:.2f} MB/s{html.escape(sink)}.</p>
+<table><tr><th>subject</th><th>verdict</th><th>figure</th></tr>{rows}</table>
+<h2>Replicas</h2>{_replica_table(result)}
+<h2>Replicas the traffic needs</h2><ul>{implied}</ul>
+{plots}</body></html>"""
 
 
-def _plots(result: LoadResult, directory: Path) -> list[tuple[str, str]]:
+def _replica_table(result: LoadResult) -> str:
+    duration = result.stats.duration_s
+
+    def cell(value, fmt: str) -> str:
+        return "" if value is None else format(value, fmt)
+
+    rows = "".join(
+        f"<tr><td>{html.escape(f.replica)}</td><td>{cell(f.offered_bytes and f.offered_bytes / duration / 1e6, '.2f')}</td>"
+        f"<td>{cell(f.accepted_bytes and f.accepted_bytes / duration / 1e6, '.2f')}</td>"
+        f"<td>{html.escape(f.accepted_bytes_source)}</td><td>{cell(f.peak_rss_bytes and f.peak_rss_bytes / MIB, '.1f')}</td>"
+        f"<td>{cell(f.mean_cores, '.2f')}</td><td>{cell(f.push_p50_ms, '.0f')} / {cell(f.push_p99_ms, '.0f')}</td>"
+        f"<td>{html.escape(', '.join(f'{k} {v:.0f}' for k, v in f.counters.items() if k.endswith('spans')))}</td></tr>"
+        for f in result.figures)
+    return ("<table><tr><th>replica</th><th>offered MB/s</th><th>accepted MB/s</th><th>accepted bytes are</th>"
+            "<th>peak RSS MiB</th><th>CPU cores</th><th>push p50 / p99 ms</th><th>span counters</th></tr>"
+            f"{rows}</table>")
+
+
+def _plots(result: LoadResult) -> list[tuple[str, str]]:
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot
 
-    figures = []
-    offered = _locust_history(directory / "locust_stats_history.csv")
+    start = result.stats.window[0]
+    history = result.stats.history
+    names = result.request_names
+    replicas = [s for name, s in result.series.items() if name != GENERATOR]
 
-    def figure(title: str, ylabel: str, draw) -> None:
-        fig, axis = pyplot.subplots(figsize=(6.4, 3.2))
-        draw(axis)
+    def draw(title: str, ylabel: str, lines: Callable[[], list[tuple[str, list[tuple[float, float]], dict]]]):
+        fig, axis = pyplot.subplots(figsize=(6.4, 3.4))
+        for label, points, style in lines():
+            if points:
+                axis.plot([t - start for t, _ in points], [v for _, v in points], label=label, **style)
         axis.set_title(title)
-        axis.set_xlabel("seconds")
+        axis.set_xlabel("seconds since the first request")
         axis.set_ylabel(ylabel)
+        axis.grid(alpha=0.3)
         if axis.get_legend_handles_labels()[0]:
             axis.legend(fontsize="small")
         buffer = io.BytesIO()
         fig.tight_layout()
         fig.savefig(buffer, format="png", dpi=90)
         pyplot.close(fig)
-        figures.append((title, base64.b64encode(buffer.getvalue()).decode()))
+        return title, base64.b64encode(buffer.getvalue()).decode()
 
-    def throughput(axis) -> None:
-        if offered:
-            axis.plot([p[0] for p in offered], [p[1] / 1e6 for p in offered], label="offered (generator)", color="black")
-        for name, series in result.series.items():
-            points = _accepted_rate(series, result)
-            if points:
-                axis.plot([t for t, _ in points], [v / 1e6 for _, v in points], label=f"accepted {name}")
+    def throughput():
+        lines = [(f"offered to {replica}", [(t, v / 1e6) for t, v in offered_rate(result.stats, name)],
+                  {"linestyle": "--"}) for replica, name in names.items()]
+        return lines + [(f"accepted by {s.replica}", [(t, v / 1e6) for t, v in accepted_rate(s, result)], {})
+                        for s in replicas]
 
-    figure("offered vs accepted MB/s", "MB/s", throughput)
-    figure("resident memory per replica", "MiB", lambda axis: [
-        axis.plot([s.at_s for s in series.samples if s.rss_bytes], [s.rss_bytes / MIB for s in series.samples if s.rss_bytes],
-                  label=name) for name, series in result.series.items()])
-    figure("refused / failed spans per second", "spans/s", lambda axis: [
-        axis.plot([t for t, _ in series.rate(counter)], [v for _, v in series.rate(counter)], label=f"{name} {counter}")
-        for name, series in result.series.items() for counter in ("refused_spans", "failed_exports", "discarded_spans")
-        if series.rate(counter)])
-    figure("push latency", "ms", lambda axis: [
-        axis.plot([p[0] for p in offered], [p[index] for p in offered], label=label)
-        for index, label in ((2, "p50"), (3, "p99"))] if offered else None)
-    return figures
+    def losses():
+        lines = [(f"requests refused/failed by {replica}", _failures_rate(history, name), {"linestyle": "--"})
+                 for replica, name in names.items()]
+        return lines + [(f"{s.replica} {key.replace('_', ' ')}", s.rate(key), {})
+                        for s in replicas for key in LOSS_COUNTERS if s.has(key)]
 
+    def latency():
+        return [(f"{replica} p{q}", [(p.at, getattr(p, f"p{q}_ms")) for p in history
+                                     if p.name == name and getattr(p, f"p{q}_ms") is not None], {})
+                for replica, name in names.items() for q in (50, 99)]
 
-def _accepted_rate(series: Series, result: LoadResult) -> list[tuple[float, float]]:
-    if series.rate("received_bytes"):
-        return series.rate("received_bytes")
-    return [(t, v * result.totals.bytes_per_span) for t, v in series.rate("accepted_spans")]
-
-
-def _locust_history(path: Path) -> list[tuple[float, float, float, float]]:
-    """(seconds, offered bytes/s, p50 ms, p99 ms) from Locust's aggregated stats history."""
-    if not path.is_file():
-        return []
-    rows = [row for row in csv.DictReader(path.open()) if row["Name"] == "Aggregated"]
-    if not rows:
-        return []
-    start = int(rows[0]["Timestamp"])
-    points, previous = [], None
-    for row in rows:
-        total = float(row["Total Request Count"]) * float(row["Total Average Content Size"] or 0)
-        at = int(row["Timestamp"]) - start
-        if previous is not None and at > previous[0]:
-            points.append((float(at), (total - previous[1]) / (at - previous[0]),
-                           float(row["50%"] if row["50%"] != "N/A" else 0), float(row["99%"] if row["99%"] != "N/A" else 0)))
-        previous = (at, total)
-    return points
+    return [
+        draw(PLOTS[0], "MB/s", throughput),
+        draw(PLOTS[1], "MiB", lambda: [(s.replica, [(t, v / MIB) for t, v in s.rss()], {}) for s in replicas]),
+        draw(PLOTS[2], "cores", lambda: [(s.replica, s.cores(), {}) for s in result.series.values()]),
+        draw(PLOTS[3], "per second", losses),
+        draw(PLOTS[4], "ms", latency),
+    ]

@@ -1,38 +1,55 @@
-"""Runs Locust against a started stack (in a subprocess: Locust patches its process with gevent),
-samples every replica meanwhile, and turns the result into per-replica verdicts."""
+"""Runs Locust against a started stack and judges the run per replica.
+
+Locust runs as a subprocess (``locust -f pytest_tracestack/load/locustfile.py --headless``): it patches
+its process with gevent, which must not happen inside pytest. Meanwhile every replica and the generator
+itself are sampled (/proc and /metrics); after Locust stops, the run waits until the pipeline has
+flushed, then takes a last sample, so the counters cover every span that was sent.
+"""
 
 from __future__ import annotations
 
-import csv
-import json
+import math
 import os
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Callable
+
+import httpx
+
+import pytest_tracestack
 
 from ..errors import TracestackError
-from ..runtimes.base import Stack
-from .payloads import make_template
-from .rates import Rate
-from .sampling import Sampler, Series
-from .verdicts import RunTotals, Verdict, implied_replicas, judge
+from ..runtimes.base import Replica, Stack
+from .figures import ReplicaFigures, replica_figures
+from .locust_stats import GeneratorStats, read_stats
+from .pacing import http_url
+from .payloads import build_request
+from .rates import Rate, parse_duration, parse_rate
+from .scrape import Probe, Sampler, Series, scrape
+from .verdicts import Implied, Limits, SinkFigures, Verdict, implied_replicas, judge, sizing_only
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
-TRACES_PER_REQUEST = 10
+PROTOCOLS = ("otlp-grpc", "otlp-http")
+GENERATOR = "generator"
 
 
 @dataclass
 class LoadResult:
     protocol: str
-    rate: Rate
-    totals: RunTotals
-    series: dict[str, Series]
+    rate: Rate                              # what was asked
+    asked_bytes_per_s: float
+    users: int
+    stats: GeneratorStats
+    series: dict[str, Series]               # every replica, and the generator
+    figures: list[ReplicaFigures]
     verdicts: list[Verdict]
-    implied: list[str] = field(default_factory=list)
-    sink_bytes: int | None = None
+    implied: list[Implied] = field(default_factory=list)
+    sink: SinkFigures | None = None
     report_dir: Path | None = None
+    request_names: dict[str, str] = field(default_factory=dict)   # entry replica -> its Locust request name
 
     @property
     def passed(self) -> bool:
@@ -41,108 +58,168 @@ class LoadResult:
     def failures(self) -> list[str]:
         return [verdict.text for verdict in self.verdicts if not verdict.passed]
 
+    @property
+    def generator_cores(self) -> float | None:
+        series = self.series.get(GENERATOR)
+        return series.mean_cores(*self.stats.window) if series else None
 
-def run_load(stack: Stack, rate: Rate, duration_s: float, protocol: str, report_dir: Path, users: int = 4,
-             traffic_bytes_per_s: float | None = None) -> LoadResult:
+
+def run_load(stack: Stack, rate: Rate | str, duration_s: float | str, protocol: str, report_dir: Path,
+             users: int = 4, traffic: Rate | str | None = None, *, limits: Limits = Limits(), sink: Any = None,
+             traces_per_request: int = 10, interval_s: float = 1.0) -> LoadResult:
+    """Push ``rate`` (bytes or spans per second, all users together) for ``duration_s`` at every replica of
+    the profile's ingest component for ``protocol``, spread evenly; sample every replica; judge the run
+    against ``stack.profile.targets``. ``traffic``: the figure to size replica counts for (default: ``rate``).
+    ``sink``: a CaptureSink behind the pipeline to cross-check against (default: the stack's own)."""
+    rate, duration_s = parse_rate(rate), parse_duration(duration_s)
+    if protocol not in PROTOCOLS:
+        raise TracestackError(f"load protocol {protocol!r}: write one of {', '.join(PROTOCOLS)}")
     report_dir.mkdir(parents=True, exist_ok=True)
-    sink = _sink_of(stack)
-    sink_before = sum(sink.received_bytes.values()) if sink else None
+    request = build_request(traces_per_request)
+    entries = _entry_targets(stack, protocol)
+    users = math.ceil(max(users, len(entries)) / len(entries)) * len(entries)   # the same number per target
+    sink = sink if sink is not None else _sink_of(stack)
+    before = _sink_counts(sink)
+    keep = sink.keep_spans if sink is not None else None
     if sink is not None:
-        sink.keep_spans = False         # count, don't keep: a load run would fill memory with spans
-    processes = [replica for replica in stack.replicas if replica.pid is not None]
+        sink.keep_spans = False        # count, don't keep: a load run would fill memory with spans
     try:
-        with Sampler(processes) as sampler:
-            stats = _run_locust(stack, rate, duration_s, protocol, report_dir, users)
-            sink_bytes = _settled_bytes(sink) - sink_before if sink is not None else None
+        with Sampler([Probe.of(replica) for replica in stack.replicas], interval_s) as sampler:
+            stdout = _run_locust(entries, rate, duration_s, protocol, report_dir, users, traces_per_request, sampler)
+            _wait_until_flushed(stack, entries, sink)
+        after = _sink_counts(sink)
     finally:
         if sink is not None:
-            sink.keep_spans = True
-    totals = _totals(stats, rate, duration_s, report_dir)
-    verdicts = judge(totals, sampler.series, stack.profile.targets)
-    traffic = traffic_bytes_per_s or totals.requested_bytes_per_s
-    implied = [implied_replicas(traffic, series, totals, _sized(stack, series.component))
-               for series in sampler.series.values() if series.delta("accepted_spans") or series.delta("received_bytes")]
-    return LoadResult(protocol, rate, totals, sampler.series, verdicts, implied, sink_bytes, report_dir)
+            sink.keep_spans = keep
+    stats = read_stats(stdout, report_dir / "locust", len(request.data), request.spans)
+    sink_figures = SinkFigures(after[0] - before[0], after[1] - before[1]) if sink is not None else None
+    return _judge(stack, protocol, rate, users, stats, sampler.series, entries, sink_figures, traffic, limits,
+                  report_dir)
 
 
-def _sink_of(stack: Stack):
-    for replica in stack.replicas:
-        handle = getattr(stack, "handles", {}).get(replica.name)
-        if handle is not None and hasattr(handle, "sink"):
+def _judge(stack: Stack, protocol: str, rate: Rate, users: int, stats: GeneratorStats, series: dict[str, Series],
+           entries: dict[str, str], sink: SinkFigures | None, traffic: Rate | str | None, limits: Limits,
+           report_dir: Path) -> LoadResult:
+    bytes_per_span = stats.bytes_per_request / stats.spans_per_request
+    asked = rate.bytes_per_s(bytes_per_span)
+    window = stats.window
+    names = {replica: f"{protocol} {target}" for replica, target in entries.items()}
+    figures = [replica_figures(s, stats, names.get(name), window) for name, s in series.items() if name != GENERATOR]
+    generator = series.get(GENERATOR)
+    generator_cores = generator.mean_cores(*window) if generator else None
+    verdicts = judge(stats, asked, figures, stack.profile.targets, generator_cores, sink, limits)
+    traffic_bytes = parse_rate(traffic, "traffic").bytes_per_s(bytes_per_span) if traffic else asked
+    implied = _implied(stack, figures, verdicts, traffic_bytes, stats.duration_s)
+    return LoadResult(protocol, rate, asked, users, stats, series, figures, verdicts, implied, sink, report_dir, names)
+
+
+def _implied(stack: Stack, figures: list[ReplicaFigures], verdicts: list[Verdict], traffic_bytes: float,
+             duration_s: float) -> list[Implied]:
+    implied, targets = [], stack.profile.targets
+    for component in dict.fromkeys(f.component for f in figures):
+        entries = [f for f in figures if f.component == component and f.entry]
+        if entries:
+            held = all(v.passed for v in verdicts if v.subject in {f.replica for f in entries})
+            implied.append(implied_replicas(traffic_bytes, component, entries, duration_s, held, targets.get(component)))
+        elif component in targets and (only := sizing_only(traffic_bytes, component, targets[component])):
+            implied.append(only)
+    return implied
+
+
+def _entry_targets(stack: Stack, protocol: str) -> dict[str, str]:
+    """replica name -> the target the users push to (host:port for gRPC, the traces URL for HTTP)."""
+    endpoint = stack.profile.ingest.get(protocol)
+    if endpoint is None:
+        raise TracestackError(f"profile {stack.profile.name!r} takes no {protocol} traffic "
+                              f"(its ingest: {', '.join(stack.profile.ingest) or 'none'})")
+    replicas = stack.replicas_of(endpoint.component)
+    if not replicas:
+        raise TracestackError(f"profile {stack.profile.name!r}: no running {endpoint.component} replica to push to")
+    return {replica.name: _target(replica, protocol, endpoint) for replica in replicas}
+
+
+def _target(replica: Replica, protocol: str, endpoint: Any) -> str:
+    if protocol == "otlp-grpc":
+        return replica.hostport(endpoint.port)
+    return http_url(replica.url(endpoint.port, endpoint.path or "/v1/traces"))
+
+
+def _run_locust(entries: dict[str, str], rate: Rate, duration_s: float, protocol: str, report_dir: Path,
+                users: int, traces_per_request: int, sampler: Sampler) -> str:
+    package_root = str(Path(pytest_tracestack.__file__).resolve().parents[1])
+    env = {**os.environ, "TRACESTACK_LOAD_RATE": rate.text(), "TRACESTACK_LOAD_PROTOCOL": protocol,
+           "TRACESTACK_TRACES_PER_REQUEST": str(traces_per_request),
+           "TRACESTACK_OTLP_GRPC" if protocol == "otlp-grpc" else "TRACESTACK_OTLP_HTTP": ",".join(entries.values()),
+           # the subprocess must load this very package, not another installed copy
+           "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
+    env.pop("TRACESTACK_LOAD_STEPS", None)
+    argv = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "-u", str(users), "-r", str(users),
+            "-t", f"{max(1, round(duration_s))}s", "--stop-timeout", "5", "--json", "--skip-log",
+            "--exit-code-on-error", "0", "--csv", str(report_dir / "locust"), "--csv-full-history",
+            "--html", str(report_dir / "locust.html")]
+    (report_dir / "locust-command.txt").write_text(" ".join(argv) + "\n")
+    with (report_dir / "locust.log").open("w") as log:
+        process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=log, text=True)
+        try:
+            sampler.add(Probe(GENERATOR, GENERATOR, process.pid))
+            stdout, _ = process.communicate(timeout=duration_s + 90)
+        except subprocess.TimeoutExpired:
+            raise TracestackError(f"locust did not finish within {duration_s + 90:.0f}s; see "
+                                  f"{report_dir / 'locust.log'}") from None
+        finally:
+            _end(process)
+    if not stdout.strip():
+        tail = "\n".join((report_dir / "locust.log").read_text().splitlines()[-15:])
+        raise TracestackError(f"locust exited {process.returncode} without its JSON statistics; last lines of "
+                              f"{report_dir / 'locust.log'}:\n{tail}")
+    return stdout
+
+
+def _end(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _sink_of(stack: Stack) -> Any:
+    for handle in getattr(stack, "handles", {}).values():
+        if hasattr(handle, "sink"):
             return handle.sink
     return None
 
 
-def _sized(stack: Stack, component: str) -> float | None:
-    target = stack.profile.targets.get(component)
-    return target.throughput_mb_s[0] if target and target.throughput_mb_s else None
+def _sink_counts(sink: Any) -> tuple[int, int]:
+    return (sum(sink.received_bytes.values()), sink.span_count) if sink is not None else (0, 0)
 
 
-def _run_locust(stack: Stack, rate: Rate, duration_s: float, protocol: str, report_dir: Path, users: int) -> list:
-    wire = "otlp-http" if protocol == "otlp-http" else "otlp-grpc"
-    target = stack.ingest_target(wire)
-    env = {**os.environ, "TRACESTACK_LOAD_RATE": f"{rate.value:.0f}{'B/s' if rate.unit == 'bytes' else 'spans/s'}",
-           "TRACESTACK_LOAD_PROTOCOL": wire, "TRACESTACK_TRACES_PER_REQUEST": str(TRACES_PER_REQUEST),
-           "TRACESTACK_OTLP_GRPC" if wire == "otlp-grpc" else "TRACESTACK_OTLP_HTTP":
-               target if wire == "otlp-grpc" else target.removesuffix("/v1/traces")}
-    argv = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "-u", str(users), "-r", str(users),
-            "-t", f"{duration_s:.0f}s", "--stop-timeout", "5", "--json", "--skip-log",
-            "--csv", str(report_dir / "locust"), "--csv-full-history", "--html", str(report_dir / "locust.html")]
-    try:
-        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=duration_s + 120)
-    except subprocess.TimeoutExpired:
-        raise TracestackError(f"locust did not finish within {duration_s + 120:.0f}s") from None
-    (report_dir / "locust.log").write_text(done.stderr)
-    try:
-        return json.loads(done.stdout)
-    except ValueError:
-        raise TracestackError(f"locust exited {done.returncode} without its JSON stats; last lines:\n"
-                              + "\n".join(done.stderr.splitlines()[-15:])) from None
+def _wait_until_flushed(stack: Stack, entries: dict[str, str], sink: Any, deadline_s: float = 30.0,
+                        quiet_s: float = 2.0) -> None:
+    """Wait until what the entry replicas accepted has left them (exported >= accepted, where they count
+    both) and the sink's count stopped moving; at most ``deadline_s``."""
+    urls = [r.url("metrics", "/metrics") for r in stack.replicas if r.name in entries and "metrics" in r.ports]
+    with httpx.Client(timeout=2.0) as client:
+        _poll_until(lambda: _flushed(client, urls), lambda: _sink_counts(sink), deadline_s, quiet_s)
 
 
-def _settled_bytes(sink, deadline_s: float = 15.0) -> int:
-    """Wait for the pipeline to flush: the sink's byte count stops changing."""
+def _flushed(client: httpx.Client, urls: list[str]) -> bool:
+    for url in urls:
+        counters = scrape(client, url) or {}
+        if "exported_spans" in counters and counters["exported_spans"] < counters.get("accepted_spans", 0):
+            return False
+    return True
+
+
+def _poll_until(done: Callable[[], bool], progress: Callable[[], Any], deadline_s: float, quiet_s: float) -> None:
     deadline = time.monotonic() + deadline_s
-    last = -1
+    last, quiet_since = progress(), time.monotonic()
     while time.monotonic() < deadline:
-        current = sum(sink.received_bytes.values())
-        if current == last:
-            return current
-        last = current
-        time.sleep(1.5)
-    return last
-
-
-def _totals(stats: list, rate: Rate, duration_s: float, report_dir: Path) -> RunTotals:
-    requests = sum(entry["num_requests"] for entry in stats)
-    offered = sum(entry["total_content_length"] for entry in stats)
-    payload_bytes = sum(len(t.data) for t in make_template(traces_per_request=TRACES_PER_REQUEST))
-    spans_per_request = sum(t.spans for t in make_template(traces_per_request=TRACES_PER_REQUEST))
-    latencies: dict[int, int] = {}
-    for entry in stats:
-        for value, count in entry.get("response_times", {}).items():
-            latencies[int(float(value))] = latencies.get(int(float(value)), 0) + count
-    requested = rate.value if rate.unit == "bytes" else rate.value * payload_bytes / spans_per_request
-    return RunTotals(requested_bytes_per_s=requested, offered_bytes=offered, offered_spans=requests * spans_per_request,
-                     duration_s=duration_s, failures=_failures(report_dir / "locust_failures.csv"),
-                     latency_p50_ms=_percentile(latencies, 0.5), latency_p99_ms=_percentile(latencies, 0.99),
-                     bytes_per_span=payload_bytes / spans_per_request)
-
-
-def _failures(path: Path) -> dict[str, int]:
-    if not path.is_file():
-        return {}
-    with path.open() as handle:
-        return {row["Error"]: int(row["Occurrences"]) for row in csv.DictReader(handle)}
-
-
-def _percentile(histogram: dict[int, int], fraction: float) -> float:
-    total = sum(histogram.values())
-    if not total:
-        return 0.0
-    seen = 0
-    for value in sorted(histogram):
-        seen += histogram[value]
-        if seen >= fraction * total:
-            return float(value)
-    return float(max(histogram))
+        time.sleep(0.25)
+        current = progress()
+        if current != last:
+            last, quiet_since = current, time.monotonic()
+        elif done() and time.monotonic() - quiet_since >= quiet_s:
+            return

@@ -1,4 +1,10 @@
-"""Stepped load: the rate rises in steps, each held for a while (Locust LoadTestShape)."""
+"""Stepped load (a Locust LoadTestShape): the rate rises in steps, each held for a while.
+
+Active only when TRACESTACK_LOAD_STEPS is set, e.g. ``1MB/s,2MB/s,4MB/s`` with TRACESTACK_LOAD_STEP_SECONDS
+(default 20) per step and TRACESTACK_LOAD_USERS users (default 4). The users keep their number; each step
+moves the rate they pace themselves to. The shape runs where the users run: use it with a local runner
+(no --processes, no master/worker), where the rate is the whole run's.
+"""
 
 from __future__ import annotations
 
@@ -6,24 +12,24 @@ import os
 
 from locust import LoadTestShape
 
-from .rates import parse_rate
+from .rates import parse_duration, parse_steps
+from .users import LoadState
 
 
 class StepShape(LoadTestShape):
-    """Active only when TRACESTACK_LOAD_STEPS is set: each step sets the rate the users pace themselves to."""
-
     abstract = "TRACESTACK_LOAD_STEPS" not in os.environ
 
     def __init__(self) -> None:
         super().__init__()
-        self.steps = [parse_rate(step) for step in os.environ.get("TRACESTACK_LOAD_STEPS", "").split(",") if step]
-        self.step_seconds = float(os.environ.get("TRACESTACK_LOAD_STEP_SECONDS", "20"))
+        self.steps = parse_steps(os.environ.get("TRACESTACK_LOAD_STEPS", ""), "TRACESTACK_LOAD_STEPS")
+        self.step_seconds = parse_duration(os.environ.get("TRACESTACK_LOAD_STEP_SECONDS", "20"),
+                                           "TRACESTACK_LOAD_STEP_SECONDS")
         self.users = int(os.environ.get("TRACESTACK_LOAD_USERS", "4"))
 
-    def tick(self):
+    def tick(self) -> tuple[int, float] | None:
         index = int(self.get_run_time() // self.step_seconds)
         if index >= len(self.steps):
             return None
-        rate = self.steps[index]
-        os.environ["TRACESTACK_LOAD_RATE"] = f"{rate.value:.0f}B/s" if rate.unit == "bytes" else f"{rate.value:.0f}spans/s"
+        if LoadState.pacing is not None:
+            LoadState.pacing.rate = self.steps[index]
         return self.users, self.users

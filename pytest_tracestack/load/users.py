@@ -1,59 +1,117 @@
-"""Locust users that push pre-encoded OTLP payloads (import only from a locustfile: Locust patches the
-process with gevent on import). Each request carries ``TRACESTACK_TRACES_PER_REQUEST`` fresh traces."""
+"""Locust users pushing pre-encoded OTLP payloads with fresh ids (import only from a locustfile: Locust
+patches the process with gevent when it is imported).
+
+Every request is reported to Locust's statistics: its name is ``<protocol> <target>`` so each replica
+gets its own row, its length is the payload's size in bytes (what was offered, not the answer), and a
+refusal is a failure named by its status (see outcomes.py). Options (Locust flags or env variables):
+
+  --tracestack-rate / TRACESTACK_LOAD_RATE                  5MB/s, 20000spans/s or max (default 1MB/s),
+                                                            for all users of the process together
+  --tracestack-traces-per-request / TRACESTACK_TRACES_PER_REQUEST   default 10
+  TRACESTACK_LOAD_PROTOCOL                                  otlp-grpc (default) or otlp-http
+  TRACESTACK_OTLP_GRPC / TRACESTACK_OTLP_HTTP               targets, comma-separated, when --host is not given
+"""
 
 from __future__ import annotations
 
+import itertools
 import os
+import random
 import time
 
-from locust import FastHttpUser, User, constant_throughput, events, task
+import gevent
+from locust import FastHttpUser, User, constant, events, task
 
-from .payloads import make_template
-from .rates import parse_rate
+from .outcomes import grpc_outcome, http_outcome, partial_outcome
+from .pacing import Pacing, grpc_target, http_url, parse_load_rate, split_targets
+from .payloads import PayloadSource
 
-TRACES_PER_REQUEST = int(os.environ.get("TRACESTACK_TRACES_PER_REQUEST", "10"))
-_TEMPLATES = make_template(traces_per_request=TRACES_PER_REQUEST)
-PAYLOAD_BYTES = sum(len(t.data) for t in _TEMPLATES)
-SPANS_PER_REQUEST = sum(t.spans for t in _TEMPLATES)
-
-
-class Refused(Exception):
-    """The receiver answered but did not accept: RESOURCE_EXHAUSTED, UNAVAILABLE, HTTP 429/503, ..."""
+PROTOCOL = os.environ.get("TRACESTACK_LOAD_PROTOCOL", "otlp-grpc")
+if PROTOCOL not in ("otlp-grpc", "otlp-http"):
+    raise ValueError(f"TRACESTACK_LOAD_PROTOCOL={PROTOCOL!r}: write otlp-grpc or otlp-http")
+EXPORT_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
 
-def next_payload() -> bytes:
-    # Concatenated protobuf messages merge: K stamped traces make one request with K ResourceSpans.
-    return b"".join(template.stamp() for template in _TEMPLATES)
+class LoadState:
+    """What every user of this process shares: the payload source and the pacing."""
+
+    payloads: PayloadSource | None = None
+    pacing: Pacing | None = None
+
+    @classmethod
+    def configure(cls, rate_text: str, traces_per_request: int) -> None:
+        cls.payloads = PayloadSource(traces_per_request=traces_per_request)
+        cls.pacing = Pacing(parse_load_rate(rate_text), cls.payloads.bytes_per_request, cls.payloads.spans_per_request)
 
 
-def requests_per_second(environment) -> float:
-    """The whole run's target rate in requests/s, from TRACESTACK_LOAD_RATE (bytes or spans per second)."""
-    rate = parse_rate(os.environ.get("TRACESTACK_LOAD_RATE", "1MB/s"))
-    per_request = PAYLOAD_BYTES if rate.unit == "bytes" else SPANS_PER_REQUEST
-    return rate.value / per_request
+@events.init_command_line_parser.add_listener
+def _options(parser) -> None:
+    parser.add_argument("--tracestack-rate", env_var="TRACESTACK_LOAD_RATE", default="1MB/s",
+                        help="target rate of all users together: 5MB/s, 20000spans/s, or max (no pacing)")
+    parser.add_argument("--tracestack-traces-per-request", env_var="TRACESTACK_TRACES_PER_REQUEST", type=int,
+                        default=10, help="traces in each export request")
+
+
+@events.init.add_listener
+def _configure(environment, **_) -> None:
+    options = environment.parsed_options
+    LoadState.configure(getattr(options, "tracestack_rate", None) or os.environ.get("TRACESTACK_LOAD_RATE", "1MB/s"),
+                        int(getattr(options, "tracestack_traces_per_request", None)
+                            or os.environ.get("TRACESTACK_TRACES_PER_REQUEST", "10")))
+
+
+def _targets(env_name: str, host: str | None) -> list[str]:
+    targets = split_targets(os.environ.get(env_name)) or split_targets(host)
+    if not targets:
+        raise ValueError(f"no target: give --host or set {env_name} (host:port, comma-separated for several)")
+    return targets
 
 
 class _PacedUser(User):
-    abstract = True
+    """Paces itself inside its task (gevent.sleep while Locust sees it running): a stop then waits for
+    the task to finish (--stop-timeout), so a request is never cut off after it was sent and before it
+    was counted, which would happen if Locust's wait_time did the pacing."""
 
-    def wait_time(self):
-        users = max(1, self.environment.runner.user_count if self.environment.runner else 1)
-        return constant_throughput(requests_per_second(self.environment) / users)(self)
+    abstract = True
+    wait_time = constant(0)
+    _numbers = itertools.count()
+    _next_send: float | None = None
+
+    def pace(self) -> None:
+        runner = self.environment.runner
+        per_user = LoadState.pacing.per_user(runner.user_count if runner else 1)
+        now = time.monotonic()
+        if per_user is None:
+            gevent.sleep(0)          # a point where a pending stop lands, before the request is sent
+            return
+        interval = 1.0 / per_user
+        if self._next_send is None:  # users start together: spread their sends over one interval
+            self._next_send = now + random.uniform(0, interval)
+        gevent.sleep(max(0.0, self._next_send - now))
+        self._next_send = max(self._next_send, now) + interval
+
+    def pick(self, targets: list[str]) -> str:
+        """Users are spread over the targets round robin."""
+        return targets[next(self._numbers) % len(targets)]
+
+    def report(self, name: str, started: float, payload: bytes, exception: Exception | None) -> None:
+        events.request.fire(request_type=PROTOCOL, name=name, response_time=(time.perf_counter() - started) * 1000,
+                            response_length=len(payload), exception=exception, context={})
 
 
 class OtlpGrpcUser(_PacedUser):
-    """OTLP/gRPC TraceService/Export; target from --host (host:port) or TRACESTACK_OTLP_GRPC."""
+    """OTLP/gRPC TraceService/Export; target from TRACESTACK_OTLP_GRPC or --host (host:port)."""
 
-    abstract = os.environ.get("TRACESTACK_LOAD_PROTOCOL", "otlp-grpc") != "otlp-grpc"
+    abstract = PROTOCOL != "otlp-grpc"
 
     def on_start(self) -> None:
-        import grpc
+        import grpc   # the gevent-aware gRPC was set up by the locustfile before any gRPC object exists
         from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
-        target = os.environ.get("TRACESTACK_OTLP_GRPC") or (self.host or "").removeprefix("grpc://")
+        target = grpc_target(self.pick(_targets("TRACESTACK_OTLP_GRPC", self.host)))
+        self.request_name = f"otlp-grpc {target}"
         self.channel = grpc.insecure_channel(target)
-        self.export = self.channel.unary_unary("/opentelemetry.proto.collector.trace.v1.TraceService/Export",
-                                               request_serializer=lambda payload: payload,
+        self.export = self.channel.unary_unary(EXPORT_METHOD, request_serializer=bytes,
                                                response_deserializer=ExportTraceServiceResponse.FromString)
 
     def on_stop(self) -> None:
@@ -63,28 +121,36 @@ class OtlpGrpcUser(_PacedUser):
     def export_traces(self) -> None:
         import grpc
 
-        payload = next_payload()
+        self.pace()
+        payload = LoadState.payloads.next()
         started = time.perf_counter()
-        exception = None
         try:
-            self.export(payload, timeout=10)
+            exception = partial_outcome(self.export(payload, timeout=10))
         except grpc.RpcError as error:
-            exception = Refused(error.code().name)
-        events.request.fire(request_type="grpc", name="otlp-grpc Export", response_time=(time.perf_counter() - started) * 1000,
-                            response_length=len(payload), exception=exception, context={})
+            exception = grpc_outcome(error.code().name)
+        self.report(self.request_name, started, payload, exception)
 
 
 class OtlpHttpUser(_PacedUser, FastHttpUser):
-    """OTLP/HTTP protobuf POST /v1/traces; target from --host or TRACESTACK_OTLP_HTTP."""
+    """OTLP/HTTP protobuf POST /v1/traces; target from TRACESTACK_OTLP_HTTP or --host."""
 
-    abstract = os.environ.get("TRACESTACK_LOAD_PROTOCOL", "otlp-grpc") != "otlp-http"
-    host = os.environ.get("TRACESTACK_OTLP_HTTP")
+    abstract = PROTOCOL != "otlp-http"
+    host = (split_targets(os.environ.get("TRACESTACK_OTLP_HTTP")) or [None])[0]
+
+    def on_start(self) -> None:
+        self.url = http_url(self.pick(_targets("TRACESTACK_OTLP_HTTP", self.host)))
+        self.request_name = f"otlp-http {self.url}"
 
     @task
     def export_traces(self) -> None:
-        payload = next_payload()
-        with self.client.post("/v1/traces", data=payload, headers={"Content-Type": "application/x-protobuf"},
-                              name="otlp-http /v1/traces", catch_response=True) as response:
+        self.pace()
+        payload = LoadState.payloads.next()
+        with self.client.post(self.url, data=payload, headers={"Content-Type": "application/x-protobuf"},
+                              name=self.request_name, catch_response=True) as response:
+            response.request_meta["request_type"] = PROTOCOL
             response.request_meta["response_length"] = len(payload)
-            if response.status_code // 100 != 2:
-                response.failure(Refused(f"HTTP {response.status_code}"))
+            outcome = http_outcome(response.status_code, response.content, getattr(response, "error", None))
+            if outcome is None:
+                response.success()
+            else:
+                response.failure(outcome)

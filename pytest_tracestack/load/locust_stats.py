@@ -1,0 +1,163 @@
+"""What the generator did, read from a headless Locust run's output: ``--json`` on stdout (per request
+name: counts, bytes, latency histogram, first and last request), ``--csv`` failures (by error), and
+``--csv-full-history`` (per second). The users name each row ``<protocol> <target>``."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .outcomes import parse_failure
+
+
+@dataclass(frozen=True)
+class TargetStats:
+    """One request name, i.e. one target the users pushed to."""
+
+    name: str
+    requests: int
+    failed_requests: int
+    offered_bytes: int
+    response_times: dict[int, int]          # rounded milliseconds -> count (Locust's histogram)
+    first_request: float                     # epoch seconds
+    last_request: float
+    failures: dict[str, int] = field(default_factory=dict)   # "refused RESOURCE_EXHAUSTED" -> requests
+
+    @property
+    def target(self) -> str:
+        return self.name.split(" ", 1)[-1]
+
+    def percentile_ms(self, fraction: float) -> float:
+        return percentile(self.response_times, fraction)
+
+
+@dataclass(frozen=True)
+class HistoryPoint:
+    at: float                 # epoch seconds
+    name: str                 # a request name, or "Aggregated"
+    requests: int             # totals so far
+    failures: int
+    p50_ms: float | None      # over the last seconds (Locust's current response time percentiles)
+    p99_ms: float | None
+
+
+@dataclass(frozen=True)
+class GeneratorStats:
+    targets: dict[str, TargetStats]          # by request name
+    history: list[HistoryPoint]
+    bytes_per_request: int
+    spans_per_request: int
+
+    @property
+    def requests(self) -> int:
+        return sum(t.requests for t in self.targets.values())
+
+    @property
+    def failed_requests(self) -> int:
+        return sum(t.failed_requests for t in self.targets.values())
+
+    @property
+    def offered_bytes(self) -> int:
+        return sum(t.offered_bytes for t in self.targets.values())
+
+    @property
+    def offered_spans(self) -> int:
+        return self.requests * self.spans_per_request
+
+    @property
+    def delivered_spans(self) -> int:
+        """Spans of requests answered OK (partial rejections included: the receiver counts them)."""
+        rejected_outright = sum(count for t in self.targets.values() for error, count in t.failures.items()
+                                if not error.startswith("partially rejected"))
+        return (self.requests - rejected_outright) * self.spans_per_request
+
+    @property
+    def window(self) -> tuple[float, float]:
+        """From the first request to the last (epoch seconds)."""
+        if not self.targets:
+            return 0.0, 0.0
+        return (min(t.first_request for t in self.targets.values()),
+                max(t.last_request for t in self.targets.values()))
+
+    @property
+    def duration_s(self) -> float:
+        start, end = self.window
+        return max(end - start, 1e-9)
+
+    def failures(self) -> dict[str, int]:
+        merged: dict[str, int] = {}
+        for target in self.targets.values():
+            for error, count in target.failures.items():
+                merged[error] = merged.get(error, 0) + count
+        return merged
+
+    def percentile_ms(self, fraction: float) -> float:
+        merged: dict[int, int] = {}
+        for target in self.targets.values():
+            for value, count in target.response_times.items():
+                merged[value] = merged.get(value, 0) + count
+        return percentile(merged, fraction)
+
+
+def read_stats(stdout: str, csv_prefix: Path, bytes_per_request: int, spans_per_request: int) -> GeneratorStats:
+    """Parse Locust's ``--json`` output and the ``--csv`` files written next to ``csv_prefix``."""
+    try:
+        entries = json.loads(stdout)
+    except ValueError:
+        raise ValueError("locust printed no JSON statistics (was it run with --json?)") from None
+    failures = _failures(Path(f"{csv_prefix}_failures.csv"))
+    targets = {}
+    for entry in entries:
+        name = entry["name"]
+        targets[name] = TargetStats(
+            name=name, requests=entry["num_requests"], failed_requests=entry["num_failures"],
+            offered_bytes=entry["total_content_length"],
+            response_times={int(float(k)): v for k, v in entry.get("response_times", {}).items()},
+            first_request=entry["start_time"], last_request=entry.get("last_request_timestamp") or entry["start_time"],
+            failures=failures.get(name, {}))
+    return GeneratorStats(targets, read_history(Path(f"{csv_prefix}_stats_history.csv")), bytes_per_request,
+                          spans_per_request)
+
+
+def _failures(path: Path) -> dict[str, dict[str, int]]:
+    """request name -> {"refused RESOURCE_EXHAUSTED": count, ...}"""
+    found: dict[str, dict[str, int]] = {}
+    if not path.is_file():
+        return found
+    with path.open() as handle:
+        for row in csv.DictReader(handle):
+            kind, status = parse_failure(row["Error"])
+            key = f"{kind} {status}"
+            by_name = found.setdefault(row["Name"], {})
+            by_name[key] = by_name.get(key, 0) + int(row["Occurrences"])
+    return found
+
+
+def read_history(path: Path) -> list[HistoryPoint]:
+    if not path.is_file():
+        return []
+    with path.open() as handle:
+        return [HistoryPoint(float(row["Timestamp"]), row["Name"], int(row["Total Request Count"]),
+                             int(row["Total Failure Count"]), _number(row["50%"]), _number(row["99%"]))
+                for row in csv.DictReader(handle)]
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:    # "N/A" before the first request
+        return None
+
+
+def percentile(histogram: dict[int, int], fraction: float) -> float:
+    total = sum(histogram.values())
+    if not total:
+        return 0.0
+    seen = 0
+    for value in sorted(histogram):
+        seen += histogram[value]
+        if seen >= fraction * total:
+            return float(value)
+    return float(max(histogram))

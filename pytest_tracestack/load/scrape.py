@@ -1,0 +1,233 @@
+"""Samples every replica while load runs: resident memory and CPU time from /proc, counters from /metrics.
+
+Counters become rates per replica over time (``Series.rate``). Metric names vary with the version and
+the telemetry level (with or without ``_total`` and unit suffixes): every spelling listed is accepted,
+and the first one a replica exposes is used, so two spellings of one counter are never added up.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from ..prometheus import MetricsParseError, parse_metrics, sample_value
+from ..runtimes.base import Replica
+
+OTLP_GRPC_SERVICE = {"rpc_service": "opentelemetry.proto.collector.trace.v1.TraceService"}
+
+
+@dataclass(frozen=True)
+class Counter:
+    """A quantity worth a series, and the metric spellings (with label filters) that expose it."""
+
+    key: str
+    names: tuple[str, ...]
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+COUNTERS: tuple[Counter, ...] = (
+    Counter("accepted_spans", ("otelcol_receiver_accepted_spans", "tempo_receiver_accepted_spans")),
+    Counter("refused_spans", ("otelcol_receiver_refused_spans", "tempo_receiver_refused_spans")),
+    Counter("exported_spans", ("otelcol_exporter_sent_spans",)),
+    Counter("failed_exports", ("otelcol_exporter_send_failed_spans",)),
+    Counter("enqueue_failed_spans", ("otelcol_exporter_enqueue_failed_spans",)),
+    Counter("discarded_spans", ("tempo_discarded_spans_total",)),
+    Counter("distributor_bytes", ("tempo_distributor_bytes_received_total",)),
+    Counter("ingester_bytes", ("tempo_ingester_bytes_received_total",)),
+    # Wire bytes the collector's own OTLP servers received (telemetry level "detailed").
+    Counter("grpc_request_bytes", ("rpc_server_request_size_bytes_sum", "rpc_server_request_size_sum"),
+            OTLP_GRPC_SERVICE),
+    Counter("http_request_bytes", ("http_server_request_body_size_bytes_sum", "http_server_request_body_size_sum"),
+            {"http_response_status_code": "200"}),
+    # Process figures a replica reports itself: used when its pid is not visible (kind, cluster).
+    Counter("metrics_rss_bytes", ("otelcol_process_memory_rss_bytes", "otelcol_process_memory_rss",
+                                  "process_resident_memory_bytes")),
+    Counter("metrics_cpu_seconds", ("otelcol_process_cpu_seconds_total", "otelcol_process_cpu_seconds",
+                                    "process_cpu_seconds_total")),
+)
+LOSS_COUNTERS = ("refused_spans", "failed_exports", "enqueue_failed_spans", "discarded_spans")
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What to sample: a process (pid) and/or a /metrics URL."""
+
+    name: str
+    component: str
+    pid: int | None
+    metrics_url: str | None = None
+
+    @classmethod
+    def of(cls, replica: Replica) -> "Probe":
+        url = replica.url("metrics", "/metrics") if "metrics" in replica.ports else None
+        return cls(replica.name, replica.component, replica.pid, url)
+
+
+@dataclass(frozen=True)
+class ReplicaSample:
+    at: float                         # wall clock, seconds since the epoch (Locust's history uses it too)
+    rss_bytes: int | None
+    cpu_seconds: float | None
+    counters: dict[str, float]
+    scraped: bool = False             # /metrics answered (a counter absent then has not started: 0)
+
+
+@dataclass
+class Series:
+    replica: str
+    component: str
+    samples: list[ReplicaSample] = field(default_factory=list)
+
+    def rss(self) -> list[tuple[float, int]]:
+        """(time, resident bytes): from /proc, else what the replica reports on /metrics."""
+        points = []
+        for sample in self.samples:
+            value = sample.rss_bytes if sample.rss_bytes is not None else sample.counters.get("metrics_rss_bytes")
+            if value is not None:
+                points.append((sample.at, int(value)))
+        return points
+
+    def peak_rss(self) -> int | None:
+        values = [value for _, value in self.rss()]
+        return max(values) if values else None
+
+    def cpu(self) -> list[tuple[float, float]]:
+        return [(s.at, s.cpu_seconds if s.cpu_seconds is not None else s.counters["metrics_cpu_seconds"])
+                for s in self.samples if s.cpu_seconds is not None or "metrics_cpu_seconds" in s.counters]
+
+    def cores(self) -> list[tuple[float, float]]:
+        """CPU cores in use between consecutive samples."""
+        return _rates(self.cpu())
+
+    def mean_cores(self, start: float | None = None, end: float | None = None) -> float | None:
+        """CPU cores used on average from ``start`` to ``end`` (wall clock; default: the whole series),
+        between the samples that bracket that window."""
+        points = self.cpu()
+        if start is not None:
+            before = [p for p in points if p[0] <= start]
+            points = points[len(before) - 1:] if before else points
+        if end is not None:
+            after = [n for n, p in enumerate(points) if p[0] >= end]
+            points = points[:after[0] + 1] if after else points
+        if len(points) < 2 or points[-1][0] <= points[0][0]:
+            return None
+        return (points[-1][1] - points[0][1]) / (points[-1][0] - points[0][0])
+
+    def has(self, counter: str) -> bool:
+        return any(counter in s.counters for s in self.samples)
+
+    def values(self, counter: str) -> list[tuple[float, float]]:
+        """(time, value) of a counter; a collector only exports a counter once it has counted something,
+        so before it appears in an answered scrape it is 0."""
+        if not self.has(counter):
+            return []
+        return [(s.at, s.counters.get(counter, 0.0)) for s in self.samples if s.scraped]
+
+    def delta(self, counter: str) -> float | None:
+        """How much a counter grew over the series (None when the replica does not expose it)."""
+        values = self.values(counter)
+        return values[-1][1] - values[0][1] if len(values) >= 2 else None
+
+    def rate(self, counter: str) -> list[tuple[float, float]]:
+        """Per-second rate between consecutive samples: [(time, rate)]."""
+        return _rates(self.values(counter))
+
+
+def _rates(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    return [(t2, (v2 - v1) / (t2 - t1)) for (t1, v1), (t2, v2) in zip(points, points[1:]) if t2 > t1]
+
+
+def rss_bytes(pid: int | None) -> int | None:
+    """VmRSS of a process from /proc/<pid>/status (None when it is gone or not ours to see)."""
+    if pid is None:
+        return None
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU time of a process from /proc/<pid>/stat."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def counters_from_text(text: str, source: str = "/metrics") -> dict[str, float]:
+    """The counters of interest in a Prometheus text answer (raises MetricsParseError if it is not one)."""
+    families = parse_metrics(text, source)
+    found = {}
+    for counter in COUNTERS:
+        for name in counter.names:
+            value = sample_value(families, name, counter.labels)
+            if value is not None:
+                found[counter.key] = value
+                break
+    return found
+
+
+def scrape(client: httpx.Client, url: str) -> dict[str, float] | None:
+    """The counters of interest, or None when /metrics did not answer."""
+    try:
+        response = client.get(url)
+        response.raise_for_status()
+        return counters_from_text(response.text, url)
+    except (httpx.HTTPError, MetricsParseError):
+        return None
+
+
+class Sampler:
+    """A background thread sampling each probe every ``interval_s`` until stopped, and once more at the end."""
+
+    def __init__(self, probes: list[Probe], interval_s: float = 1.0) -> None:
+        self.interval_s = interval_s
+        self._probes = list(probes)
+        self.series = {p.name: Series(p.name, p.component) for p in probes}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="tracestack-sampler", daemon=True)
+
+    def add(self, probe: Probe) -> None:
+        """Sample another process from now on (e.g. the load generator once it started)."""
+        with self._lock:
+            self._probes.append(probe)
+            self.series[probe.name] = Series(probe.name, probe.component)
+
+    def __enter__(self) -> "Sampler":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        with httpx.Client(timeout=2.0) as client:
+            while True:
+                self.sample_once(client)
+                if self._stop.wait(self.interval_s):
+                    self.sample_once(client)
+                    return
+
+    def sample_once(self, client: httpx.Client) -> None:
+        with self._lock:
+            probes = list(self._probes)
+        for probe in probes:
+            counters = scrape(client, probe.metrics_url) if probe.metrics_url else None
+            sample = ReplicaSample(time.time(), rss_bytes(probe.pid), cpu_seconds(probe.pid), counters or {},
+                                   scraped=counters is not None)
+            with self._lock:
+                self.series[probe.name].samples.append(sample)

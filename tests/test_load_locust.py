@@ -1,0 +1,122 @@
+"""Load: the Locust users, run with plain `locust -f loadtests/locustfile.py` against capture sinks."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pytest_tracestack.load.locust_stats import GeneratorStats, read_stats
+from pytest_tracestack.load.payloads import build_request
+from pytest_tracestack.sink import CaptureSink
+
+REPO = Path(__file__).resolve().parents[1]
+REQUEST = build_request(10)
+
+
+@pytest.fixture
+def sinks():
+    """Capture sinks on free loopback ports, stopped after the test."""
+    started: list[CaptureSink] = []
+
+    def start() -> CaptureSink:
+        sink = CaptureSink("127.0.0.1").start()
+        started.append(sink)
+        return sink
+
+    yield start
+    for sink in started:
+        sink.stop()
+
+
+def locust(tmp_path: Path, seconds: int, users: int = 2, host: str | None = None, **env: str) -> GeneratorStats:
+    """Plain headless Locust on the repository's locustfile; returns what it reported."""
+    argv = [sys.executable, "-m", "locust", "-f", str(REPO / "loadtests" / "locustfile.py"), "--headless",
+            "-u", str(users), "-r", str(users), "-t", f"{seconds}s", "--stop-timeout", "5", "--json", "--skip-log",
+            "--exit-code-on-error", "0", "--csv", str(tmp_path / "locust"), "--csv-full-history"]
+    environment = {**{k: v for k, v in os.environ.items() if not k.startswith("TRACESTACK_")}, **env,
+                   "PYTHONPATH": str(REPO)}
+    done = subprocess.run(argv + (["--host", host] if host else []), env=environment, capture_output=True, text=True,
+                          timeout=seconds + 60, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return read_stats(done.stdout, tmp_path / "locust", len(REQUEST.data), REQUEST.spans)
+
+
+def test_grpc_users_send_fresh_traces_and_count_refusals_by_status(sinks, tmp_path: Path) -> None:
+    sink = sinks()
+    sink.fail_next(3, "RESOURCE_EXHAUSTED")
+    stats = locust(tmp_path, 3, host=sink.grpc_endpoint, TRACESTACK_LOAD_RATE="2MB/s")
+    target = stats.targets[f"otlp-grpc {sink.grpc_endpoint}"]
+    assert target.failures == {"refused RESOURCE_EXHAUSTED": 3} and target.requests > 20
+    delivered = target.requests - 3
+    assert sink.request_count == delivered and sum(sink.received_bytes.values()) == delivered * len(REQUEST.data)
+    traces = sink.traces()
+    assert len(traces) == delivered * REQUEST.traces, "every trace sent has a trace id of its own"
+    assert len({span.span_id for span in sink.spans()}) == delivered * REQUEST.spans
+
+
+def test_http_users_post_protobuf_and_count_503_and_400_apart(sinks, tmp_path: Path) -> None:
+    sink = sinks()
+    sink.fail_next(2, "UNAVAILABLE")
+    stats = locust(tmp_path, 3, TRACESTACK_LOAD_PROTOCOL="otlp-http", TRACESTACK_OTLP_HTTP=sink.http_endpoint,
+                   TRACESTACK_LOAD_RATE="1MB/s")
+    target = stats.targets[f"otlp-http {sink.http_endpoint}/v1/traces"]
+    assert target.failures == {"refused HTTP 503": 2}
+    assert sink.received_bytes["otlp-http"] == (target.requests - 2) * len(REQUEST.data)
+    assert len(sink.traces()) == (target.requests - 2) * REQUEST.traces
+
+
+def test_users_spread_over_several_targets_with_a_row_each(sinks, tmp_path: Path) -> None:
+    first, second = sinks(), sinks()
+    stats = locust(tmp_path, 3, users=4, TRACESTACK_OTLP_GRPC=f"{first.grpc_endpoint},{second.grpc_endpoint}",
+                   TRACESTACK_LOAD_RATE="2MB/s")
+    rows = {name: target.requests for name, target in stats.targets.items()}
+    assert set(rows) == {f"otlp-grpc {first.grpc_endpoint}", f"otlp-grpc {second.grpc_endpoint}"}
+    assert first.request_count == rows[f"otlp-grpc {first.grpc_endpoint}"] > 0
+    assert second.request_count == rows[f"otlp-grpc {second.grpc_endpoint}"] > 0
+    assert abs(first.request_count - second.request_count) <= 0.25 * max(first.request_count, second.request_count)
+
+
+def test_pacing_holds_the_asked_rate(sinks, tmp_path: Path) -> None:
+    sink = sinks()
+    sink.keep_spans = False
+    stats = locust(tmp_path, 4, users=4, host=sink.grpc_endpoint, TRACESTACK_LOAD_RATE="3MB/s")
+    offered = stats.offered_bytes / stats.duration_s
+    assert 0.8 * 3e6 <= offered <= 1.2 * 3e6, f"offered {offered / 1e6:.2f} MB/s when 3 MB/s was asked"
+
+
+def test_the_stepped_shape_raises_the_rate_step_by_step(sinks, tmp_path: Path) -> None:
+    sink = sinks()
+    sink.keep_spans = False
+    stats = locust(tmp_path, 30, host=sink.grpc_endpoint, TRACESTACK_LOAD_STEPS="0.5MB/s,4MB/s",
+                   TRACESTACK_LOAD_STEP_SECONDS="3", TRACESTACK_LOAD_USERS="2")
+    points = sorted((p.at, p.requests) for p in stats.history if p.name == "Aggregated")
+    start = stats.window[0]
+
+    def requests_between(t1: float, t2: float) -> int:
+        inside = [r for t, r in points if t1 <= t - start < t2]
+        return inside[-1] - inside[0]
+
+    slow, fast = requests_between(0.5, 2.9), requests_between(3.5, 5.9)
+    assert fast >= 3 * slow > 0, f"{slow} requests in the 0.5 MB/s step, {fast} in the 4 MB/s step"
+    assert stats.duration_s < 10, "the shape ends the run after its last step"
+
+
+def test_a_bad_rate_stops_locust_with_the_accepted_format(tmp_path: Path) -> None:
+    argv = [sys.executable, "-m", "locust", "-f", str(REPO / "loadtests" / "locustfile.py"), "--headless", "-u", "1",
+            "-t", "2s", "--host", "127.0.0.1:9"]
+    done = subprocess.run(argv, env={**os.environ, "PYTHONPATH": str(REPO), "TRACESTACK_LOAD_RATE": "fast"},
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert "TRACESTACK_LOAD_RATE 'fast' is not a rate: write a positive number with GB/s, MB/s" in done.stderr
+
+
+def test_nothing_the_plugin_imports_imports_locust_or_gevent() -> None:
+    code = ("import sys, pytest_tracestack.plugin, pytest_tracestack.fixtures, pytest_tracestack.load.runner, "
+            "pytest_tracestack.load.report, pytest_tracestack.load.capacity; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('locust', 'gevent')))")
+    done = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(REPO)},
+                          capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "[]", done.stderr

@@ -1,0 +1,132 @@
+"""Load: per-replica sampling of /metrics (recorded Tempo and collector answers) and of /proc."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from pytest_tracestack.load.scrape import (Probe, ReplicaSample, Sampler, Series, counters_from_text, cpu_seconds,
+                                           rss_bytes)
+from pytest_tracestack.prometheus import MetricsParseError
+
+TEMPO_METRICS = Path("/work/shared/fixtures/tempo-2.10.8/metrics-full.txt")
+DATA = Path(__file__).with_name("load_data")
+
+
+def test_tempo_counters_keep_distributor_and_ingester_bytes_apart() -> None:
+    if not TEMPO_METRICS.is_file():
+        pytest.skip(f"recorded Tempo 2.10.8 /metrics not found at {TEMPO_METRICS}")
+    counters = counters_from_text(TEMPO_METRICS.read_text())
+    assert counters["distributor_bytes"] == 244 and counters["ingester_bytes"] == 250
+    assert counters["accepted_spans"] == 2 and counters["refused_spans"] == 0 and counters["discarded_spans"] == 0
+    assert counters["metrics_rss_bytes"] == 113856512 and counters["metrics_cpu_seconds"] == pytest.approx(0.61)
+
+
+def test_collector_counters_at_detailed_telemetry_include_the_bytes_its_servers_received() -> None:
+    counters = counters_from_text((DATA / "otelcol-0.129.0-metrics-detailed.txt").read_text())
+    assert counters["accepted_spans"] == counters["exported_spans"] == 6222     # grpc + http transports summed
+    assert counters["grpc_request_bytes"] + counters["http_request_bytes"] == 2_450_193
+    assert counters["refused_spans"] == counters["failed_exports"] == 0
+    assert counters["metrics_rss_bytes"] == 48361472
+
+
+def test_collector_counters_at_normal_telemetry_have_spans_but_no_bytes() -> None:
+    counters = counters_from_text((DATA / "otelcol-0.129.0-metrics-normal.txt").read_text())
+    assert counters["accepted_spans"] == 6222 and counters["exported_spans"] == 6222
+    assert "grpc_request_bytes" not in counters and "http_request_bytes" not in counters
+
+
+@pytest.mark.parametrize("name", ["otelcol_receiver_accepted_spans", "otelcol_receiver_accepted_spans_total"])
+def test_names_with_and_without_total_are_both_read(name: str) -> None:
+    text = f'# TYPE {name} counter\n{name}{{receiver="otlp",transport="grpc"}} 42\n'
+    assert counters_from_text(text)["accepted_spans"] == 42
+
+
+def test_two_spellings_of_one_figure_are_not_added_up() -> None:
+    text = ("# TYPE otelcol_process_memory_rss_bytes gauge\notelcol_process_memory_rss_bytes 100\n"
+            "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes 300\n")
+    assert counters_from_text(text)["metrics_rss_bytes"] == 100
+
+
+def test_an_answer_that_is_not_prometheus_text_is_an_error_naming_its_source() -> None:
+    with pytest.raises(MetricsParseError, match=r"http://127.0.0.9:1/metrics is not Prometheus text"):
+        counters_from_text("<html>\n{not metrics\n", "http://127.0.0.9:1/metrics")
+
+
+def _series(*points: tuple[float, int | None, dict[str, float]]) -> Series:
+    series = Series("otelcol-0", "otelcol")
+    series.samples = [ReplicaSample(at, rss, None, counters, scraped=True) for at, rss, counters in points]
+    return series
+
+
+def test_counters_become_rates_and_a_counter_that_appears_late_starts_from_zero() -> None:
+    series = _series((100.0, None, {}), (101.0, None, {"accepted_spans": 500.0}), (103.0, None, {"accepted_spans": 1500.0}))
+    assert series.rate("accepted_spans") == [(101.0, 500.0), (103.0, 500.0)]
+    assert series.delta("accepted_spans") == 1500.0
+    assert series.delta("refused_spans") is None and series.rate("refused_spans") == []
+
+
+def test_memory_and_cpu_fall_back_to_what_the_replica_reports() -> None:
+    series = _series((0.0, None, {"metrics_rss_bytes": 50e6, "metrics_cpu_seconds": 1.0}),
+                     (2.0, None, {"metrics_rss_bytes": 70e6, "metrics_cpu_seconds": 2.0}),
+                     (4.0, None, {"metrics_rss_bytes": 60e6, "metrics_cpu_seconds": 2.5}))
+    assert series.peak_rss() == 70_000_000
+    assert series.cores() == [(2.0, 0.5), (4.0, 0.25)]
+    assert series.mean_cores() == pytest.approx(0.375) and series.mean_cores(2.0, 4.0) == pytest.approx(0.25)
+
+
+def test_proc_gives_resident_memory_and_cpu_time_of_a_live_process_only() -> None:
+    assert rss_bytes(os.getpid()) > 10 * 2**20
+    before = cpu_seconds(os.getpid())
+    deadline = time.monotonic() + 0.3
+    while time.monotonic() < deadline:
+        sum(range(1000))
+    assert cpu_seconds(os.getpid()) > before
+    assert rss_bytes(None) is None and rss_bytes(2**22 + 7) is None and cpu_seconds(2**22 + 7) is None
+
+
+@pytest.fixture
+def metrics_server():
+    """A loopback HTTP server answering /metrics with a counter that grows by 100 per scrape."""
+    state = {"count": 0}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            state["count"] += 100
+            body = (f"# TYPE otelcol_receiver_accepted_spans_total counter\n"
+                    f"otelcol_receiver_accepted_spans_total{{receiver=\"otlp\"}} {state['count']}\n").encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/metrics"
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
+def test_the_sampler_samples_every_probe_until_stopped_and_once_more_at_the_end(metrics_server: str) -> None:
+    probes = [Probe("otelcol-0", "otelcol", os.getpid(), metrics_server), Probe("gone-0", "gone", None, None)]
+    with Sampler(probes, interval_s=0.05) as sampler:
+        deadline = time.monotonic() + 10
+        while len(sampler.series["otelcol-0"].samples) < 4 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        sampler.add(Probe("generator", "generator", os.getpid()))
+    replica = sampler.series["otelcol-0"]
+    assert len(replica.samples) >= 5 and all(s.scraped and s.rss_bytes for s in replica.samples)
+    values = [v for _, v in replica.values("accepted_spans")]
+    assert values == sorted(values) and values[-1] - values[0] == 100 * (len(values) - 1)
+    assert all(not s.scraped and s.rss_bytes is None for s in sampler.series["gone-0"].samples)
+    assert sampler.series["generator"].samples, "a probe added while sampling is sampled at least at the end"
