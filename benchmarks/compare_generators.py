@@ -11,7 +11,7 @@ and the same fixed rate for all (the CPU each needs to hold it). CPU time is the
 user+system time (getrusage of the child), so the receiver sharing the machine is not counted.
 
 Usage: python benchmarks/compare_generators.py [--seconds 15] [--rate 5000] [--telemetrygen PATH|build]
-                                               [--receiver collector|sink] [--out benchmarks/RESULTS.md]
+                                               [--receiver collector|sink] [--out benchmarks/generators.md]
 The collector is taken from TRACESTACK_OTELCOL, else tracestack's binary cache.
 """
 
@@ -220,7 +220,7 @@ def main() -> None:
     parser.add_argument("--telemetrygen", default=shutil.which("telemetrygen"),
                         help="path of telemetrygen; 'build' installs the pinned version with go install")
     parser.add_argument("--receiver", choices=("collector", "sink"), default="collector" if find_collector() else "sink")
-    parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
+    parser.add_argument("--out", type=Path, default=HERE / "generators.md")
     args = parser.parse_args()
     if args.telemetrygen == "build":
         args.telemetrygen = build_telemetrygen()
