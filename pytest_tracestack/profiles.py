@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import yaml
 
 from . import paths
+from .document_validation import validate_document
 from .errors import ProfileError
 from .profile_schema import PROFILE_SCHEMA
 
@@ -113,7 +113,7 @@ def load_profile_file(file: Path, extra: list[Path] | None = None) -> Profile:
         if base_file is None or base_file == file:
             raise ProfileError(str(file), "extends", f"names no other profile: {base_name!r}")
         data = _merge(_read_yaml(base_file), {k: v for k, v in data.items() if k != "extends"})
-    _validate(file, data)
+    validate_document(file, data, PROFILE_SCHEMA)
     profile = _build(file, data)
     _check_references(profile)
     return profile
@@ -136,28 +136,6 @@ def _merge(base: Any, override: Any) -> Any:
             merged[key] = _merge(base.get(key), value)
         return merged
     return override
-
-
-def _validate(file: Path, data: Any) -> None:
-    validator = jsonschema.Draft202012Validator(PROFILE_SCHEMA)
-    errors = sorted(validator.iter_errors(data), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
-    if errors:
-        error = jsonschema.exceptions.best_match(errors)
-        key = ".".join(str(part) for part in error.absolute_path) or "(top level)"
-        raise ProfileError(str(file), key, _explain(error))
-
-
-def _explain(error: jsonschema.ValidationError) -> str:
-    schema = error.schema if isinstance(error.schema, dict) else {}
-    if error.validator == "enum":
-        return f"{error.instance!r} is not one of {', '.join(map(str, error.validator_value))}"
-    if error.validator == "additionalProperties":
-        allowed = ", ".join(sorted(schema.get("properties", {})))
-        return f"{error.message}; allowed keys: {allowed}"
-    if error.validator == "propertyNames":
-        return f"{error.message}; expected one of {', '.join(schema['propertyNames']['enum'])}"
-    hint = schema.get("description")
-    return f"{error.message}" + (f" (expected {hint})" if hint else "")
 
 
 def _range(value: Any) -> Range | None:

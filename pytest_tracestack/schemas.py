@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import yaml
 
 from . import paths
+from .document_validation import validate_document
 from .errors import ProfileError
 from .model import SPAN_KIND_NAMES, Attributes, Span
 
@@ -51,7 +51,8 @@ SCHEMA_FILE_SCHEMA = {
             "type": "object",
             "additionalProperties": False,
             "properties": {
-                "kind": {"oneOf": [{"enum": list(_KIND_NUMBERS)},
+                "kind": {"description": f"a span kind or a list of them ({', '.join(_KIND_NUMBERS)})",
+                         "oneOf": [{"enum": list(_KIND_NUMBERS)},
                                    {"type": "array", "items": {"enum": list(_KIND_NUMBERS)}, "minItems": 1}]},
                 "has_attributes": {"type": "array", "items": {"type": "string"}},
             },
@@ -122,7 +123,7 @@ def load_schema(name: str, directory: Path | None = None) -> Schema:
         data = yaml.safe_load(file.read_text())
     except yaml.YAMLError as error:
         raise ProfileError(str(file), "", f"is not valid YAML: {error}") from error
-    _validate(file, data)
+    validate_document(file, data, SCHEMA_FILE_SCHEMA)
     if data.get("name", name) != name:
         raise ProfileError(str(file), "name", f"is {data['name']!r} but the file is {file.name}; make them agree")
     selector = data.get("applies_to") or {}
@@ -135,27 +136,6 @@ def load_schema(name: str, directory: Path | None = None) -> Schema:
         resource=_rules(file, "resource", data.get("resource") or {}),
         deprecated=dict(data.get("deprecated") or {}),
     )
-
-
-def _validate(file: Path, data: Any) -> None:
-    errors = list(jsonschema.Draft202012Validator(SCHEMA_FILE_SCHEMA).iter_errors(data))
-    if not errors:
-        return
-    error = jsonschema.exceptions.best_match(errors)
-    key = ".".join(str(part) for part in error.absolute_path) or "(top level)"
-    raise ProfileError(str(file), key, _explain(error))
-
-
-def _explain(error: jsonschema.ValidationError) -> str:
-    schema = error.schema if isinstance(error.schema, dict) else {}
-    if error.validator == "enum":
-        return f"{error.instance!r} is not one of {', '.join(map(str, error.validator_value))}"
-    if error.validator == "additionalProperties":
-        return f"{error.message}; allowed keys: {', '.join(sorted(schema.get('properties', {})))}"
-    if error.validator == "oneOf" and "kind" in map(str, error.absolute_path):
-        return f"{error.instance!r} is not a span kind or a list of them ({', '.join(_KIND_NUMBERS)})"
-    hint = schema.get("description")
-    return error.message + (f" ({hint})" if hint else "")
 
 
 def _rules(file: Path, section: str, entries: dict[str, dict[str, Any]]) -> tuple[Rule, ...]:

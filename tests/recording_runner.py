@@ -3,14 +3,33 @@ script, so the kind and cluster runtimes can be driven without a cluster."""
 
 from __future__ import annotations
 
+import re
 import socket
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import pytest
+
 from pytest_tracestack.kube.commands import CompletedCommand
 
 Answer = Callable[[list[str]], CompletedCommand]
+WORKDIR_RE = re.compile(r"/(?:[^\s/=]+/)*tracestack-(?:manifest|distributed|operator|nginx-otel)-\w+")
+
+
+def with_workdir_placeholder(lines: list[str]) -> list[str]:
+    """Commands with the run's temp dir replaced by $WORKDIR, so they can be compared."""
+    return [WORKDIR_RE.sub("$WORKDIR", line) for line in lines]
+
+
+@pytest.fixture(autouse=True)
+def runs_under_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The runtime's work dirs (kept ones too) go under the test's tmp_path, which pytest removes.
+    Autouse in every test module that imports it."""
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(runs))
 
 
 @dataclass

@@ -3,10 +3,7 @@ layer: the user's context on every command, a namespace of its own, and nothing 
 
 from __future__ import annotations
 
-import re
-import tempfile
 
-from pathlib import Path
 
 import pytest
 
@@ -14,21 +11,12 @@ from pytest_tracestack.errors import UnavailableError
 from pytest_tracestack.kube.settings import KubeSettings
 from pytest_tracestack.profiles import load_profile
 from pytest_tracestack.runtimes.kind import KubeStepFailed, make_kube_runtime
-from recording_runner import RecordingRunner
+from recording_runner import RecordingRunner, runs_under_tmp_path, with_workdir_placeholder  # noqa: F401
 
-WORKDIR_RE = re.compile(r"/(?:[^\s/=]+/)*tracestack-(?:manifest|distributed|operator|nginx-otel)-\w+")
 TOOLS = {"kubectl": "/opt/bin/kubectl", "helm": "/opt/bin/helm"}
 KUBECTL = "/opt/bin/kubectl --kubeconfig=/home/me/.kube/config --context=staging"
 HELM = ("/opt/bin/helm --kubeconfig=/home/me/.kube/config --kube-context=staging "
         "--repository-config=$WORKDIR/helm/repositories.yaml --repository-cache=$WORKDIR/helm/cache")
-
-
-@pytest.fixture(autouse=True)
-def runs_under_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The runtime's work dirs (kept ones too) go under the test's tmp_path, which pytest removes."""
-    runs = tmp_path / "runs"
-    runs.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(runs))
 
 
 def _runtime(runner: RecordingRunner, **settings):
@@ -39,16 +27,12 @@ def _runtime(runner: RecordingRunner, **settings):
     return make_kube_runtime("cluster", KubeSettings(rollout_timeout_s=120, **settings), runner, dict(TOOLS))
 
 
-def _strip(lines: list[str]) -> list[str]:
-    return [WORKDIR_RE.sub("$WORKDIR", line) for line in lines]
-
-
 def test_every_command_uses_the_users_kubeconfig_and_context_and_no_cluster_is_made() -> None:
     runner = RecordingRunner()
     runtime = _runtime(runner)
     stack = runtime.start(load_profile("distributed"))
     runtime.stop(stack)
-    lines = _strip(runner.lines())
+    lines = with_workdir_placeholder(runner.lines())
     assert lines[:4] == [
         "/opt/bin/kubectl version --client -o json",
         f"{KUBECTL} get namespace tracestack-t2 --ignore-not-found -o name",
@@ -89,7 +73,7 @@ def test_a_failure_half_way_removes_only_what_this_run_created() -> None:
     runner = RecordingRunner().on("upgrade --install tempo", returncode=1, stderr="Error: context deadline exceeded")
     with pytest.raises(KubeStepFailed, match="context deadline exceeded"):
         _runtime(runner).start(load_profile("distributed"))
-    lines = _strip(runner.lines())
+    lines = with_workdir_placeholder(runner.lines())
     assert lines[-2:] == [f"{HELM} uninstall tempo --namespace tracestack-t2 --wait --timeout 300s",
                           f"{KUBECTL} delete namespace tracestack-t2 --wait=true --timeout=300s --ignore-not-found"]
     deletes = [line for line in lines if " delete " in line or " uninstall " in line]

@@ -15,8 +15,9 @@ import httpx
 import pytest
 
 from pytest_tracestack.diff import PROTOCOL_LOSSES, ProtocolLosses, compare_traces, same_value
-from pytest_tracestack.model import Event, Link, Span
+from pytest_tracestack.model import Event, Span
 from pytest_tracestack.otlp import from_otlp_http_json
+from pytest_tracestack.runtimes.process import stop_child
 from pytest_tracestack.tempo import TempoClient
 from recorded_tempo import FIXTURES, TRACE_ID
 
@@ -285,12 +286,7 @@ def collector_to_sink(tmp_path_factory):
                      "jaeger-thrift-http": f"http://127.0.0.1:{ports['jaeger']}/api/traces",
                      "otlp-http": f"http://127.0.0.1:{ports['otlp']}/v1/traces"}
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_child(process)
         sink.stop()
 
 

@@ -5,7 +5,6 @@ No cluster can run on this machine; these are the exact commands a real run issu
 from __future__ import annotations
 
 import re
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -16,9 +15,8 @@ from pytest_tracestack.kube.portforward import PortForwardFailed
 from pytest_tracestack.kube.settings import KubeSettings
 from pytest_tracestack.profiles import load_profile
 from pytest_tracestack.runtimes.kind import KubeCleanupIncomplete, KubeStepFailed, make_kube_runtime
-from recording_runner import RecordingRunner
+from recording_runner import RecordingRunner, runs_under_tmp_path, with_workdir_placeholder  # noqa: F401
 
-WORKDIR_RE = re.compile(r"/(?:[^\s/=]+/)*tracestack-(?:manifest|distributed|operator|nginx-otel)-\w+")
 TOOLS = {"kind": "kind", "kubectl": "kubectl", "helm": "helm"}
 KUBECTL = "kubectl --kubeconfig=$WORKDIR/kubeconfig"
 HELM = ("helm --kubeconfig=$WORKDIR/kubeconfig --repository-config=$WORKDIR/helm/repositories.yaml "
@@ -30,14 +28,6 @@ MANIFESTS = Path(__file__).resolve().parents[1] / "manifests"
 def engine_answers(monkeypatch: pytest.MonkeyPatch) -> None:
     """The container-engine check runs docker/podman for real; here it is answered (see test_kind_tools)."""
     monkeypatch.setattr("pytest_tracestack.runtimes.kind.require_container_engine", lambda: "docker")
-
-
-@pytest.fixture(autouse=True)
-def runs_under_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The runtime's work dirs (kept ones too) go under the test's tmp_path, which pytest removes."""
-    runs = tmp_path / "runs"
-    runs.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(runs))
 
 
 def _runtime(runner: RecordingRunner, **settings):
@@ -57,7 +47,7 @@ def _existing_cluster() -> RecordingRunner:
 
 def _strip(lines: list[str]) -> list[str]:
     """Commands with the run's temp dir and local ports replaced, so they can be compared."""
-    lines = [WORKDIR_RE.sub("$WORKDIR", line) for line in lines]
+    lines = with_workdir_placeholder(lines)
     return [re.sub(r" \d{4,5}:(\d+)$", r" <local-port>:\1", line) for line in lines]
 
 

@@ -23,6 +23,7 @@ from pytest_tracestack.load.report import write_load_report
 from pytest_tracestack.load.runner import run_load
 from pytest_tracestack.profiles import Target, load_profile
 from pytest_tracestack.runtimes.base import Replica, Stack
+from pytest_tracestack.runtimes.process import stop_child
 from pytest_tracestack.sink import CaptureSink
 
 COLLECTOR_CONFIG = """
@@ -67,12 +68,7 @@ def pipeline(otelcol_binary: Path, tmp_path: Path):
         _wait_for_metrics(replica, process, tmp_path / "otelcol.log")
         yield Stack(load_profile("collector"), "test", [replica]), sink
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_child(process, grace_s=15)
         log.close()
         sink.stop()
 

@@ -23,6 +23,7 @@ import pytest_tracestack
 
 from ..errors import TracestackError
 from ..runtimes.base import Replica, Stack
+from ..runtimes.process import stop_child
 from .figures import ReplicaFigures, replica_figures
 from .locust_stats import GeneratorStats, read_stats
 from .pacing import http_url
@@ -167,22 +168,12 @@ def _run_locust(entries: dict[str, str], rate: Rate, duration_s: float, protocol
             raise TracestackError(f"locust did not finish within {duration_s + 90:.0f}s; see "
                                   f"{report_dir / 'locust.log'}") from None
         finally:
-            _end(process)
+            stop_child(process)
     if not stdout.strip():
         tail = "\n".join((report_dir / "locust.log").read_text().splitlines()[-15:])
         raise TracestackError(f"locust exited {process.returncode} without its JSON statistics; last lines of "
                               f"{report_dir / 'locust.log'}:\n{tail}")
     return stdout
-
-
-def _end(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def _sink_of(stack: Stack) -> Any:

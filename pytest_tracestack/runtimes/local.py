@@ -17,7 +17,7 @@ from ..binaries import SPECS, BinaryProvider, FoundBinary, check_major_version
 from ..errors import ComponentExited, ReadinessTimeout, TracestackError
 from ..profiles import Component, Profile
 from ..redaction import redact
-from ..rendering import ReplicaContext, apply_overrides, extract_config, render_yaml
+from ..rendering import ReplicaContext, apply_overrides, extract_config
 from ..tempo_values import tempo_config_from_values
 from .addresses import choose_block, replica_address
 from .base import PlanStep, Replica, Stack

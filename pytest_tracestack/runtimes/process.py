@@ -64,6 +64,17 @@ class ManagedProcess:
         return "\n".join(lines[-count:]) or "(log is empty)"
 
 
+def stop_child(process: subprocess.Popen, grace_s: float = 10.0) -> None:
+    """SIGTERM a plain child (not a group leader), wait up to ``grace_s``, then SIGKILL it."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 def _kill_group_leftovers(pgid: int) -> None:
     """Children that outlived their leader keep its process group id; end them too."""
     try:
