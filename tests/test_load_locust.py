@@ -32,14 +32,15 @@ def sinks():
         sink.stop()
 
 
-def locust(tmp_path: Path, seconds: int, users: int = 2, host: str | None = None, **env: str) -> GeneratorStats:
+def locust(tmp_path: Path, seconds: int, users: int = 2, host: str | None = None, extra: tuple[str, ...] = (),
+           **env: str) -> GeneratorStats:
     """Plain headless Locust on the repository's locustfile; returns what it reported."""
     argv = [sys.executable, "-m", "locust", "-f", str(REPO / "loadtests" / "locustfile.py"), "--headless",
             "-u", str(users), "-r", str(users), "-t", f"{seconds}s", "--stop-timeout", "5", "--json", "--skip-log",
             "--exit-code-on-error", "0", "--csv", str(tmp_path / "locust"), "--csv-full-history"]
     environment = {**{k: v for k, v in os.environ.items() if not k.startswith("TRACESTACK_")}, **env,
                    "PYTHONPATH": str(REPO)}
-    done = subprocess.run(argv + (["--host", host] if host else []), env=environment, capture_output=True, text=True,
+    done = subprocess.run(argv + (["--host", host] if host else []) + list(extra), env=environment, capture_output=True, text=True,
                           timeout=seconds + 60, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     return read_stats(done.stdout, tmp_path / "locust", len(REQUEST.data), REQUEST.spans)
@@ -86,6 +87,16 @@ def test_pacing_holds_the_asked_rate(sinks, tmp_path: Path) -> None:
     stats = locust(tmp_path, 4, users=4, host=sink.grpc_endpoint, TRACESTACK_LOAD_RATE="3MB/s")
     offered = stats.offered_bytes / stats.duration_s
     assert 0.8 * 3e6 <= offered <= 1.2 * 3e6, f"offered {offered / 1e6:.2f} MB/s when 3 MB/s was asked"
+
+
+def test_with_worker_processes_the_rate_is_the_whole_runs(sinks, tmp_path: Path) -> None:
+    """locust --processes 2: each worker's users pace to their share, so together they hold the asked rate
+    (without the master's message each worker would offer all of it)."""
+    sink = sinks()
+    sink.keep_spans = False
+    locust(tmp_path, 8, users=4, host=sink.grpc_endpoint, extra=("--processes", "2"), TRACESTACK_LOAD_RATE="2MB/s")
+    received = sum(sink.received_bytes.values()) / 8
+    assert 0.6 * 2e6 <= received <= 1.2 * 2e6, f"the sink received {received / 1e6:.2f} MB/s when 2 MB/s was asked"
 
 
 def test_the_stepped_shape_raises_the_rate_step_by_step(sinks, tmp_path: Path) -> None:

@@ -57,6 +57,13 @@ def test_a_recorded_locust_run_reads_back_per_target_with_refusals_by_status() -
     assert names == {"Aggregated", "otlp-grpc 127.0.0.1:39057", "otlp-grpc 127.0.0.1:33133"}
 
 
+def test_with_worker_processes_the_masters_statistics_are_read_among_the_workers_empty_lists() -> None:
+    recorded = (RUN / "stdout.json").read_text()
+    alone = read_stats(recorded, RUN / "locust", 48043, 122)
+    among_workers = read_stats(f"[]\n{recorded}\n[]\n", RUN / "locust", 48043, 122)
+    assert among_workers.targets == alone.targets and among_workers.offered_bytes == 2 * 39 * 48043
+
+
 def test_locust_output_without_json_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"locust printed no JSON statistics \(was it run with --json\?\)"):
         read_stats("Traceback ...", tmp_path / "locust", 1, 1)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_tracestack.load.pacing import Pacing, grpc_target, http_url, parse_load_rate, split_targets
+from pytest_tracestack.load.pacing import (Pacing, apply_message, grpc_target, http_url, pacing_message, parse_load_rate,
+                                           split_targets)
 from pytest_tracestack.load.rates import Rate, parse_duration, parse_rate, parse_steps
 
 
@@ -60,6 +61,19 @@ def test_pacing_divides_the_rate_among_users() -> None:
     assert pacing.per_user(4) == pytest.approx(25)
     assert Pacing(parse_rate("1200spans/s"), 48_000, 120).per_user(2) == pytest.approx(5)
     assert Pacing(parse_load_rate("max"), 48_000, 120).per_user(4) is None
+
+
+def test_a_worker_paces_to_its_share_of_the_whole_run_once_the_master_told_it() -> None:
+    master = Pacing(parse_rate("4.8MB/s"), 48_000, 120)
+    worker = Pacing(parse_rate("1MB/s"), 48_000, 120, heard_from_master=False)
+    apply_message(worker, pacing_message(master, total_users=8))
+    assert worker.heard_from_master and worker.rate == master.rate
+    assert worker.per_user(4) == pytest.approx(100 / 8), "4 of the run's 8 users are here: each makes 1/8 of 100/s"
+    master.rate = parse_rate("9.6MB/s")                # a step of the shape, on the master
+    apply_message(worker, pacing_message(master, total_users=8))
+    assert worker.per_user(4) == pytest.approx(200 / 8)
+    apply_message(worker, pacing_message(Pacing(None, 48_000, 120), total_users=8))
+    assert worker.per_user(4) is None, "max travels too"
 
 
 def test_targets_are_split_and_normalised() -> None:

@@ -103,10 +103,7 @@ class GeneratorStats:
 
 def read_stats(stdout: str, csv_prefix: Path, bytes_per_request: int, spans_per_request: int) -> GeneratorStats:
     """Parse Locust's ``--json`` output and the ``--csv`` files written next to ``csv_prefix``."""
-    try:
-        entries = json.loads(stdout)
-    except ValueError:
-        raise ValueError("locust printed no JSON statistics (was it run with --json?)") from None
+    entries = _json_statistics(stdout)
     failures = _failures(Path(f"{csv_prefix}_failures.csv"))
     targets = {}
     for entry in entries:
@@ -119,6 +116,23 @@ def read_stats(stdout: str, csv_prefix: Path, bytes_per_request: int, spans_per_
             failures=failures.get(name, {}))
     return GeneratorStats(targets, read_history(Path(f"{csv_prefix}_stats_history.csv")), bytes_per_request,
                           spans_per_request)
+
+
+def _json_statistics(stdout: str) -> list[dict]:
+    """The run's statistics: with --processes every worker prints its own (empty) list before or after the
+    master's, so the last non-empty list printed is the master's."""
+    decoder, documents, position = json.JSONDecoder(), [], 0
+    text = stdout.strip()
+    try:
+        while position < len(text):
+            document, end = decoder.raw_decode(text, position)
+            documents.append(document)
+            position = end + len(text[end:]) - len(text[end:].lstrip())
+    except ValueError:
+        documents = []
+    if not documents:
+        raise ValueError("locust printed no JSON statistics (was it run with --json?)")
+    return next((document for document in reversed(documents) if document), documents[-1])
 
 
 def _failures(path: Path) -> dict[str, dict[str, int]]:

@@ -2,8 +2,8 @@
 
 Active only when TRACESTACK_LOAD_STEPS is set, e.g. ``1MB/s,2MB/s,4MB/s`` with TRACESTACK_LOAD_STEP_SECONDS
 (default 20) per step and TRACESTACK_LOAD_USERS users (default 4). The users keep their number; each step
-moves the rate they pace themselves to. The shape runs where the users run: use it with a local runner
-(no --processes, no master/worker), where the rate is the whole run's.
+moves the rate they pace themselves to. With master and workers the shape runs on the master, which passes
+each step's rate to its workers (workers.py).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ gets its own row, its length is the payload's size in bytes (what was offered, n
 refusal is a failure named by its status (see outcomes.py). Options (Locust flags or env variables):
 
   --tracestack-rate / TRACESTACK_LOAD_RATE                  5MB/s, 20000spans/s or max (default 1MB/s),
-                                                            for all users of the process together
+                                                            for all users of the run together (workers too)
   --tracestack-traces-per-request / TRACESTACK_TRACES_PER_REQUEST   default 10
   TRACESTACK_LOAD_PROTOCOL                                  otlp-grpc (default) or otlp-http
   TRACESTACK_OTLP_GRPC / TRACESTACK_OTLP_HTTP               targets, comma-separated, when --host is not given
@@ -25,6 +25,7 @@ from locust import FastHttpUser, User, constant, events, task
 from .outcomes import grpc_outcome, http_outcome, partial_outcome
 from .pacing import Pacing, grpc_target, http_url, parse_load_rate, split_targets
 from .payloads import PayloadSource
+from .workers import share_pacing
 
 PROTOCOL = os.environ.get("TRACESTACK_LOAD_PROTOCOL", "otlp-grpc")
 if PROTOCOL not in ("otlp-grpc", "otlp-http"):
@@ -58,6 +59,7 @@ def _configure(environment, **_) -> None:
     LoadState.configure(getattr(options, "tracestack_rate", None) or os.environ.get("TRACESTACK_LOAD_RATE", "1MB/s"),
                         int(getattr(options, "tracestack_traces_per_request", None)
                             or os.environ.get("TRACESTACK_TRACES_PER_REQUEST", "10")))
+    share_pacing(environment, LoadState.pacing)
 
 
 def _targets(env_name: str, host: str | None) -> list[str]:
@@ -78,6 +80,8 @@ class _PacedUser(User):
     _next_send: float | None = None
 
     def pace(self) -> None:
+        while not LoadState.pacing.heard_from_master:
+            gevent.sleep(0.05)
         runner = self.environment.runner
         per_user = LoadState.pacing.per_user(runner.user_count if runner else 1)
         now = time.monotonic()
