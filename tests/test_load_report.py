@@ -12,7 +12,7 @@ import pytest
 from pytest_tracestack.load.figures import replica_figures
 from pytest_tracestack.load.locust_stats import read_stats
 from pytest_tracestack.load.rates import parse_rate
-from pytest_tracestack.load.report import PLOTS, offered_rate, write_load_report
+from pytest_tracestack.load.report import PLOTS, _limits, offered_rate, write_load_report
 from pytest_tracestack.load.runner import GENERATOR, LoadResult
 from pytest_tracestack.load.scrape import ReplicaSample, Series
 from pytest_tracestack.load.verdicts import SinkFigures, judge
@@ -67,6 +67,13 @@ def test_the_html_page_shows_verdicts_failed_first_and_five_plots(tmp_path: Path
     images = re.findall(r'<img alt="([^"]+)" src="data:image/png;base64,([^"]+)"', page)
     assert [alt for alt, _ in images] == list(PLOTS)
     assert all(base64.b64decode(data).startswith(b"\x89PNG") for _, data in images)
+
+
+def test_the_memory_and_cores_plots_draw_the_limits_the_verdicts_used() -> None:
+    result = _result()
+    assert _limits(result, "peak RSS MiB") == [("otelcol-0, otelcol-1", 100.0)]
+    assert _limits(result, "CPU cores") == [("otelcol-0, otelcol-1", 0.2)]
+    assert _limits(result, None) == []
 
 
 def test_offered_rate_per_target_integrates_to_the_bytes_sent_and_ends_with_the_final_count() -> None:

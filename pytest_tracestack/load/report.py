@@ -130,6 +130,16 @@ def _replica_table(result: LoadResult) -> str:
             f"{rows}</table>")
 
 
+def _limits(result: LoadResult, figure: str | None) -> list[tuple[str, float]]:
+    """The distinct limits the verdicts judged ``figure`` against, one line per value (replicas of a
+    component share theirs)."""
+    by_value: dict[float, list[str]] = {}
+    for verdict in result.verdicts:
+        if figure and verdict.figure == figure:
+            by_value.setdefault(verdict.limit, []).append(verdict.subject)
+    return [(", ".join(subjects), limit) for limit, subjects in by_value.items()]
+
+
 def _plots(result: LoadResult) -> list[tuple[str, str]]:
     import matplotlib
 
@@ -141,11 +151,14 @@ def _plots(result: LoadResult) -> list[tuple[str, str]]:
     names = result.request_names
     replicas = [s for name, s in result.series.items() if name != GENERATOR]
 
-    def draw(title: str, ylabel: str, lines: Callable[[], list[tuple[str, list[tuple[float, float]], dict]]]):
+    def draw(title: str, ylabel: str, lines: Callable[[], list[tuple[str, list[tuple[float, float]], dict]]],
+             limit_figure: str | None = None):
         fig, axis = pyplot.subplots(figsize=(6.4, 3.4))
         for label, points, style in lines():
             if points:
                 axis.plot([t - start for t, _ in points], [v for _, v in points], label=label, **style)
+        for subject, limit in _limits(result, limit_figure):
+            axis.axhline(limit, color="tab:red", linestyle=":", label=f"{subject} limit {limit:g} {ylabel}")
         axis.set_title(title)
         axis.set_xlabel("seconds since the first request")
         axis.set_ylabel(ylabel)
@@ -177,8 +190,10 @@ def _plots(result: LoadResult) -> list[tuple[str, str]]:
 
     return [
         draw(PLOTS[0], "MB/s", throughput),
-        draw(PLOTS[1], "MiB", lambda: [(s.replica, [(t, v / MIB) for t, v in s.rss()], {}) for s in replicas]),
-        draw(PLOTS[2], "cores", lambda: [(s.replica, s.cores(), {}) for s in result.series.values()]),
+        draw(PLOTS[1], "MiB", lambda: [(s.replica, [(t, v / MIB) for t, v in s.rss()], {}) for s in replicas],
+             limit_figure="peak RSS MiB"),
+        draw(PLOTS[2], "cores", lambda: [(s.replica, s.cores(), {}) for s in result.series.values()],
+             limit_figure="CPU cores"),
         draw(PLOTS[3], "per second", losses),
         draw(PLOTS[4], "ms", latency),
     ]
