@@ -107,13 +107,28 @@ def test_the_stepped_shape_raises_the_rate_step_by_step(sinks, tmp_path: Path) -
     points = sorted((p.at, p.requests) for p in stats.history if p.name == "Aggregated")
     start = stats.window[0]
 
-    def requests_between(t1: float, t2: float) -> int:
-        inside = [r for t, r in points if t1 <= t - start < t2]
-        return inside[-1] - inside[0]
+    def mb_per_s_between(t1: float, t2: float) -> float:
+        inside = [(t, r) for t, r in points if t1 <= t - start < t2]
+        (first_at, first), (last_at, last) = inside[0], inside[-1]
+        return (last - first) * len(REQUEST.data) / (last_at - first_at) / 1e6
 
-    slow, fast = requests_between(0.5, 2.9), requests_between(3.5, 5.9)
-    assert fast >= 3 * slow > 0, f"{slow} requests in the 0.5 MB/s step, {fast} in the 4 MB/s step"
+    slow, fast = mb_per_s_between(0.5, 2.9), mb_per_s_between(3.5, 5.9)
+    assert 0.3 <= slow <= 0.7 and 3.0 <= fast <= 5.0, \
+        f"{slow:.2f} MB/s in the 0.5 MB/s step, {fast:.2f} MB/s in the 4 MB/s step, for the whole run"
     assert stats.duration_s < 10, "the shape ends the run after its last step"
+
+
+def test_with_worker_processes_the_steps_are_the_whole_runs(sinks, tmp_path: Path) -> None:
+    """The master runs the shape and passes each step's rate to its workers. The master's statistics come in
+    worker reports every few seconds, too coarse for per-step rates, so the sink's total is compared with
+    3 s at 1 MB/s + 3 s at 8 MB/s (workers that never heard of the steps would stay at the default 1 MB/s
+    each: 12 MB; workers each offering every step in full: 54 MB)."""
+    sink = sinks()
+    sink.keep_spans = False
+    locust(tmp_path, 30, host=sink.grpc_endpoint, extra=("--processes", "2"), TRACESTACK_LOAD_STEPS="1MB/s,8MB/s",
+           TRACESTACK_LOAD_STEP_SECONDS="3", TRACESTACK_LOAD_USERS="2")
+    received_mb = sum(sink.received_bytes.values()) / 1e6
+    assert 0.75 * 27 <= received_mb <= 1.15 * 27, f"the sink received {received_mb:.1f} MB, 27 MB were asked"
 
 
 def test_a_bad_rate_stops_locust_with_the_accepted_format(tmp_path: Path) -> None:
