@@ -30,7 +30,7 @@ _CONDITION = re.compile(r'(resource|span)?\.("?)([\w.]+)\2\s*=\s*"([^"]*)"')
 
 
 @dataclass
-class _Arrival:
+class Arrival:
     span: Span
     at: float                      # time.monotonic() when the double received it
 
@@ -40,10 +40,12 @@ class FakeTempoForTests:
     """FAKE TEMPO FOR TESTS — NOT TEMPO. See the module docstring."""
 
     search_lag_s: float = 0.0      # a span is searchable this long after it arrived (Tempo: after the cut)
+    host: str = "127.0.0.1"
+    port: int = 0                  # 0: a free port
     garbage: bool = False          # answer every API call with an HTML page and status 200
     unavailable_next: int = 0      # answer this many next requests 503 "Ingester not ready ..."
     requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
-    _arrivals: list[_Arrival] = field(default_factory=list)
+    _arrivals: list[Arrival] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
     _timers: list[threading.Timer] = field(default_factory=list)
@@ -51,7 +53,7 @@ class FakeTempoForTests:
     # --- life cycle ---------------------------------------------------------------------------
 
     def start(self) -> "FakeTempoForTests":
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._server = ThreadingHTTPServer((self.host, self.port), _handler(self))
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                          name="fake-tempo-for-tests", daemon=True).start()
@@ -82,7 +84,7 @@ class FakeTempoForTests:
     def add_spans(self, spans: list[Span]) -> None:
         now = time.monotonic()
         with self._lock:
-            self._arrivals.extend(_Arrival(span, now) for span in spans)
+            self._arrivals.extend(Arrival(span, now) for span in spans)
 
     def add_spans_later(self, spans: list[Span], after_s: float) -> None:
         timer = threading.Timer(after_s, self.add_spans, args=(spans,))
@@ -97,11 +99,15 @@ class FakeTempoForTests:
             self.unavailable_next -= 1
             return True
 
+    def arrivals(self) -> list[Arrival]:
+        """Every span received so far, with when it arrived (the process double reads them from disk)."""
+        with self._lock:
+            return list(self._arrivals)
+
     # --- what it answers -----------------------------------------------------------------------
 
     def trace_document(self, trace_id: str) -> dict:
-        with self._lock:
-            spans = [a.span for a in self._arrivals if a.span.trace_id == trace_id]
+        spans = [a.span for a in self.arrivals() if a.span.trace_id == trace_id]
         if not spans:
             return {"trace": {}, "metrics": {}}
         resource_spans = [json_format.MessageToDict(rs) for rs in to_resource_spans(spans)]
@@ -109,8 +115,7 @@ class FakeTempoForTests:
 
     def search_document(self, conditions: list[tuple[str, str, str]], limit: int) -> dict:
         cut = time.monotonic() - self.search_lag_s
-        with self._lock:
-            visible = [a.span for a in self._arrivals if a.at <= cut]
+        visible = [a.span for a in self.arrivals() if a.at <= cut]
         traces: dict[str, dict] = {}
         for span in visible:
             if any(_matches(span, scope, key, value) for scope, key, value in conditions):

@@ -3,34 +3,46 @@
 
 A test double that lets the project's own tests drive tracestack's Tempo-dependent paths (config
 rendering, process start, readiness, the built-in checks) on machines where Tempo cannot be had. It
-speaks a sliver of Tempo's surface: `-version`, `-config.file`/`-target`, `/ready`, OTLP gRPC+HTTP
-receivers (from distributor.receivers), `/api/v2/traces/<id>` and `/api/search` (tags or a TraceQL
-`resource.service.name` equality). Processes of one stack share spans through the config's
-storage.trace.local.path, as Tempo's local backend shares blocks. It proves nothing about Tempo itself.
+speaks a sliver of Tempo's surface: `-version`, `-config.file`/`-target`, OTLP gRPC+HTTP receivers (from
+distributor.receivers), and the query API of tests/tempo_double.py (`/ready`, `/api/v2/traces/<id>`,
+`/api/search`). Processes of one stack share spans through the config's storage.trace.local.path, as
+Tempo's local backend shares blocks. It proves nothing about Tempo itself.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import re
 import signal
 import sys
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
-from google.protobuf import json_format
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+TESTS = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(TESTS.parent), str(TESTS)]
+from pytest_tracestack.otlp import from_protobuf_bytes, to_export_request  # noqa: E402
 from pytest_tracestack.sink import CaptureSink  # noqa: E402
+from tempo_double import Arrival, FakeTempoForTests  # noqa: E402
 
 SEARCH_LAG_S = float(os.environ.get("FAKE_TEMPO_SEARCH_LAG_S", "1"))
+
+
+@dataclass
+class StoredSpansTempo(FakeTempoForTests):
+    """The in-process double answering from the export requests every distributor of the stack wrote to
+    ``store``; a file's age is how long ago its spans arrived."""
+
+    store: Path = field(default_factory=Path)
+
+    def arrivals(self) -> list[Arrival]:
+        wall, monotonic = time.time(), time.monotonic()
+        return [Arrival(span, monotonic - (wall - file.stat().st_mtime))
+                for file in sorted(self.store.glob("*.pb")) for span in from_protobuf_bytes(file.read_bytes())]
 
 
 def main() -> None:
@@ -46,18 +58,19 @@ def main() -> None:
     store = Path(config["storage"]["trace"]["local"]["path"])
     store.mkdir(parents=True, exist_ok=True)
     server = config.get("server", {})
-    address = server.get("http_listen_address", "127.0.0.1")
-    receivers = []
-    if args.target in ("all", "distributor"):
-        receivers = start_receivers(config, store)
-    http = ThreadingHTTPServer((address, int(server.get("http_listen_port", 3200))), handler(store))
-    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=http.shutdown).start())
-    http.serve_forever()
+    receivers = start_receivers(config, store) if args.target in ("all", "distributor") else []
+    api = StoredSpansTempo(search_lag_s=SEARCH_LAG_S, host=server.get("http_listen_address", "127.0.0.1"),
+                           port=int(server.get("http_listen_port", 3200)), store=store).start()
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    stopped.wait()
+    api.stop()
     for receiver in receivers:
         receiver.stop()
 
 
 def start_receivers(config: dict, store: Path) -> list[CaptureSink]:
+    """The distributor's OTLP receivers: the capture sink, writing each export request it accepted to the store."""
     protocols = config["distributor"]["receivers"].get("otlp", {}).get("protocols", {})
     grpc_host, grpc_port = protocols["grpc"]["endpoint"].rsplit(":", 1)
     http_port = int(protocols["http"]["endpoint"].rsplit(":", 1)[1]) if "http" in protocols else 0
@@ -66,79 +79,10 @@ def start_receivers(config: dict, store: Path) -> list[CaptureSink]:
 
     def persist(protocol, size, spans):
         original_add(protocol, size, spans)
-        from pytest_tracestack.otlp import to_export_request
         (store / f"{uuid.uuid4().hex}.pb").write_bytes(to_export_request(spans).SerializeToString())
 
     sink._store.add = persist
     return [sink.start()]
-
-
-def stored(store: Path, older_than_s: float = 0.0) -> list[ExportTraceServiceRequest]:
-    requests = []
-    for file in sorted(store.glob("*.pb")):
-        if time.time() - file.stat().st_mtime >= older_than_s:
-            request = ExportTraceServiceRequest()
-            request.ParseFromString(file.read_bytes())
-            requests.append(request)
-    return requests
-
-
-def handler(store: Path):
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
-            path, _, query = self.path.partition("?")
-            if path == "/ready":
-                return self.reply(200, b"ready", "text/plain")
-            if path.startswith("/api/v2/traces/"):
-                return self.reply(200, json.dumps({"trace": trace(store, path.rsplit("/", 1)[1]), "metrics": {}}).encode())
-            if path == "/api/search":
-                return self.reply(200, json.dumps({"traces": search(store, query), "metrics": {}}).encode())
-            return self.reply(404, b"not served by the test double", "text/plain")
-
-        def reply(self, status: int, body: bytes, content_type: str = "application/json") -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args) -> None:
-            return
-
-    return Handler
-
-
-def trace(store: Path, trace_id: str) -> dict:
-    wanted = bytes.fromhex(trace_id)
-    resource_spans = []
-    for request in stored(store):
-        for rs in request.resource_spans:
-            for ss in rs.scope_spans:
-                spans = [s for s in ss.spans if s.trace_id == wanted]
-                if spans:
-                    del ss.spans[:]
-                    ss.spans.extend(spans)
-                    resource_spans.append(json_format.MessageToDict(rs))
-    return {"resourceSpans": resource_spans} if resource_spans else {}
-
-
-def search(store: Path, query: str) -> list[dict]:
-    from urllib.parse import parse_qs
-    params = parse_qs(query)
-    text = (params.get("tags") or params.get("q") or [""])[0]
-    match = re.search(r'service\.name\s*=\s*"?([^"\s}]+)"?', text)
-    found = {}
-    for request in stored(store, older_than_s=SEARCH_LAG_S):
-        for rs in request.resource_spans:
-            service = next((a.value.string_value for a in rs.resource.attributes if a.key == "service.name"), "")
-            if match and service != match.group(1):
-                continue
-            for ss in rs.scope_spans:
-                for span in ss.spans:
-                    found.setdefault(span.trace_id.hex().lstrip("0"), {"traceID": span.trace_id.hex().lstrip("0"),
-                                     "rootServiceName": service, "rootTraceName": span.name,
-                                     "startTimeUnixNano": str(span.start_time_unix_nano), "durationMs": 1})
-    return list(found.values())
 
 
 if __name__ == "__main__":
