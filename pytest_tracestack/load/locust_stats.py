@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .outcomes import parse_failure
+
+_WHITESPACE = re.compile(r"\s*")
 
 
 @dataclass(frozen=True)
@@ -121,13 +124,13 @@ def read_stats(stdout: str, csv_prefix: Path, bytes_per_request: int, spans_per_
 def _json_statistics(stdout: str) -> list[dict]:
     """The run's statistics: with --processes every worker prints its own (empty) list before or after the
     master's, so the last non-empty list printed is the master's."""
-    decoder, documents, position = json.JSONDecoder(), [], 0
-    text = stdout.strip()
+    decoder, documents = json.JSONDecoder(), []
+    position = _WHITESPACE.match(stdout).end()
     try:
-        while position < len(text):
-            document, end = decoder.raw_decode(text, position)
+        while position < len(stdout):
+            document, end = decoder.raw_decode(stdout, position)
             documents.append(document)
-            position = end + len(text[end:]) - len(text[end:].lstrip())
+            position = _WHITESPACE.match(stdout, end).end()
     except ValueError:
         documents = []
     if not documents:
