@@ -13,7 +13,7 @@ from .fixtures import *  # noqa: F401,F403
 from .profiles import load_profile
 from .runtime_choice import choose_runtime
 from .session import STASH_KEY, TracestackSession
-from .settings import add_options, read_setting
+from .settings import add_options, read_path_setting, read_setting
 
 BUILTIN_CHECKS = Path(__file__).parent / "checks" / "builtin.py"
 
@@ -64,9 +64,11 @@ def _check_load_options(config: pytest.Config) -> None:
 
 
 def resolve_profile(config: pytest.Config, name: str):
-    scenarios = read_setting(config, "scenarios").value
+    scenarios = read_path_setting(config, "scenarios")
+    if name.endswith((".yaml", ".yml")):
+        name = str(read_path_setting(config, "profile"))
     try:
-        return load_profile(name, [Path(scenarios)] if scenarios else None)
+        return load_profile(name, [scenarios] if scenarios else None)
     except ProfileError as error:
         raise pytest.UsageError(str(error)) from None
 

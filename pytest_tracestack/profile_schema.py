@@ -1,4 +1,4 @@
-"""The JSON Schema a profile file in ``scenarios/`` must satisfy."""
+"""The JSON Schema a profile file (in ``scenarios/`` or the user's repository) must satisfy."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ _CONFIG_SOURCE = {
     "required": ["manifest", "kind"],
     "additionalProperties": False,
     "properties": {
-        "manifest": {"type": "string", "description": "a file under manifests/"},
+        "manifest": {"type": "string", "description": "a file relative to the profile (built-in profiles: under "
+                                                     "manifests/), or builtin:NAME for one under manifests/"},
         "kind": {"enum": list(CONFIG_KINDS)},
         "name": {"type": "string"},
         "key": {"type": "string", "description": "ConfigMap data key, or dotted path in the object"},
@@ -72,6 +73,8 @@ PROFILE_SCHEMA = {
         "description": {"type": "string"},
         "seed": {"type": "string"},
         "extends": {"type": "string"},
+        "files": {"type": "object", "additionalProperties": {"type": "string"},
+                  "description": "files of the extended profile replaced by yours (relative to this file)"},
         "runtimes": {"type": "array", "items": {"enum": list(RUNTIMES)}, "minItems": 1},
         "tempo_version": {"type": "string"},
         "components": {"type": "object", "minProperties": 1, "additionalProperties": _COMPONENT},

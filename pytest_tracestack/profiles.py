@@ -1,4 +1,4 @@
-"""Profiles: the topologies tracestack brings up, read from YAML files in ``scenarios/``."""
+"""Profiles: the topologies tracestack brings up, read from YAML files in ``scenarios/`` or the user's repository."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ import yaml
 from . import paths
 from .document_validation import validate_document
 from .errors import ProfileError
+from .profile_paths import manifest_file, replace_files, resolve_own_paths
 from .profile_schema import PROFILE_SCHEMA
+from .tempo_values import chart_replicas
 
 Range = tuple[float, float]
 
@@ -96,6 +98,12 @@ def available_profiles(extra: list[Path] | None = None) -> dict[str, Path]:
 
 
 def load_profile(name: str, extra: list[Path] | None = None) -> Profile:
+    """A profile by name (searched in ``extra`` first, then the built-ins), or the profile file at a path."""
+    if name.endswith((".yaml", ".yml")):
+        file = Path(name)
+        if not file.is_file():
+            raise ProfileError("--tracestack-profile", name, f"no such profile file ({file.resolve()})")
+        return load_profile_file(file, extra)
     profiles = available_profiles(extra)
     if name not in profiles:
         valid = ", ".join(profiles) or "(none found)"
@@ -104,19 +112,32 @@ def load_profile(name: str, extra: list[Path] | None = None) -> Profile:
 
 
 def load_profile_file(file: Path, extra: list[Path] | None = None) -> Profile:
-    data = _read_yaml(file)
-    if isinstance(data, dict) and "extends" in data:
-        base_name = data["extends"]
-        if not isinstance(base_name, str):
-            raise ProfileError(str(file), "extends", f"must be the name of a profile, got {base_name!r}")
-        base_file = available_profiles(extra).get(base_name)
-        if base_file is None or base_file == file:
-            raise ProfileError(str(file), "extends", f"names no other profile: {base_name!r}")
-        data = _merge(_read_yaml(base_file), {k: v for k, v in data.items() if k != "extends"})
+    file = file.resolve()
+    data = _read_document(file, extra)
     validate_document(file, data, PROFILE_SCHEMA)
     profile = _build(file, data)
     _check_references(profile)
     return profile
+
+
+def _read_document(file: Path, extra: list[Path] | None, seen: tuple[Path, ...] = ()) -> Any:
+    """The profile document with its paths resolved and its ``extends`` chain merged in."""
+    data = resolve_own_paths(_read_yaml(file), file)
+    if not (isinstance(data, dict) and "extends" in data):
+        if isinstance(data, dict) and "files" in data:
+            raise ProfileError(str(file), "files", "replaces files of the profile named by 'extends', which is missing")
+        return data
+    base_name = data.pop("extends")
+    if not isinstance(base_name, str):
+        raise ProfileError(str(file), "extends", f"must be the name of a profile, got {base_name!r}")
+    base_file = available_profiles(extra).get(base_name)
+    if base_file is None or base_file.resolve() in (file, *seen):
+        raise ProfileError(str(file), "extends", f"names no other profile: {base_name!r}")
+    base = _read_document(base_file.resolve(), extra, (*seen, file))
+    replacements = data.pop("files", None)
+    if replacements is not None:
+        base = replace_files(base, replacements, file)
+    return _merge(base, data)
 
 
 def _read_yaml(file: Path) -> Any:
@@ -147,7 +168,7 @@ def _range(value: Any) -> Range | None:
 
 
 def _build(file: Path, data: dict[str, Any]) -> Profile:
-    components = {name: _component(name, spec) for name, spec in data["components"].items()}
+    components = {name: _component(file, name, spec) for name, spec in data["components"].items()}
     return Profile(
         name=data["name"],
         description=data["description"],
@@ -170,12 +191,12 @@ def _build(file: Path, data: dict[str, Any]) -> Profile:
     )
 
 
-def _component(name: str, spec: dict[str, Any]) -> Component:
+def _component(file: Path, name: str, spec: dict[str, Any]) -> Component:
     config = ConfigSource(**spec["config"]) if "config" in spec else None
     return Component(
         name=name,
         binary=spec["binary"],
-        replicas=spec.get("replicas", 1),
+        replicas=_replicas(file, name, spec, config),
         target=spec.get("target"),
         config=config,
         ports=dict(spec.get("ports", {})),
@@ -184,6 +205,19 @@ def _component(name: str, spec: dict[str, Any]) -> Component:
         local_notes=tuple(spec.get("local_notes", ())),
         args=tuple(spec.get("args", ())),
     )
+
+
+def _replicas(file: Path, name: str, spec: dict[str, Any], config: ConfigSource | None) -> int:
+    """A component configured by Helm values runs as many replicas as the chart would make from them."""
+    if config is None or config.kind != "HelmValues":
+        return spec.get("replicas", 1)
+    if "replicas" in spec:
+        raise ProfileError(str(file), f"components.{name}.replicas",
+                           f"the replicas of a component configured by Helm values come from the values "
+                           f"({config.manifest}); set them there, not in the profile")
+    values_file = manifest_file(config.manifest)
+    values = _read_yaml(values_file) if values_file.is_file() else {}
+    return chart_replicas(values if isinstance(values, dict) else {}, name, str(values_file))
 
 
 def _check_references(profile: Profile) -> None:
@@ -205,9 +239,10 @@ def _check_references(profile: Profile) -> None:
             raise ProfileError(source, f"targets.{name}", f"names unknown component; components: {', '.join(profile.components)}")
     schemas = paths.scenarios_dir() / "schemas"
     for index, schema in enumerate(profile.schemas):
-        if not (schemas / f"{schema}.yaml").is_file():
-            raise ProfileError(source, f"schemas.{index}", f"no schema {schema!r} in {schemas}")
+        schema_file = Path(schema) if Path(schema).is_absolute() else schemas / f"{schema}.yaml"
+        if not schema_file.is_file():
+            raise ProfileError(source, f"schemas.{index}", f"no schema {schema!r} ({schema_file} does not exist)")
     for name, component in profile.components.items():
-        if component.config and not (paths.manifests_dir() / component.config.manifest).is_file():
+        if component.config and not manifest_file(component.config.manifest).is_file():
             raise ProfileError(source, f"components.{name}.config.manifest",
-                               f"file manifests/{component.config.manifest} does not exist")
+                               f"file {manifest_file(component.config.manifest)} does not exist")

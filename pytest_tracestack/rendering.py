@@ -1,4 +1,4 @@
-"""Turns a component's config source (a manifest in manifests/) into the config a local process runs.
+"""Turns a component's config source (a manifest the profile names) into the config a local process runs.
 
 The same manifest feeds the kind runtime unchanged, so one edit changes both runtimes; the local
 runtime only applies the profile's ``local_overrides`` (addresses, paths) and says so in a header.
@@ -14,8 +14,8 @@ from typing import Any, Callable
 
 import yaml
 
-from . import paths
 from .errors import ProfileError
+from .profile_paths import describe, manifest_file
 from .profiles import Component, ConfigSource
 
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)(?::([A-Za-z0-9_.\-]+))?\}")
@@ -43,7 +43,7 @@ def load_manifest_documents(relative: str) -> list[dict[str, Any]]:
 
 
 def resolve_manifest(relative: str) -> Path:
-    file = Path(relative) if Path(relative).is_absolute() else paths.manifests_dir() / relative
+    file = manifest_file(relative)
     if not file.is_file():
         raise ProfileError(relative, "", f"manifest file {file} does not exist")
     return file
@@ -155,7 +155,7 @@ def _resolve(name: str, argument: str | None, context: ReplicaContext, whole: bo
 
 def render_yaml(config: Any, component: Component, notes: list[str]) -> str:
     source = component.config
-    header = [f"# Rendered by pytest-tracestack for the local runtime from manifests/{source.manifest}"
+    header = [f"# Rendered by pytest-tracestack for the local runtime from {describe(source.manifest)}"
               f" ({source.kind}{' ' + source.name if source and source.name else ''})." if source else
               "# Rendered by pytest-tracestack for the local runtime."]
     header += [f"# local runtime: {note}" for note in (*component.local_notes, *notes)]

@@ -19,6 +19,18 @@ _RECEIVERS = {
 }
 
 
+# The values key that turns on each protocol a profile can ingest (all off by default in the chart).
+RECEIVER_VALUES = {"otlp-grpc": "traces.otlp.grpc.enabled", "otlp-http": "traces.otlp.http.enabled",
+                   "zipkin": "traces.zipkin.enabled", "jaeger-thrift-http": "traces.jaeger.thriftHttp.enabled"}
+
+
+def dotted_get(values: Any, dotted: str) -> Any:
+    node = values
+    for part in dotted.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
+
+
 def tempo_config_from_values(values: dict[str, Any]) -> dict[str, Any]:
     return {
         "multitenancy_enabled": False,
@@ -59,3 +71,23 @@ def _storage(storage: dict[str, Any]) -> dict[str, Any]:
     if result["backend"] == "local":
         result["local"] = {"path": "/var/tempo/traces"}
     return result
+
+
+# The tempo-distributed chart's (2.26.x) default replica count of each component.
+_CHART_REPLICAS = {"ingester": 3}
+
+
+def chart_replicas(values: dict[str, Any], component: str, values_file: str) -> int:
+    """``<component>.replicas`` of the values (the chart's section name: query-frontend -> queryFrontend)."""
+    section = values_section(component)
+    replicas = (values.get(section) or {}).get("replicas", _CHART_REPLICAS.get(component, 1))
+    if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 1:
+        from .errors import ProfileError
+
+        raise ProfileError(values_file, f"{section}.replicas", f"must be a whole number of at least 1, got {replicas!r}")
+    return replicas
+
+
+def values_section(component: str) -> str:
+    first, *rest = component.split("-")
+    return first + "".join(part.title() for part in rest)

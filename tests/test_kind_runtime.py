@@ -368,7 +368,8 @@ def test_a_manifest_the_api_server_would_refuse_stops_the_run_before_anything_is
     broken.write_text((MANIFESTS / "manifest" / "tempo.yaml").read_text().replace("containerPort: 3100",
                                                                                  "containerPort: web"))
     data = yaml.safe_load((MANIFESTS.parent / "scenarios" / "manifest.yaml").read_text())
-    data["kubernetes"]["manifests"] = ["manifest/minio.yaml", str(broken)]
+    data["components"]["tempo"]["config"]["manifest"] = "builtin:manifest/tempo.yaml"
+    data["kubernetes"]["manifests"] = ["builtin:manifest/minio.yaml", str(broken)]
     (tmp_path / "mine.yaml").write_text(yaml.safe_dump(data))
     runner = _new_cluster()
     with pytest.raises(ManifestInvalid, match=rf"{broken}: Deployment/tempo: spec.template.spec.containers.0.ports.0."
