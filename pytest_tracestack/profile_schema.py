@@ -39,7 +39,10 @@ _COMPONENT = {
         "config": _CONFIG_SOURCE,
         "ports": {"type": "object", "additionalProperties": {"type": "integer", "minimum": 1, "maximum": 65535}},
         "readiness": {"type": "string", "description": "'http:PORT/PATH' polled until 200"},
-        "local_overrides": {"type": "object"},
+        "local_overrides": {"type": "object", "description": "dotted config keys the local runtime sets (a part "
+                                                             "ending in ? must already exist, or the key is skipped)"},
+        "local_defaults": {"type": "object", "description": "dotted config keys the local runtime sets where the "
+                                                            "config does not"},
         "local_notes": {"type": "array", "items": {"type": "string"}},
         "args": {"type": "array", "items": {"type": "string"}},
     },

@@ -36,6 +36,7 @@ class Component:
     ports: dict[str, int] = field(default_factory=dict)
     readiness: str | None = None
     local_overrides: dict[str, Any] = field(default_factory=dict)
+    local_defaults: dict[str, Any] = field(default_factory=dict)
     local_notes: tuple[str, ...] = ()
     args: tuple[str, ...] = ()
 
@@ -202,6 +203,7 @@ def _component(file: Path, name: str, spec: dict[str, Any]) -> Component:
         ports=dict(spec.get("ports", {})),
         readiness=spec.get("readiness"),
         local_overrides=dict(spec.get("local_overrides", {})),
+        local_defaults=dict(spec.get("local_defaults", {})),
         local_notes=tuple(spec.get("local_notes", ())),
         args=tuple(spec.get("args", ())),
     )

@@ -17,8 +17,7 @@ from ..binaries import SPECS, BinaryProvider, FoundBinary, check_major_version
 from ..errors import ComponentExited, ReadinessTimeout, TracestackError
 from ..profiles import Component, Profile
 from ..redaction import redact
-from ..rendering import ReplicaContext, apply_overrides, extract_config
-from ..tempo_values import tempo_config_from_values
+from ..rendering import ReplicaContext, render_component_config
 from .addresses import choose_block, replica_address
 from .base import PlanStep, Replica, Stack
 from .launchers import LAUNCHERS, Launch
@@ -234,14 +233,7 @@ def _lookup(stack: LocalStack, component: str, port: str) -> list[str]:
 
 
 def _render_config(component: Component, context: ReplicaContext) -> Any:
-    if component.config is None:
-        return None
-    config = extract_config(component.config)
-    if component.config.kind == "HelmValues":
-        config = tempo_config_from_values(config)
-    if isinstance(config, dict):
-        return apply_overrides(config, component.local_overrides, context)
-    return config
+    return render_component_config(component, context)
 
 
 def wait_ready(replica: Replica, readiness: str, handle: Handle, deadline: float, timeout_s: float) -> None:
