@@ -39,6 +39,7 @@ class Component:
     local_defaults: dict[str, Any] = field(default_factory=dict)
     local_notes: tuple[str, ...] = ()
     args: tuple[str, ...] = ()
+    chart: dict[str, Any] = field(default_factory=dict)   # HelmValues: the kubernetes.charts entry installing them
 
 
 @dataclass(frozen=True)
@@ -169,7 +170,8 @@ def _range(value: Any) -> Range | None:
 
 
 def _build(file: Path, data: dict[str, Any]) -> Profile:
-    components = {name: _component(file, name, spec) for name, spec in data["components"].items()}
+    charts = (data.get("kubernetes") or {}).get("charts") or []
+    components = {name: _component(file, name, spec, charts) for name, spec in data["components"].items()}
     return Profile(
         name=data["name"],
         description=data["description"],
@@ -192,8 +194,10 @@ def _build(file: Path, data: dict[str, Any]) -> Profile:
     )
 
 
-def _component(file: Path, name: str, spec: dict[str, Any]) -> Component:
+def _component(file: Path, name: str, spec: dict[str, Any], charts: list[Any]) -> Component:
     config = ConfigSource(**spec["config"]) if "config" in spec else None
+    chart = next((dict(chart) for chart in charts if isinstance(chart, dict) and config and
+                  config.kind == "HelmValues" and config.manifest in (chart.get("values") or [])), {})
     return Component(
         name=name,
         binary=spec["binary"],
@@ -206,6 +210,7 @@ def _component(file: Path, name: str, spec: dict[str, Any]) -> Component:
         local_defaults=dict(spec.get("local_defaults", {})),
         local_notes=tuple(spec.get("local_notes", ())),
         args=tuple(spec.get("args", ())),
+        chart=chart,
     )
 
 

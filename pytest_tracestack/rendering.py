@@ -19,6 +19,7 @@ from .errors import ProfileError
 from .profile_paths import describe, manifest_file
 from .profiles import Component, ConfigSource
 from .redaction import redact_data
+from .helm_render import HelmRendering
 from .tempo_config import tempo_config_for
 
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)(?::([A-Za-z0-9_.\-]+))?\}")
@@ -236,15 +237,18 @@ def render_yaml(config: Any, component: Component, notes: list[str]) -> str:
     return "\n".join(header) + "\n" + yaml.safe_dump(body, sort_keys=False)
 
 
-def render_component_config(component: Component, context: ReplicaContext) -> Any:
-    """The config one replica runs: its source's config (Tempo's from Helm values), then the local overrides;
-    a mapping comes back as a RenderedConfig whose header says all of it."""
+def render_component_config(component: Component, context: ReplicaContext,
+                            helm: HelmRendering | None = None) -> Any:
+    """The config one replica runs: its source's config (Tempo's from Helm values: the chart's rendering with
+    ``helm``, else tracestack's translation), then the local defaults and overrides; a mapping comes back as
+    a RenderedConfig whose header says all of it."""
     if component.config is None:
         return None
     notes: list[str] = []
-    config = extract_config(component.config)
     if component.config.kind == "HelmValues":
-        config, notes = tempo_config_for(component.config, config)
+        config, notes = tempo_config_for(component, helm)
+    else:
+        config = extract_config(component.config)
     if not isinstance(config, dict):
         return config
     config = apply_defaults(config, component.local_defaults, context, notes)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from .redaction import redact
-from .tempo_config import rendering_lines
+from .tempo_config import helm_rendering, rendering_lines
 
 
 @dataclass
@@ -47,7 +47,7 @@ def write_session_report(session, directory: Path) -> Path:
         "runtime": session.runtime_choice.name,
         "runtime_reason": session.runtime_choice.reason,
         "components": session.components_used,
-        "local_rendering": rendering_lines(session.profile) if session.runtime_choice.name == "local" else [],
+        "local_rendering": rendering_lines(session.profile, helm_rendering()) if session.runtime_choice.name == "local" else [],
         "start_error": redact(str(session.start_error)) if session.start_error else None,
         "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "checks": [asdict(record) for record in session.records],

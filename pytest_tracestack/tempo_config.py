@@ -1,36 +1,87 @@
 """The Tempo config a component configured by Helm values runs on the local runtime, and the lines that say
-how it was made (the rendered config's header, the pytest header and the report carry them)."""
+how it was made (the rendered config's header, the pytest header and the report carry them).
+
+With helm on PATH and the profile's pinned chart reachable, it is the chart's own rendering (``helm
+template``); otherwise tracestack's translation of the values, which refuses what it cannot translate.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from .errors import TracestackError
-from .profile_paths import describe
-from .profiles import ConfigSource, Profile
-from .tempo_values import CHART, CHART_SERIES, translate_values
+import yaml
+
+from .errors import ProfileError, TracestackError, UnavailableError
+from .helm_render import HelmRenderError, HelmRendering, chart_tempo_config, repository_chart
+from .profile_paths import describe, manifest_file
+from .profiles import Component, Profile
+from .tempo_values import CHART, CHART_SERIES, merge_values, translate_values
 
 
-def tempo_config_for(source: ConfigSource, values: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """The Tempo config for ``values`` (the file ``source`` names) and the notes its header carries."""
-    translation = translate_values(values, describe(source.manifest))
-    notes = [f"Tempo config: translated by tracestack from the values as the {CHART} chart ({CHART_SERIES}) maps "
-             "them; keys the values do not set keep Tempo's defaults (except the chart's replication factor 3 and "
-             "storage paths)"]
+def helm_rendering() -> HelmRendering | None:
+    """helm as the kube runtimes find it (TRACESTACK_HELM, PATH, tracestack's cache; never downloaded for this),
+    the chart from the repository the profile pins (the chart location is HelmRendering's ``locate``)."""
+    from .kube.tools import find_tool
+
+    try:
+        helm = find_tool("helm", allow_download=False)
+    except UnavailableError:
+        return None
+    return HelmRendering(str(helm), repository_chart)
+
+
+def tempo_config_for(component: Component, rendering: HelmRendering | None) -> tuple[dict[str, Any], list[str]]:
+    """The Tempo config of a HelmValues component and the notes its header carries."""
+    files = values_files(component)
+    notes = [f"values: {', '.join(describe(f) for f in files)}"]
+    if rendering is not None and component.chart:
+        try:
+            config = chart_tempo_config(rendering, component.chart, [manifest_file(f) for f in files])
+        except HelmRenderError as error:
+            notes.append(f"{rendering.describe(component.chart)} failed, so tracestack translated the values "
+                         f"instead: {str(error).splitlines()[0]}")
+        else:
+            return config, [*notes, f"Tempo config: {rendering.describe(component.chart)}, the chart's own "
+                                    "rendering; only the local overrides and defaults below differ"]
+    values = merge_values([_read_values(f) for f in files])
+    translation = translate_values(values, ", ".join(describe(f) for f in files))
+    notes.append(f"Tempo config: translated by tracestack from the values as the {CHART} chart ({CHART_SERIES}) "
+                 "maps them; keys the values do not set keep Tempo's defaults (except the chart's replication "
+                 "factor 3 and storage paths)")
     notes += [f"not applied locally: {key}" for key in translation.not_applied]
     return translation.config, notes
 
 
-def rendering_lines(profile: Profile) -> list[str]:
-    """For the pytest header and the report: how each values file becomes Tempo's config on the local runtime."""
-    from .rendering import extract_config
+def values_files(component: Component) -> list[str]:
+    """The values files in the order helm gets them: the chart's list, or the component's own file."""
+    assert component.config is not None
+    return list(component.chart.get("values") or [component.config.manifest])
 
-    lines = []
-    for source in sorted({c.config for c in profile.components.values()
-                          if c.config and c.config.kind == "HelmValues"}, key=lambda s: s.manifest):
+
+def rendering_lines(profile: Profile, rendering: HelmRendering | None = None) -> list[str]:
+    """For the pytest header and the report: how each values file becomes Tempo's config on the local runtime."""
+    lines, seen = [], set()
+    for component in profile.components.values():
+        if not (component.config and component.config.kind == "HelmValues"):
+            continue
+        files = tuple(values_files(component))
+        if files in seen:
+            continue
+        seen.add(files)
         try:
-            _config, notes = tempo_config_for(source, extract_config(source))
+            _config, notes = tempo_config_for(component, rendering)
         except TracestackError as error:   # the local run refuses it with this message; the header only reports
             notes = [str(error).splitlines()[0]]
-        lines += [f"{describe(source.manifest)}: {note}" for note in notes]
+        lines += notes
     return lines
+
+
+def _read_values(reference: str) -> dict[str, Any]:
+    file = manifest_file(reference)
+    try:
+        values = yaml.safe_load(file.read_text()) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise ProfileError(describe(reference), "", f"cannot be read as Helm values: {error}") from None
+    if not isinstance(values, dict):
+        raise ProfileError(describe(reference), "", f"Helm values must be a mapping, not {type(values).__name__}")
+    return values

@@ -274,6 +274,14 @@ def _set(config: dict[str, Any], dotted: str, value: Any) -> None:
     node[leaf] = value
 
 
+def merge_values(documents: list[dict[str, Any]]) -> dict[str, Any]:
+    """Values files merged as helm merges ``-f`` files: later mappings over earlier ones, lists replaced."""
+    merged: dict[str, Any] = {}
+    for document in documents:
+        merged = _deep_merge(merged, document)
+    return merged
+
+
 def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for key, value in override.items():

@@ -120,6 +120,7 @@ def test_the_rendered_header_lists_every_override_default_and_key_not_applied(tm
     text = render_yaml(config, component, [])
     header = [line for line in text.splitlines() if line.startswith("#")]
     assert header[0] == f"# Rendered by pytest-tracestack for the local runtime from {tmp_path}/values.yaml (HelmValues)."
+    assert header[1] == f"# values: {tmp_path}/values.yaml"
     assert "# Tempo config: translated by tracestack from the values as the tempo-distributed chart (2.26.x)" \
            " maps them; keys the values do not set keep Tempo's defaults (except the chart's replication factor 3" \
            " and storage paths)" in header
@@ -157,7 +158,7 @@ def test_the_pytest_header_and_the_report_say_how_tempos_config_was_made(pyteste
                                            f"--tracestack-tempo={double}", f"--tracestack-report={tmp_path}",
                                            "-k", "service_name")
     values_file = pytester.path / "values.yaml"
-    result.stdout.fnmatch_lines([f"tracestack: {values_file}: Tempo config: translated by tracestack*",
-                                 f"tracestack: {values_file}: not applied locally: ingester.resources (Kubernetes*"])
+    result.stdout.fnmatch_lines([f"tracestack: values: {values_file}", "tracestack: Tempo config: translated by *",
+                                 "tracestack: not applied locally: ingester.resources (Kubernetes object settings)"])
     report = json.loads((tmp_path / "tracestack-report.json").read_text())
-    assert f"{values_file}: not applied locally: minio (not run by the local runtime)" in report["local_rendering"]
+    assert "not applied locally: minio (not run by the local runtime)" in report["local_rendering"]

@@ -18,6 +18,7 @@ from ..errors import ComponentExited, ReadinessTimeout, TracestackError
 from ..profiles import Component, Profile
 from ..redaction import redact
 from ..rendering import ReplicaContext, render_component_config
+from ..tempo_config import helm_rendering
 from .addresses import choose_block, replica_address
 from .base import PlanStep, Replica, Stack
 from .launchers import LAUNCHERS, Launch
@@ -233,7 +234,7 @@ def _lookup(stack: LocalStack, component: str, port: str) -> list[str]:
 
 
 def _render_config(component: Component, context: ReplicaContext) -> Any:
-    return render_component_config(component, context)
+    return render_component_config(component, context, helm_rendering())
 
 
 def wait_ready(replica: Replica, readiness: str, handle: Handle, deadline: float, timeout_s: float) -> None:
