@@ -14,7 +14,7 @@ from .profiles import load_profile
 from .runtime_choice import choose_runtime
 from .session import STASH_KEY, TracestackSession
 from .settings import add_options, read_path_setting, read_setting
-from .tempo_config import helm_rendering, rendering_lines
+from .tempo_config import helm_rendering, pin_lines, rendering_lines
 
 BUILTIN_CHECKS = Path(__file__).parent / "checks" / "builtin.py"
 
@@ -130,7 +130,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     if session is None:
         return ["tracestack: no profile selected (--tracestack-profile=NAME)"]
     local = rendering_lines(session.profile, helm_rendering()) if session.runtime_choice.name == "local" else []
-    return session.header_lines() + [f"tracestack: {line}" for line in local]
+    return session.header_lines() + [f"tracestack: {line}" for line in (*pin_lines(session.profile), *local)]
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:

@@ -79,7 +79,11 @@ PROFILE_SCHEMA = {
         "files": {"type": "object", "additionalProperties": {"type": "string"},
                   "description": "files of the extended profile replaced by yours (relative to this file)"},
         "runtimes": {"type": "array", "items": {"enum": list(RUNTIMES)}, "minItems": 1},
-        "tempo_version": {"type": "string"},
+        "tempo_version": {"type": "string", "description": "the Tempo version the profile is written for"},
+        "chart_version": {"type": "string", "pattern": r"^\d+\.\d+\.\d+",
+                          "description": "the version of the chart installing the Helm values"},
+        "tempo_image": {"type": "string", "pattern": r"^\S+:[\w.\-]+$",
+                        "description": "the Tempo image the values deploy, e.g. grafana/tempo:2.10.8"},
         "components": {"type": "object", "minProperties": 1, "additionalProperties": _COMPONENT},
         "ingest": {
             "type": "object",

@@ -12,6 +12,7 @@ from . import paths
 from .document_validation import validate_document
 from .errors import ProfileError
 from .profile_paths import manifest_file, replace_files, resolve_own_paths
+from .pins import apply_pins
 from .profile_schema import PROFILE_SCHEMA
 from .tempo_values import chart_replicas
 
@@ -77,6 +78,8 @@ class Profile:
     runtimes: tuple[str, ...] = ("local", "kind", "cluster")
     seed: str = ""
     tempo_version: str | None = None
+    chart_version: str | None = None
+    tempo_image: str | None = None
     schemas: tuple[str, ...] = ()
     targets: dict[str, Target] = field(default_factory=dict)
     kubernetes: dict[str, Any] = field(default_factory=dict)
@@ -117,7 +120,7 @@ def load_profile_file(file: Path, extra: list[Path] | None = None) -> Profile:
     file = file.resolve()
     data = _read_document(file, extra)
     validate_document(file, data, PROFILE_SCHEMA)
-    profile = _build(file, data)
+    profile = _build(file, apply_pins(file, data))
     _check_references(profile)
     return profile
 
@@ -184,6 +187,8 @@ def _build(file: Path, data: dict[str, Any]) -> Profile:
         runtimes=tuple(data.get("runtimes", ("local", "kind", "cluster"))),
         seed=data.get("seed", ""),
         tempo_version=data.get("tempo_version"),
+        chart_version=data.get("chart_version"),
+        tempo_image=data.get("tempo_image"),
         schemas=tuple(data.get("schemas", ())),
         targets={
             name: Target(spec["source"], _range(spec.get("throughput_mb_s")), _range(spec.get("memory_mib")),

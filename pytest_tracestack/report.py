@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from .redaction import redact
-from .tempo_config import helm_rendering, rendering_lines
+from .tempo_config import helm_rendering, pin_lines, rendering_lines
 
 
 @dataclass
@@ -47,6 +47,7 @@ def write_session_report(session, directory: Path) -> Path:
         "runtime": session.runtime_choice.name,
         "runtime_reason": session.runtime_choice.reason,
         "components": session.components_used,
+        "pins": pin_lines(session.profile),
         "local_rendering": rendering_lines(session.profile, helm_rendering()) if session.runtime_choice.name == "local" else [],
         "start_error": redact(str(session.start_error)) if session.start_error else None,
         "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -62,8 +63,9 @@ def render_html(document: dict[str, Any]) -> str:
     components = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>" for k, v in document["components"].items())
     error = f"<p class=failed>Stack did not start: <pre>{html.escape(document['start_error'])}</pre></p>" \
         if document["start_error"] else ""
-    rendering = "".join(f"<li>{html.escape(line)}</li>" for line in document.get("local_rendering", []))
-    rendering = f"<p>How the local runtime made Tempo's config:</p><ul>{rendering}</ul>" if rendering else ""
+    rendering = "".join(f"<li>{html.escape(line)}</li>" for line in (*document.get("pins", []),
+                                                                       *document.get("local_rendering", [])))
+    rendering = f"<p>Pinned versions, and how the local runtime made Tempo's config:</p><ul>{rendering}</ul>" if rendering else ""
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>tracestack {html.escape(document['profile'])}</title>
 <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;vertical-align:top}}
 .passed{{color:#17692d}}.failed,.error{{color:#b00020}}.skipped{{color:#8a6d00}}pre{{white-space:pre-wrap;margin:0}}</style></head><body>

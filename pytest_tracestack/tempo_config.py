@@ -34,6 +34,9 @@ def tempo_config_for(component: Component, rendering: HelmRendering | None) -> t
     """The Tempo config of a HelmValues component and the notes its header carries."""
     files = values_files(component)
     notes = [f"values: {', '.join(describe(f) for f in files)}"]
+    if component.chart:
+        notes.append(f"chart {component.chart['chart']} {component.chart['version']} (the version the kind and "
+                     "cluster runtimes install)")
     if rendering is not None and component.chart:
         try:
             config = chart_tempo_config(rendering, component.chart, [manifest_file(f) for f in files])
@@ -56,6 +59,21 @@ def values_files(component: Component) -> list[str]:
     """The values files in the order helm gets them: the chart's list, or the component's own file."""
     assert component.config is not None
     return list(component.chart.get("values") or [component.config.manifest])
+
+
+def pin_lines(profile: Profile) -> list[str]:
+    """What the profile pins and where each pin comes from, for the headers and the report."""
+    lines = []
+    for chart in profile.kubernetes.get("charts") or []:
+        source = "profile chart_version" if profile.chart_version else "profile kubernetes.charts"
+        lines.append(f"pinned: chart {chart['chart']} {chart['version']} ({source})")
+    if profile.tempo_version:
+        lines.append(f"pinned: Tempo {profile.tempo_version} (profile tempo_version; the local Tempo binary's major "
+                     "version must match)")
+    if profile.tempo_image:
+        lines.append(f"pinned: image {profile.tempo_image} (profile tempo_image, as the values deploy it; kind and "
+                     "cluster only: the local runtime runs the Tempo binary)")
+    return lines
 
 
 def rendering_lines(profile: Profile, rendering: HelmRendering | None = None) -> list[str]:

@@ -111,3 +111,45 @@ def test_ini_scenarios_resolve_against_the_ini_file_from_any_directory(pytester:
                                 "--tracestack-namespace=tracestack-plan")
     assert result.ret == 0, result.stdout.str() + result.stderr.str()
     assert f"-f {pytester.path / 'deploy' / 'tempo' / 'values.yaml'} " in result.stdout.str()
+
+
+def _pinned(root: Path, pins: str, values_change=None):
+    profile = _repository(root, values_change)
+    profile.write_text(profile.read_text() + pins)
+    return profile
+
+
+def _image(values, tag="2.10.8"):
+    values["tempo"] = {"image": {"repository": "grafana/tempo", "tag": tag}}
+
+
+def test_pinned_chart_version_and_image_reach_the_chart_and_the_images_kind_loads(tmp_path: Path) -> None:
+    profile = load_profile_file(_pinned(tmp_path, "chart_version: 2.26.1\ntempo_version: 2.10.8\n"
+                                                  "tempo_image: grafana/tempo:2.10.8\n", _image))
+    assert profile.kubernetes["charts"][0]["version"] == "2.26.1"
+    assert profile.components["ingester"].chart["version"] == "2.26.1"
+    assert profile.kubernetes["images"] == ["grafana/tempo:2.10.8"]     # replaces the built-in 2.10.7
+
+
+@pytest.mark.parametrize(("change", "problem"), [
+    (None, r"pins grafana/tempo:2.10.8, but .*values.yaml leaves tempo.image.tag to the chart's default"),
+    (lambda values: _image(values, "2.10.7"), r"pins grafana/tempo:2.10.8, but .*values.yaml deploys "
+                                              r"grafana/tempo:2.10.7 \(tempo.image.\*\); make them agree"),
+])
+def test_a_pinned_image_the_values_do_not_deploy_is_refused(tmp_path: Path, change, problem: str) -> None:
+    with pytest.raises(ProfileError, match=rf"tempo_image: {problem}"):
+        load_profile_file(_pinned(tmp_path, "tempo_image: grafana/tempo:2.10.8\n", change))
+
+
+def test_the_plan_and_header_say_which_versions_are_pinned(pytester: pytest.Pytester) -> None:
+    _pinned(pytester.path, "chart_version: 2.26.1\ntempo_image: grafana/tempo:2.10.8\n", _image)
+    plan = pytester.runpytest("--tracestack-profile=tracing/my-tempo.yaml", "--tracestack-runtime=kind",
+                              "--tracestack-plan", "--tracestack-namespace=tracestack-plan")
+    assert plan.ret == 0
+    assert "--version 2.26.1" in plan.stdout.str()
+    header = pytester.runpytest("--tracestack-profile=tracing/my-tempo.yaml", "--tracestack-runtime=local",
+                                "--collect-only")
+    header.stdout.fnmatch_lines(["tracestack: pinned: chart tempo-distributed 2.26.1 (profile chart_version)",
+                                 "tracestack: pinned: Tempo 2.10.8 (profile tempo_version*",
+                                 "tracestack: pinned: image grafana/tempo:2.10.8 (profile tempo_image*",
+                                 "tracestack: chart tempo-distributed 2.26.1 (the version the kind and cluster*"])
