@@ -33,6 +33,12 @@ def otelcol_binary() -> Path:
     return found
 
 
+@pytest.fixture
+def collector_env(otelcol_binary: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real collector for pytest runs in subprocesses (pytester)."""
+    monkeypatch.setenv("TRACESTACK_OTELCOL", str(otelcol_binary))
+
+
 @pytest.fixture(autouse=True)
 def own_tmpdir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """A TMPDIR of the test's own: pytest subprocesses it starts put their stacks' work dirs there."""
