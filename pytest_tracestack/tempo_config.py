@@ -46,7 +46,7 @@ def tempo_config_for(component: Component, rendering: HelmRendering | None) -> t
         else:
             return config, [*notes, f"Tempo config: {rendering.describe(component.chart)}, the chart's own "
                                     "rendering; only the local overrides and defaults below differ"]
-    values = merge_values([_read_values(f) for f in files])
+    values = merge_values([read_values(f) for f in files])
     translation = translate_values(values, ", ".join(describe(f) for f in files))
     notes.append(f"Tempo config: translated by tracestack from the values as the {CHART} chart ({CHART_SERIES}) "
                  "maps them; keys the values do not set keep Tempo's defaults (except the chart's replication "
@@ -94,7 +94,7 @@ def rendering_lines(profile: Profile, rendering: HelmRendering | None = None) ->
     return lines
 
 
-def _read_values(reference: str) -> dict[str, Any]:
+def read_values(reference: str) -> dict[str, Any]:
     file = manifest_file(reference)
     try:
         values = yaml.safe_load(file.read_text()) or {}
