@@ -11,6 +11,7 @@ import yaml
 from . import paths
 from .document_validation import validate_document
 from .errors import ProfileError
+from .merging import deep_merge
 from .profile_paths import manifest_file, replace_files, resolve_own_paths
 from .pins import apply_pins
 from .profile_schema import PROFILE_SCHEMA
@@ -142,7 +143,7 @@ def _read_document(file: Path, extra: list[Path] | None, seen: tuple[Path, ...] 
     replacements = data.pop("files", None)
     if replacements is not None:
         base = replace_files(base, replacements, file)
-    return _merge(base, data)
+    return deep_merge(base, data)
 
 
 def _read_yaml(file: Path) -> Any:
@@ -152,16 +153,6 @@ def _read_yaml(file: Path) -> Any:
         raise ProfileError(str(file), "", f"is not valid YAML: {error}") from error
     except OSError as error:
         raise ProfileError(str(file), "", f"cannot be read: {error.strerror}") from error
-
-
-def _merge(base: Any, override: Any) -> Any:
-    """Deep-merge mappings; anything else in the override replaces the base."""
-    if isinstance(base, dict) and isinstance(override, dict):
-        merged = dict(base)
-        for key, value in override.items():
-            merged[key] = _merge(base.get(key), value)
-        return merged
-    return override
 
 
 def _range(value: Any) -> Range | None:

@@ -16,6 +16,7 @@ from fnmatch import fnmatchcase
 from typing import Any, Iterator
 
 from .errors import ProfileError
+from .merging import deep_merge
 
 CHART = "tempo-distributed"
 CHART_SERIES = "2.26.x"
@@ -148,7 +149,7 @@ def translate_values(values: dict[str, Any], values_file: str) -> Translation:
         _place(key, value, values, config, not_applied, refused)
     structured = dotted_get(values, "tempo.structuredConfig")
     if isinstance(structured, dict):
-        config = _deep_merge(config, structured)   # the chart merges it over its own rendering
+        config = deep_merge(config, structured)   # the chart merges it over its own rendering
     if refused:
         raise UntranslatedValues(values_file, ", ".join(refused), _refusal_advice())
     return Translation(config, tuple(f"{key} ({why})" for key, why in not_applied.items()))
@@ -278,15 +279,7 @@ def merge_values(documents: list[dict[str, Any]]) -> dict[str, Any]:
     """Values files merged as helm merges ``-f`` files: later mappings over earlier ones, lists replaced."""
     merged: dict[str, Any] = {}
     for document in documents:
-        merged = _deep_merge(merged, document)
-    return merged
-
-
-def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in override.items():
-        merged[key] = (_deep_merge(base[key], value) if isinstance(base.get(key), dict) and isinstance(value, dict)
-                       else copy.deepcopy(value))
+        merged = deep_merge(merged, document)
     return merged
 
 
