@@ -71,13 +71,16 @@ def adapt_for_local_process(conf: str, replica: Replica, context: ReplicaContext
              "errors are in this replica's log and in tracestack's diagnostics"]
     conf, user_note = _user(conf, workdir)
     conf, include_notes = _includes(conf, build)
-    conf, temp_note = _temp_paths(conf, workdir, build)
-    return conf, [*notes, user_note, *include_notes, *temp_note]
+    conf, temp_notes = _temp_paths(conf, workdir, build)
+    return conf, [*notes, user_note, *include_notes, *temp_notes]
 
 
 def nginx_header(component: Component, build: NginxBuild, notes: list[str]) -> str:
     source = component.config
-    origin = f"manifests/{source.manifest} ({source.kind} {source.name})" if source else "the profile"
+    origin = "the profile"
+    if source:
+        manifest = source.manifest if Path(source.manifest).is_absolute() else f"manifests/{source.manifest}"
+        origin = f"{manifest} ({source.kind} {source.name})"
     lines = [f"# Rendered by pytest-tracestack for the local runtime from {origin},",
              f"# for nginx {build.version or '(version unknown)'} at {build.binary}."]
     lines += [f"# local runtime: {note}" for note in (*component.local_notes, *notes)]
