@@ -17,6 +17,7 @@ from ..binaries import SPECS, BinaryProvider, FoundBinary, check_major_version
 from ..errors import ComponentExited, ReadinessTimeout, TracestackError
 from ..profiles import Component, Profile
 from ..redaction import redact
+from ..profile_paths import describe
 from ..rendering import ReplicaContext, render_component_config
 from ..tempo_config import helm_rendering
 from .addresses import choose_block, replica_address
@@ -101,7 +102,7 @@ class LocalRuntime:
     def plan(self, profile: Profile) -> list[PlanStep]:
         steps = []
         for component in profile.components.values():
-            source = f"config from manifests/{component.config.manifest}" if component.config else "built in"
+            source = f"config from {describe(component.config.manifest)}" if component.config else "built in"
             target = f" -target={component.target}" if component.target else ""
             steps.append(PlanStep("start", f"{component.replicas} x {component.name} ({component.binary}{target}), "
                                            f"{source}, ports {component.ports}"))
