@@ -24,17 +24,21 @@ IN_PROCESS = "capture-sink"
 class ComponentUsed:
     kind: str              # tempo, otelcol, nginx, capture-sink, or a Kubernetes tool (kubectl, helm, kind)
     version: str           # as the component reported it; "" when it did not say
-    reported_by: str       # how the version was read: "--version", "/api/status/buildinfo at URL"
+    reported_by: str       # how the version was read: "otelcol --version", "/api/status/buildinfo at URL"
     where: str             # the binary's path, or what else ran
     origin: str            # how tracestack found it
     real: bool             # tracestack obtained it from the official source itself
+    said: str = ""         # the component's own words, when it printed more than the version
     note: str = ""         # e.g. a version other than the profile's
 
     def describe(self) -> str:
         version = self.version or "(version not reported)"
+        said = f" said {self.said!r}" if self.said else ""
+        if self.kind == IN_PROCESS:
+            return f"{self.kind} {version} ({self.where}; {self.origin})"
         vouch = f"real: {self.origin}" if self.real else f"{self.origin}; not verified by tracestack"
         note = f"; {self.note}" if self.note else ""
-        return f"{self.kind} {version} ({self.reported_by}; {self.where}; {vouch}{note})"
+        return f"{self.kind} {version} ({self.reported_by}{said}; {self.where}; {vouch}{note})"
 
 
 def components_used(stack: Stack, found: dict[str, FoundBinary], tempo_build: dict | str | None) -> list[ComponentUsed]:
@@ -44,8 +48,8 @@ def components_used(stack: Stack, found: dict[str, FoundBinary], tempo_build: di
         if kind in found:
             used.append(_from_binary(found[kind]))
         elif kind == IN_PROCESS:
-            used.append(ComponentUsed(kind, "", "tracestack's own", where, "in-process test sink, not a tracing "
-                                      "backend", False))
+            used.append(ComponentUsed(kind, f"pytest-tracestack {_own_version()}", "", where,
+                                      "tracestack's own test sink, not a tracing backend", False))
         else:
             used.append(ComponentUsed(kind, "", "tool, version not asked", where, f"{stack.runtime} runtime tool",
                                       False))
@@ -55,23 +59,34 @@ def components_used(stack: Stack, found: dict[str, FoundBinary], tempo_build: di
     return sorted(used, key=lambda entry: entry.kind)
 
 
+def _own_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("pytest-tracestack")
+    except PackageNotFoundError:
+        return "(not installed)"
+
+
 def _from_binary(binary: FoundBinary) -> ComponentUsed:
     flag = "-version" if binary.kind == "tempo" else "-v" if binary.kind == "nginx" else "--version"
-    return ComponentUsed(binary.kind, binary.reported or binary.version, f"{binary.kind} {flag}", str(binary.path),
-                         binary.source, binary.source.startswith(_VOUCHED_SOURCES))
+    return ComponentUsed(binary.kind, binary.version or binary.reported, f"{binary.kind} {flag}", str(binary.path),
+                         binary.source, binary.source.startswith(_VOUCHED_SOURCES),
+                         said=binary.reported if binary.reported != binary.version else "")
 
 
 def _tempo(stack: Stack, binary: FoundBinary | None, build: dict | str) -> ComponentUsed:
     url = stack.query_url()
-    if isinstance(build, str):
-        version, reported_by = (binary.reported if binary else ""), f"/api/status/buildinfo failed: {build}"
-    else:
-        version, reported_by = str(build.get("version") or ""), f"/api/status/buildinfo at {url}"
     where = str(binary.path) if binary else f"{stack.profile.query.component} through {url}"
     origin = binary.source if binary else f"image deployed by the {stack.runtime} runtime"
     real = binary is not None and binary.source.startswith(_VOUCHED_SOURCES)
-    return ComponentUsed("tempo", version, reported_by, where, origin, real,
-                         _version_note(version, stack.profile.tempo_version))
+    if isinstance(build, str):
+        version, said = (binary.version, binary.reported) if binary else ("", "")
+        reported_by = f"tempo -version, as /api/status/buildinfo failed: {build}"
+    else:
+        version, said, reported_by = str(build.get("version") or ""), "", f"/api/status/buildinfo at {url}"
+    return ComponentUsed("tempo", version, reported_by, where, origin, real, said=said,
+                         note=_version_note(version, stack.profile.tempo_version))
 
 
 def _version_note(version: str, expected: str | None) -> str:
