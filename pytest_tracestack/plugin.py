@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from . import workers
 from .errors import ProfileError, TracestackError
 from .fixtures import *  # noqa: F401,F403
 from .profiles import load_profile
@@ -158,9 +159,21 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         session.record(report)
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    """pytest-xdist: a worker finished; its checks, components and kept stack join the controller's summary."""
+    session: TracestackSession | None = node.config.stash.get(STASH_KEY, None)
+    output = getattr(node, "workeroutput", {}).get(workers.KEY)
+    if session is not None and output is not None:
+        workers.merge_worker_output(session, output)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     tracestack: TracestackSession | None = session.config.stash.get(STASH_KEY, None)
-    if tracestack is not None:
+    worker_output = getattr(session.config, "workeroutput", None)
+    if tracestack is not None and worker_output is not None:
+        worker_output[workers.KEY] = workers.worker_output(tracestack)   # the controller reports
+    elif tracestack is not None:
         tracestack.finish(exitstatus)
         if tracestack.unimplemented_checks and exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED  # a check that did not run is not a pass

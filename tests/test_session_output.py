@@ -178,3 +178,20 @@ def test_the_first_runs_collector_build_shows_progress_without_s(pytester: pytes
         f"  otelcol 0.129.0 (otelcol --version said 'otelcol-tracestack version 0.129.0'; {built}/otelcol-tracestack; "
         "real: built with OCB)",
     ])
+
+
+def test_with_xdist_the_summary_and_report_add_up_every_workers_stack(pytester: pytest.Pytester, with_collector,
+                                                                     tmp_path: Path) -> None:
+    result = pytester.runpytest_subprocess("--tracestack-profile=collector", "-n", "2", "-k", "roundtrip or service_name",
+                                           f"--tracestack-report={tmp_path}")
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines([
+        "tracestack: 4 checks ran (4 passed, 0 failed, 0 skipped, 0 could not run) on profile collector, runtime local",
+        "tracestack: components used*",
+        "  capture-sink pytest-tracestack *",
+        "  otelcol 0.129.0 (otelcol --version said 'otelcol-* version 0.129.0'; *",
+    ])
+    report = json.loads((tmp_path / "tracestack-report.json").read_text())
+    assert sorted(check["outcome"] for check in report["checks"]) == ["passed"] * 4
+    assert {component["kind"] for component in report["components"]} == {"capture-sink", "otelcol"}
+    assert tracestack_processes() == []
