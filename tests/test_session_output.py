@@ -77,7 +77,7 @@ def test_skip_unavailable_says_the_missing_component_and_its_remedy_first(pytest
 
 
 def test_keep_shows_the_endpoints_and_the_stop_command_without_s(pytester: pytest.Pytester, with_collector,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+                                                                 monkeypatch: pytest.MonkeyPatch, own_tmpdir: Path) -> None:
     monkeypatch.setenv("TRACESTACK_SCENARIOS", str(SCENARIOS))
     pytester.makepyfile(test_up=STACK_UP)
     result = pytester.runpytest_subprocess("--tracestack-profile=lone-collector", "--tracestack-keep", "test_up.py",
@@ -88,10 +88,9 @@ def test_keep_shows_the_endpoints_and_the_stop_command_without_s(pytester: pytes
                                      "  otelcol-0 pid *: otlp-grpc 127.*:4317, *",
                                      "  otelcol-1 pid *: otlp-grpc 127.*:4317, *",
                                      "  stop it with: tracestack stop *"])
-    finally:
-        kept = [line.split("tracestack stop ", 1)[1] for line in result.stdout.lines if "tracestack stop " in line]
-        for workdir in kept:
-            pytester.run(sys.executable, "-m", "pytest_tracestack.cli", "stop", workdir)
+    finally:   # the kept stack lives under this test's TMPDIR, whether or not the run said where
+        for state in own_tmpdir.glob("tracestack-*/stack.json"):
+            pytester.run(sys.executable, "-m", "pytest_tracestack.cli", "stop", str(state.parent))
     assert tracestack_processes() == []
 
 
