@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from . import progress
-from .binaries import SPECS, BinaryProvider
+from .binaries import SPECS, BinaryProvider, FoundBinary
 from .collector_build import build_collector
 from .components import ComponentUsed, components_used
 from .errors import TracestackError, UnavailableError
@@ -100,7 +100,7 @@ class TracestackSession:
                           *(f"  {component.describe()}" for component in self.components_used))
         return self.stack
 
-    def _found_binaries(self):
+    def _found_binaries(self) -> dict[str, FoundBinary]:
         return self._binaries.found if self._binaries is not None else {}
 
     @staticmethod
