@@ -217,8 +217,14 @@ class WrongVersionError(TracestackError):
 
 def read_version(path: Path, spec: BinarySpec) -> str:
     """The version the binary reports, e.g. '2.10.8' from 'tempo, version 2.10.8 (branch: ...)'."""
+    return reported_version(path, spec.version_args)
+
+
+def reported_version(path: Path, version_args: tuple[str, ...]) -> str:
+    """The first x.y.z the program prints when run with ``version_args``; "" when it says none."""
     try:
-        done = subprocess.run([str(path), *spec.version_args], capture_output=True, text=True, timeout=20)
+        done = subprocess.run([str(path), *version_args], capture_output=True, text=True, timeout=20,
+                              stdin=subprocess.DEVNULL)
     except (OSError, subprocess.TimeoutExpired):
         return ""
     match = re.search(r"(\d+\.\d+\.\d+)", done.stdout + done.stderr)
