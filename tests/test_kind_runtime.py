@@ -24,6 +24,7 @@ TOOLS = {"kind": "kind", "kubectl": "kubectl", "helm": "helm"}
 KUBECTL = "kubectl --kubeconfig=$WORKDIR/kubeconfig"
 HELM = ("helm --kubeconfig=$WORKDIR/kubeconfig --repository-config=$WORKDIR/helm/repositories.yaml "
         "--repository-cache=$WORKDIR/helm/cache")
+HELM_OFFLINE = "helm --repository-config=$WORKDIR/helm/repositories.yaml --repository-cache=$WORKDIR/helm/cache"
 MANIFESTS = Path(__file__).resolve().parents[1] / "manifests"
 RENDERED = Path(__file__).resolve().parent / "kube_data" / "rendered"
 
@@ -105,7 +106,7 @@ def test_the_plan_is_the_commands_start_runs(tmp_path: Path) -> None:
         runtime.stop(runtime.start(load_profile(profile)))
         # Before its steps, start renders the charts as the plan did; then it takes exactly the planned steps.
         ran = _strip(runner.lines()[rendered_for_the_plan:])
-        renders = [line for line in ran if line.startswith(f"{HELM} template ")]
+        renders = [line for line in ran if line.startswith(f"{HELM_OFFLINE} template ")]
         assert ran[:len(renders)] == renders and len(renders) == len(load_profile(profile).kubernetes.get("charts", []))
         ran = ran[len(renders):]
         assert ran[:len(planned)] == planned, profile
@@ -134,7 +135,7 @@ def test_distributed_installs_the_pinned_chart_with_the_values_then_waits_for_ea
              f"-f {MANIFESTS}/distributed/values.yaml")
     assert helm == [
         # Rendered (and validated) for the node image's Kubernetes before anything is created ...
-        f"{HELM} template tempo {chart} --namespace tracestack-t1 --kube-version 1.35.0 --skip-tests",
+        f"{HELM_OFFLINE} template tempo {chart} --namespace tracestack-t1 --kube-version 1.35.0 --skip-tests",
         # ... and installed with the same chart reference and values.
         f"{HELM} upgrade --install tempo {chart} --namespace tracestack-t1 --wait --timeout 200s",
     ]

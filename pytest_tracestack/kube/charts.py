@@ -44,7 +44,7 @@ def chart_source(chart: dict[str, Any], charts: str | None) -> ChartSource:
         return _remote(name, version, chart["repo"], "its repository (the profile's kubernetes.charts)")
     if charts.startswith(("http://", "https://", "oci://")):
         return _remote(name, version, charts, f"the mirror ({OPTION})")
-    path = _local(name, version, Path(charts).expanduser())
+    path = _local(name, version, Path(charts).expanduser().absolute())
     return ChartSource((str(path),), f"{path} ({OPTION})")
 
 

@@ -51,6 +51,7 @@ class KubeTarget:
     kubectl: tuple[str, ...]       # "kubectl" and its connection flags
     helm: tuple[str, ...]          # "helm" with the same connection and a repository config of the run's own
     namespace: str
+    helm_offline: tuple[str, ...] = ("helm",)   # the repository config alone, for `helm template`
 
 
 def kube_target(connection: list[str], namespace: str, workdir: Path) -> KubeTarget:
@@ -59,7 +60,7 @@ def kube_target(connection: list[str], namespace: str, workdir: Path) -> KubeTar
     # Helm's repository list lives in the run's directory, so the user's own helm setup is never changed.
     helm_home = [f"--repository-config={workdir / 'helm' / 'repositories.yaml'}",
                  f"--repository-cache={workdir / 'helm' / 'cache'}"]
-    return KubeTarget(("kubectl", *connection), ("helm", *helm_connection, *helm_home), namespace)
+    return KubeTarget(("kubectl", *connection), ("helm", *helm_connection, *helm_home), namespace, ("helm", *helm_home))
 
 
 def install_plan(profile: Profile, settings: KubeSettings, target: KubeTarget,

@@ -61,7 +61,7 @@ def render_chart(chart: dict[str, Any], settings: KubeSettings, target: KubeTarg
     """The chart's objects, rendered with the install's values and --set flags for ``version``."""
     label = f"helm template {chart['chart']} {chart['version']}"
     origin = chart_source(chart, settings.charts).origin
-    argv = (*target.helm, "template", chart["release"], *chart_arguments(chart, settings),
+    argv = (*target.helm_offline, "template", chart["release"], *chart_arguments(chart, settings),
             "--namespace", target.namespace, "--kube-version", version, "--skip-tests")
     done = run(argv, RENDER_TIMEOUT_S)
     if not done.ok:
