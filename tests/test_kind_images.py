@@ -127,3 +127,13 @@ def test_the_shipped_manifests_run_the_profiles_tempo_version(profile: str, tmp_
     found = images_used([Rendered(m.label, m.documents) for m in manifests])
     assert any("grafana/tempo:" in image for image in found.images)
     check_tempo_version(load_profile(profile), found.uses)
+
+
+def test_the_cli_prints_the_list_one_image_a_line_to_pull_before_loading(capsys: pytest.CaptureFixture[str]) -> None:
+    from pytest_tracestack.cli import main
+
+    assert main(["images", "manifest"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["quay.io/minio/minio:RELEASE.2024-12-18T13-15-44Z",
+                                                    "grafana/tempo:2.10.8"]
+    assert main(["images", "manifest", "--k8s-version", "1.2.0"]) == 1
+    assert "Kubernetes 1.2.0 cannot be checked" in capsys.readouterr().err
