@@ -77,7 +77,7 @@ class TracestackSession:
         except (TracestackError, OSError) as error:
             self.start_error = error
             raise
-        self.components_used = dict(self.stack.binaries)
+        self.components_used = {**self.stack.binaries, **_running_tempo(self.stack)}
         return self.stack
 
     def close(self) -> None:
@@ -172,3 +172,20 @@ def binary_provider(config: pytest.Config) -> BinaryProvider:
         allow_download=not read_setting(config, "no-download").value,
         builders={"otelcol": build_collector},
     )
+
+
+def _running_tempo(stack: Stack) -> dict[str, str]:
+    """The Tempo version that actually runs, as it answers /api/status/buildinfo (on kind and cluster the image's,
+    which the profile's tempo_version only names)."""
+    url = stack.query_url()
+    if url is None:
+        return {}
+    from .tempo import TempoClient
+
+    try:
+        with TempoClient(url) as client:
+            version = client.build_info().get("version") or "(no version in the answer)"
+    except TracestackError as error:
+        return {"tempo (running)": f"did not say its version at {url}/api/status/buildinfo: {error}"}
+    return {"tempo (running)": f"{version} (answered {url}/api/status/buildinfo; the profile says "
+                               f"{stack.profile.tempo_version or 'no tempo_version'})"}

@@ -157,6 +157,9 @@ def _handler(double: FakeTempoForTests) -> type[BaseHTTPRequestHandler]:
         def route(self, path: str, query: dict[str, list[str]]) -> None:
             if path == "/api/echo":
                 return self.reply(200, b"echo\n", "text/plain; charset=utf-8")
+            if path == "/api/status/buildinfo":   # Tempo's fields; the version says what this is
+                return self.reply_json({"version": "2.10.8-fake-tempo-for-tests", "revision": "none", "branch": "none",
+                                        "buildUser": "tests", "buildDate": "", "goVersion": ""})
             if path.startswith("/api/v2/traces/"):
                 return self.trace(path.rsplit("/", 1)[1])
             if path == "/api/search":

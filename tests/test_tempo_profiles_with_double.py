@@ -38,6 +38,9 @@ def test_every_built_in_check_runs_against_the_double(pytester: pytest.Pytester,
     report = json.loads((tmp_path / "tracestack-report.json").read_text())
     search = [c for c in report["checks"] if c["check"] == "search"]
     assert len(search) == 2 and all(c["outcome"] == "passed" for c in search)
+    # The version that ran, as Tempo (here the double) answers /api/status/buildinfo, beside the profile's.
+    assert report["components"]["tempo (running)"].startswith("2.10.8-fake-tempo-for-tests (answered http://127.")
+    assert report["components"]["tempo (running)"].endswith("/api/status/buildinfo; the profile says 2.10.8)")
     assert tracestack_processes() == [] and tracestack_sockets(before) == set()
 
 
