@@ -21,7 +21,8 @@ KUBECTL = "/opt/bin/kubectl --kubeconfig=/home/me/.kube/config --context=staging
 # What `kubectl version -o json` prints for a GKE cluster's server (fields kubectl reads).
 SERVER = json.dumps({"clientVersion": {"major": "1", "minor": "32", "gitVersion": "v1.32.4"},
                      "serverVersion": {"major": "1", "minor": "33+", "gitVersion": "v1.33.5-gke.1201000"}})
-HELM_OFFLINE = "/opt/bin/helm --repository-config=$WORKDIR/helm/repositories.yaml --repository-cache=$WORKDIR/helm/cache"
+HELM_OFFLINE = ("/opt/bin/helm --repository-config=$WORKDIR/helm/repositories.yaml "
+                "--repository-cache=$WORKDIR/helm/cache")
 HELM = ("/opt/bin/helm --kubeconfig=/home/me/.kube/config --kube-context=staging "
         "--repository-config=$WORKDIR/helm/repositories.yaml --repository-cache=$WORKDIR/helm/cache")
 
@@ -47,8 +48,9 @@ def test_every_command_uses_the_users_kubeconfig_and_context_and_no_cluster_is_m
     assert lines[:5] == [
         # The server's version decides the schema everything is validated against, and helm's --kube-version.
         f"{KUBECTL} version -o json",
-        f"{HELM_OFFLINE} template tempo tempo-distributed --repo https://grafana-community.github.io/helm-charts --version "
-        f"2.26.2 -f {MANIFESTS}/distributed/values.yaml --namespace tracestack-t2 --kube-version 1.33.5 --skip-tests",
+        f"{HELM_OFFLINE} template tempo tempo-distributed --repo https://grafana-community.github.io/helm-charts "
+        f"--version 2.26.2 -f {MANIFESTS}/distributed/values.yaml --namespace tracestack-t2 --kube-version 1.33.5 "
+        "--skip-tests",
         f"{KUBECTL} get namespace tracestack-t2 --ignore-not-found -o name",
         f"{KUBECTL} create namespace tracestack-t2",
         f"{KUBECTL} label namespace tracestack-t2 app.kubernetes.io/managed-by=pytest-tracestack",
@@ -110,8 +112,8 @@ def test_ctrl_c_while_waiting_for_a_rollout_removes_the_namespace() -> None:
 
 
 def test_an_operator_installed_by_someone_else_is_not_touched() -> None:
-    runner = _cluster().on("get crd opentelemetrycollectors.opentelemetry.io",
-                           stdout="customresourcedefinition.apiextensions.k8s.io/opentelemetrycollectors.opentelemetry.io")
+    crd = "customresourcedefinition.apiextensions.k8s.io/opentelemetrycollectors.opentelemetry.io"
+    runner = _cluster().on("get crd opentelemetrycollectors.opentelemetry.io", stdout=crd)
     with pytest.raises(UnavailableError, match="already has the OpenTelemetry Operator's CRDs"):
         _runtime(runner).start(load_profile("operator"))
     assert not any(" create " in line or " delete " in line or ("helm" in line and " template " not in line)

@@ -13,7 +13,7 @@ import tarfile
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import pytest
 import yaml
@@ -22,6 +22,7 @@ from pytest_tracestack.errors import UnavailableError
 from pytest_tracestack.kube.charts import ChartNotFound, chart_source
 from pytest_tracestack.kube.install import CERTS_GENERATED
 from pytest_tracestack.kube.tools import find_tool
+from recording_runner import every_image_key
 
 DATA = Path(__file__).resolve().parent / "kube_data"
 STAND_INS = DATA / "charts"
@@ -87,8 +88,9 @@ def test_an_archive_holding_another_version_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_directory_without_the_chart_says_what_it_looked_for(tmp_path: Path) -> None:
-    with pytest.raises(ChartNotFound, match=rf"--tracestack-charts={tmp_path}: has neither tempo-distributed-2.26.2.tgz "
-                                            r"nor tempo-distributed/Chart.yaml for chart tempo-distributed 2.26.2; "
+    with pytest.raises(ChartNotFound, match=rf"--tracestack-charts={tmp_path}: has neither tempo-distributed-2.26.2"
+                                            r".tgz nor tempo-distributed/Chart.yaml for chart tempo-distributed "
+                                            r"2.26.2; "
                                             r"put it there with `helm pull tempo-distributed --repo REPO --version "
                                             rf"2.26.2 -d {tmp_path}`"):
         chart_source(DISTRIBUTED, str(tmp_path))
@@ -129,25 +131,13 @@ def test_the_plan_renders_the_pinned_charts_from_a_local_directory(pytester: pyt
     out = result.stdout.str()
     assert result.ret == 0, out
     name = chart.split()[0]
-    assert f"tool: helm 3.19.0 at {helm} (TRACESTACK_HELM)" in out or f"tool: helm 3." in out
+    assert f"tool: helm 3.19.0 at {helm} (TRACESTACK_HELM)" in out or "tool: helm 3." in out
     assert "Kubernetes 1.35.0 (from the node image kindest/node:v1.35.0)" in out
     assert f"validated: helm template {chart} ({STAND_INS / name} (--tracestack-charts)): {objects} rendered objects " \
            "valid (Kubernetes 1.35.0 schema)" in out
     # The install takes the chart from the same place.
     assert re.search(rf"helm .* upgrade --install \S+ {re.escape(str(STAND_INS / name))} -f ", out)
     assert not any(secret in out for secret in SECRETS)
-
-
-def _every_image_key(node: Any) -> Iterator[str]:
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "image" and isinstance(value, str):
-                yield value
-            else:
-                yield from _every_image_key(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from _every_image_key(item)
 
 
 def test_the_plans_image_list_is_what_helm_and_the_manifests_render_plus_what_the_operator_creates(
@@ -158,7 +148,8 @@ def test_the_plans_image_list_is_what_helm_and_the_manifests_render_plus_what_th
     # Computed another way: helm's own output and the raw manifests walked for any "image" key, and the
     # operator's image flags that the collector resource and the annotated workload make it use.
     sets = [arg for setting in CERTS_GENERATED for arg in ("--set", setting)]
-    rendered = subprocess.run([str(helm), "template", "opentelemetry-operator", str(STAND_INS / "opentelemetry-operator"),
+    chart = STAND_INS / "opentelemetry-operator"
+    rendered = subprocess.run([str(helm), "template", "opentelemetry-operator", str(chart),
                                "-f", str(ROOT / "manifests/operator/operator-values.yaml"), *sets],
                               capture_output=True, text=True, check=True, timeout=120).stdout
     documents = list(yaml.safe_load_all(rendered))
@@ -167,7 +158,7 @@ def test_the_plans_image_list_is_what_helm_and_the_manifests_render_plus_what_th
         documents += list(yaml.safe_load_all((ROOT / "manifests" / manifest).read_text()))
     flags = re.findall(r"--(?:collector-image|auto-instrumentation-java-image)=(\S+)", rendered)
     assert len(flags) == 2
-    assert sorted(listed) == sorted(set(_every_image_key(documents)) | set(flags))
+    assert sorted(listed) == sorted(set(every_image_key(documents)) | set(flags))
     assert len(listed) == len(set(listed)) == 7
 
 

@@ -5,7 +5,7 @@ The documents are hand-written in the shape of `helm template` output (tests/kub
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import yaml
@@ -14,6 +14,7 @@ from pytest_tracestack.errors import ProfileError
 from pytest_tracestack.kube.images import Rendered, check_tempo_version, images_used
 from pytest_tracestack.kube.manifests import render_manifests
 from pytest_tracestack.profiles import load_profile
+from recording_runner import every_image_key
 
 RENDERED = Path(__file__).resolve().parent / "kube_data" / "rendered"
 
@@ -22,23 +23,10 @@ def _documents(name: str) -> list[dict[str, Any]]:
     return [document for document in yaml.safe_load_all((RENDERED / name).read_text()) if document]
 
 
-def _every_image_key(node: Any) -> Iterator[str]:
-    """Every string under a key named "image", anywhere: a way of finding images that knows nothing of pods."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "image" and isinstance(value, str):
-                yield value
-            else:
-                yield from _every_image_key(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from _every_image_key(item)
-
-
 def test_every_container_and_init_container_of_every_workload_kind_is_listed() -> None:
     documents = _documents("tempo-distributed.yaml")
     found = images_used([Rendered("helm template tempo-distributed 2.26.2", documents)])
-    assert set(found.images) == set(_every_image_key(documents))
+    assert set(found.images) == set(every_image_key(documents))
     assert found.images == ["docker.io/grafana/tempo:2.10.8", "docker.io/memcached:1.6.43-alpine",
                             "pgsty/minio:RELEASE.2026-04-17T00-00-00Z", "quay.io/minio/mc:RELEASE.2022-10-20T23-26-33Z",
                             "docker.io/library/busybox:1.36.1"]
@@ -51,7 +39,7 @@ def test_the_operator_profile_lists_rendered_images_and_those_the_operator_creat
     chart = _documents("opentelemetry-operator.yaml")
     manifests = render_manifests(load_profile("operator"), tmp_path)
     found = images_used([Rendered("chart", chart), *(Rendered(m.label, m.documents) for m in manifests)])
-    rendered = set(_every_image_key(chart)) | {image for m in manifests for image in _every_image_key(list(m.documents))}
+    rendered = set(every_image_key(chart)) | {image for m in manifests for image in every_image_key(list(m.documents))}
     # The operator runs the collector from --collector-image and injects the agent of --auto-instrumentation-java-image.
     operator_made = {"otel/opentelemetry-collector-contrib:0.129.1",
                      "ghcr.io/open-telemetry/opentelemetry-operator/autoinstrumentation-java:1.33.6"}
@@ -105,7 +93,8 @@ def test_an_injected_language_whose_image_nothing_names_is_reported_unknown() ->
 
 
 @pytest.mark.parametrize("image", ["grafana/tempo:2.10.8", "docker.io/grafana/tempo:2.10.8",
-                                   "registry.local:5000/grafana/tempo:2.10.8@sha256:" + "0" * 64, "grafana/tempo-query:1"])
+                                   "registry.local:5000/grafana/tempo:2.10.8@sha256:" + "0" * 64,
+                                   "grafana/tempo-query:1"])
 def test_the_profiles_tempo_version_matches_the_tempo_image(image: str) -> None:
     found = images_used([Rendered("x", [{"kind": "Pod", "metadata": {"name": "t"},
                                          "spec": {"containers": [{"name": "t", "image": image}]}}])])
