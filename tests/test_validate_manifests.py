@@ -75,7 +75,7 @@ def test_values_that_would_open_zipkin_are_refused(tmp_path: Path, monkeypatch) 
 
 
 def test_an_unsupported_kubernetes_version_says_which_to_use() -> None:
-    with pytest.raises(ManifestInvalid, match=r"Kubernetes 1.2.0 cannot be checked: the seeds need 1.29 or later.*pick a version such as 1.29.0"):
+    with pytest.raises(ManifestInvalid, match=r"Kubernetes 1.2.0 cannot be checked: the seeds need 1.29 or later.*pick a version such as 1.35.0"):
         validate_file(MANIFESTS / "manifest" / "tempo.yaml", "1.2.0")
 
 

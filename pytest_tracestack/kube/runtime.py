@@ -65,7 +65,7 @@ class KubeRuntime:
         self.settings = settings
         self.runner = runner or SubprocessRunner()
         self.tools = dict(tools or {})   # tool name -> path; the missing ones are found when needed
-        self.found: list[str] = []       # how each tool was found, for the plan and the header
+        self.found: dict[str, str] = {}  # tool name -> how it was found (version, where, why), for plan and report
 
     # --- what subclasses provide ---------------------------------------------------------------
 
@@ -127,7 +127,7 @@ class KubeRuntime:
         try:
             prepared = self.prepare(profile, workdir)
             steps = to_plan_steps(self.steps(profile, workdir, prepared), workdir)
-            notes = [*(f"tool: {line}" for line in self.found),
+            notes = [*(f"tool: {line}" for line in self.found.values()),
                      f"Kubernetes {prepared.k8s_version} (from {prepared.k8s_version_origin}): the schema every "
                      "object is validated against, and helm's --kube-version"]
             return KubePlan(steps, [clean_text(line, workdir) for line in notes],
@@ -146,7 +146,7 @@ class KubeRuntime:
         self._find_tools(self.tools_needed(profile))
         workdir = Path(tempfile.mkdtemp(prefix=f"tracestack-{profile.name}-"))
         stack = KubeStack(profile=profile, runtime=self.name, workdir=workdir, namespace=self.settings.namespace,
-                          target=self.target(workdir), binaries=dict(self.tools))
+                          target=self.target(workdir), binaries=self._binaries())
         try:
             # Everything is rendered and validated before the first step creates anything.
             prepared = self.prepare(profile, workdir)
@@ -157,6 +157,10 @@ class KubeRuntime:
             raise
         return stack
 
+    def _binaries(self) -> dict[str, str]:
+        """Each tool's path, with its version and where it was found when the finder found it."""
+        return {**self.tools, **{name: line.removeprefix(f"{name} ") for name, line in self.found.items()}}
+
     def _find_tools(self, names: list[str]) -> None:
         from .tools import find_tool
 
@@ -164,7 +168,7 @@ class KubeRuntime:
             if name not in self.tools:
                 found = find_tool(name, allow_download=self.settings.allow_download, mirror=self.settings.tools_mirror)
                 self.tools[name] = str(found.path)
-                self.found.append(found.describe())
+                self.found[name] = found.describe()
 
     def _take(self, step: KubeStep, stack: KubeStack) -> None:
         if self.skip(step, stack):

@@ -38,7 +38,7 @@ def check_version(version: str) -> None:
     if wanted < MINIMUM_VERSION or wanted > supported[-1]:
         raise ManifestInvalid(f"Kubernetes {version} cannot be checked: the seeds need 1.29 or later, and "
                               f"kubernetes-validate has schemas up to {'.'.join(map(str, supported[-1]))}; "
-                              f"pick a version such as 1.29.0 (--tracestack-k8s-version)")
+                              f"pick a version such as 1.35.0 (--tracestack-k8s-version)")
 
 
 def validate_object(obj: dict[str, Any], version: str, where: str) -> str:
@@ -61,7 +61,7 @@ def validate_object(obj: dict[str, Any], version: str, where: str) -> str:
                               f"{obj.get('kind')}, and tracestack has no schema for it as a custom resource") from None
     except VersionNotSupportedError:
         raise ManifestInvalid(f"Kubernetes {version} has no schema in kubernetes-validate; pick a released "
-                              "version such as 1.29.0 (--tracestack-k8s-version)") from None
+                              "version such as 1.35.0 (--tracestack-k8s-version)") from None
     return name
 
 
