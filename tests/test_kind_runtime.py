@@ -464,3 +464,18 @@ def test_a_chart_running_another_tempo_than_the_profile_says_is_refused() -> Non
                                            r"runs docker.io/grafana/tempo:2.10.7; make them one version"):
         _runtime(runner).start(load_profile("distributed"))
     assert len(runner.lines()) == 1
+
+
+def test_images_the_profile_adds_are_loaded_after_those_read_from_the_rendered_objects(tmp_path: Path) -> None:
+    from pytest_tracestack.profiles import load_profile_file
+
+    data = yaml.safe_load((MANIFESTS.parent / "scenarios" / "manifest.yaml").read_text())
+    data["kubernetes"]["images"] = ["busybox:1.36", "grafana/tempo:2.10.8"]   # the second is rendered already
+    (tmp_path / "mine.yaml").write_text(yaml.safe_dump(data))
+    runner = _existing_cluster()
+    runtime = _runtime(runner, images_to_load=("profile",))
+    runtime.stop(runtime.start(load_profile_file(tmp_path / "mine.yaml")))
+    assert [line for line in runner.lines() if line.startswith("kind load")] == [
+        "kind load docker-image quay.io/minio/minio:RELEASE.2024-12-18T13-15-44Z --name tracestack",
+        "kind load docker-image grafana/tempo:2.10.8 --name tracestack",
+        "kind load docker-image busybox:1.36 --name tracestack"]
