@@ -231,8 +231,18 @@ def read_version(path: Path, spec: BinarySpec) -> str:
 
 def version_line(path: Path, spec: BinarySpec) -> str:
     """The first line the binary prints when asked its version ('nginx version: nginx/1.22.1'), or ''."""
+    return _first_line(path, spec.version_args)
+
+
+def reported_version(path: Path, version_args: tuple[str, ...]) -> str:
+    """The first x.y.z the program prints when run with ``version_args``; "" when it says none."""
+    return _semver(_first_line(path, version_args))
+
+
+def _first_line(path: Path, version_args: tuple[str, ...]) -> str:
     try:
-        done = subprocess.run([str(path), *spec.version_args], capture_output=True, text=True, timeout=20)
+        done = subprocess.run([str(path), *version_args], capture_output=True, text=True, timeout=20,
+                              stdin=subprocess.DEVNULL)
     except (OSError, subprocess.TimeoutExpired):
         return ""
     return next((line.strip() for line in (done.stdout + done.stderr).splitlines() if line.strip()), "")

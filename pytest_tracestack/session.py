@@ -261,3 +261,4 @@ def binary_provider(config: pytest.Config) -> BinaryProvider:
         allow_download=not read_setting(config, "no-download").value,
         builders={"otelcol": build_collector},
     )
+

@@ -41,6 +41,9 @@ def test_every_built_in_check_runs_against_the_double(pytester: pytest.Pytester,
     report = json.loads((tmp_path / "tracestack-report.json").read_text())
     search = [c for c in report["checks"] if c["check"] == "search"]
     assert len(search) == 2 and all(c["outcome"] == "passed" for c in search)
+    # The version that ran, as Tempo (here the double) answers /api/status/buildinfo, beside the profile's.
+    tempo = [c["description"] for c in report["components"] if c["description"].startswith("tempo ")]
+    assert len(tempo) == 1 and "FAKE TEMPO FOR TESTS" in tempo[0] and "/api/status/buildinfo at http://127." in tempo[0]
     assert tracestack_processes() == [] and tracestack_sockets(before) == set()
 
 
