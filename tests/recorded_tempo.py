@@ -1,14 +1,13 @@
-"""Serves the responses recorded from a real Tempo 2.10.8 (../shared/fixtures) through httpx.MockTransport."""
+"""Serves the responses recorded from a real Tempo 2.10.8 (tests/recordings/, README there) through httpx.MockTransport."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import httpx
 
-FIXTURES = Path(os.environ.get("TRACESTACK_FIXTURES",
-                               Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "tempo-2.10.8"))
+RECORDINGS = Path(__file__).with_name("recordings")
+FIXTURES = RECORDINGS / "tempo-2.10.8"
 TRACE_ID = "d60b52c687babdee40d00b5c87c98c30"
 
 
