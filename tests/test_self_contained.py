@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
 OUTSIDE = re.compile(r"""\.\./shared|["']shared["']|/work/""")
@@ -42,3 +44,15 @@ def test_the_check_sees_each_way_out() -> None:
             'D = ROOT / ".." / "shared"\n'
             'E = Path(__file__).with_name("recordings")\n')
     assert outside_references(text, depth=3) == [2, 3, 4]
+
+
+def test_a_skip_says_its_reason_in_the_summary_without_dash_rs(pytester: pytest.Pytester) -> None:
+    """The project's own pytest settings (pyproject.toml) print each skip's reason, so a user learns what to
+    install from a plain `python -m pytest`."""
+    pytester.makepyfile(test_skips='import pytest\n\n'
+                                   'def test_needs_helm():\n'
+                                   '    pytest.skip("needs helm on PATH (https://helm.sh/docs/intro/install/)")\n')
+    result = pytester.runpytest("-c", str(REPO / "pyproject.toml"), "--rootdir", str(pytester.path),
+                                           "test_skips.py")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["SKIPPED [[]1[]] test_skips.py:4: needs helm on PATH (https://helm.sh/docs/intro/install/)"])

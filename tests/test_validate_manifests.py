@@ -151,8 +151,8 @@ def test_without_helm_the_chart_is_reported_as_not_rendered(monkeypatch: pytest.
                            "validated when helm is installed)")
 
 
-@pytest.mark.skipif(shutil.which("helm") is None, reason="helm is not on PATH here, so `helm template` output of the "
-                    "charts cannot be rendered and validated (it also needs the chart repositories on the network)")
+@pytest.mark.skipif(shutil.which("helm") is None, reason="needs helm on PATH (https://helm.sh/docs/intro/install/) "
+                    "and the chart repositories on the network, to render and validate the charts' objects")
 @pytest.mark.parametrize("profile", ["distributed", "operator"])
 def test_the_charts_rendered_objects_validate(profile: str) -> None:
     results = validate_profile(load_profile(profile), "1.29.0")
