@@ -1,4 +1,4 @@
-"""``tracestack``: install the binaries a profile needs, and stop a stack left up with --tracestack-keep."""
+"""The tracestack command: install the binaries a profile needs; show and stop a stack left up with --tracestack-keep."""
 
 from __future__ import annotations
 
@@ -9,23 +9,33 @@ import signal
 import sys
 from pathlib import Path
 
-from .binaries import SPECS, BinaryProvider
+from .binaries import DEFAULT_DOWNLOAD_BASE, SPECS, BinaryProvider
 from .collector_build import build_collector
 from .errors import TracestackError
+from .kept import add_status_command
 from .runtimes.process import wait_ports_free
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tracestack", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    install = commands.add_parser("install", help="find, download or build a binary into tracestack's cache")
-    install.add_argument("binary", choices=sorted(SPECS))
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    install = commands.add_parser("install", help="find, download or build a binary into tracestack's cache",
+                                  description="Find a binary (PATH, cache), else download its verified release, "
+                                              "else (the collector) build it with OCB; print where it is.")
+    install.add_argument("binary", choices=sorted(SPECS), metavar="BINARY",
+                         help=f"one of {', '.join(sorted(SPECS))}: tempo and otelcol are downloaded from their releases "
+                              "(SHA-256 verified), otelcol is built with OCB when that fails and Go is installed; "
+                              "nginx is only found on PATH")
     install.add_argument("--no-download", action="store_true", help="do not try release downloads")
-    install.add_argument("--download-base", help="mirror base URL for release downloads")
+    install.add_argument("--download-base", metavar="URL",
+                         help=f"mirror base URL for release downloads (default {DEFAULT_DOWNLOAD_BASE})")
+    add_status_command(commands)
     stop = commands.add_parser("stop", help="stop a stack left running with --tracestack-keep")
-    stop.add_argument("workdir", type=Path)
+    stop.add_argument("workdir", type=Path, metavar="DIR", help="the work dir --tracestack-keep printed")
     args = parser.parse_args(argv)
     try:
+        if args.command == "status":
+            return args.run(args)
         return _install(args) if args.command == "install" else _stop(args.workdir)
     except TracestackError as error:
         print(f"tracestack: {error}", file=sys.stderr)
@@ -34,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _install(args: argparse.Namespace) -> int:
     provider = BinaryProvider(download_base=args.download_base, allow_download=not args.no_download,
-                              builders={"otelcol": build_collector})
+                              builders={"otelcol": build_collector}, options="--")
     found = provider.find(args.binary)
     print(f"{args.binary}: {found.describe()}")
     return 0

@@ -12,6 +12,7 @@ from .errors import TracestackError
 from .profiles import Profile
 from .runtimes.base import Stack
 from .session import STASH_KEY, TracestackSession
+from .terminal import remember_load
 
 __all__ = ["tracestack_session", "tracestack_profile", "tracestack_stack", "tracestack_sink", "tracestack_load", "tracestack_capacity",
            "tracestack_tempo", "tracestack_service_name"]
@@ -92,6 +93,7 @@ def tracestack_load(tracestack_stack: Stack, tracestack_session: TracestackSessi
         report = (tracestack_session.report_dir or tmp_path_factory.mktemp("load")) / "load"
         result = run_load(tracestack_stack, parse_rate(rate), parse_duration(duration), protocol, report, users)
         write_load_report(result, report)
+        remember_load(tracestack_session.config, result)
         return result
 
     return run

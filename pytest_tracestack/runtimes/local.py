@@ -202,6 +202,7 @@ class LocalRuntime:
             lines.append(f"  {replica.name} pid {replica.pid}: {ports}")
         if any(c.binary == "capture-sink" for c in stack.profile.components.values()):
             lines.append("  note: the capture sink ran inside pytest and stopped with it")
+        lines.append(f"  its endpoints again: tracestack status {stack.workdir}")
         lines.append(f"  stop it with: tracestack stop {stack.workdir}")
         return "\n".join(lines)
 
@@ -270,5 +271,7 @@ def _write_state(stack: LocalStack) -> None:
     """What ``tracestack stop DIR`` needs to end a kept stack."""
     state = {"profile": stack.profile.name,
              "replicas": [{"name": r.name, "pid": r.pid, "address": r.address, "ports": r.ports}
-                          for r in stack.replicas]}
+                          for r in stack.replicas],
+             "ingest": {protocol: stack.ingest_targets(protocol) for protocol in stack.profile.ingest},
+             "query": stack.query_url()}
     (stack.workdir / "stack.json").write_text(json.dumps(state, indent=2))
