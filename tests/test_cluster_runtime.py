@@ -106,3 +106,14 @@ def test_keep_says_how_to_reach_and_remove_what_was_left() -> None:
     assert "kubectl --kubeconfig=/home/me/.kube/config --context=staging --namespace tracestack-t2 get all" in text
     assert "helm uninstall tempo --namespace tracestack-t2" in text
     assert "kubectl delete namespace tracestack-t2" in text
+
+
+def test_the_printed_plan_ends_with_the_namespace_removal(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--tracestack-profile=distributed", "--tracestack-runtime=cluster", "--tracestack-plan",
+                                "--tracestack-namespace=demo", "--tracestack-kube-context=staging")
+    result.stdout.fnmatch_lines([
+        "*. remove   helm release tempo (its cluster-wide objects too)",
+        "*$ helm --kube-context=staging * uninstall tempo --namespace demo --wait --timeout 300s",
+        "*. remove   namespace demo and everything in it",
+        "*$ kubectl --context=staging delete namespace demo --wait=true --timeout=300s --ignore-not-found",
+    ])

@@ -94,9 +94,16 @@ class KubeRuntime:
     def plan(self, profile: Profile) -> list[PlanStep]:
         workdir = Path(tempfile.mkdtemp(prefix="tracestack-plan-"))
         try:
-            return to_plan_steps(self.steps(profile, workdir), workdir)
+            steps = self.steps(profile, workdir)
+            releases = [_release(step) for step in steps if step.role == "helm-install"]
+            target = kube_target(self.connection(workdir), self.settings.namespace, workdir)
+            return to_plan_steps([*steps, *self.removal_steps(target, releases)], workdir)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
+
+    def removal_steps(self, target: KubeTarget, releases: list[str]) -> list[KubeStep]:
+        """What the end of the run removes (also after a failure or Ctrl-C; not with --tracestack-keep)."""
+        return [*(release_removal(target, release) for release in reversed(releases)), namespace_removal(target)]
 
     # --- start -----------------------------------------------------------------------------------
 
@@ -141,7 +148,7 @@ class KubeRuntime:
             self._forward(step, stack)
             return
         if step.role == "helm-install":
-            stack.releases.append(step.argv[step.argv.index("--install") + 1])   # uninstalled even if it fails
+            stack.releases.append(_release(step))   # uninstalled even if it fails
             if stack.cert_manager:
                 step = with_cert_manager(step)
         if step.role == "create-namespace":
@@ -250,8 +257,8 @@ class KubeRuntime:
     def _remove_releases(self, stack: KubeStack) -> list[str]:
         leftovers = []
         for release in reversed(stack.releases):
-            done = self._run((*stack.target.helm, "uninstall", release, "--namespace", stack.namespace, "--wait",
-                              "--timeout", "300s"), 330)
+            step = release_removal(stack.target, release)
+            done = self._run(step.argv, step.timeout_s)
             if not done.ok and "not found" not in done.stderr.lower():
                 leftovers.append(f"helm release {release} in namespace {stack.namespace} (its cluster-wide objects "
                                  f"too): helm uninstall {release} --namespace {stack.namespace}\n{done.describe()}")
@@ -260,8 +267,8 @@ class KubeRuntime:
     def _remove_namespace(self, stack: KubeStack) -> list[str]:
         if not stack.created_namespace:
             return []
-        done = self._run((*stack.target.kubectl, "delete", "namespace", stack.namespace, "--wait=true",
-                          "--timeout=300s", "--ignore-not-found"), 330)
+        step = namespace_removal(stack.target)
+        done = self._run(step.argv, step.timeout_s)
         if done.ok:
             return []
         return [f"namespace {stack.namespace}: kubectl delete namespace {stack.namespace}\n{done.describe()}"]
@@ -275,6 +282,23 @@ class KubeRuntime:
         if stack.created_namespace:
             lines.append(f"  remove the namespace: kubectl delete namespace {stack.namespace}")
         return "\n".join(lines)
+
+
+def _release(step: KubeStep) -> str:
+    """The release a ``helm upgrade --install RELEASE`` step installs."""
+    return step.argv[step.argv.index("--install") + 1]
+
+
+def release_removal(target: KubeTarget, release: str) -> KubeStep:
+    return KubeStep("remove", f"helm release {release} (its cluster-wide objects too)",
+                    (*target.helm, "uninstall", release, "--namespace", target.namespace, "--wait", "--timeout", "300s"),
+                    timeout_s=330)
+
+
+def namespace_removal(target: KubeTarget) -> KubeStep:
+    return KubeStep("remove", f"namespace {target.namespace} and everything in it",
+                    (*target.kubectl, "delete", "namespace", target.namespace, "--wait=true", "--timeout=300s",
+                     "--ignore-not-found"), timeout_s=330)
 
 
 def _check_kubectl_version(done: CompletedCommand, path: str) -> None:

@@ -106,6 +106,8 @@ class LocalRuntime:
             steps.append(PlanStep("start", f"{component.replicas} x {component.name} ({component.binary}{target}), "
                                            f"{source}, ports {component.ports}"))
         steps.append(PlanStep("wait", f"readiness of every replica, {self.settings.ready_timeout_s:.0f}s deadline"))
+        steps.append(PlanStep("stop", "at the end (also after a failure or Ctrl-C; not with --tracestack-keep): "
+                                      "SIGTERM, then SIGKILL after a deadline, every process group; ports checked free"))
         return steps
 
     # --- start --------------------------------------------------------------------------------
