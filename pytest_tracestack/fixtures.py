@@ -12,7 +12,6 @@ from .errors import TracestackError
 from .profiles import Profile
 from .runtimes.base import Stack
 from .session import STASH_KEY, TracestackSession
-from .terminal import remember_load
 
 __all__ = ["tracestack_session", "tracestack_profile", "tracestack_stack", "tracestack_sink", "tracestack_load", "tracestack_capacity",
            "tracestack_tempo", "tracestack_service_name"]
@@ -85,6 +84,7 @@ def tracestack_load(tracestack_stack: Stack, tracestack_session: TracestackSessi
     from .load.rates import parse_duration, parse_rate
     from .load.report import write_load_report
     from .load.runner import run_load
+    from .load.summary import remember_load
 
     def run(rate: str | None = None, duration: str | None = None, protocol: str | None = None, users: int = 4):
         rate = rate or tracestack_session.setting("load").value or "1MB/s"

@@ -14,7 +14,7 @@ from .profiles import load_profile
 from .runtime_choice import choose_runtime
 from .session import STASH_KEY, TracestackSession
 from .settings import add_options, read_setting
-from .terminal import write_summary_extras
+from .load.summary import write_load_summary
 
 BUILTIN_CHECKS = Path(__file__).parent / "checks" / "builtin.py"
 
@@ -135,7 +135,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     if session is not None:
         for line in session.summary_lines():
             terminalreporter.write_line(line)
-    write_summary_extras(terminalreporter, config)
+    write_load_summary(terminalreporter, config)
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

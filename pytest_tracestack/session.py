@@ -35,7 +35,6 @@ class TracestackSession:
     unimplemented_checks: list[str] = field(default_factory=list)
     check_names: dict[str, str] = field(default_factory=dict)        # nodeid -> check name
     records: list[CheckRecord] = field(default_factory=list)
-    kept_description: str = ""       # endpoints of a stack left up with --tracestack-keep, for the summary
     _runtime: Runtime | None = field(default=None, repr=False)
 
     # --- settings -----------------------------------------------------------------------------
@@ -86,8 +85,7 @@ class TracestackSession:
         if stack is None:
             return
         if self.keep:
-            self.kept_description = self.runtime().describe_keep(stack)
-            print("\n" + self.kept_description)   # seen when this runs after the terminal summary
+            print("\n" + self.runtime().describe_keep(stack))
             return
         self.runtime().stop(stack)
 

@@ -1,46 +1,38 @@
-"""A stack kept with --tracestack-keep: the run's summary prints its endpoints, `tracestack status DIR` prints
-them again (with the targets for Locust), and `tracestack stop DIR` ends it."""
+"""`tracestack status DIR`: the endpoints of a stack kept with --tracestack-keep (with the targets for Locust),
+read from its work dir, and whether each process still runs."""
 
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
+from pytest_tracestack.binaries import BinaryProvider
 from pytest_tracestack.cli import main
+from pytest_tracestack.profiles import load_profile
+from pytest_tracestack.runtimes.local import LocalRuntime, LocalSettings
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 
 
-def test_keep_prints_the_endpoints_and_status_prints_them_again(pytester: pytest.Pytester, otelcol_binary: Path,
-                                                                monkeypatch: pytest.MonkeyPatch, capsys) -> None:
-    monkeypatch.setenv("TRACESTACK_OTELCOL", str(otelcol_binary))
-    monkeypatch.setenv("TRACESTACK_SCENARIOS", str(SCENARIOS))
-    pytester.makepyfile(test_stack="def test_up(tracestack_stack):\n    pass\n")
-    result = pytester.runpytest_subprocess("--tracestack-profile=lone-collector", "--tracestack-keep", "test_stack.py")
-    found = re.search(r"tracestack stop (\S+)", result.stdout.str())
-    workdir = Path(found.group(1)) if found else None
+def test_status_prints_a_kept_stacks_endpoints_and_its_locust_targets(otelcol_binary: Path, capsys) -> None:
+    runtime = LocalRuntime(LocalSettings(binaries=BinaryProvider(explicit={"otelcol": str(otelcol_binary)},
+                                                                 allow_download=False), keep=True))
+    stack = runtime.start(load_profile("lone-collector", [SCENARIOS]))
     try:
-        result.assert_outcomes(passed=1, skipped=1)
-        result.stdout.fnmatch_lines(["tracestack: profile lone-collector left running (--tracestack-keep); work dir *",
-                                     "  otelcol-0 pid *: otlp-grpc 127.*:4317, *",
-                                     "  its endpoints again: tracestack status *"])
-        assert workdir is not None
+        assert f"  its endpoints again: tracestack status {stack.workdir}" in runtime.describe_keep(stack)
         capsys.readouterr()
-        assert main(["status", str(workdir)]) == 0
+        assert main(["status", str(stack.workdir)]) == 0
         status = capsys.readouterr().out
-        replicas = json.loads((workdir / "stack.json").read_text())["replicas"]
-        grpc = ",".join(f"{r['address']}:4317" for r in replicas)
-        assert f"  send otlp-grpc to: {grpc.replace(',', ', ')}\n" in status
-        assert f"TRACESTACK_LOAD_PROTOCOL=otlp-grpc TRACESTACK_OTLP_GRPC={grpc} locust -f loadtests/locustfile.py" in status
-        assert all(f"{r['name']} pid {r['pid']} (running)" in status for r in replicas)
+        grpc = [f"{replica.address}:4317" for replica in stack.replicas]
+        assert f"  send otlp-grpc to: {', '.join(grpc)}\n" in status
+        assert (f"  load it with Locust: TRACESTACK_LOAD_PROTOCOL=otlp-grpc TRACESTACK_OTLP_GRPC={','.join(grpc)} "
+                "locust -f loadtests/locustfile.py") in status
+        assert all(f"  {r.name} pid {r.pid} (running): otlp-grpc {r.address}:4317, " in status for r in stack.replicas)
+        assert f"  stop it with: tracestack stop {stack.workdir}" in status
     finally:
-        if workdir is not None:
-            assert main(["stop", str(workdir)]) == 0
+        runtime.stop(stack)
 
 
 def test_status_says_which_process_is_gone_and_fails(tmp_path: Path, capsys) -> None:

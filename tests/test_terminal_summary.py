@@ -16,7 +16,7 @@ REMEMBERS_THE_RECORDED_RUN = """
 from dataclasses import replace
 from pathlib import Path
 
-from pytest_tracestack.terminal import remember_load
+from pytest_tracestack.load.summary import remember_load
 from test_load_report import _result
 
 def test_load(pytestconfig, tmp_path):

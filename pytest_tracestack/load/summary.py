@@ -1,20 +1,39 @@
-"""A load run's figures for the terminal, as Locust and pytest-benchmark print theirs: one row per replica,
-one column per figure its verdicts judged (whatever figures the verdicts hold), then the generator's and the
-delivery lines and where the report is."""
+"""The session's load runs in the terminal summary, as Locust and pytest-benchmark print theirs: one row per
+replica, one column per figure its verdicts judged (whatever figures the verdicts hold), then the generator's
+and the delivery lines and where the report is. (A load run happens while pytest captures output.)"""
 
 from __future__ import annotations
 
 import io
+from typing import TYPE_CHECKING, Any
 
+import pytest
 from rich import box
 from rich.console import Console
 from rich.measure import Measurement
 from rich.table import Table
 
-from .runner import LoadResult
+if TYPE_CHECKING:
+    from .runner import LoadResult
+
+LOAD_RESULTS = pytest.StashKey[list]()
 
 FAILED_MARK = "✗"
 _WIDE = Console(file=io.StringIO(), width=1000)
+
+
+def remember_load(config: pytest.Config, result: LoadResult) -> None:
+    """Keep a load run's result for the terminal summary."""
+    config.stash.setdefault(LOAD_RESULTS, []).append(result)
+
+
+def write_load_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    results = config.stash.get(LOAD_RESULTS, [])
+    if results:
+        terminalreporter.write_sep("-", "tracestack load")
+    for result in results:
+        for line in summary_lines(result):
+            terminalreporter.write_line(line)
 
 
 def summary_lines(result: LoadResult) -> list[str]:
