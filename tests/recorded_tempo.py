@@ -1,4 +1,4 @@
-"""Serves the responses recorded from a real Tempo 2.10.8 (tests/recordings/, README there) through httpx.MockTransport."""
+"""Serves the responses recorded from a real Tempo 2.10.8 (tests/recorded/, README there) through httpx.MockTransport."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import httpx
 
-RECORDINGS = Path(__file__).with_name("recordings")
-FIXTURES = RECORDINGS / "tempo-2.10.8"
+RECORDED = Path(__file__).parent / "recorded"       # copies kept in the repository (README there)
+FIXTURES = RECORDED / "tempo-2.10.8"
 TRACE_ID = "d60b52c687babdee40d00b5c87c98c30"
 
 

@@ -16,9 +16,9 @@ from pytest_tracestack.otlp import from_tempo_json
 from pytest_tracestack.schemas import (Finding, applies_to, check_span, check_spans, has_type, load_schema,
                                        render_findings, schema_names)
 from pytest_tracestack.traffic.shapes import HTTP_SERVER, build_trace
-from recorded_tempo import RECORDINGS
+from recorded_tempo import RECORDED
 
-SEED_002 = RECORDINGS / "seed-002_831f44bbec5f30d3.txt"
+SEED_002 = RECORDED / "seed-002_831f44bbec5f30d3.txt"
 
 # The server span of seed 002's Tempo answer, as NGINX sent it (test_the_constant_is_the_seeds_span checks it).
 NGINX_SPAN = Span(

@@ -1,5 +1,5 @@
 """The tests run in any clone: none reads outside the repository (a user's clone has no ../shared and no
-/work). Data a test needs is copied into tests/ (tests/recordings/README.md says from where)."""
+/work). Data a test needs is copied into tests/ (tests/recorded/README.md says from where)."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def test_the_check_sees_each_way_out() -> None:
             'B = Path(__file__).resolve().parents[3] / "x"\n'      # above it
             'C = Path("/work/shared/fixtures/x")\n'
             'D = ROOT / ".." / "shared"\n'
-            'E = Path(__file__).with_name("recordings")\n')
+            'E = Path(__file__).with_name("recorded")\n')
     assert outside_references(text, depth=3) == [2, 3, 4]
 
 
