@@ -30,7 +30,7 @@ def test_the_summary_prints_the_replica_table_and_the_report_link(pytester: pyte
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines([
         "*- tracestack load -*",
-        "load 1 MB/s over otlp-grpc for 4 s, 2 users: FAILED",
+        "load 1 MB/s over otlp-grpc for 3.6 s, 2 users: FAILED",
         "replica *offered MB/s *accepted MB/s *failed requests *push latency p99 ms *peak RSS MiB *CPU cores",
         "otelcol-0 * 0.51 * 0.51 * 0 * 4 * 75 * 0.05",
         "otelcol-1 * 0.51 * 0.47 * 3 ✗ (limit 0) * 4 * 366 ✗ (limit 0) * 76 * 0.05",

@@ -38,7 +38,7 @@ def write_load_summary(terminalreporter: Any, config: pytest.Config) -> None:
 
 def summary_lines(result: LoadResult) -> list[str]:
     verdict = "passed" if result.passed else "FAILED"
-    lines = [f"load {result.rate.describe()} over {result.protocol} for {result.stats.duration_s:.0f} s, "
+    lines = [f"load {result.rate.describe()} over {result.protocol} for {result.stats.duration_s:.1f} s, "
              f"{result.users} users: {verdict}"]
     lines += _render(replica_table(result))
     replicas = {figures.replica for figures in result.figures}
