@@ -39,7 +39,7 @@ def page(pytester: pytest.Pytester, tmp_path: Path) -> str:
     pytester.makepyfile(test_checks=CHECKS.format(report=tmp_path))
     reports = [r for r in pytester.inline_run().getreports("pytest_runtest_logreport") if r.when == "call"]
     document = {"profile": "distributed", "profile_file": "scenarios/distributed.yaml", "runtime": "local",
-                "runtime_reason": "asked for", "components": {"tempo": "/usr/bin/tempo (2.10.8, PATH)"},
+                "runtime_reason": "asked for", "components": [{"description": "tempo 2.10.8 at /usr/bin/tempo (PATH)"}],
                 "start_error": None, "written_at": "2026-12-01T00:00:00Z",
                 "checks": [vars(record_from_report(r.nodeid.split("::")[-1], r)) for r in reports]}
     return render_html(document, tmp_path)
