@@ -38,13 +38,6 @@ class HelmRendering:
         return f"helm template of chart {chart['chart']} {chart['version']} ({' '.join(self.locate(chart))})"
 
 
-def repository_chart(chart: dict[str, Any]) -> tuple[str, ...]:
-    """The chart from the repository the profile names (needs the network)."""
-    if chart["repo"].startswith("oci://"):
-        return (f"{chart['repo'].rstrip('/')}/{chart['chart']}", "--version", chart["version"])
-    return (chart["chart"], "--repo", chart["repo"], "--version", chart["version"])
-
-
 def chart_tempo_config(rendering: HelmRendering, chart: dict[str, Any], values_files: list[Path]) -> dict[str, Any]:
     """Tempo's config as ``helm template`` renders it from the values files, in their order."""
     argv = (rendering.helm, "template", chart["release"], *rendering.locate(chart),

@@ -40,6 +40,15 @@ def resolve_own_paths(data: Any, file: Path) -> Any:
     return resolved
 
 
+def as_copy(data: dict[str, Any]) -> dict[str, Any]:
+    """A built-in profile's document with its relative paths as ``builtin:NAME``, to be saved elsewhere."""
+    copied = copy.deepcopy(data)
+    for _key, value, assign in _path_fields(copied):
+        if not Path(value).is_absolute() and not value.startswith(BUILTIN_PREFIX):
+            assign(BUILTIN_PREFIX + value)
+    return copied
+
+
 def replace_files(data: dict[str, Any], replacements: Any, file: Path) -> dict[str, Any]:
     """Swap each file of the extended profile named in ``files:`` for the user's, wherever it is named."""
     if not isinstance(replacements, dict):

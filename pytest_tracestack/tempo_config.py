@@ -12,22 +12,23 @@ from typing import Any
 import yaml
 
 from .errors import ProfileError, TracestackError, UnavailableError
-from .helm_render import HelmRenderError, HelmRendering, chart_tempo_config, repository_chart
+from .helm_render import HelmRenderError, HelmRendering, chart_tempo_config
 from .profile_paths import describe, manifest_file
 from .profiles import Component, Profile
 from .tempo_values import CHART, CHART_SERIES, merge_values, translate_values
 
 
-def helm_rendering() -> HelmRendering | None:
+def helm_rendering(charts: str | None = None) -> HelmRendering | None:
     """helm as the kube runtimes find it (TRACESTACK_HELM, PATH, tracestack's cache; never downloaded for this),
-    the chart from the repository the profile pins (the chart location is HelmRendering's ``locate``)."""
+    and the chart where they take it: ``--tracestack-charts`` (a directory or mirror), else its repository."""
+    from .kube.charts import chart_source
     from .kube.tools import find_tool
 
     try:
         helm = find_tool("helm", allow_download=False)
     except UnavailableError:
         return None
-    return HelmRendering(str(helm), repository_chart)
+    return HelmRendering(str(helm.path), lambda chart: chart_source(chart, charts).reference)
 
 
 def tempo_config_for(component: Component, rendering: HelmRendering | None) -> tuple[dict[str, Any], list[str]]:

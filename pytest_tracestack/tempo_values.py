@@ -235,9 +235,9 @@ def _refusal_advice() -> str:
     return (f"tracestack's built-in translation of the {CHART} chart ({CHART_SERIES}) does not handle these values "
             "keys (they change Tempo's behaviour, or the chart does not read them), so the local runtime would run "
             "a config you never wrote. "
-            "Render them for real: put helm on PATH and make the profile's pinned chart available (its repository, "
-            "or a directory of charts), and the local runtime takes Tempo's config from `helm template`; or remove "
-            "the keys")
+            "Render them for real: put helm on PATH and make the profile's pinned chart reachable (its repository, or "
+            "--tracestack-charts=DIR with `helm pull` of it), and the local runtime takes Tempo's config from "
+            "`helm template`; or remove the keys")
 
 
 def _leaves(values: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:

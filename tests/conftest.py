@@ -3,34 +3,46 @@
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 
-from pytest_tracestack.binaries import OTELCOL, BinaryProvider
+from pytest_tracestack.binaries import BinaryProvider
+from pytest_tracestack.errors import BinaryNotFoundError
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _find_collector() -> Path | None:
-    explicit = os.environ.get("TRACESTACK_OTELCOL")
-    if explicit and Path(explicit).is_file():
-        return Path(explicit)
-    cached = BinaryProvider().cached_path(OTELCOL)
-    if cached.is_file():
-        return cached
-    located = shutil.which("otelcol-tracestack") or shutil.which("otelcol-contrib")
-    return Path(located) if located else None
+@pytest.fixture(scope="session")
+def otelcol_binary() -> Path:
+    """The real collector, found as the product finds it (TRACESTACK_OTELCOL, PATH, tracestack's cache;
+    `tracestack install otelcol` builds it with OCB, as .ci/run does), without downloading or building."""
+    provider = BinaryProvider(explicit={"otelcol": os.environ.get("TRACESTACK_OTELCOL")}, allow_download=False)
+    try:
+        return provider.find("otelcol").path
+    except BinaryNotFoundError as error:
+        pytest.skip(f"needs the OpenTelemetry Collector: {error.how}")
 
 
 @pytest.fixture(scope="session")
-def otelcol_binary() -> Path:
-    """The real collector (built by `tracestack install otelcol`, as .ci/run does)."""
-    found = _find_collector()
-    if found is None:
-        pytest.skip("no OpenTelemetry Collector binary: run `tracestack install otelcol` (builds it with OCB)")
-    return found
+def installed_helm() -> Path:
+    """The helm the tool finder accepts (PATH or tracestack's cache), looked up before pytester gives the test
+    a HOME of its own (and so another cache)."""
+    from pytest_tracestack.errors import UnavailableError
+    from pytest_tracestack.kube.tools import find_tool
+
+    try:
+        return find_tool("helm", allow_download=False).path
+    except UnavailableError as error:
+        pytest.skip(f"no helm 3.18.5+ on PATH or in tracestack's cache ({str(error).splitlines()[0]}); .ci/run "
+                    "builds the pinned one: go install helm.sh/helm/v3/cmd/helm@v3.19.0")
+
+
+@pytest.fixture
+def helm(installed_helm: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """That helm, named in TRACESTACK_HELM for the runs the test starts."""
+    monkeypatch.setenv("TRACESTACK_HELM", str(installed_helm))
+    return installed_helm
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ import yaml
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "infra-repo"
 DOUBLE = Path(__file__).parent / "doubles" / "fake_tempo_for_tests.py"
+STAND_INS = Path(__file__).parent / "kube_data" / "charts"     # see its README: not the real charts
 
 # Reads the config a replica was started with, from inside the gated run.
 READ_RENDERED = """
@@ -54,13 +55,13 @@ def _rendered(pytester: pytest.Pytester, tmp_path: Path, monkeypatch, component:
 
 
 def test_the_kind_plan_installs_the_teams_values_file_from_the_repository_root(pytester: pytest.Pytester,
-                                                                              repo: Path) -> None:
+                                                                              repo: Path, helm: Path) -> None:
     result = pytester.runpytest("--tracestack-profile=my-tempo", "--tracestack-runtime=kind", "--tracestack-plan",
-                                "--tracestack-namespace=tracestack-plan")
+                                "--tracestack-namespace=tracestack-plan", f"--tracestack-charts={STAND_INS}")
     out = result.stdout.str()
     assert result.ret == 0, out
     values = repo / "deploy" / "tempo" / "values.yaml"
-    assert f"-f {values} " in out and "--version 2.26.2" in out
+    assert f"-f {values}" in out and "chart tempo-distributed 2.26.2 from" in out
     assert f"validated: {values}: parsed; traces.otlp.grpc.enabled=True (ingest otlp-grpc)" in out
     assert "supersecret" not in out
 
@@ -69,8 +70,9 @@ def test_the_teams_collector_pipeline_runs_for_real_on_the_local_runtime(pyteste
                                                                          collector_env) -> None:
     result = pytester.runpytest_subprocess("--tracestack-profile=my-collector")
     result.assert_outcomes(passed=7)
-    result.stdout.fnmatch_lines(["*7 checks ran (7 passed*profile my-collector, runtime local, against real "
-                                 "components:*otelcol *"])
+    result.stdout.fnmatch_lines(["*components used:*", "  otelcol * (otelcol --version said*",
+                                 "tracestack: 7 checks ran (7 passed, 0 failed, 0 skipped, 0 could not run) on profile "
+                                 "my-collector, runtime local"])
 
 
 def test_the_collector_runs_the_teams_config_with_only_local_addresses_changed(
@@ -124,10 +126,11 @@ def test_a_receiver_the_apps_use_turned_off_in_the_collector_is_refused_naming_t
 
 
 def test_a_receiver_turned_off_in_the_tempo_values_is_named_offline_and_on_the_local_runtime(
-        pytester: pytest.Pytester, repo: Path) -> None:
+        pytester: pytest.Pytester, repo: Path, helm: Path) -> None:
     values = repo / "deploy" / "tempo" / "values.yaml"
     _edit(values, lambda doc: doc["traces"]["otlp"]["http"].update(enabled=False))
-    plan = pytester.runpytest("--tracestack-profile=my-tempo", "--tracestack-runtime=kind", "--tracestack-plan")
+    plan = pytester.runpytest("--tracestack-profile=my-tempo", "--tracestack-runtime=kind", "--tracestack-plan",
+                              f"--tracestack-charts={STAND_INS}")
     assert plan.ret == 1
     plan.stdout.fnmatch_lines([f"*{values}: traces.otlp.http.enabled is False, but profile my-tempo ingests otlp-http*"])
     # Against FAKE TEMPO FOR TESTS, which opens the receivers its config lists, as Tempo does.

@@ -1,7 +1,7 @@
 """With helm and the chart, the local runtime takes Tempo's config from `helm template` of the user's values,
 then applies only its local overrides; without them, tracestack's translation refuses what it cannot translate.
 
-The chart here is tests/charts/tempo-distributed, a minimal chart written for these tests (see its README): it
+The chart here is the stand-in tests/kube_data/charts/tempo-distributed (see its README): it
 writes Tempo's config where the real chart 2.26.2 does (ConfigMap <release>-config, key tempo.yaml; a Secret
 with configStorageType: Secret). That the real chart maps a given key the same way is NOT shown by these tests.
 """
@@ -13,27 +13,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pytest_tracestack.errors import UnavailableError
 from pytest_tracestack.helm_render import HelmRenderError, HelmRendering, tempo_config_from_manifests
 from pytest_tracestack.profiles import load_profile_file
 from pytest_tracestack.rendering import ReplicaContext, render_component_config, render_yaml
 from pytest_tracestack.tempo_values import UntranslatedValues
 
-TEST_CHART = Path(__file__).parent / "charts" / "tempo-distributed"
+TEST_CHART = Path(__file__).parent / "kube_data" / "charts" / "tempo-distributed"
 
 
-def _helm() -> str:
-    from pytest_tracestack.kube.tools import find_tool
-
-    try:
-        return str(find_tool("helm", allow_download=False))
-    except UnavailableError:
-        pytest.skip("helm is not on PATH, in TRACESTACK_HELM or in tracestack's cache: install helm 3 "
-                    "(https://helm.sh/docs/intro/install/) to test rendering with a chart")
-
-
-def _with_test_chart(helm: str) -> HelmRendering:
-    return HelmRendering(helm, lambda chart: (str(TEST_CHART),))
+def _with_test_chart(helm: Path) -> HelmRendering:
+    return HelmRendering(str(helm), lambda chart: (str(TEST_CHART),))
 
 
 VALUES = {
@@ -58,9 +47,10 @@ def _context(tmp_path: Path, ports: dict[str, int]) -> ReplicaContext:
                           peers=lambda c, p: peers[(c, p)])
 
 
-def test_the_charts_rendering_of_the_users_values_is_what_the_local_tempo_runs(tmp_path: Path) -> None:
+def test_the_charts_rendering_of_the_users_values_is_what_the_local_tempo_runs(installed_helm: Path,
+                                                                               tmp_path: Path) -> None:
     component = _component(tmp_path, VALUES)
-    config = render_component_config(component, _context(tmp_path, component.ports), _with_test_chart(_helm()))
+    config = render_component_config(component, _context(tmp_path, component.ports), _with_test_chart(installed_helm))
     assert config["overrides"]["defaults"]["ingestion"] == {"rate_limit_bytes": 30000000,
                                                             "burst_size_bytes": 40000000}
     assert config["ingester"]["trace_idle_period"] == "20s"
@@ -76,9 +66,9 @@ def test_the_charts_rendering_of_the_users_values_is_what_the_local_tempo_runs(t
     assert "# local default not used: ingester.trace_idle_period is set by your file" in text
 
 
-def test_a_config_the_chart_writes_into_a_secret_is_decoded(tmp_path: Path) -> None:
+def test_a_config_the_chart_writes_into_a_secret_is_decoded(installed_helm: Path, tmp_path: Path) -> None:
     component = _component(tmp_path, {**VALUES, "configStorageType": "Secret"})
-    config = render_component_config(component, _context(tmp_path, component.ports), _with_test_chart(_helm()))
+    config = render_component_config(component, _context(tmp_path, component.ports), _with_test_chart(installed_helm))
     assert config["ingester"]["concurrent_flushes"] == 8
 
 
@@ -91,10 +81,11 @@ def test_without_helm_the_same_values_are_refused_naming_the_untranslated_key(tm
     assert "put helm on PATH" in message
 
 
-def test_a_chart_out_of_reach_falls_back_to_the_translation_and_says_why(tmp_path: Path) -> None:
+def test_a_chart_out_of_reach_falls_back_to_the_translation_and_says_why(installed_helm: Path,
+                                                                        tmp_path: Path) -> None:
     values = {key: value for key, value in VALUES.items() if key != "ingester"}
     component = _component(tmp_path, values)
-    missing = HelmRendering(_helm(), lambda chart: (str(tmp_path / "no-such-chart"),))
+    missing = HelmRendering(str(installed_helm), lambda chart: (str(tmp_path / "no-such-chart"),))
     config = render_component_config(component, _context(tmp_path, component.ports), missing)
     assert config["overrides"]["defaults"]["ingestion"]["rate_limit_bytes"] == 30000000
     assert any(note.startswith("helm template of chart tempo-distributed 2.26.2") and "failed, so tracestack "
@@ -106,3 +97,25 @@ def test_a_rendering_without_tempos_config_says_so() -> None:
     with pytest.raises(HelmRenderError, match=r"no ConfigMap or Secret with a tempo.yaml key was rendered \(with "
                                               r"useExternalConfig: true"):
         tempo_config_from_manifests(text, "helm template tempo ...")
+
+
+def test_the_charts_option_is_where_the_local_runtime_takes_the_chart(helm: Path, tmp_path: Path) -> None:
+    from pytest_tracestack.tempo_config import helm_rendering
+
+    component = _component(tmp_path, VALUES)
+    config = render_component_config(component, _context(tmp_path, component.ports),
+                                     helm_rendering(str(TEST_CHART.parent)))
+    assert config["ingester"]["concurrent_flushes"] == 8
+    assert any(note.startswith(f"Tempo config: helm template of chart tempo-distributed 2.26.2 ({TEST_CHART}")
+               for note in config.notes)
+
+
+def test_a_local_run_with_the_charts_option_says_so_in_its_header(helm: Path, pytester: pytest.Pytester) -> None:
+    _component(pytester.path, VALUES)
+    double = Path(__file__).parent / "doubles" / "fake_tempo_for_tests.py"
+    result = pytester.runpytest_subprocess("--tracestack-profile=mine.yaml", "--tracestack-runtime=local",
+                                           f"--tracestack-tempo={double}", f"--tracestack-charts={TEST_CHART.parent}",
+                                           "-k", "service_name")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([f"tracestack: Tempo config: helm template of chart tempo-distributed 2.26.2 "
+                                 f"({TEST_CHART}), the chart's own rendering*"])

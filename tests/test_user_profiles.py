@@ -12,6 +12,7 @@ from pytest_tracestack.errors import ProfileError
 from pytest_tracestack.profiles import load_profile, load_profile_file
 
 MANIFESTS = Path(__file__).resolve().parents[1] / "manifests"
+STAND_INS = Path(__file__).resolve().parent / "kube_data" / "charts"     # see its README: not the real charts
 
 
 def _repository(root: Path, values_change=None) -> Path:
@@ -89,10 +90,11 @@ def test_a_profile_can_be_given_as_a_file_path(tmp_path: Path) -> None:
     assert load_profile(str(_repository(tmp_path))).name == "my-tempo"
 
 
-def test_the_kind_plan_installs_the_users_values_file(pytester: pytest.Pytester) -> None:
+def test_the_kind_plan_installs_the_users_values_file(pytester: pytest.Pytester, helm: Path) -> None:
     _repository(pytester.path, lambda v: v["storage"].update(trace={"backend": "gcs", "gcs": {"bucket_name": "t"}}))
     result = pytester.runpytest("--tracestack-profile=tracing/my-tempo.yaml", "--tracestack-runtime=kind",
-                                "--tracestack-plan", "--tracestack-namespace=tracestack-plan")
+                                "--tracestack-plan", "--tracestack-namespace=tracestack-plan",
+                                f"--tracestack-charts={STAND_INS}")
     out = result.stdout.str()
     assert result.ret == 0, out
     values = pytester.path / "deploy" / "tempo" / "values.yaml"
@@ -101,14 +103,14 @@ def test_the_kind_plan_installs_the_users_values_file(pytester: pytest.Pytester)
     assert f"validated: {values}: parsed; " in out and "storage.trace.backend=gcs" in out
 
 
-def test_ini_scenarios_resolve_against_the_ini_file_from_any_directory(pytester: pytest.Pytester,
+def test_ini_scenarios_resolve_against_the_ini_file_from_any_directory(pytester: pytest.Pytester, helm: Path,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     _repository(pytester.path)
     pytester.makeini("[pytest]\ntracestack_scenarios = tracing\n")
     elsewhere = pytester.mkdir("deploy/sub")
     monkeypatch.chdir(elsewhere)
     result = pytester.runpytest("--tracestack-profile=my-tempo", "--tracestack-runtime=kind", "--tracestack-plan",
-                                "--tracestack-namespace=tracestack-plan")
+                                "--tracestack-namespace=tracestack-plan", f"--tracestack-charts={STAND_INS}")
     assert result.ret == 0, result.stdout.str() + result.stderr.str()
     assert f"-f {pytester.path / 'deploy' / 'tempo' / 'values.yaml'} " in result.stdout.str()
 
@@ -132,7 +134,8 @@ def test_pinned_chart_version_and_image_reach_the_chart_and_the_images_kind_load
 
 
 @pytest.mark.parametrize(("change", "problem"), [
-    (None, r"pins grafana/tempo:2.10.8, but .*values.yaml leaves tempo.image.tag to the chart's default"),
+    (lambda values: values.pop("tempo"),
+     r"pins grafana/tempo:2.10.8, but .*values.yaml leaves tempo.image.tag to the chart's default"),
     (lambda values: _image(values, "2.10.7"), r"pins grafana/tempo:2.10.8, but .*values.yaml deploys "
                                               r"grafana/tempo:2.10.7 \(tempo.image.\*\); make them agree"),
 ])
@@ -141,12 +144,18 @@ def test_a_pinned_image_the_values_do_not_deploy_is_refused(tmp_path: Path, chan
         load_profile_file(_pinned(tmp_path, "tempo_image: grafana/tempo:2.10.8\n", change))
 
 
-def test_the_plan_and_header_say_which_versions_are_pinned(pytester: pytest.Pytester) -> None:
+def test_the_plan_and_header_say_which_versions_are_pinned(pytester: pytest.Pytester, helm: Path) -> None:
+    import shutil
+
     _pinned(pytester.path, "chart_version: 2.26.1\ntempo_image: grafana/tempo:2.10.8\n", _image)
+    charts = pytester.path / "charts"
+    shutil.copytree(STAND_INS / "tempo-distributed", charts / "tempo-distributed")
+    chart_yaml = charts / "tempo-distributed" / "Chart.yaml"
+    chart_yaml.write_text(chart_yaml.read_text().replace("version: 2.26.2", "version: 2.26.1"))
     plan = pytester.runpytest("--tracestack-profile=tracing/my-tempo.yaml", "--tracestack-runtime=kind",
-                              "--tracestack-plan", "--tracestack-namespace=tracestack-plan")
-    assert plan.ret == 0
-    assert "--version 2.26.1" in plan.stdout.str()
+                              "--tracestack-plan", "--tracestack-namespace=tracestack-plan", f"--tracestack-charts={charts}")
+    assert plan.ret == 0, plan.stdout.str()
+    assert "chart tempo-distributed 2.26.1 from" in plan.stdout.str()
     header = pytester.runpytest("--tracestack-profile=tracing/my-tempo.yaml", "--tracestack-runtime=local",
                                 "--collect-only")
     header.stdout.fnmatch_lines(["tracestack: pinned: chart tempo-distributed 2.26.1 (profile chart_version)",

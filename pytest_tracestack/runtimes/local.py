@@ -40,6 +40,7 @@ class Handle(Protocol):
 @dataclass
 class LocalSettings:
     binaries: BinaryProvider
+    charts: str | None = None          # --tracestack-charts: where helm takes a chart rendering Tempo's config
     ready_timeout_s: float = 90.0
     keep: bool = False
     report_dir: Path | None = None
@@ -107,6 +108,8 @@ class LocalRuntime:
             steps.append(PlanStep("start", f"{component.replicas} x {component.name} ({component.binary}{target}), "
                                            f"{source}, ports {component.ports}"))
         steps.append(PlanStep("wait", f"readiness of every replica, {self.settings.ready_timeout_s:.0f}s deadline"))
+        steps.append(PlanStep("stop", "at the end (also after a failure or Ctrl-C; not with --tracestack-keep): "
+                                      "SIGTERM, then SIGKILL after a deadline, every process group; ports checked free"))
         return steps
 
     # --- start --------------------------------------------------------------------------------
@@ -153,7 +156,7 @@ class LocalRuntime:
         replica_dir = stack.workdir / replica.name
         replica_dir.mkdir(parents=True, exist_ok=True)
         context = _context(stack, replica, replica_dir)
-        config = _render_config(component, context)
+        config = _render_config(component, context, self.settings.charts)
         launcher = LAUNCHERS[component.binary]
         binary = binaries.get(component.binary)
         launch = launcher(component, replica, config, context, binary.path if binary else None, self.settings)
@@ -203,6 +206,7 @@ class LocalRuntime:
             lines.append(f"  {replica.name} pid {replica.pid}: {ports}")
         if any(c.binary == "capture-sink" for c in stack.profile.components.values()):
             lines.append("  note: the capture sink ran inside pytest and stopped with it")
+        lines.append(f"  its endpoints again: tracestack status {stack.workdir}")
         lines.append(f"  stop it with: tracestack stop {stack.workdir}")
         return "\n".join(lines)
 
@@ -234,8 +238,8 @@ def _lookup(stack: LocalStack, component: str, port: str) -> list[str]:
     return [replica.hostport(port) for replica in replicas]
 
 
-def _render_config(component: Component, context: ReplicaContext) -> Any:
-    return render_component_config(component, context, helm_rendering())
+def _render_config(component: Component, context: ReplicaContext, charts: str | None) -> Any:
+    return render_component_config(component, context, helm_rendering(charts))
 
 
 def wait_ready(replica: Replica, readiness: str, handle: Handle, deadline: float, timeout_s: float) -> None:
@@ -264,5 +268,7 @@ def _write_state(stack: LocalStack) -> None:
     """What ``tracestack stop DIR`` needs to end a kept stack."""
     state = {"profile": stack.profile.name,
              "replicas": [{"name": r.name, "pid": r.pid, "address": r.address, "ports": r.ports}
-                          for r in stack.replicas]}
+                          for r in stack.replicas],
+             "ingest": {protocol: stack.ingest_targets(protocol) for protocol in stack.profile.ingest},
+             "query": stack.query_url()}
     (stack.workdir / "stack.json").write_text(json.dumps(state, indent=2))
