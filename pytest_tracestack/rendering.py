@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -32,6 +32,7 @@ class ReplicaContext:
     instance_id: str
     endpoint: Callable[[str, str], str]        # (component, port name) -> "host:port" of its first replica
     peers: Callable[[str, str], list[str]]     # (component, port name) -> every replica's "host:port"
+    port_hosts: dict[str, str] = field(default_factory=dict)   # port name -> host, for ports not on ``address``
 
 
 def load_manifest_documents(relative: str) -> list[dict[str, Any]]:
@@ -145,12 +146,45 @@ def _resolve(name: str, argument: str | None, context: ReplicaContext, whole: bo
     if name == "port" and argument in context.ports:
         port = context.ports[argument]
         return port if whole else str(port)
+    if name == "localhost_port" and argument in context.port_hosts:
+        port = context.ports[argument]
+        return port if whole else str(port)
     if name in ("endpoint", "peers") and argument and "." in argument:
         component, port = argument.rsplit(".", 1)
         return context.endpoint(component, port) if name == "endpoint" else context.peers(component, port)
     raise ProfileError("local_overrides", f"{{{name}:{argument}}}" if argument else f"{{{name}}}",
                        "unknown placeholder; use {address}, {workdir}, {stackdir}, {instance_id}, {port:NAME}, "
-                       "{endpoint:COMPONENT.PORT} or {peers:COMPONENT.PORT} with a port the component declares")
+                       "{localhost_port:NAME}, {endpoint:COMPONENT.PORT} or {peers:COMPONENT.PORT} with a port "
+                       "the component declares")
+
+
+def localhost_port_names(overrides: dict[str, Any]) -> list[str]:
+    """The port names ``overrides`` asks to have on 127.0.0.1 (``{localhost_port:NAME}``), in order."""
+    names: list[str] = []
+    for text in _strings(list(overrides.values())):
+        for match in _PLACEHOLDER.finditer(text):
+            if match.group(1) == "localhost_port" and match.group(2) not in names:
+                names.append(match.group(2))
+    return names
+
+
+def localhost_port_notes(overrides: dict[str, Any], context: ReplicaContext) -> list[str]:
+    """A header line per override that uses a port reserved on 127.0.0.1, naming the key and the port."""
+    return [f"{dotted} = {fill_placeholders(value, context)} (from {value}: a port of 127.0.0.1 reserved for this "
+            f"stack, so stacks running at once never share it)"
+            for dotted, value in overrides.items() if any("{localhost_port:" in text for text in _strings([value]))]
+
+
+def _strings(values: list[Any]) -> list[str]:
+    found: list[str] = []
+    for value in values:
+        if isinstance(value, str):
+            found.append(value)
+        elif isinstance(value, dict):
+            found += _strings(list(value.values()))
+        elif isinstance(value, list):
+            found += _strings(value)
+    return found
 
 
 def render_yaml(config: Any, component: Component, notes: list[str]) -> str:
