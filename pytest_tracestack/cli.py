@@ -48,7 +48,8 @@ def _stop(workdir: Path, grace_s: float) -> int:
         print(f"tracestack: could not stop everything (named above); {workdir} kept: run `tracestack stop "
               f"{workdir}` again or end those processes yourself", file=sys.stderr)
         return 1
-    print(f"removed {workdir}")
+    if result.removed:
+        print(f"removed {workdir}")
     return 0
 
 

@@ -74,7 +74,7 @@ def stop_processes(processes: list[ManagedProcess], grace_s: float) -> GroupStop
     return outcome
 
 
-def stop_groups(groups: dict[str, int], grace_s: float, kill_wait_s: float = KILL_WAIT_S) -> GroupStop:
+def stop_groups(groups: dict[str, int], grace_s: float) -> GroupStop:
     """SIGTERM every process group at once and wait for all of them against one deadline; SIGKILL the groups
     still running then, and wait until they are gone. A group is gone when none of its members runs (a zombie
     leader waiting to be reaped by its parent counts as gone)."""
@@ -82,7 +82,7 @@ def stop_groups(groups: dict[str, int], grace_s: float, kill_wait_s: float = KIL
         _signal_groups(groups.values(), signum)
     running = _wait_gone(groups, time.monotonic() + grace_s)
     _signal_groups(running.values(), signal.SIGKILL)
-    remaining = _wait_gone(running, time.monotonic() + kill_wait_s)
+    remaining = _wait_gone(running, time.monotonic() + KILL_WAIT_S)
     members = group_members(set(remaining.values()))
     return GroupStop(killed=sorted(running), remaining={name: members[pgid] for name, pgid in remaining.items()})
 

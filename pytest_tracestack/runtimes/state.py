@@ -43,6 +43,7 @@ class KeptStop:
     not_ours: list[str] = field(default_factory=list)        # the pid now belongs to another process
     remaining: dict[str, list[int]] = field(default_factory=dict)
     still_listening: list[str] = field(default_factory=list)
+    removed: bool = False                                    # the work dir, once nothing is left
 
     @property
     def complete(self) -> bool:
@@ -64,7 +65,7 @@ class KeptStop:
 
 def stop_kept_stack(workdir: Path, grace_s: float) -> KeptStop:
     """Stop every process of the stack at once (SIGTERM, one deadline, SIGKILL) and return once they are gone
-    or known not to go; the work dir is removed when nothing is left."""
+    or known not to go; the work dir (``tracestack-*``, as the runtime made it) is removed when nothing is left."""
     state = _read_state(workdir)
     result = KeptStop(profile=state.get("profile", "?"))
     groups: dict[str, int] = {}
@@ -81,8 +82,9 @@ def stop_kept_stack(workdir: Path, grace_s: float) -> KeptStop:
     result.killed, result.remaining = outcome.killed, outcome.remaining
     endpoints = [_split(endpoint) for replica in state["replicas"] for endpoint in _endpoints(replica)]
     result.still_listening = [f"{host}:{port}" for host, port in wait_ports_free(endpoints, deadline_s=5)]
-    if result.complete:
+    if result.complete and workdir.name.startswith("tracestack-"):
         shutil.rmtree(workdir, ignore_errors=True)
+        result.removed = True
     return result
 
 

@@ -41,6 +41,10 @@ from pytest_tracestack.sink import CaptureSink  # noqa: E402
 from tempo_double import Arrival, FakeTempoForTests  # noqa: E402
 
 SEARCH_LAG_S = float(os.environ.get("FAKE_TEMPO_SEARCH_LAG_S", "1"))
+# Targets that, like Tempo's query-frontend and querier with connections open, stay "stopping" after SIGTERM
+# with their ports open until SIGKILL; and how long every target runs on after closing its ports.
+STOPPING_TARGETS = set(filter(None, os.environ.get("FAKE_TEMPO_STOPPING_TARGETS", "").split(",")))
+EXIT_DELAY_S = float(os.environ.get("FAKE_TEMPO_EXIT_DELAY_S", "0"))
 FORCED_ADDRESS = "127.0.0.1"                  # where Tempo's single binary looks for its own ingester
 FRONTEND_NOT_READY = "Query Frontend not ready: not ready: number of queriers connected to query-frontend is 0"
 
@@ -106,10 +110,15 @@ def main() -> None:
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     stopped.wait()
+    print(f'level=info ts={time.time():.6f} msg="=== received SIGINT/SIGTERM ===\\n*** exiting"', flush=True)
+    if args.target in STOPPING_TARGETS:
+        print('level=info msg="Application is stopping"', flush=True)
+        threading.Event().wait()
     api.stop()
     for receiver in receivers:
         receiver.stop()
     grpc_server.stop(grace=None)
+    time.sleep(EXIT_DELAY_S)
 
 
 def grpc_listen(config: dict) -> tuple[str, int]:
