@@ -18,6 +18,9 @@ from . import paths
 from .errors import ProfileError
 from .profiles import Component, ConfigSource
 
+# libyaml's loader and emitter when PyYAML has them: rendering a 10-replica stack spent ~0.4 s in pure-Python YAML
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)(?::([A-Za-z0-9_.\-]+))?\}")
 
 
@@ -38,7 +41,7 @@ class ReplicaContext:
 def load_manifest_documents(relative: str) -> list[dict[str, Any]]:
     file = resolve_manifest(relative)
     try:
-        return [doc for doc in yaml.safe_load_all(file.read_text()) if doc]
+        return [doc for doc in yaml.load_all(file.read_text(), Loader=_LOADER) if doc]
     except yaml.YAMLError as error:
         raise ProfileError(str(file), "", f"is not valid YAML: {error}") from error
 
@@ -76,7 +79,7 @@ def _find_object(documents: list[dict[str, Any]], source: ConfigSource) -> dict[
 def _parse_config_text(text: str, source: ConfigSource) -> Any:
     if source.key and source.key.endswith((".yaml", ".yml")):
         try:
-            return yaml.safe_load(text)
+            return yaml.load(text, Loader=_LOADER)
         except yaml.YAMLError as error:
             raise ProfileError(source.manifest, f"ConfigMap {source.name}.data.{source.key}",
                                f"is not valid YAML: {error}") from error
@@ -193,4 +196,4 @@ def render_yaml(config: Any, component: Component, notes: list[str]) -> str:
               f" ({source.kind}{' ' + source.name if source and source.name else ''})." if source else
               "# Rendered by pytest-tracestack for the local runtime."]
     header += [f"# local runtime: {note}" for note in (*component.local_notes, *notes)]
-    return "\n".join(header) + "\n" + yaml.safe_dump(config, sort_keys=False)
+    return "\n".join(header) + "\n" + yaml.dump(config, Dumper=_DUMPER, sort_keys=False)

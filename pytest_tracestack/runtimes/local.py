@@ -185,13 +185,13 @@ class LocalRuntime:
     def _launch_all(self, stack: LocalStack, binaries: dict[str, FoundBinary]) -> dict[str, float]:
         """Render and spawn every replica without waiting for any; returns when each was spawned."""
         began = time.monotonic()
-        bases: dict[str, Any] = {}          # each component's config is read from its manifest once
+        bases: dict[Any, Any] = {}          # each config source is read once, however many replicas use it
         launched_at = {}
         for replica in stack.replicas:
             component = stack.profile.components[replica.component]
-            if component.name not in bases:
-                bases[component.name] = _base_config(component)
-            self._launch(stack, replica, binaries, bases[component.name])
+            if component.config not in bases:
+                bases[component.config] = _base_config(component)
+            self._launch(stack, replica, binaries, bases[component.config])
             launched_at[replica.name] = time.monotonic()
         stack.timings.launch_s = time.monotonic() - began
         return launched_at
