@@ -71,8 +71,9 @@ def test_keep_leaves_processes_running_until_tracestack_stop(otelcol_binary: Pat
         text = runtime.describe_keep(stack)
         assert f"tracestack stop {stack.workdir}" in text
         assert all(_alive(r.pid) for r in stack.replicas)
-        assert main(["stop", str(stack.workdir)]) == 0
+        assert main(["stop", str(stack.workdir)]) == 0     # returns once every process is gone
         assert not any(_alive(r.pid) for r in stack.replicas)
+        assert not stack.workdir.exists()
     finally:
         for replica in stack.replicas:
             if _alive(replica.pid):

@@ -2,8 +2,9 @@
 collide, C per component, R per replica. Every replica keeps its default ports.
 
 A few listeners cannot move off 127.0.0.1 (Tempo's single binary dials its own gRPC server there), so
-block B also owns the ports ``LOCALHOST_PORT_BASE + B * PORTS_PER_BLOCK`` onward on 127.0.0.1, below the
-kernel's ephemeral range. The block is held by a lock (reservations.py) from the choice to the stop."""
+block B also owns the ports ``LOCALHOST_PORT_BASE + B * PORTS_PER_BLOCK`` onward on 127.0.0.1, below Linux's
+default ephemeral range (32768-60999), where outgoing connections take their ports. The block is held by a
+lock (reservations.py) from the choice to the stop."""
 
 from __future__ import annotations
 
