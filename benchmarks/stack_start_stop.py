@@ -117,7 +117,8 @@ def write_report(args: argparse.Namespace, results: list[Run]) -> None:
              f"Written by `python benchmarks/stack_start_stop.py --ingesters {args.ingesters} --repeat {args.repeat}"
              f"{' --linger' if args.linger else ''} --grace {args.grace:g}` on "
              f"{datetime.now(timezone.utc):%Y-%m-%d} ({platform.machine()}, {os.cpu_count()} cores, "
-             f"Python {platform.python_version()}). Tempo: {tempo}.", "",
+             f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.1f} at the end). Tempo: {tempo}.",
+             "",
              f"Median of {args.repeat} runs (by start time; stop is the median stop). Seconds.", "",
              *table(results), ""]
     args.out.write_text("\n".join(lines))
