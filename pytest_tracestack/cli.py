@@ -1,4 +1,5 @@
-"""``tracestack``: install the binaries a profile needs, and stop a stack left up with --tracestack-keep."""
+"""``tracestack``: install the binaries a profile needs, list the images its Kubernetes install uses, and stop a
+stack left up with --tracestack-keep."""
 
 from __future__ import annotations
 
@@ -18,13 +19,18 @@ def main(argv: list[str] | None = None) -> int:
     install.add_argument("binary", choices=sorted(SPECS))
     install.add_argument("--no-download", action="store_true", help="do not try release downloads")
     install.add_argument("--download-base", help="mirror base URL for release downloads")
+    images = commands.add_parser("images", help="print every image a profile's Kubernetes install uses, one a line "
+                                                "(to pull before --tracestack-load-images=profile)")
+    images.add_argument("profile", help="a built-in profile's name, or a profile file")
+    images.add_argument("--charts", help="the pinned charts from this directory or mirror URL (--tracestack-charts)")
+    images.add_argument("--k8s-version", help="the Kubernetes version to render for (default: the kind node image's)")
     stop = commands.add_parser("stop", help="stop a stack left running with --tracestack-keep")
     stop.add_argument("workdir", type=Path)
     stop.add_argument("--grace", type=float, default=10.0, metavar="SECONDS",
                       help="how long every process may take to exit after SIGTERM before SIGKILL (default 10)")
     args = parser.parse_args(argv)
     try:
-        return _install(args) if args.command == "install" else _stop(args.workdir, args.grace)
+        return {"install": _install, "images": _images, "stop": lambda a: _stop(a.workdir, a.grace)}[args.command](args)
     except TracestackError as error:
         print(f"tracestack: {error}", file=sys.stderr)
         return 1
@@ -35,6 +41,23 @@ def _install(args: argparse.Namespace) -> int:
                               builders={"otelcol": build_collector})
     found = provider.find(args.binary)
     print(f"{args.binary}: {found.describe()}")
+    return 0
+
+
+def _images(args: argparse.Namespace) -> int:
+    from .kube.images import ImagesUnknown
+    from .kube.settings import KubeSettings
+    from .profiles import load_profile, load_profile_file
+    from .runtimes.kind import make_kube_runtime
+
+    given = Path(args.profile)
+    profile = load_profile_file(given) if given.suffix in (".yaml", ".yml") else load_profile(args.profile)
+    runtime = make_kube_runtime("kind", KubeSettings(charts=args.charts, k8s_version=args.k8s_version))
+    found = runtime.plan_report(profile).images
+    if found.unknown:
+        raise ImagesUnknown("some images cannot be read from the rendered objects:\n"
+                            + "\n".join(f"  - {reason}" for reason in found.unknown))
+    print("\n".join(found.images))
     return 0
 
 

@@ -40,8 +40,11 @@ def tracestack_stack(tracestack_session: TracestackSession) -> Iterator[Stack]:
     try:
         stack = tracestack_session.start()
     except (TracestackError, OSError) as error:
-        tracestack_session.fail_or_skip(error)
-        raise  # unreachable: fail_or_skip raises
+        failure = error
+    else:
+        failure = None
+    if failure is not None:   # failed outside the except block, so pytest does not print the error twice
+        tracestack_session.fail_or_skip(failure)
     yield stack
     tracestack_session.close()
 

@@ -45,7 +45,8 @@ def write_session_report(session, directory: Path) -> Path:
         "profile_file": str(session.profile.source_file),
         "runtime": session.runtime_choice.name,
         "runtime_reason": session.runtime_choice.reason,
-        "components": session.components_used,
+        "components": [{**asdict(component), "description": component.describe()}
+                       for component in session.components_used],
         "start_error": redact(str(session.start_error)) if session.start_error else None,
         "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "checks": [asdict(record) for record in session.records],
@@ -57,7 +58,7 @@ def write_session_report(session, directory: Path) -> Path:
 
 def render_html(document: dict[str, Any]) -> str:
     rows = "\n".join(_row(check) for check in document["checks"])
-    components = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>" for k, v in document["components"].items())
+    components = "".join(f"<li>{html.escape(component['description'])}</li>" for component in document["components"])
     error = f"<p class=failed>Stack did not start: <pre>{html.escape(document['start_error'])}</pre></p>" \
         if document["start_error"] else ""
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>tracestack {html.escape(document['profile'])}</title>

@@ -63,10 +63,13 @@ OPTIONS: tuple[OptionSpec, ...] = (
                env="TRACESTACK_NAMESPACE"),
     OptionSpec("kind-cluster", "kind cluster name to create or reuse", env="TRACESTACK_KIND_CLUSTER", default="tracestack"),
     OptionSpec("kind-image", "kind node image", env="TRACESTACK_KIND_IMAGE"),
-    OptionSpec("load-images", "comma-separated pre-pulled images to load into the kind cluster",
-               env="TRACESTACK_LOAD_IMAGES"),
-    OptionSpec("k8s-version", "Kubernetes version whose schema the manifests are validated against",
-               env="TRACESTACK_K8S_VERSION", default="1.29.0"),
+    OptionSpec("load-images", "comma-separated pre-pulled images to load into the kind cluster; 'profile' = every "
+               "image the rendered manifests and charts use", env="TRACESTACK_LOAD_IMAGES"),
+    OptionSpec("k8s-version", "Kubernetes version whose schema the manifests are validated against (default: the "
+               "kind node image's, or the cluster's own)", env="TRACESTACK_K8S_VERSION"),
+    OptionSpec("charts", "take the profile's pinned Helm charts from this directory (NAME-VERSION.tgz as `helm pull` "
+               "names them, or unpacked NAME/) or chart repository mirror URL, not from their repositories",
+               env="TRACESTACK_CHARTS", metavar="DIR_OR_URL"),
     OptionSpec("load", "run a load test at this rate (e.g. 5MB/s or 20000spans/s) judged against the profile's targets",
                env="TRACESTACK_LOAD", metavar="RATE"),
     OptionSpec("load-duration", "duration of the load run (e.g. 30s, 2m)", env="TRACESTACK_LOAD_DURATION",

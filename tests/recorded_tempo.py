@@ -12,13 +12,16 @@ FIXTURES = Path(os.environ.get("TRACESTACK_FIXTURES",
 TRACE_ID = "d60b52c687babdee40d00b5c87c98c30"
 
 
-def recorded(name: str) -> httpx.Response:
+RECORDED = Path(__file__).parent / "recorded"       # copies kept in the repository (README there)
+
+
+def recorded(name: str, directory: Path = FIXTURES) -> httpx.Response:
     """A recorded response: status line and headers from ``name.headers``, body from ``name.body``."""
-    header_lines = (FIXTURES / f"{name}.headers").read_text().splitlines()
+    header_lines = (directory / f"{name}.headers").read_text().splitlines()
     status = int(header_lines[0].split()[1])
     headers = dict(line.split(": ", 1) for line in header_lines[1:] if ": " in line)
     headers.pop("Date", None)
-    return httpx.Response(status, headers=headers, content=(FIXTURES / f"{name}.body").read_bytes())
+    return httpx.Response(status, headers=headers, content=(directory / f"{name}.body").read_bytes())
 
 
 def route(request: httpx.Request) -> httpx.Response:

@@ -14,7 +14,7 @@ from pytest_tracestack.model import Span
 from pytest_tracestack.otlp import from_otlp_http_json
 from pytest_tracestack.tempo import (SearchHit, SearchWait, TempoClient, TempoQueryError, TempoResponseError,
                                      TempoUnavailable, TraceIncomplete, VisibilityTimeout, logfmt)
-from recorded_tempo import FIXTURES, TRACE_ID, recorded, transport
+from recorded_tempo import FIXTURES, RECORDED, TRACE_ID, recorded, transport
 from tempo_double import FakeTempoForTests
 
 recordings = pytest.mark.skipif(not FIXTURES.is_dir(), reason=f"recorded Tempo responses not found at {FIXTURES} "
@@ -176,6 +176,45 @@ def test_build_info_is_the_json_object() -> None:
     client = _answering(lambda request: httpx.Response(200, json=info) if request.url.path == "/api/status/buildinfo"
                         else httpx.Response(404, text="404 page not found\n"))
     assert client.build_info() == info
+
+
+def test_build_info_reads_the_recorded_tempo_3_answer() -> None:
+    answer = recorded("buildinfo", RECORDED / "tempo-3.0.3")
+    assert _answering(lambda request: answer).build_info()["version"] == "v3.0.3"
+
+
+# --- contract: "not found" as real Tempos answer it, and what only looks like it ------------------
+
+@pytest.mark.parametrize("version", ["tempo-2.10.8", "tempo-3.0.3"])
+@pytest.mark.parametrize("api", ["v2", "v1"])
+def test_the_recorded_not_found_answers_are_not_found(version: str, api: str) -> None:
+    answer = recorded(f"trace-{api}-notfound", RECORDED / version)
+    assert answer.status_code == (200 if api == "v2" else 404)
+    assert _answering(lambda request: answer).trace(UNKNOWN_ID, api=api) is None
+
+
+NGINX_404 = (b"<html>\r\n<head><title>404 Not Found</title></head>\r\n<body>\r\n<center><h1>404 Not Found</h1>"
+             b"</center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
+
+
+@pytest.mark.parametrize(("api", "content_type", "body"), [
+    ("v2", "text/html", NGINX_404),
+    ("v1", "text/html", NGINX_404),
+    ("v2", "text/plain", b""),            # Tempo's v1 "not found", on the v2 path: not Tempo's v2 either
+])
+def test_a_404_that_tempo_would_not_send_is_not_a_tempo_query_api(api: str, content_type: str, body: bytes) -> None:
+    page = httpx.Response(404, headers={"content-type": content_type}, content=body)
+    with pytest.raises(TempoResponseError, match=rf"HTTP 404 \({content_type}\) answering b'.*this endpoint is "
+                                                 r"not a Tempo query API.*is http://tempo.handmade:3200 Tempo's "
+                                                 r"HTTP port") as raised:
+        _answering(lambda request: page).trace(UNKNOWN_ID, api=api)
+    assert not isinstance(raised.value, TempoUnavailable)
+
+
+def test_waiting_on_a_server_that_is_not_tempo_stops_at_once_and_says_so() -> None:
+    page = httpx.Response(404, headers={"content-type": "text/html"}, content=NGINX_404)
+    with pytest.raises(TempoResponseError, match="not a Tempo query API"):
+        _answering(lambda request: page).wait_for_trace(UNKNOWN_ID, 1, deadline_s=30)
 
 
 # --- partial traces ----------------------------------------------------------------------------
