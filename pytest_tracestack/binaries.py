@@ -48,7 +48,7 @@ TEMPO = BinarySpec(
     remedy="put Tempo {v}'s 'tempo' binary on PATH or pass --tracestack-tempo=/path/to/tempo",
     how=("download Tempo {v} from https://github.com/grafana/tempo/releases (tempo_{v}_linux_{arch}.tar.gz), "
          "put the 'tempo' binary on PATH or pass --tracestack-tempo=/path/to/tempo; behind a firewall, "
-         "mirror the release and pass --tracestack-download-base=URL. (Tempo cannot be built here: its "
+         "mirror the release and pass {options}download-base=URL. (Tempo cannot be built here: its "
          "Go module is AGPL and tracestack does not depend on it.)"),
 )
 
@@ -94,6 +94,7 @@ class BinaryProvider:
     cache_root: Path = field(default_factory=lambda: paths.cache_dir() / "bin")
     builders: dict[str, Callable[[BinarySpec, Path], Path]] = field(default_factory=dict)
     found: dict[str, FoundBinary] = field(default_factory=dict)     # kind -> what find() returned last
+    options: str = "--tracestack-"   # how the command in use spells its options (`tracestack install`: "--")
 
     def cached_path(self, spec: BinarySpec) -> Path:
         name = spec.member or spec.path_names[0]
@@ -110,7 +111,8 @@ class BinaryProvider:
                 reported = version_line(found[0], spec)
                 self.found[kind] = FoundBinary(kind, found[0], _semver(reported), found[1], reported)
                 return self.found[kind]
-        raise BinaryNotFoundError(kind, spec.version, tried, spec.how.format(v=spec.version, arch=_arch()),
+        raise BinaryNotFoundError(kind, spec.version, tried,
+                                  spec.how.format(v=spec.version, arch=_arch(), options=self.options),
                                   spec.remedy.format(v=spec.version))
 
     def _explicit(self, spec: BinarySpec, tried: list[str]) -> tuple[Path, str] | None:
@@ -144,7 +146,7 @@ class BinaryProvider:
             tried.append("download: no official binary release for this component")
             return None
         if not self.allow_download:
-            tried.append("download: disabled (--tracestack-no-download)")
+            tried.append(f"download: disabled ({self.options}no-download)")
             return None
         base = (self.download_base or DEFAULT_DOWNLOAD_BASE).rstrip("/")
         archive_url = f"{base}/{spec.archive.format(v=spec.version, arch=_arch())}"

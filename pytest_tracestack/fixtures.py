@@ -87,6 +87,7 @@ def tracestack_load(tracestack_stack: Stack, tracestack_session: TracestackSessi
     from .load.rates import parse_duration, parse_rate
     from .load.report import write_load_report
     from .load.runner import run_load
+    from .load.summary import remember_load
 
     def run(rate: str | None = None, duration: str | None = None, protocol: str | None = None, users: int = 4):
         rate = rate or tracestack_session.setting("load").value or "1MB/s"
@@ -95,6 +96,7 @@ def tracestack_load(tracestack_stack: Stack, tracestack_session: TracestackSessi
         report = (tracestack_session.report_dir or tmp_path_factory.mktemp("load")) / "load"
         result = run_load(tracestack_stack, parse_rate(rate), parse_duration(duration), protocol, report, users)
         write_load_report(result, report)
+        remember_load(tracestack_session.config, result)
         return result
 
     return run

@@ -15,6 +15,7 @@ from .profiles import load_profile
 from .runtime_choice import choose_runtime
 from .session import STASH_KEY, TracestackSession
 from .settings import add_options, read_setting
+from .load.summary import write_load_summary
 
 BUILTIN_CHECKS = Path(__file__).parent / "checks" / "builtin.py"
 
@@ -147,6 +148,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
+    write_load_summary(terminalreporter, config)
     session: TracestackSession | None = config.stash.get(STASH_KEY, None)
     if session is not None:
         for line in session.summary_lines():

@@ -1,18 +1,14 @@
-"""Serves the responses recorded from a real Tempo 2.10.8 (../shared/fixtures) through httpx.MockTransport."""
+"""Serves the responses recorded from a real Tempo 2.10.8 (tests/recorded/, README there) through httpx.MockTransport."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import httpx
 
-FIXTURES = Path(os.environ.get("TRACESTACK_FIXTURES",
-                               Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "tempo-2.10.8"))
-TRACE_ID = "d60b52c687babdee40d00b5c87c98c30"
-
-
 RECORDED = Path(__file__).parent / "recorded"       # copies kept in the repository (README there)
+FIXTURES = RECORDED / "tempo-2.10.8"
+TRACE_ID = "d60b52c687babdee40d00b5c87c98c30"
 
 
 def recorded(name: str, directory: Path = FIXTURES) -> httpx.Response:

@@ -3,7 +3,7 @@
 An in-process HTTP server on loopback that answers a sliver of Tempo's query API from spans a test
 hands it, so the Tempo client's waiting and error paths (search lag, a trace appearing late, a Tempo
 that is not ready or answers garbage) can be driven on a machine without Tempo. Its answers copy the
-shapes of the responses recorded from a real Tempo 2.10.8 (shared/fixtures); it proves nothing about
+shapes of the responses recorded from a real Tempo 2.10.8 (tests/recorded/tempo-2.10.8); it proves nothing about
 Tempo itself and must never be used outside the project's own tests.
 """
 

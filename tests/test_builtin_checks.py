@@ -73,7 +73,7 @@ def test_skip_unavailable_turns_missing_tempo_into_skips_that_say_why(pytester: 
 
 def test_operator_sample_service_is_auto_instrumented_and_honours_w3c_and_b3(pytester: pytest.Pytester,
                                                                              with_collector, monkeypatch) -> None:
-    pytest.importorskip("opentelemetry.instrumentation.flask", reason="needs the [operator] extra")
+    pytest.importorskip("opentelemetry.instrumentation.flask", reason="needs the [operator] extra: pip install -e '.[operator]'")
     monkeypatch.setenv("TRACESTACK_SCENARIOS", str(SCENARIOS))
     before = listening_sockets()
     result = pytester.runpytest_subprocess("--tracestack-profile=operator-sink", "-v")

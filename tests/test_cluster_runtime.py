@@ -131,3 +131,14 @@ def test_keep_says_how_to_reach_and_remove_what_was_left() -> None:
     assert "kubectl --kubeconfig=/home/me/.kube/config --context=staging --namespace tracestack-t2 get all" in text
     assert "helm uninstall tempo --namespace tracestack-t2" in text
     assert "kubectl delete namespace tracestack-t2" in text
+
+
+def test_the_printed_plan_ends_with_the_namespace_removal(pytester: pytest.Pytester) -> None:
+    # manifest: no chart to render, so no helm is needed to print it (helm releases' removal: test_kind_runtime)
+    result = pytester.runpytest("--tracestack-profile=manifest", "--tracestack-runtime=cluster", "--tracestack-plan",
+                                "--tracestack-namespace=demo", "--tracestack-kube-context=staging",
+                                "--tracestack-k8s-version=1.35.0")
+    result.stdout.fnmatch_lines([
+        "*. remove   namespace demo and everything in it",
+        "*$ kubectl --context=staging delete namespace demo --wait=true --timeout=300s --ignore-not-found",
+    ])

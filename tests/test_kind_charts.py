@@ -232,4 +232,4 @@ def test_without_any_helm_the_plan_fails_saying_what_was_tried(pytester: pytest.
     result = _plan(pytester, "distributed", f"--tracestack-charts={STAND_INS}")
     out = result.stdout.str()
     assert result.ret == 1, out
-    assert "helm v3.19.0 was not found. Tried, in order:" in out and "download: not allowed" in out
+    assert "helm v3.19.0 was not found: install helm v3.19.0" in out and "Tried, in order:" in out and "download: not allowed" in out

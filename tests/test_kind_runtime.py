@@ -97,11 +97,18 @@ def test_manifest_on_a_new_cluster_runs_exactly_these_commands_and_deletes_the_c
     assert all(forward.stopped for forward in runner.forwards) and not workdir.exists()
 
 
+def _planned(runtime, profile: str) -> tuple[list[str], list[str]]:
+    """The plan's commands: those that start the stack, and those that remove it."""
+    steps = runtime.plan(load_profile(profile))
+    start = [" ".join(step.command) for step in steps if step.command and step.action != "remove"]
+    return start, [" ".join(step.command) for step in steps if step.action == "remove"]
+
+
 def test_the_plan_is_the_commands_start_runs(tmp_path: Path) -> None:
     for profile in ("manifest", "distributed", "operator", "nginx-otel"):
         runner = _with_rendered_charts(_new_cluster())
         runtime = _runtime(runner, images_to_load=("profile",))
-        planned = [" ".join(step.command) for step in runtime.plan(load_profile(profile)) if step.command]
+        planned, removal = _planned(runtime, profile)
         rendered_for_the_plan = len(runner.commands)
         runtime.stop(runtime.start(load_profile(profile)))
         # Before its steps, start renders the charts as the plan did; then it takes exactly the planned steps.
@@ -110,7 +117,23 @@ def test_the_plan_is_the_commands_start_runs(tmp_path: Path) -> None:
         assert ran[:len(renders)] == renders and len(renders) == len(load_profile(profile).kubernetes.get("charts", []))
         ran = ran[len(renders):]
         assert ran[:len(planned)] == planned, profile
-        assert ran[len(planned):] == ["kind delete cluster --name tracestack"]
+        assert ran[len(planned):] == ["kind delete cluster --name tracestack"] == removal[-1:]
+
+
+@pytest.mark.parametrize(("profile", "removed"), [
+    ("manifest", [f"{KUBECTL} delete namespace tracestack-t1 --wait=true --timeout=300s --ignore-not-found"]),
+    ("distributed", [f"{HELM} uninstall tempo --namespace tracestack-t1 --wait --timeout 300s",
+                     f"{KUBECTL} delete namespace tracestack-t1 --wait=true --timeout=300s --ignore-not-found"]),
+])
+def test_the_plan_lists_the_removal_a_reused_cluster_gets(profile: str, removed: list[str]) -> None:
+    runner = _existing_cluster()
+    runtime = _runtime(runner)
+    planned, removal = _planned(runtime, profile)
+    stack = runtime.start(load_profile(profile))
+    count = len(runner.commands)
+    runtime.stop(stack)
+    assert _strip(runner.lines()[count:]) == removed == removal[:-1]
+    assert removal[-1] == "kind delete cluster --name tracestack"
 
 
 def test_an_existing_cluster_is_reused_and_only_the_namespace_is_deleted() -> None:

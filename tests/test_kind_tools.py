@@ -246,7 +246,7 @@ def test_the_real_docker_cli_without_an_engine_is_reported(monkeypatch: pytest.M
 
     docker = shutil.which("docker")
     if docker is None:
-        pytest.skip("no docker CLI on this machine")
+        pytest.skip("needs the docker CLI (Debian: apt-get install docker.io) with no engine running")
     if subprocess.run([docker, "info"], capture_output=True, timeout=30).returncode == 0:
         pytest.skip("a Docker engine answers on this machine, so there is no missing engine to report")
     monkeypatch.setenv("PATH", os.path.dirname(docker))

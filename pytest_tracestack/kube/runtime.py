@@ -126,7 +126,9 @@ class KubeRuntime:
         workdir = Path(tempfile.mkdtemp(prefix="tracestack-plan-"))
         try:
             prepared = self.prepare(profile, workdir)
-            steps = to_plan_steps(self.steps(profile, workdir, prepared), workdir)
+            steps = self.steps(profile, workdir, prepared)
+            releases = [_release(step) for step in steps if step.role == "helm-install"]
+            steps = to_plan_steps([*steps, *self.removal_steps(self.target(workdir), releases)], workdir)
             notes = [*(f"tool: {line}" for line in self.found.values()),
                      f"Kubernetes {prepared.k8s_version} (from {prepared.k8s_version_origin}): the schema every "
                      "object is validated against, and helm's --kube-version"]
@@ -137,6 +139,10 @@ class KubeRuntime:
 
     def plan(self, profile: Profile) -> list[PlanStep]:
         return self.plan_report(profile).steps
+
+    def removal_steps(self, target: KubeTarget, releases: list[str]) -> list[KubeStep]:
+        """What the end of the run removes (also after a failure or Ctrl-C; not with --tracestack-keep)."""
+        return [*(release_removal(target, release) for release in reversed(releases)), namespace_removal(target)]
 
     # --- start -----------------------------------------------------------------------------------
 
@@ -177,7 +183,7 @@ class KubeRuntime:
             self._forward(step, stack)
             return
         if step.role == "helm-install":
-            stack.releases.append(step.argv[step.argv.index("--install") + 1])   # uninstalled even if it fails
+            stack.releases.append(_release(step))   # uninstalled even if it fails
             if stack.cert_manager:
                 step = with_cert_manager(step)
         if step.role == "create-namespace":
@@ -284,8 +290,8 @@ class KubeRuntime:
     def _remove_releases(self, stack: KubeStack) -> list[str]:
         leftovers = []
         for release in reversed(stack.releases):
-            done = self._run((*stack.target.helm, "uninstall", release, "--namespace", stack.namespace, "--wait",
-                              "--timeout", "300s"), 330)
+            step = release_removal(stack.target, release)
+            done = self._run(step.argv, step.timeout_s)
             if not done.ok and "not found" not in done.stderr.lower():
                 leftovers.append(f"helm release {release} in namespace {stack.namespace} (its cluster-wide objects "
                                  f"too): helm uninstall {release} --namespace {stack.namespace}\n{done.describe()}")
@@ -294,8 +300,8 @@ class KubeRuntime:
     def _remove_namespace(self, stack: KubeStack) -> list[str]:
         if not stack.created_namespace:
             return []
-        done = self._run((*stack.target.kubectl, "delete", "namespace", stack.namespace, "--wait=true",
-                          "--timeout=300s", "--ignore-not-found"), 330)
+        step = namespace_removal(stack.target)
+        done = self._run(step.argv, step.timeout_s)
         if done.ok:
             return []
         return [f"namespace {stack.namespace}: kubectl delete namespace {stack.namespace}\n{done.describe()}"]
@@ -309,3 +315,21 @@ class KubeRuntime:
         if stack.created_namespace:
             lines.append(f"  remove the namespace: kubectl delete namespace {stack.namespace}")
         return "\n".join(lines)
+
+
+def _release(step: KubeStep) -> str:
+    """The release a ``helm upgrade --install RELEASE`` step installs."""
+    return step.argv[step.argv.index("--install") + 1]
+
+
+def release_removal(target: KubeTarget, release: str) -> KubeStep:
+    return KubeStep("remove", f"helm release {release} (its cluster-wide objects too)",
+                    (*target.helm, "uninstall", release, "--namespace", target.namespace, "--wait", "--timeout", "300s"),
+                    timeout_s=330)
+
+
+def namespace_removal(target: KubeTarget) -> KubeStep:
+    return KubeStep("remove", f"namespace {target.namespace} and everything in it",
+                    (*target.kubectl, "delete", "namespace", target.namespace, "--wait=true", "--timeout=300s",
+                     "--ignore-not-found"), timeout_s=330)
+

@@ -4,6 +4,7 @@ profile installed into a namespace of its own; the cluster is deleted at the end
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 from ..errors import UnavailableError
@@ -81,10 +82,19 @@ class KindRuntime(KubeRuntime):
         stack.created_cluster = True   # from here on, a failure deletes the (partial) cluster
         return False
 
-    def remove_cluster(self, stack: KubeStack) -> list[str]:
+    def removal_steps(self, target: KubeTarget, releases: list[str]) -> list[KubeStep]:
         name = self.settings.cluster_name
-        done = self._run(("kind", "delete", "cluster", "--name", name), 300)
-        return [] if done.ok else [f"kind cluster {name}: kind delete cluster --name {name}\n{done.describe()}"]
+        reused = [replace(step, when=f"when cluster {name} was reused") for step in super().removal_steps(target, releases)]
+        return [*reused, replace(self._cluster_removal(), when="when this run created it; what is in it goes with it")]
+
+    def _cluster_removal(self) -> KubeStep:
+        name = self.settings.cluster_name
+        return KubeStep("remove", f"kind cluster {name}", ("kind", "delete", "cluster", "--name", name), timeout_s=300)
+
+    def remove_cluster(self, stack: KubeStack) -> list[str]:
+        step = self._cluster_removal()
+        done = self._run(step.argv, step.timeout_s)
+        return [] if done.ok else [f"{step.description}: {' '.join(step.argv)}\n{done.describe()}"]
 
     def keep_lines(self, stack: KubeStack) -> list[str]:
         name = self.settings.cluster_name

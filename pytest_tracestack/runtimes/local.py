@@ -99,7 +99,7 @@ class LocalStack(Stack):
         wait_ports_free(replica.endpoints())
         self.handles[replica_name] = self.launches[replica_name].start()
         replica.pid = self.handles[replica_name].pid
-        write_state(self.workdir, self.profile.name, self.replicas)
+        write_state(self)
         readiness = self.profile.components[replica.component].readiness
         if readiness:
             wait_ready(replica, readiness, self.handles[replica_name], time.monotonic() + self.ready_timeout_s,
@@ -132,6 +132,9 @@ class LocalRuntime:
                                            f"{source}, ports {component.ports}{where}"))
         steps.append(PlanStep("wait", f"readiness of every replica at once, {self.settings.ready_timeout_s:.0f}s "
                                       f"deadline"))
+        steps.append(PlanStep("stop", "at the end (also after a failure or Ctrl-C; not with --tracestack-keep): "
+                                      "SIGTERM to every process group at once, SIGKILL for those still running after "
+                                      f"one shared {self.settings.stop_grace_s:.0f}s deadline; ports checked free"))
         return steps
 
     # --- start --------------------------------------------------------------------------------
@@ -150,7 +153,7 @@ class LocalRuntime:
             self._assign_replicas(stack)
             launched_at = self._launch_all(stack, binaries)
             self._wait_ready(stack, launched_at)
-            write_state(stack.workdir, profile.name, stack.replicas)
+            write_state(stack)
         except BaseException:
             self.stop(stack, failed=True)
             raise
@@ -271,6 +274,7 @@ class LocalRuntime:
             lines.append(f"  {replica.name} pid {replica.pid}: {ports}")
         if any(c.binary == "capture-sink" for c in stack.profile.components.values()):
             lines.append("  note: the capture sink ran inside pytest and stopped with it")
+        lines.append(f"  its endpoints again: tracestack status {stack.workdir}")
         lines.append(f"  stop it with: tracestack stop {stack.workdir}")
         return "\n".join(lines)
 

@@ -10,17 +10,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import TracestackError
-from .base import Replica
+from .base import Replica, Stack
 from .process import proc_stat, stop_groups, wait_ports_free
 
 STATE_FILE = "stack.json"
 
 
-def write_state(workdir: Path, profile: str, replicas: list[Replica]) -> None:
-    """Each replica's pid (with its start time, so a later process with the same pid is never signalled)
-    and every address it listens on. Written whole, then renamed, so a reader never sees half a file."""
-    state = {"profile": profile, "replicas": [_replica_state(replica) for replica in replicas]}
-    path = workdir / STATE_FILE
+def write_state(stack: Stack) -> None:
+    """Each replica's pid (with its start time, so a later process with the same pid is never signalled),
+    every address it listens on, and where to send and query (``tracestack status``). Written whole, then
+    renamed, so a reader never sees half a file."""
+    state = {"profile": stack.profile.name,
+             "replicas": [_replica_state(replica) for replica in stack.replicas],
+             "ingest": {protocol: stack.ingest_targets(protocol) for protocol in stack.profile.ingest},
+             "query": stack.query_url()}
+    path = stack.workdir / STATE_FILE
     partial = path.with_suffix(".json.partial")
     partial.write_text(json.dumps(state, indent=2))
     os.replace(partial, path)
@@ -29,7 +33,7 @@ def write_state(workdir: Path, profile: str, replicas: list[Replica]) -> None:
 def _replica_state(replica: Replica) -> dict:
     stat = proc_stat(replica.pid) if replica.pid else None
     return {"name": replica.name, "pid": replica.pid, "started": stat.start_ticks if stat else None,
-            "address": replica.address, "ports": replica.ports,
+            "address": replica.address, "ports": replica.ports, "port_hosts": replica.port_hosts,
             "endpoints": [f"{host}:{port}" for host, port in replica.endpoints()]}
 
 
@@ -66,7 +70,7 @@ class KeptStop:
 def stop_kept_stack(workdir: Path, grace_s: float) -> KeptStop:
     """Stop every process of the stack at once (SIGTERM, one deadline, SIGKILL) and return once they are gone
     or known not to go; the work dir (``tracestack-*``, as the runtime made it) is removed when nothing is left."""
-    state = _read_state(workdir)
+    state = read_state(workdir)
     result = KeptStop(profile=state.get("profile", "?"))
     groups: dict[str, int] = {}
     for replica in state["replicas"]:
@@ -88,16 +92,17 @@ def stop_kept_stack(workdir: Path, grace_s: float) -> KeptStop:
     return result
 
 
-def _read_state(workdir: Path) -> dict:
+def read_state(workdir: Path) -> dict:
     path = workdir / STATE_FILE
     if not path.is_file():
-        raise TracestackError(f"{path} does not exist: is {workdir} the work dir a kept stack printed?")
+        raise TracestackError(f"{path} does not exist: is {workdir} the work dir a kept stack printed "
+                              "(`work dir ...` in the --tracestack-keep lines)?")
     try:
         state = json.loads(path.read_text())
         state["replicas"]
     except (ValueError, KeyError, TypeError) as error:
-        raise TracestackError(f"{path} is not a tracestack stack state ({error}); stop its processes by hand "
-                              f"(`ps -ef | grep {workdir}`)") from None
+        raise TracestackError(f"{path} is not the stack state tracestack wrote ({error}); stop its processes by "
+                              f"hand (`ps -ef | grep {workdir}`)") from None
     return state
 
 
