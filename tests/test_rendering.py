@@ -15,7 +15,7 @@ from pytest_tracestack.rendering import (ReplicaContext, apply_overrides, extrac
 from pytest_tracestack.tempo_values import tempo_config_from_values
 
 
-RECORDED_SINGLE_BINARY = Path(__file__).parent / "recordings" / "tempo-2.10.8" / "single-binary"
+RECORDED_SINGLE_BINARY = Path(__file__).parent / "recorded" / "tempo-2.10.8" / "single-binary"
 
 
 def _context(tmp_path: Path, ports: dict[str, int], address: str = "127.33.1.1",
@@ -92,7 +92,7 @@ def test_manifest_profile_keeps_the_seed_receivers_and_switches_storage_to_local
 
 
 def _recorded_status_config() -> dict:
-    """/status/config of a real single binary given 127.77.1.1 everywhere (tests/recordings/.../README.md)."""
+    """/status/config of a real single binary given 127.77.1.1 everywhere (tests/recorded/tempo-2.10.8/README.md)."""
     text = (RECORDED_SINGLE_BINARY / "status-config.yaml").read_text()
     return next(doc for doc in yaml.safe_load_all(text) if isinstance(doc, dict) and "target" in doc)
 

@@ -1,5 +1,5 @@
 """Tempo's single binary dials its own ingester and query-frontend at 127.0.0.1:<grpc port> (recorded from
-Tempo 2.10.8: tests/recordings/tempo-2.10.8/single-binary/). The profiles' gRPC server answers there, on a
+Tempo 2.10.8: tests/recorded/tempo-2.10.8/single-binary/). The profiles' gRPC server answers there, on a
 port of each stack's own; FAKE TEMPO FOR TESTS applies the same rule, so the configs from before the fix
 fail against it as they failed against the real binary. Passing here proves nothing about Tempo itself."""
 

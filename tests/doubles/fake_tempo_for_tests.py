@@ -9,7 +9,7 @@ gRPC+HTTP receivers (from distributor.receivers), and the query API of tests/tem
 `/api/v2/traces/<id>`, `/api/search`). Processes of one stack share spans through the config's
 storage.trace.local.path, as Tempo's local backend shares blocks. It proves nothing about Tempo itself.
 
-It fails where Tempo 2.10.8's single binary (`-target=all`) fails (tests/recordings/tempo-2.10.8/
+It fails where Tempo 2.10.8's single binary (`-target=all`) fails (tests/recorded/tempo-2.10.8/
 single-binary/): that binary forces its ingester address to 127.0.0.1 and dials 127.0.0.1:<grpc port>,
 and its query-frontend worker dials querier.frontend_worker.frontend_address (127.0.0.1:<grpc port> when
 empty). While the worker's address does not answer, /ready is 503; while the ingester's does not, every
