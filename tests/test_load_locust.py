@@ -51,7 +51,8 @@ def test_grpc_users_send_fresh_traces_and_count_refusals_by_status(sinks, tmp_pa
     sink.fail_next(3, "RESOURCE_EXHAUSTED")
     stats = locust(tmp_path, 3, host=sink.grpc_endpoint, TRACESTACK_LOAD_RATE="2MB/s")
     target = stats.targets[f"otlp-grpc {sink.grpc_endpoint}"]
-    assert target.failures == {"refused RESOURCE_EXHAUSTED": 3} and target.requests > 20
+    assert target.failures == {"refused RESOURCE_EXHAUSTED: capture sink told to fail with RESOURCE_EXHAUSTED": 3}
+    assert target.requests > 20
     delivered = target.requests - 3
     assert sink.request_count == delivered and sum(sink.received_bytes.values()) == delivered * len(REQUEST.data)
     traces = sink.traces()
@@ -65,7 +66,7 @@ def test_http_users_post_protobuf_and_count_503_and_400_apart(sinks, tmp_path: P
     stats = locust(tmp_path, 3, TRACESTACK_LOAD_PROTOCOL="otlp-http", TRACESTACK_OTLP_HTTP=sink.http_endpoint,
                    TRACESTACK_LOAD_RATE="1MB/s")
     target = stats.targets[f"otlp-http {sink.http_endpoint}/v1/traces"]
-    assert target.failures == {"refused HTTP 503": 2}
+    assert target.failures == {"refused HTTP 503: told to fail with UNAVAILABLE": 2}
     assert sink.received_bytes["otlp-http"] == (target.requests - 2) * len(REQUEST.data)
     assert len(sink.traces()) == (target.requests - 2) * REQUEST.traces
 

@@ -6,6 +6,7 @@ import pytest
 
 from pytest_tracestack.load.figures import ReplicaFigures, accepted_bytes, replica_figures
 from pytest_tracestack.load.locust_stats import GeneratorStats, TargetStats
+from pytest_tracestack.load.offered import GeneratorSide
 from pytest_tracestack.load.scrape import ReplicaSample, Series
 from pytest_tracestack.load.verdicts import Limits, SinkFigures, implied_replicas, judge, sizing_only
 from pytest_tracestack.profiles import Target
@@ -23,7 +24,7 @@ def _stats(requests: int = 200, failures: dict[str, int] | None = None, seconds:
 
 
 def _series(accepted_spans: float, rss_mib: float = 60, cores: float = 0.1, extra: dict | None = None) -> Series:
-    series = Series("otelcol-0", "otelcol")
+    series = Series("otelcol-0", "otelcol", source="http://127.0.0.1:8888/metrics")
     series.samples = [ReplicaSample(999.0, 40 * MIB, 5.0, {}, True),
                       ReplicaSample(1005.0, int(rss_mib * MIB), 5.0 + cores * 6, {"accepted_spans": accepted_spans / 2}, True),
                       ReplicaSample(1011.0, 50 * MIB, 5.0 + cores * 12,
@@ -35,7 +36,8 @@ def _series(accepted_spans: float, rss_mib: float = 60, cores: float = 0.1, extr
 def _judge(stats: GeneratorStats, series: Series, asked: float = 2e6, sink: SinkFigures | None = None,
            generator_cores: float | None = 0.1):
     figures = replica_figures(series, stats, NAME, (1000.0, 1010.0))
-    return figures, judge(stats, asked, [figures], TARGETS, generator_cores, sink)
+    side = GeneratorSide(cores=generator_cores, machine_busy_cores=0.5, machine_cores=2, in_flight_limit=128)
+    return figures, judge(stats, asked, [figures], TARGETS, side, sink)
 
 
 def _failed(verdicts) -> list[str]:
@@ -71,17 +73,20 @@ def test_a_replica_over_its_cores_fails_naming_them() -> None:
 
 def test_a_replica_that_takes_less_than_asked_fails_with_both_figures_and_its_sizing() -> None:
     _, verdicts = _judge(_stats(requests=200), _series(50_000), asked=50e6)
-    assert _failed(verdicts) == [
+    assert _failed(verdicts)[1:] == [
         "otelcol-0 accepted 2.00 MB/s of the 50.00 MB/s asked of it (limit: at least 45.00 MB/s, 90%); "
-        "sized for 5 MB/s per replica (testbed Trace10kSPS)"]
+        "sized for 5 MB/s per replica (testbed Trace10kSPS); the generator did not offer the rate asked (see its "
+        "verdict), so this may not be the replica's limit"]
 
 
 def test_when_the_generator_was_the_limit_the_verdicts_say_so() -> None:
     _, verdicts = _judge(_stats(requests=200), _series(50_000), asked=50e6, generator_cores=0.97)
     failed = _failed(verdicts)
-    assert failed[0] == ("generator offered 2.00 MB/s of the 50.00 MB/s asked, using 0.97 cores (limit 0.9 cores): "
-                         "the generator, not the deployment, was the limit")
-    assert failed[1].endswith("the generator was busy, so this may be its limit rather than the replica's")
+    assert failed[0].startswith(
+        "generator offered 2.00 MB/s of the 50.00 MB/s asked (limit: at least 45.00 MB/s, 90%): the generator's CPU "
+        "ran out: its process used 0.97 cores and one Locust process runs on one core (limit 0.9)")
+    assert failed[1].endswith("the generator did not offer the rate asked (see its verdict), so this may not be the "
+                              "replica's limit")
 
 
 def test_refusals_are_counted_by_status_per_replica() -> None:
@@ -110,7 +115,7 @@ def test_the_sink_receiving_less_than_the_replicas_accepted_fails_the_delivery_c
 def test_slow_pushes_fail_the_latency_limit() -> None:
     stats = _stats()
     figures = replica_figures(_series(50_000), stats, NAME, (1000.0, 1010.0))
-    verdicts = judge(stats, 2e6, [figures], TARGETS, 0.1, None, Limits(latency_p99_ms=5))
+    verdicts = judge(stats, 2e6, [figures], TARGETS, GeneratorSide(cores=0.1), None, Limits(latency_p99_ms=5))
     assert _failed(verdicts) == ["otelcol-0 push latency p50 2 ms, p99 9 ms, limit p99 5 ms"]
 
 

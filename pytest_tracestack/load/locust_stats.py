@@ -77,6 +77,16 @@ class GeneratorStats:
         return (self.requests - rejected_outright) * self.spans_per_request
 
     @property
+    def delivered_bytes(self) -> float:
+        """Bytes of requests answered OK (partial rejections included), per target's mean request size."""
+        total = 0.0
+        for target in self.targets.values():
+            outright = sum(count for error, count in target.failures.items() if not error.startswith("partially"))
+            if target.requests:
+                total += target.offered_bytes * (target.requests - outright) / target.requests
+        return total
+
+    @property
     def window(self) -> tuple[float, float]:
         """From the first request to the last (epoch seconds)."""
         if not self.targets:
@@ -97,11 +107,19 @@ class GeneratorStats:
         return merged
 
     def percentile_ms(self, fraction: float) -> float:
+        return percentile(self._histogram(), fraction)
+
+    def mean_ms(self) -> float:
+        histogram = self._histogram()
+        total = sum(histogram.values())
+        return sum(value * count for value, count in histogram.items()) / total if total else 0.0
+
+    def _histogram(self) -> dict[int, int]:
         merged: dict[int, int] = {}
         for target in self.targets.values():
             for value, count in target.response_times.items():
                 merged[value] = merged.get(value, 0) + count
-        return percentile(merged, fraction)
+        return merged
 
 
 def read_stats(stdout: str, csv_prefix: Path, bytes_per_request: int, spans_per_request: int) -> GeneratorStats:

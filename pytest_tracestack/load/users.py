@@ -3,11 +3,16 @@ patches the process with gevent when it is imported).
 
 Every request is reported to Locust's statistics: its name is ``<protocol> <target>`` so each replica
 gets its own row, its length is the payload's size in bytes (what was offered, not the answer), and a
-refusal is a failure named by its status (see outcomes.py). Options (Locust flags or env variables):
+refusal is a failure named by its status and the receiver's message (see outcomes.py).
+
+Users send on their schedule whether or not their earlier requests were answered (an open model), each
+with up to ``TRACESTACK_LOAD_IN_FLIGHT`` requests in flight: a closed loop of 4 users at 17 ms per push
+could offer at most 235 requests/s, whatever the rate asked. Options (Locust flags or env variables):
 
   --tracestack-rate / TRACESTACK_LOAD_RATE                  5MB/s, 20000spans/s or max (default 1MB/s),
                                                             for all users of the run together (workers too)
   --tracestack-traces-per-request / TRACESTACK_TRACES_PER_REQUEST   default 10
+  TRACESTACK_LOAD_IN_FLIGHT                                 requests in flight per user at most (default 32)
   TRACESTACK_LOAD_PROTOCOL                                  otlp-grpc (default) or otlp-http
   TRACESTACK_OTLP_GRPC / TRACESTACK_OTLP_HTTP               targets, comma-separated, when --host is not given
 """
@@ -20,10 +25,11 @@ import random
 import time
 
 import gevent
+import gevent.pool
 from locust import FastHttpUser, User, constant, events, task
 
 from .outcomes import grpc_outcome, http_outcome, partial_outcome
-from .pacing import Pacing, grpc_target, http_url, parse_load_rate, split_targets
+from .pacing import Pacing, grpc_target, http_url, in_flight_per_user, parse_load_rate, split_targets
 from .payloads import PayloadSource
 from .workers import share_pacing
 
@@ -31,6 +37,8 @@ PROTOCOL = os.environ.get("TRACESTACK_LOAD_PROTOCOL", "otlp-grpc")
 if PROTOCOL not in ("otlp-grpc", "otlp-http"):
     raise ValueError(f"TRACESTACK_LOAD_PROTOCOL={PROTOCOL!r}: write otlp-grpc or otlp-http")
 EXPORT_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+IN_FLIGHT = in_flight_per_user(os.environ.get("TRACESTACK_LOAD_IN_FLIGHT"))
+DRAIN_S = 4.0            # at stop, how long a user waits for its requests in flight (Locust's --stop-timeout 5)
 
 
 class LoadState:
@@ -70,14 +78,31 @@ def _targets(env_name: str, host: str | None) -> list[str]:
 
 
 class _PacedUser(User):
-    """Paces itself inside its task (gevent.sleep while Locust sees it running): a stop then waits for
-    the task to finish (--stop-timeout), so a request is never cut off after it was sent and before it
-    was counted, which would happen if Locust's wait_time did the pacing."""
+    """Paces itself inside its task (gevent.sleep while Locust sees it running), then hands the request to
+    one of its ``IN_FLIGHT`` sending slots and goes on: a send waits only when every slot is taken, i.e.
+    when the stack answers slower than the rate asks. At stop, the user waits for its requests in flight
+    (on_stop), so a request is never cut off after it was sent and before it was counted."""
 
     abstract = True
     wait_time = constant(0)
     _numbers = itertools.count()
     _next_send: float | None = None
+    _sending: gevent.pool.Pool | None = None
+
+    def on_start(self) -> None:
+        self._sending = gevent.pool.Pool(IN_FLIGHT)
+
+    def on_stop(self) -> None:
+        if self._sending is not None:
+            self._sending.join(timeout=DRAIN_S)
+
+    @task
+    def export_traces(self) -> None:
+        self.pace()
+        self._sending.spawn(self.send, LoadState.payloads.next())    # waits while every slot is taken
+
+    def send(self, payload: bytes) -> None:
+        raise NotImplementedError
 
     def pace(self) -> None:
         while not LoadState.pacing.heard_from_master:
@@ -112,6 +137,7 @@ class OtlpGrpcUser(_PacedUser):
         import grpc   # the gevent-aware gRPC was set up by the locustfile before any gRPC object exists
         from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
+        super().on_start()
         target = grpc_target(self.pick(_targets("TRACESTACK_OTLP_GRPC", self.host)))
         self.request_name = f"otlp-grpc {target}"
         self.channel = grpc.insecure_channel(target)
@@ -119,19 +145,17 @@ class OtlpGrpcUser(_PacedUser):
                                                response_deserializer=ExportTraceServiceResponse.FromString)
 
     def on_stop(self) -> None:
+        super().on_stop()
         self.channel.close()
 
-    @task
-    def export_traces(self) -> None:
+    def send(self, payload: bytes) -> None:
         import grpc
 
-        self.pace()
-        payload = LoadState.payloads.next()
         started = time.perf_counter()
         try:
             exception = partial_outcome(self.export(payload, timeout=10))
         except grpc.RpcError as error:
-            exception = grpc_outcome(error.code().name)
+            exception = grpc_outcome(error.code().name, error.details())
         self.report(self.request_name, started, payload, exception)
 
 
@@ -140,20 +164,20 @@ class OtlpHttpUser(_PacedUser, FastHttpUser):
 
     abstract = PROTOCOL != "otlp-http"
     host = (split_targets(os.environ.get("TRACESTACK_OTLP_HTTP")) or [None])[0]
+    concurrency = IN_FLIGHT          # connections of this user's client: one per request in flight
 
     def on_start(self) -> None:
+        super().on_start()
         self.url = http_url(self.pick(_targets("TRACESTACK_OTLP_HTTP", self.host)))
         self.request_name = f"otlp-http {self.url}"
 
-    @task
-    def export_traces(self) -> None:
-        self.pace()
-        payload = LoadState.payloads.next()
+    def send(self, payload: bytes) -> None:
         with self.client.post(self.url, data=payload, headers={"Content-Type": "application/x-protobuf"},
                               name=self.request_name, catch_response=True) as response:
             response.request_meta["request_type"] = PROTOCOL
             response.request_meta["response_length"] = len(payload)
-            outcome = http_outcome(response.status_code, response.content, getattr(response, "error", None))
+            outcome = http_outcome(response.status_code, response.content, getattr(response, "error", None),
+                                   response.headers.get("Content-Type") if response.headers else None)
             if outcome is None:
                 response.success()
             else:
