@@ -103,8 +103,7 @@ def _accepted(figures: ReplicaFigures, target: Target | None, asked: float, dura
               limits: Limits) -> Verdict:
     """Accepted MB/s against the floor of what was asked of this replica; not measured is a failure."""
     name, floor = figures.replica, limits.min_share_of_asked * asked
-    sizing = (f"; sized for {_range(target.throughput_mb_s)} MB/s per replica ({target.source})"
-              if target is not None and target.throughput_mb_s is not None else "")
+    sizing = _sizing(target)
     if figures.accepted_bytes is None:
         return Verdict(name, "accepted MB/s", None, floor / 1e6, False,
                        f"{name} accepted MB/s not measured ({figures.why_not_measured()}): the floor of "
@@ -138,33 +137,39 @@ def _losses(figures: ReplicaFigures) -> list[Verdict]:
 def _replication(replicas: list[ReplicaFigures], replication: Replication, targets: dict[str, Target],
                  duration: float, limits: Limits) -> list[Verdict]:
     """Each ingester received its share of what the distributors accepted (replication.py)."""
-    distributed = [f.counters["distributor_bytes"] for f in replicas if "distributor_bytes" in f.counters]
-    ingesters = [f for f in replicas if f.replica in replication.ingesters]
-    if not ingesters:
+    if not replication.ingesters:
         return []
-    share = expected_share(replication.factor, len(ingesters))
+    distributed = [f.counters["distributor_bytes"] for f in replicas if "distributor_bytes" in f.counters]
+    by_name = {f.replica: f for f in replicas}
+    share = expected_share(replication.factor, len(replication.ingesters))
     low, high = limits.replication_band
     accounting = (f"{share:.0%} of what the distributors accepted with replication factor {replication.factor} over "
-                  f"{len(ingesters)} ingester(s); limit {low:.0%}-{high:.0%} of that, the ingesters count the traces "
-                  f"re-encoded for them ({RECORDED})")
+                  f"{len(replication.ingesters)} ingester(s); limit {low:.0%}-{high:.0%} of that, the ingesters count "
+                  f"the traces re-encoded for them ({RECORDED})")
     verdicts = []
-    for figures in ingesters:
-        received = figures.counters.get("ingester_bytes")
-        target = targets.get(figures.component)
-        sizing = (f"; sized for {_range(target.throughput_mb_s)} MB/s per replica ({target.source})"
-                  if target is not None and target.throughput_mb_s is not None else "")
+    for name in replication.ingesters:
+        figures = by_name.get(name)
+        received = figures.counters.get("ingester_bytes") if figures else None
         if received is None or not distributed:
-            missing = figures.why_not_measured() if received is None else "no distributor's bytes were measured"
-            verdicts.append(Verdict(figures.replica, "ingester share", None, low, False,
-                                    f"{figures.replica} received bytes not measured ({missing}): its share, "
-                                    f"{accounting}, cannot be checked"))
+            missing = ("it was not sampled" if figures is None else figures.why_not_measured() if received is None
+                       else "no distributor's bytes were measured")
+            verdicts.append(Verdict(name, "ingester share", None, low, False,
+                                    f"{name} received bytes not measured ({missing}): its share, {accounting}, "
+                                    f"cannot be checked"))
             continue
         due = sum(distributed) * share
         ratio = received / due if due else 0.0
-        verdicts.append(Verdict(figures.replica, "ingester share", ratio, low, low <= ratio <= high,
-                                f"{figures.replica} received {received / 1e6:.2f} MB ({received / duration / 1e6:.2f} "
-                                f"MB/s), {ratio:.0%} of its due {due / 1e6:.2f} MB: {accounting}{sizing}"))
+        verdicts.append(Verdict(name, "ingester share", ratio, low, low <= ratio <= high,
+                                f"{name} received {received / 1e6:.2f} MB ({received / duration / 1e6:.2f} MB/s), "
+                                f"{ratio:.0%} of its due {due / 1e6:.2f} MB: {accounting}"
+                                f"{_sizing(targets.get(figures.component))}"))
     return verdicts
+
+
+def _sizing(target: Target | None) -> str:
+    if target is None or target.throughput_mb_s is None:
+        return ""
+    return f"; sized for {_range(target.throughput_mb_s)} MB/s per replica ({target.source})"
 
 
 def _resources(figures: ReplicaFigures, target: Target | None) -> list[Verdict]:
