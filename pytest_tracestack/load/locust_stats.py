@@ -123,9 +123,11 @@ class GeneratorStats:
 
 
 def read_stats(stdout: str, csv_prefix: Path, bytes_per_request: int, spans_per_request: int) -> GeneratorStats:
-    """Parse Locust's ``--json`` output and the ``--csv`` files written next to ``csv_prefix``."""
+    """Parse Locust's ``--json`` output and the ``--csv`` files written next to ``csv_prefix``; the failures
+    from ``<csv_prefix>_failures.json`` (users.py writes it at the very end) when there is one."""
     entries = _json_statistics(stdout)
-    failures = _failures(Path(f"{csv_prefix}_failures.csv"))
+    final = Path(f"{csv_prefix}_failures.json")
+    failures = _final_failures(final) if final.is_file() else _failures(Path(f"{csv_prefix}_failures.csv"))
     targets = {}
     for entry in entries:
         name = entry["name"]
@@ -157,16 +159,23 @@ def _json_statistics(stdout: str) -> list[dict]:
 
 
 def _failures(path: Path) -> dict[str, dict[str, int]]:
-    """request name -> {"refused RESOURCE_EXHAUSTED": count, ...}"""
-    found: dict[str, dict[str, int]] = {}
+    """request name -> {"refused RESOURCE_EXHAUSTED": count, ...}, from Locust's failures CSV."""
     if not path.is_file():
-        return found
+        return {}
     with path.open() as handle:
-        for row in csv.DictReader(handle):
-            kind, status = parse_failure(row["Error"])
-            key = f"{kind} {status}"
-            by_name = found.setdefault(row["Name"], {})
-            by_name[key] = by_name.get(key, 0) + int(row["Occurrences"])
+        return _by_name((row["Name"], row["Error"], int(row["Occurrences"])) for row in csv.DictReader(handle))
+
+
+def _final_failures(path: Path) -> dict[str, dict[str, int]]:
+    return _by_name((row["name"], row["error"], int(row["occurrences"])) for row in json.loads(path.read_text()))
+
+
+def _by_name(rows) -> dict[str, dict[str, int]]:
+    found: dict[str, dict[str, int]] = {}
+    for name, error, occurrences in rows:
+        kind, status = parse_failure(error)
+        by_name = found.setdefault(name, {})
+        by_name[f"{kind} {status}"] = by_name.get(f"{kind} {status}", 0) + occurrences
     return found
 
 

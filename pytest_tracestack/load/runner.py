@@ -165,6 +165,7 @@ def _run_locust(entries: dict[str, str], rate: Rate, duration_s: float, protocol
     package_root = str(Path(pytest_tracestack.__file__).resolve().parents[1])
     env = {**os.environ, "TRACESTACK_LOAD_RATE": rate.text(), "TRACESTACK_LOAD_PROTOCOL": protocol,
            "TRACESTACK_TRACES_PER_REQUEST": str(traces_per_request), "TRACESTACK_LOAD_IN_FLIGHT": str(in_flight),
+           "TRACESTACK_LOAD_FAILURES": str(report_dir / "locust_failures.json"),
            "TRACESTACK_OTLP_GRPC" if protocol == "otlp-grpc" else "TRACESTACK_OTLP_HTTP": ",".join(entries.values()),
            # the subprocess must load this very package, not another installed copy
            "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}

@@ -15,11 +15,13 @@ could offer at most 235 requests/s, whatever the rate asked. Options (Locust fla
   TRACESTACK_LOAD_IN_FLIGHT                                 requests in flight per user at most (default 32)
   TRACESTACK_LOAD_PROTOCOL                                  otlp-grpc (default) or otlp-http
   TRACESTACK_OTLP_GRPC / TRACESTACK_OTLP_HTTP               targets, comma-separated, when --host is not given
+  TRACESTACK_LOAD_FAILURES                                  a file to write the final failures by error to (JSON)
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import random
 import time
@@ -27,6 +29,8 @@ import time
 import gevent
 import gevent.pool
 from locust import FastHttpUser, User, constant, events, task
+from locust.runners import WorkerRunner
+from locust.stats import StatsError
 
 from .outcomes import grpc_outcome, http_outcome, partial_outcome
 from .pacing import Pacing, grpc_target, http_url, in_flight_per_user, parse_load_rate, split_targets
@@ -38,6 +42,7 @@ if PROTOCOL not in ("otlp-grpc", "otlp-http"):
     raise ValueError(f"TRACESTACK_LOAD_PROTOCOL={PROTOCOL!r}: write otlp-grpc or otlp-http")
 EXPORT_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 IN_FLIGHT = in_flight_per_user(os.environ.get("TRACESTACK_LOAD_IN_FLIGHT"))
+ANY_STATUS = frozenset(range(100, 600))
 DRAIN_S = 4.0            # at stop, how long a user waits for its requests in flight (Locust's --stop-timeout 5)
 
 
@@ -68,6 +73,18 @@ def _configure(environment, **_) -> None:
                         int(getattr(options, "tracestack_traces_per_request", None)
                             or os.environ.get("TRACESTACK_TRACES_PER_REQUEST", "10")))
     share_pacing(environment, LoadState.pacing)
+    path = os.environ.get("TRACESTACK_LOAD_FAILURES")
+    if path and not isinstance(environment.runner, WorkerRunner):
+        events.quit.add_listener(lambda **_: _write_failures(environment, path))
+
+
+def _write_failures(environment, path: str) -> None:
+    """The failures by error once every request in flight was counted: Locust's failures CSV is rewritten
+    only every second, so its last version misses the end of the run."""
+    errors = [{"name": error.name, "error": StatsError.parse_error(error.error), "occurrences": error.occurrences}
+              for error in environment.runner.stats.errors.values()]
+    with open(path, "w") as handle:
+        json.dump(errors, handle)
 
 
 def _targets(env_name: str, host: str | None) -> list[str]:
@@ -170,6 +187,9 @@ class OtlpHttpUser(_PacedUser, FastHttpUser):
         super().on_start()
         self.url = http_url(self.pick(_targets("TRACESTACK_OTLP_HTTP", self.host)))
         self.request_name = f"otlp-http {self.url}"
+        # Every status is an answer for http_outcome to judge: geventhttpclient's own error path decodes the
+        # body as UTF-8 for its log and dies on a binary one (Tempo's 429 carries a protobuf Status).
+        self.client.client.valid_response_codes = ANY_STATUS
 
     def send(self, payload: bytes) -> None:
         with self.client.post(self.url, data=payload, headers={"Content-Type": "application/x-protobuf"},
