@@ -39,6 +39,8 @@ def test_the_issue_run_fails_where_it_passed_before() -> None:
 @pytest.mark.parametrize(("side", "expected", "words"), [
     (GeneratorSide(cores=0.97, machine_busy_cores=1.99, machine_cores=2, in_flight_limit=128), "generator CPU",
      "the generator's CPU ran out: its process used 0.97 cores and one Locust process runs on one core (limit 0.9)"),
+    (GeneratorSide(cores=0.5, wait_share=0.34, machine_busy_cores=2.0, machine_cores=2, in_flight_limit=128),
+     "machine", "the machine ran out of CPU: the generator waited for a core 34% of the time (limit 10%)"),
     (GeneratorSide(cores=0.5, machine_busy_cores=1.9, machine_cores=2, in_flight_limit=128), "machine",
      "the machine ran out of CPU: its 2 cores were 1.90 busy on average (limit 90%), so the generator waited for a core"),
     (GeneratorSide(cores=0.5, machine_busy_cores=1.0, machine_cores=2, in_flight_limit=20), "stack latency",
@@ -53,6 +55,17 @@ def test_a_shortfall_names_the_side_that_ran_out(side: GeneratorSide, expected: 
     assert (offered.held, offered.side) == (False, expected) and expected in SIDES
     assert words in offered.text
     assert "; measured: generator 0." in offered.text and " requests in flight on average" in offered.text
+
+
+def test_full_slots_name_the_stack_even_on_a_busy_machine_and_say_the_machine_was_busy() -> None:
+    """Other processes kept both cores busy and the generator waited for a core at times, but every slot was
+    taken: its requests waited for the stack's answers (which may be slow for want of CPU: said so)."""
+    side = GeneratorSide(cores=0.05, wait_share=0.11, machine_busy_cores=2.0, machine_cores=2, in_flight_limit=2)
+    offered = judge_offered(_stats(0.5, latency_ms=200), 3e6, side)
+    assert offered.side == "stack latency"
+    assert ("so sends waited for its answers (the machine's 2 cores were 2.00 busy: a stack on this machine may have "
+            "been short of CPU itself)") in offered.text
+    assert "generator waiting for a core 11% of the time, machine 2.00 of 2 cores busy" in offered.text
 
 
 def test_refusals_are_the_side_when_nothing_else_ran_out() -> None:

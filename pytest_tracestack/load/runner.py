@@ -125,6 +125,7 @@ def _judge(stack: Stack, protocol: str, rate: Rate, in_flight_limit: int, stats:
 def _generator_side(series: dict[str, Series], window: tuple[float, float], in_flight_limit: int) -> GeneratorSide:
     generator, machine = series.get(GENERATOR), series.get(MACHINE)
     return GeneratorSide(cores=generator.mean_cores(*window) if generator else None,
+                         wait_share=generator.mean_wait_share(*window) if generator else None,
                          machine_busy_cores=machine.mean_cores(*window) if machine else None,
                          machine_cores=machine_cores(), in_flight_limit=in_flight_limit)
 

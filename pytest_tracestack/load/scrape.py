@@ -100,6 +100,7 @@ class ReplicaSample:
     cpu_seconds: float | None
     counters: dict[str, float]
     scraped: bool = False             # /metrics answered (a counter absent then has not started: 0)
+    wait_seconds: float | None = None  # time the process waited for a core so far (/proc/<pid>/schedstat)
 
 
 @dataclass
@@ -133,16 +134,11 @@ class Series:
     def mean_cores(self, start: float | None = None, end: float | None = None) -> float | None:
         """CPU cores used on average from ``start`` to ``end`` (wall clock; default: the whole series),
         between the samples that bracket that window."""
-        points = self.cpu()
-        if start is not None:
-            before = [p for p in points if p[0] <= start]
-            points = points[len(before) - 1:] if before else points
-        if end is not None:
-            after = [n for n, p in enumerate(points) if p[0] >= end]
-            points = points[:after[0] + 1] if after else points
-        if len(points) < 2 or points[-1][0] <= points[0][0]:
-            return None
-        return (points[-1][1] - points[0][1]) / (points[-1][0] - points[0][0])
+        return _mean_rate(self.cpu(), start, end)
+
+    def mean_wait_share(self, start: float | None = None, end: float | None = None) -> float | None:
+        """The share of the time from ``start`` to ``end`` the process was ready to run but waited for a core."""
+        return _mean_rate([(s.at, s.wait_seconds) for s in self.samples if s.wait_seconds is not None], start, end)
 
     def has(self, counter: str) -> bool:
         return any(counter in s.counters for s in self.samples)
@@ -162,6 +158,19 @@ class Series:
     def rate(self, counter: str) -> list[tuple[float, float]]:
         """Per-second rate between consecutive samples: [(time, rate)]."""
         return _rates(self.values(counter))
+
+
+def _mean_rate(points: list[tuple[float, float]], start: float | None, end: float | None) -> float | None:
+    """How fast a cumulative value grew per wall-clock second, between the samples bracketing the window."""
+    if start is not None:
+        before = [p for p in points if p[0] <= start]
+        points = points[len(before) - 1:] if before else points
+    if end is not None:
+        after = [n for n, p in enumerate(points) if p[0] >= end]
+        points = points[:after[0] + 1] if after else points
+    if len(points) < 2 or points[-1][0] <= points[0][0]:
+        return None
+    return (points[-1][1] - points[0][1]) / (points[-1][0] - points[0][0])
 
 
 def _rates(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -188,6 +197,16 @@ def cpu_seconds(pid: int | None) -> float | None:
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def wait_seconds(pid: int | None) -> float | None:
+    """Time the process's main thread spent ready to run but waiting for a core (/proc/<pid>/schedstat)."""
+    if pid is None:
+        return None
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[1]) / 1e9
     except (OSError, ValueError, IndexError):
         return None
 
@@ -274,6 +293,7 @@ class Sampler:
         for probe in probes:
             counters = scrape(client, probe.metrics_url) if probe.metrics_url else None
             cpu = machine_cpu_seconds() if probe.name == MACHINE else cpu_seconds(probe.pid)
-            sample = ReplicaSample(time.time(), rss_bytes(probe.pid), cpu, counters or {}, scraped=counters is not None)
+            sample = ReplicaSample(time.time(), rss_bytes(probe.pid), cpu, counters or {}, scraped=counters is not None,
+                                   wait_seconds=wait_seconds(probe.pid))
             with self._lock:
                 self.series[probe.name].samples.append(sample)
