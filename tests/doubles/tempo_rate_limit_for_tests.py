@@ -25,6 +25,8 @@ from google.rpc.status_pb2 import Status
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (ExportTraceServiceRequest,
                                                                       ExportTraceServiceResponse)
 
+from pytest_tracestack.sink import AnsweringHandler
+
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 TENANT = "single-tenant"
 REASONS = ("live_traces_exceeded", "rate_limited", "trace_too_large", "unknown_error")
@@ -126,28 +128,16 @@ class TempoRateLimitForTests:
 
 
 def _handler(double: TempoRateLimitForTests) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
+    class Handler(AnsweringHandler):
         def do_POST(self) -> None:  # noqa: N802 (BaseHTTPRequestHandler's name)
             payload = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             refusal = double.admit(payload)
             if refusal:
                 status = Status(code=grpc.StatusCode.RESOURCE_EXHAUSTED.value[0], message=refusal)
-                return self.reply(429, status.SerializeToString(), "application/x-protobuf")
-            self.reply(200, ExportTraceServiceResponse().SerializeToString(), "application/x-protobuf")
+                return self._answer(429, status.SerializeToString(), "application/x-protobuf")
+            self._answer(200, ExportTraceServiceResponse().SerializeToString(), "application/x-protobuf")
 
         def do_GET(self) -> None:  # noqa: N802
-            self.reply(200, double.metrics_text().encode(), "text/plain; version=0.0.4")
-
-        def reply(self, status: int, body: bytes, content_type: str) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args) -> None:  # keep pytest's output clean
-            return
+            self._answer(200, double.metrics_text().encode(), "text/plain; version=0.0.4")
 
     return Handler
