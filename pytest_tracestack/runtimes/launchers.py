@@ -89,14 +89,19 @@ class SinkHandle:
 
 def launch_nginx(component: Component, replica: Replica, config: Any, context: ReplicaContext,
                  binary: Path | None, settings: Any) -> Launch:
-    from .nginx_config import render_nginx_conf
+    from .nginx_build import read_nginx_build
+    from .nginx_config import find_otel_module, render_nginx_conf
 
-    module = settings.nginx_otel_module
-    conf = render_nginx_conf(config, replica, context, module)
+    module = find_otel_module(settings.nginx_otel_module)
+    conf = render_nginx_conf(config, component, replica, context, read_nginx_build(binary), module)
+    return nginx_launch(replica, context, binary, conf)
+
+
+def nginx_launch(replica: Replica, context: ReplicaContext, binary: Path, conf: str) -> Launch:
+    """nginx in the foreground on a rendered config; ``-e stderr`` so errors before the config is read are logged too."""
     path = context.workdir / "nginx.conf"
     path.write_text(conf)
-    argv = [str(binary), "-p", str(context.workdir), "-c", str(path), "-e", str(context.workdir / "error.log"),
-            "-g", "daemon off;"]
+    argv = [str(binary), "-p", str(context.workdir), "-c", str(path), "-e", "stderr", "-g", "daemon off;"]
     return _process_launch(replica, argv, context)
 
 
