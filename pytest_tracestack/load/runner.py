@@ -27,7 +27,7 @@ from ..runtimes.process import stop_child
 from .figures import ReplicaFigures, replica_figures
 from .locust_stats import GeneratorStats, read_stats
 from .offered import GeneratorSide, Offered, judge_offered
-from .pacing import DEFAULT_IN_FLIGHT, http_url
+from .pacing import http_url, in_flight_per_user
 from .payloads import build_request
 from .rates import Rate, parse_duration, parse_rate
 from .replication import replication_of
@@ -70,13 +70,15 @@ class LoadResult:
 
 def run_load(stack: Stack, rate: Rate | str, duration_s: float | str, protocol: str, report_dir: Path,
              users: int = 4, traffic: Rate | str | None = None, *, limits: Limits = Limits(), sink: Any = None,
-             traces_per_request: int = 10, interval_s: float = 1.0, in_flight: int = DEFAULT_IN_FLIGHT) -> LoadResult:
+             traces_per_request: int = 10, interval_s: float = 1.0, in_flight: int | None = None) -> LoadResult:
     """Push ``rate`` (bytes or spans per second, all users together) for ``duration_s`` at every replica of
     the profile's ingest component for ``protocol``, spread evenly, each user with up to ``in_flight``
-    requests in flight; sample every replica and the machine; judge the run against ``stack.profile.targets``.
+    requests in flight (default: TRACESTACK_LOAD_IN_FLIGHT, else 32); sample every replica and the machine; judge
+    the run against ``stack.profile.targets``.
     ``traffic``: the figure to size replica counts for (default: ``rate``). ``sink``: a CaptureSink behind
     the pipeline to cross-check against (default: the stack's own)."""
     rate, duration_s = parse_rate(rate), parse_duration(duration_s)
+    in_flight = in_flight or in_flight_per_user(os.environ.get("TRACESTACK_LOAD_IN_FLIGHT"))
     if protocol not in PROTOCOLS:
         raise TracestackError(f"load protocol {protocol!r}: write one of {', '.join(PROTOCOLS)}")
     report_dir.mkdir(parents=True, exist_ok=True)
