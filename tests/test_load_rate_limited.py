@@ -31,6 +31,13 @@ def distributor():
         yield double
 
 
+@pytest.fixture
+def low_limit_distributor():
+    """A limit far below the rate asked, so that even a generator starved by a busy machine passes it."""
+    with TempoRateLimitForTests(rate_limit_bytes=200_000, burst_size_bytes=100_000) as double:
+        yield double
+
+
 def _stack(double: TempoRateLimitForTests) -> Stack:
     """The distributed profile with its distributor replaced by the double (no other replica)."""
     ports = {name: double.ports[name] for name in ("otlp-grpc", "otlp-http", "http")}
@@ -55,26 +62,27 @@ def test_the_double_answers_what_the_recorded_tempo_answered(distributor: TempoR
 
 
 @pytest.mark.parametrize("protocol", ["otlp-grpc", "otlp-http"])
-def test_a_run_past_the_ingestion_limit_names_rate_limiting_and_the_override(distributor: TempoRateLimitForTests,
-                                                                           protocol: str, tmp_path: Path) -> None:
+def test_a_run_past_the_ingestion_limit_names_rate_limiting_and_the_override(low_limit_distributor, protocol: str,
+                                                                           tmp_path: Path) -> None:
+    distributor = low_limit_distributor
     result = run_load(_stack(distributor), "3MB/s", "4s", protocol, tmp_path / "load", users=2)
     failures = result.failures()
     assert not result.passed
     refused = next(text for text in failures if "requests with an error" in text)
     status = "RESOURCE_EXHAUSTED" if protocol == "otlp-grpc" else "HTTP 429"
-    assert f"(refused {status}: RATE_LIMITED: ingestion rate limit (local: 1000000 bytes/s, global: 0 bytes/s, " \
-           "burst: 1000000 bytes) exceeded: " in refused
-    assert refused.endswith("refused by the per-tenant ingestion rate limit (local 1,000,000 B/s, global 0 B/s, burst "
-                            "1,000,000 B, as Tempo reported): a configuration limit, not the stack's capacity; set "
+    assert f"(refused {status}: RATE_LIMITED: ingestion rate limit (local: 200000 bytes/s, global: 0 bytes/s, " \
+           "burst: 100000 bytes) exceeded: " in refused
+    assert refused.endswith("refused by the per-tenant ingestion rate limit (local 200,000 B/s, global 0 B/s, burst "
+                            "100,000 B, as Tempo reported): a configuration limit, not the stack's capacity; set "
                             f"{OVERRIDES} above the rate asked, or ask less")
     discarded = next(text for text in failures if "discarded spans" in text)
     assert re.fullmatch(r"distributor-0 discarded spans: \d+, limit 0 \(rate_limited [\d,]+: the per-tenant ingestion "
-                        r"rate limit \(ingestion_rate_limit_bytes 1,000,000\); a configuration limit, not a capacity: "
+                        r"rate limit \(ingestion_rate_limit_bytes 200,000\); a configuration limit, not a capacity: "
                         + re.escape(OVERRIDES) + r"\)", discarded), discarded
     accepted = next(text for text in failures if text.startswith("distributor-0 accepted "))
-    assert accepted.endswith("the rate asked of it is above its per-tenant ingestion limit (1,000,000 B/s): the run "
+    assert accepted.endswith("the rate asked of it is above its per-tenant ingestion limit (200,000 B/s): the run "
                              f"measures that limit, not the capacity ({OVERRIDES})")
     assert all(v.passed for v in result.verdicts if v.subject == "delivery"), "refused requests are not delivered ones"
     distributor_figures = result.figures[0]
     assert distributor_figures.accepted_bytes == distributor.counters["bytes"]
-    assert distributor_figures.accepted_bytes / result.stats.duration_s < 1.6e6, "the double held its limit"
+    assert distributor_figures.accepted_bytes / result.stats.duration_s < 0.4e6, "the double held its limit"
