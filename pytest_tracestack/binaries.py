@@ -33,6 +33,7 @@ class BinarySpec:
     path_names: tuple[str, ...]   # names looked up on PATH
     option: str                   # the option that names it explicitly
     how: str                      # what to tell the user when nothing works
+    remedy: str = ""              # the one-line version of ``how``, shown first
     archive: str = ""             # release archive path under the download base, {v} and {arch} filled in
     checksums: str = ""           # checksum file path under the download base
     member: str = ""              # the binary's name inside the archive
@@ -44,9 +45,10 @@ TEMPO = BinarySpec(
     archive="grafana/tempo/releases/download/v{v}/tempo_{v}_linux_{arch}.tar.gz",
     checksums="grafana/tempo/releases/download/v{v}/SHA256SUMS",
     member="tempo", version_args=("-version",),
+    remedy="put Tempo {v}'s 'tempo' binary on PATH or pass --tracestack-tempo=/path/to/tempo",
     how=("download Tempo {v} from https://github.com/grafana/tempo/releases (tempo_{v}_linux_{arch}.tar.gz), "
          "put the 'tempo' binary on PATH or pass --tracestack-tempo=/path/to/tempo; behind a firewall, "
-         "mirror the release and pass --tracestack-download-base=URL. (Tempo cannot be built here: its "
+         "mirror the release and pass {options}download-base=URL. (Tempo cannot be built here: its "
          "Go module is AGPL and tracestack does not depend on it.)"),
 )
 
@@ -56,6 +58,7 @@ OTELCOL = BinarySpec(
     archive="open-telemetry/opentelemetry-collector-releases/releases/download/v{v}/otelcol-contrib_{v}_linux_{arch}.tar.gz",
     checksums="open-telemetry/opentelemetry-collector-releases/releases/download/v{v}/opentelemetry-collector-releases_otelcol-contrib_checksums.txt",
     member="otelcol-contrib",
+    remedy="run 'tracestack install otelcol' (needs Go) or pass --tracestack-otelcol=/path/to/otelcol",
     how=("run 'tracestack install otelcol' (builds it with the OpenTelemetry Collector Builder; needs Go), "
          "or put otelcol-contrib {v} on PATH, or pass --tracestack-otelcol=/path/to/otelcol"),
 )
@@ -63,6 +66,7 @@ OTELCOL = BinarySpec(
 NGINX = BinarySpec(
     kind="nginx", version="1.27", path_names=("nginx",), option="--tracestack-nginx / TRACESTACK_NGINX",
     version_args=("-v",),
+    remedy="install nginx with the OpenTelemetry module (nginx-module-otel) or pass --tracestack-nginx=/path/to/nginx",
     how=("install nginx (Debian: apt-get install nginx) and the OpenTelemetry module from nginx.org's "
          "packages (nginx-module-otel), or use the kind runtime with the official nginx:<ver>-otel image"),
 )
@@ -76,6 +80,7 @@ class FoundBinary:
     path: Path
     version: str      # as the binary reports it ("" when it would not say)
     source: str       # how it was found
+    reported: str = ""   # the first line the binary printed when asked its version
 
     def describe(self) -> str:
         return f"{self.path} ({self.version or 'version unknown'}, {self.source})"
@@ -88,6 +93,8 @@ class BinaryProvider:
     allow_download: bool = True
     cache_root: Path = field(default_factory=lambda: paths.cache_dir() / "bin")
     builders: dict[str, Callable[[BinarySpec, Path], Path]] = field(default_factory=dict)
+    found: dict[str, FoundBinary] = field(default_factory=dict)     # kind -> what find() returned last
+    options: str = "--tracestack-"   # how the command in use spells its options (`tracestack install`: "--")
 
     def cached_path(self, spec: BinarySpec) -> Path:
         name = spec.member or spec.path_names[0]
@@ -101,8 +108,12 @@ class BinaryProvider:
         for step in (self._explicit, self._on_path, self._in_cache, self._download, self._build):
             found = step(spec, tried)
             if found is not None:
-                return FoundBinary(kind, found[0], read_version(found[0], spec), found[1])
-        raise BinaryNotFoundError(kind, spec.version, tried, spec.how.format(v=spec.version, arch=_arch()))
+                reported = version_line(found[0], spec)
+                self.found[kind] = FoundBinary(kind, found[0], _semver(reported), found[1], reported)
+                return self.found[kind]
+        raise BinaryNotFoundError(kind, spec.version, tried,
+                                  spec.how.format(v=spec.version, arch=_arch(), options=self.options),
+                                  spec.remedy.format(v=spec.version))
 
     def _explicit(self, spec: BinarySpec, tried: list[str]) -> tuple[Path, str] | None:
         given = self.explicit.get(spec.kind)
@@ -135,7 +146,7 @@ class BinaryProvider:
             tried.append("download: no official binary release for this component")
             return None
         if not self.allow_download:
-            tried.append("download: disabled (--tracestack-no-download)")
+            tried.append(f"download: disabled ({self.options}no-download)")
             return None
         base = (self.download_base or DEFAULT_DOWNLOAD_BASE).rstrip("/")
         archive_url = f"{base}/{spec.archive.format(v=spec.version, arch=_arch())}"
@@ -217,11 +228,30 @@ class WrongVersionError(TracestackError):
 
 def read_version(path: Path, spec: BinarySpec) -> str:
     """The version the binary reports, e.g. '2.10.8' from 'tempo, version 2.10.8 (branch: ...)'."""
+    return _semver(version_line(path, spec))
+
+
+def version_line(path: Path, spec: BinarySpec) -> str:
+    """The first line the binary prints when asked its version ('nginx version: nginx/1.22.1'), or ''."""
+    return _first_line(path, spec.version_args)
+
+
+def reported_version(path: Path, version_args: tuple[str, ...]) -> str:
+    """The first x.y.z the program prints when run with ``version_args``; "" when it says none."""
+    return _semver(_first_line(path, version_args))
+
+
+def _first_line(path: Path, version_args: tuple[str, ...]) -> str:
     try:
-        done = subprocess.run([str(path), *spec.version_args], capture_output=True, text=True, timeout=20)
+        done = subprocess.run([str(path), *version_args], capture_output=True, text=True, timeout=20,
+                              stdin=subprocess.DEVNULL)
     except (OSError, subprocess.TimeoutExpired):
         return ""
-    match = re.search(r"(\d+\.\d+\.\d+)", done.stdout + done.stderr)
+    return next((line.strip() for line in (done.stdout + done.stderr).splitlines() if line.strip()), "")
+
+
+def _semver(text: str) -> str:
+    match = re.search(r"(\d+\.\d+\.\d+)", text)
     return match.group(1) if match else ""
 
 

@@ -1,4 +1,5 @@
-"""``tracestack``: install the binaries a profile needs, and stop a stack left up with --tracestack-keep."""
+"""The tracestack command: install the binaries a profile needs, list the images its Kubernetes install uses, and
+show and stop a stack left up with --tracestack-keep."""
 
 from __future__ import annotations
 
@@ -9,24 +10,39 @@ import signal
 import sys
 from pathlib import Path
 
-from .binaries import SPECS, BinaryProvider
+from .binaries import DEFAULT_DOWNLOAD_BASE, SPECS, BinaryProvider
 from .collector_build import build_collector
 from .errors import TracestackError
+from .kept import add_status_command
 from .runtimes.process import wait_ports_free
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tracestack", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    install = commands.add_parser("install", help="find, download or build a binary into tracestack's cache")
-    install.add_argument("binary", choices=sorted(SPECS))
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    install = commands.add_parser("install", help="find, download or build a binary into tracestack's cache",
+                                  description="Find a binary (PATH, cache), else download its verified release, "
+                                              "else (the collector) build it with OCB; print where it is.")
+    install.add_argument("binary", choices=sorted(SPECS), metavar="BINARY",
+                         help=f"one of {', '.join(sorted(SPECS))}: tempo and otelcol are downloaded from their releases "
+                              "(SHA-256 verified), otelcol is built with OCB when that fails and Go is installed; "
+                              "nginx is only found on PATH")
     install.add_argument("--no-download", action="store_true", help="do not try release downloads")
-    install.add_argument("--download-base", help="mirror base URL for release downloads")
+    install.add_argument("--download-base", metavar="URL",
+                         help=f"mirror base URL for release downloads (default {DEFAULT_DOWNLOAD_BASE})")
+    images = commands.add_parser("images", help="print every image a profile's Kubernetes install uses, one a line "
+                                                "(to pull before --tracestack-load-images=profile)")
+    images.add_argument("profile", help="a built-in profile's name, or a profile file")
+    images.add_argument("--charts", help="the pinned charts from this directory or mirror URL (--tracestack-charts)")
+    images.add_argument("--k8s-version", help="the Kubernetes version to render for (default: the kind node image's)")
+    add_status_command(commands)
     stop = commands.add_parser("stop", help="stop a stack left running with --tracestack-keep")
-    stop.add_argument("workdir", type=Path)
+    stop.add_argument("workdir", type=Path, metavar="DIR", help="the work dir --tracestack-keep printed")
     args = parser.parse_args(argv)
     try:
-        return _install(args) if args.command == "install" else _stop(args.workdir)
+        if args.command == "status":
+            return args.run(args)
+        return {"install": _install, "images": _images, "stop": lambda a: _stop(a.workdir)}[args.command](args)
     except TracestackError as error:
         print(f"tracestack: {error}", file=sys.stderr)
         return 1
@@ -34,9 +50,26 @@ def main(argv: list[str] | None = None) -> int:
 
 def _install(args: argparse.Namespace) -> int:
     provider = BinaryProvider(download_base=args.download_base, allow_download=not args.no_download,
-                              builders={"otelcol": build_collector})
+                              builders={"otelcol": build_collector}, options="--")
     found = provider.find(args.binary)
     print(f"{args.binary}: {found.describe()}")
+    return 0
+
+
+def _images(args: argparse.Namespace) -> int:
+    from .kube.images import ImagesUnknown
+    from .kube.settings import KubeSettings
+    from .profiles import load_profile, load_profile_file
+    from .runtimes.kind import make_kube_runtime
+
+    given = Path(args.profile)
+    profile = load_profile_file(given) if given.suffix in (".yaml", ".yml") else load_profile(args.profile)
+    runtime = make_kube_runtime("kind", KubeSettings(charts=args.charts, k8s_version=args.k8s_version))
+    found = runtime.plan_report(profile).images
+    if found.unknown:
+        raise ImagesUnknown("some images cannot be read from the rendered objects:\n"
+                            + "\n".join(f"  - {reason}" for reason in found.unknown))
+    print("\n".join(found.images))
     return 0
 
 

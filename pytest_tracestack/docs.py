@@ -11,9 +11,8 @@ END = "<!-- options:end -->"
 def options_table() -> str:
     rows = ["| option | env | ini | default | what it does |", "| --- | --- | --- | --- | --- |"]
     for spec in OPTIONS:
-        value = "" if spec.flag else f"={spec.metavar or ('{' + ','.join(spec.choices) + '}' if spec.choices else 'VALUE')}"
-        default = "off" if spec.flag else (f"`{spec.default}`" if spec.default is not None else "")
-        rows.append(f"| `{spec.cli}{value}` | {f'`{spec.env}`' if spec.env else ''} | "
+        default = spec.default_text if spec.flag or not spec.default_text else f"`{spec.default_text}`"
+        rows.append(f"| `{spec.usage}` | {f'`{spec.env}`' if spec.env else ''} | "
                     f"{f'`{spec.dest}`' if spec.ini else ''} | {default} | {spec.help} |")
     return "\n".join([BEGIN, *rows, END])
 

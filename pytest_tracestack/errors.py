@@ -24,11 +24,16 @@ class UnavailableError(TracestackError):
 
 
 class BinaryNotFoundError(UnavailableError):
-    def __init__(self, binary: str, version: str, tried: list[str], how: str) -> None:
+    """The first line names what is missing and the one-line remedy (summaries show only that line);
+    what was tried and the longer ``how`` follow."""
+
+    def __init__(self, binary: str, version: str, tried: list[str], how: str, remedy: str = "") -> None:
         self.binary, self.version, self.tried, self.how = binary, version, tried, how
-        lines = [f"{binary} {version} was not found. Tried, in order:"]
+        self.remedy = remedy or how
+        lines = [f"{binary} {version} was not found: {self.remedy}", "Tried, in order:"]
         lines += [f"  - {attempt}" for attempt in tried]
-        lines.append(f"How to provide it: {how}")
+        if remedy:
+            lines.append(f"How to provide it: {how}")
         super().__init__("\n".join(lines))
 
 

@@ -40,8 +40,11 @@ def tracestack_stack(tracestack_session: TracestackSession) -> Iterator[Stack]:
     try:
         stack = tracestack_session.start()
     except (TracestackError, OSError) as error:
-        tracestack_session.fail_or_skip(error)
-        raise  # unreachable: fail_or_skip raises
+        failure = error
+    else:
+        failure = None
+    if failure is not None:   # failed outside the except block, so pytest does not print the error twice
+        tracestack_session.fail_or_skip(failure)
     yield stack
     tracestack_session.close()
 
@@ -84,6 +87,7 @@ def tracestack_load(tracestack_stack: Stack, tracestack_session: TracestackSessi
     from .load.rates import parse_duration, parse_rate
     from .load.report import write_load_report
     from .load.runner import run_load
+    from .load.summary import remember_load
 
     def run(rate: str | None = None, duration: str | None = None, protocol: str | None = None, users: int = 4):
         rate = rate or tracestack_session.setting("load").value or "1MB/s"
@@ -92,6 +96,7 @@ def tracestack_load(tracestack_stack: Stack, tracestack_session: TracestackSessi
         report = (tracestack_session.report_dir or tmp_path_factory.mktemp("load")) / "load"
         result = run_load(tracestack_stack, parse_rate(rate), parse_duration(duration), protocol, report, users)
         write_load_report(result, report)
+        remember_load(tracestack_session.config, result)
         return result
 
     return run

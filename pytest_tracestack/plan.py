@@ -19,25 +19,31 @@ def print_plan(config: pytest.Config) -> int:
     profile = resolve_profile(config, name)
     choice = choose_runtime(read_setting(config, "runtime"), profile)
     runtime = make_runtime(choice.name, config)
-    steps = runtime.plan(profile)
     # print(), not the terminal reporter: the plan is the output, shown under -q as well.
     print(f"tracestack plan: profile {profile.name} on runtime {choice.name} ({choice.reason})")
-    for number, step in enumerate(steps, 1):
-        print(f"{number:>3}. {step.render()}")
-    return _validate(profile, choice.name, config)
-
-
-def _validate(profile, runtime: str, config: pytest.Config) -> int:
-    if runtime == "local":
+    if choice.name == "local":
+        _print_steps(runtime.plan(profile))
         return 0
-    from .kube.validate import validate_profile
+    from .kube.images import iter_lines
 
-    version = read_setting(config, "k8s-version").value
     try:
-        results = validate_profile(profile, version)
+        # Kube runtimes render the charts with the helm the tool finder picks and validate everything first.
+        plan = runtime.plan_report(profile)
     except TracestackError as error:
         print(f"tracestack plan: validation failed:\n{error}")
         return 1
-    for line in results:
+    for line in plan.notes:
+        print(line)
+    _print_steps(plan.steps)
+    for line in plan.checked:
         print(f"validated: {line}")
+    print(f"images the install uses ({len(plan.images.images)}; --tracestack-load-images=profile loads them "
+          "into kind):")
+    for line in iter_lines(plan.images):
+        print(f"  {line}")
     return 0
+
+
+def _print_steps(steps) -> None:
+    for number, step in enumerate(steps, 1):
+        print(f"{number:>3}. {step.render()}")

@@ -8,12 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from . import workers
 from .errors import ProfileError, TracestackError
 from .fixtures import *  # noqa: F401,F403
 from .profiles import load_profile
 from .runtime_choice import choose_runtime
 from .session import STASH_KEY, TracestackSession
 from .settings import add_options, read_setting
+from .load.summary import write_load_summary
 
 BUILTIN_CHECKS = Path(__file__).parent / "checks" / "builtin.py"
 
@@ -114,12 +116,28 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             session.check_names[item.nodeid] = name
         wanted = session.load_requested if name == "load" else name in session.profile.checks
         (dropped if name and not wanted else selected).append(item)
+        if name and not wanted:
+            session.unlisted_checks[name] = session.unlisted_checks.get(name, 0) + 1
     if dropped:
         config.hook.pytest_deselected(items=dropped)
     items[:] = selected
     missing = [check for check in session.profile.checks if check not in implemented]
     if missing and items:
         session.unimplemented_checks = missing
+
+
+def pytest_report_collectionfinish(config: pytest.Config) -> list[str]:
+    session: TracestackSession | None = config.stash.get(STASH_KEY, None)
+    return session.collection_lines() if session is not None else []
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = yield
+    session: TracestackSession | None = item.config.stash.get(STASH_KEY, None)
+    if session is not None and call.when == "setup" and call.excinfo is not None:
+        session.refer_to_start_failure(report, call.excinfo.value)
+    return report
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -130,6 +148,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
+    write_load_summary(terminalreporter, config)
     session: TracestackSession | None = config.stash.get(STASH_KEY, None)
     if session is not None:
         for line in session.summary_lines():
@@ -142,9 +161,21 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         session.record(report)
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    """pytest-xdist: a worker finished; its checks, components and kept stack join the controller's summary."""
+    session: TracestackSession | None = node.config.stash.get(STASH_KEY, None)
+    output = getattr(node, "workeroutput", {}).get(workers.KEY)
+    if session is not None and output is not None:
+        workers.merge_worker_output(session, output)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     tracestack: TracestackSession | None = session.config.stash.get(STASH_KEY, None)
-    if tracestack is not None:
+    worker_output = getattr(session.config, "workeroutput", None)
+    if tracestack is not None and worker_output is not None:
+        worker_output[workers.KEY] = workers.worker_output(tracestack)   # the controller reports
+    elif tracestack is not None:
         tracestack.finish(exitstatus)
         if tracestack.unimplemented_checks and exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED  # a check that did not run is not a pass
@@ -160,3 +191,4 @@ def pytest_unconfigure(config: pytest.Config) -> None:
             session.close()   # a backstop: the session fixture normally stopped the stack already
         except TracestackError as error:
             config.issue_config_time_warning(pytest.PytestWarning(f"tracestack teardown: {error}"), stacklevel=2)
+        session.terminal.say(*session.tell_kept())

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from .binaries import BinaryProvider
+from . import progress
+from .binaries import SPECS, BinaryProvider, FoundBinary
 from .collector_build import build_collector
+from .components import ComponentUsed, components_used
 from .errors import TracestackError, UnavailableError
 from .profiles import Profile
 from .report import CheckRecord, record_from_report
 from .runtime_choice import RuntimeChoice
 from .runtimes.base import Runtime, Stack
 from .settings import Setting, parse_seconds, read_setting
+from .terminal import Terminal
 
 STASH_KEY = pytest.StashKey["TracestackSession"]()
 
@@ -27,14 +31,20 @@ class TracestackSession:
     runtime_choice: RuntimeChoice
     stack: Stack | None = None
     start_error: BaseException | None = None
+    start_failure: BaseException | None = None       # the pytest outcome every test needing the stack gets
+    start_failure_shown_at: str | None = None        # the test whose report shows it in full
     checks_passed: int = 0
     checks_failed: int = 0
     checks_skipped: int = 0
     checks_not_run: int = 0          # errors before the check ran, e.g. the stack did not start
-    components_used: dict[str, str] = field(default_factory=dict)
+    components_used: list[ComponentUsed] = field(default_factory=list)
     unimplemented_checks: list[str] = field(default_factory=list)
+    unlisted_checks: dict[str, int] = field(default_factory=dict)    # check -> items deselected as not listed
     check_names: dict[str, str] = field(default_factory=dict)        # nodeid -> check name
     records: list[CheckRecord] = field(default_factory=list)
+    kept: str | None = None                                          # how to reach a stack left running
+    _keep_told: bool = False
+    _binaries: BinaryProvider | None = field(default=None, repr=False)
     _runtime: Runtime | None = field(default=None, repr=False)
 
     # --- settings -----------------------------------------------------------------------------
@@ -59,9 +69,14 @@ class TracestackSession:
         value = self.setting("report").value
         return Path(value) if value else None
 
+    @property
+    def terminal(self) -> Terminal:
+        return Terminal(self.config)
+
     def runtime(self) -> Runtime:
         if self._runtime is None:
-            self._runtime = make_runtime(self.runtime_choice.name, self.config)
+            self._binaries = binary_provider(self.config)
+            self._runtime = make_runtime(self.runtime_choice.name, self.config, self._binaries)
         return self._runtime
 
     # --- the stack ----------------------------------------------------------------------------
@@ -72,31 +87,76 @@ class TracestackSession:
             return self.stack
         if self.start_error is not None:
             raise self.start_error
+        started = time.monotonic()
         try:
-            self.stack = self.runtime().start(self.profile)
+            with progress.shown_on(self.terminal):
+                self.stack = self.runtime().start(self.profile)
         except (TracestackError, OSError) as error:
             self.start_error = error
             raise
-        self.components_used = dict(self.stack.binaries)
+        self.components_used = components_used(self.stack, self._found_binaries(), self._tempo_build(self.stack))
+        self.terminal.say(f"tracestack: profile {self.profile.name} up on the {self.runtime_choice.name} runtime "
+                          f"in {time.monotonic() - started:.1f}s; components used:",
+                          *(f"  {component.describe()}" for component in self.components_used))
         return self.stack
+
+    def _found_binaries(self) -> dict[str, FoundBinary]:
+        return self._binaries.found if self._binaries is not None else {}
+
+    @staticmethod
+    def _tempo_build(stack: Stack) -> dict | str | None:
+        """Tempo's own word on its version (on Kubernetes, through the port-forward), or why there is none."""
+        url = stack.query_url()
+        if url is None:
+            return None
+        from .tempo import TempoClient
+
+        with TempoClient(url, timeout=5.0) as client:
+            try:
+                return client.build_info()
+            except TracestackError as error:
+                return str(error).splitlines()[0]
 
     def close(self) -> None:
         stack, self.stack = self.stack, None
         if stack is None:
             return
         if self.keep:
-            print("\n" + self.runtime().describe_keep(stack))
+            self.kept = self.runtime().describe_keep(stack)
             return
         self.runtime().stop(stack)
 
+    def tell_kept(self) -> list[str]:
+        """How to reach and stop a kept stack, once (the terminal summary, or the teardown backstop)."""
+        if self.kept is None or self._keep_told:
+            return []
+        self._keep_told = True
+        return self.kept.splitlines()
+
     def fail_or_skip(self, error: BaseException) -> None:
-        """A missing real component fails the run unless the user opted into skipping."""
+        """A missing real component fails the run unless the user opted into skipping. Every test that needs
+        the stack gets this same outcome; the report of the first shows it in full (see refer_to_start_failure)."""
         if isinstance(error, UnavailableError) and self.skip_unavailable:
-            pytest.skip(f"tracestack: {error} (skipped because of --tracestack-skip-unavailable)")
-        hint = ("\n(pass --tracestack-skip-unavailable to skip instead of failing)"
-                if isinstance(error, UnavailableError) else "")
-        pytest.fail(f"tracestack could not start profile {self.profile.name!r} on the "
-                    f"{self.runtime_choice.name} runtime:\n{error}{hint}", pytrace=False)
+            outcome: BaseException = pytest.skip.Exception(
+                f"tracestack: {_first_line(error)} (skipped: --tracestack-skip-unavailable)")
+        else:
+            hint = ("\n(pass --tracestack-skip-unavailable to skip instead of failing)"
+                    if isinstance(error, UnavailableError) else "")
+            outcome = pytest.fail.Exception(f"tracestack could not start profile {self.profile.name!r} on the "
+                                            f"{self.runtime_choice.name} runtime: {error}{hint}", pytrace=False)
+        self.start_failure = outcome
+        raise outcome
+
+    def refer_to_start_failure(self, report: pytest.TestReport, raised: BaseException) -> None:
+        """After the first test that could not run because the stack did not start, the others name that
+        test in one line instead of repeating the whole error."""
+        if raised is not self.start_failure or report.skipped:
+            return
+        if self.start_failure_shown_at is None:
+            self.start_failure_shown_at = report.nodeid
+            return
+        report.longrepr = (f"not run: the stack did not start; the error is shown once, at setup of "
+                           f"{self.start_failure_shown_at}")
 
     # --- reporting ----------------------------------------------------------------------------
 
@@ -109,7 +169,26 @@ class TracestackSession:
             f"tracestack: keep={self.keep} (from {self.setting('keep').source}), "
             f"skip-unavailable={self.skip_unavailable} (from {self.setting('skip-unavailable').source}), "
             f"report={self.report_dir or 'none'} (from {self.setting('report').source})",
+            f"tracestack: components the profile asks for: {self._asked_versions()}; the versions that ran are "
+            "printed when the stack is up (binaries' --version, Tempo's /api/status/buildinfo)",
         ]
+
+    def _asked_versions(self) -> str:
+        asked = []
+        for kind in sorted(self.profile.binaries):
+            version = self.profile.tempo_version if kind == "tempo" else SPECS[kind].version if kind in SPECS else ""
+            asked.append(f"{kind} {version}".strip())
+        return ", ".join(asked)
+
+    def collection_lines(self) -> list[str]:
+        """Why built-in checks were deselected: the profile does not list them."""
+        if not self.unlisted_checks:
+            return []
+        unlisted = ", ".join(f"{name} ({count})" if count > 1 else name for name, count in self.unlisted_checks.items())
+        load = " (load runs only with --tracestack-load=RATE)" if "load" in self.unlisted_checks else ""
+        return [f"tracestack: profile {self.profile.name} lists only {len(self.profile.checks)} checks "
+                f"({', '.join(self.profile.checks)}); {sum(self.unlisted_checks.values())} deselected items are "
+                f"built-in checks it does not list: {unlisted}{load}"]
 
     def record(self, report: pytest.TestReport) -> None:
         """Count and remember each built-in check's verdict (setup errors included)."""
@@ -130,16 +209,20 @@ class TracestackSession:
 
     def summary_lines(self) -> list[str]:
         ran = self.checks_passed + self.checks_failed
-        components = "; ".join(f"{kind} {where}" for kind, where in sorted(self.components_used.items())) or "none started"
+        used = "" if self.components_used else ", components used: none started"
         lines = [f"tracestack: {ran} checks ran ({self.checks_passed} passed, {self.checks_failed} failed, "
                  f"{self.checks_skipped} skipped, {self.checks_not_run} could not run) on profile {self.profile.name}, runtime "
-                 f"{self.runtime_choice.name}, against real components: {components}"]
+                 f"{self.runtime_choice.name}{used}"]
+        if self.components_used:
+            lines.append("tracestack: components used (version as each reported it; 'real' only where tracestack "
+                         "fetched or built it itself):")
+            lines += [f"  {component.describe()}" for component in self.components_used]
         if self.unimplemented_checks:
             lines.append(f"tracestack: checks listed by the profile that this version does not implement "
                          f"(not run, not passed): {', '.join(self.unimplemented_checks)}")
         if self.start_error is not None:
-            lines.append(f"tracestack: the stack did not start: {str(self.start_error).splitlines()[0]}")
-        return lines
+            lines.append(f"tracestack: the stack did not start: {_first_line(self.start_error)}")
+        return lines + self.tell_kept()
 
     def finish(self, exitstatus: int) -> None:
         """Session end: reports are written by the report module when --tracestack-report is set."""
@@ -149,12 +232,18 @@ class TracestackSession:
             write_session_report(self, self.report_dir)
 
 
-def make_runtime(name: str, config: pytest.Config) -> Runtime:
+def _first_line(error: BaseException) -> str:
+    """What a one-line summary shows of an error; a first line ending in ':' takes the next one along."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()] or [type(error).__name__]
+    return f"{lines[0]} {lines[1]}" if lines[0].endswith(":") and len(lines) > 1 else lines[0]
+
+
+def make_runtime(name: str, config: pytest.Config, binaries: BinaryProvider | None = None) -> Runtime:
     if name == "local":
         from .runtimes.local import LocalRuntime, LocalSettings
 
         return LocalRuntime(LocalSettings(
-            binaries=binary_provider(config),
+            binaries=binaries or binary_provider(config),
             ready_timeout_s=parse_seconds(read_setting(config, "ready-timeout"), "--tracestack-ready-timeout"),
             keep=bool(read_setting(config, "keep").value),
             report_dir=Path(read_setting(config, "report").value) if read_setting(config, "report").value else None,
@@ -172,3 +261,4 @@ def binary_provider(config: pytest.Config) -> BinaryProvider:
         allow_download=not read_setting(config, "no-download").value,
         builders={"otelcol": build_collector},
     )
+

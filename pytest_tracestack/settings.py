@@ -31,6 +31,29 @@ class OptionSpec:
     def cli(self) -> str:
         return "--tracestack-" + self.name
 
+    @property
+    def value_name(self) -> str | None:
+        """What the option's value is called in --help and the README (None for flags)."""
+        if self.flag:
+            return None
+        return self.metavar or ("{" + ",".join(self.choices) + "}" if self.choices else "VALUE")
+
+    @property
+    def usage(self) -> str:
+        """``--tracestack-runtime={auto,local,kind,cluster}``, as --help and the README show it."""
+        return self.cli + (f"={self.value_name}" if self.value_name else "")
+
+    @property
+    def default_text(self) -> str:
+        return "off" if self.flag else ("" if self.default is None else str(self.default))
+
+    def help_text(self) -> str:
+        """The help line of --help: what it does, its default and its environment variable."""
+        notes = [f"default: {self.default_text}" if self.default_text and not self.flag else "",
+                 f"env {self.env}" if self.env else ""]
+        notes = [note for note in notes if note]
+        return self.help + (f" [{'; '.join(notes)}]" if notes else "")
+
 
 OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec("profile", "profile to bring up and check (a file in scenarios/ or --tracestack-scenarios)",
@@ -63,10 +86,13 @@ OPTIONS: tuple[OptionSpec, ...] = (
                env="TRACESTACK_NAMESPACE"),
     OptionSpec("kind-cluster", "kind cluster name to create or reuse", env="TRACESTACK_KIND_CLUSTER", default="tracestack"),
     OptionSpec("kind-image", "kind node image", env="TRACESTACK_KIND_IMAGE"),
-    OptionSpec("load-images", "comma-separated pre-pulled images to load into the kind cluster",
-               env="TRACESTACK_LOAD_IMAGES"),
-    OptionSpec("k8s-version", "Kubernetes version whose schema the manifests are validated against",
-               env="TRACESTACK_K8S_VERSION", default="1.29.0"),
+    OptionSpec("load-images", "comma-separated pre-pulled images to load into the kind cluster; 'profile' = every "
+               "image the rendered manifests and charts use", env="TRACESTACK_LOAD_IMAGES"),
+    OptionSpec("k8s-version", "Kubernetes version whose schema the manifests are validated against (default: the "
+               "kind node image's, or the cluster's own)", env="TRACESTACK_K8S_VERSION"),
+    OptionSpec("charts", "take the profile's pinned Helm charts from this directory (NAME-VERSION.tgz as `helm pull` "
+               "names them, or unpacked NAME/) or chart repository mirror URL, not from their repositories",
+               env="TRACESTACK_CHARTS", metavar="DIR_OR_URL"),
     OptionSpec("load", "run a load test at this rate (e.g. 5MB/s or 20000spans/s) judged against the profile's targets",
                env="TRACESTACK_LOAD", metavar="RATE"),
     OptionSpec("load-duration", "duration of the load run (e.g. 30s, 2m)", env="TRACESTACK_LOAD_DURATION",
@@ -90,14 +116,13 @@ class Setting:
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("tracestack", "tracing topologies (pytest-tracestack)")
     for spec in OPTIONS:
-        env_note = f" [env {spec.env}]" if spec.env else ""
         if spec.flag:
-            group.addoption(spec.cli, action="store_true", dest=spec.dest, default=None, help=spec.help + env_note)
+            group.addoption(spec.cli, action="store_true", dest=spec.dest, default=None, help=spec.help_text())
         else:
             group.addoption(spec.cli, action="store", dest=spec.dest, default=None, choices=spec.choices,
-                            metavar=spec.metavar, help=spec.help + env_note)
+                            metavar=spec.value_name, help=spec.help_text())
         if spec.ini:
-            parser.addini(spec.dest, help=spec.help, type="bool" if spec.flag else "string",
+            parser.addini(spec.dest, help=spec.help_text(), type="bool" if spec.flag else "string",
                           default=None)
 
 

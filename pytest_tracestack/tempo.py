@@ -1,10 +1,10 @@
 """A client for Tempo's query API that knows how Tempo really answers (see shared/notes/tempo-facts.md).
 
-v2 by-id says "not found" with 200 and an empty trace, v1 with an empty 404; ids are base64 in the
-trace JSON and hex without leading zeros in search results; a refused query is a 400 in plain text;
-a trace over ``max_bytes_per_trace`` is a 422 (v1) or ``"status": "PARTIAL"`` (v2). Search sees a
-trace only after the ingester cuts it, so waiting is polling with a ``time.monotonic()`` deadline and
-a measured visibility time, never a fixed sleep.
+v2 by-id says "not found" with 200 and an empty trace, v1 with an empty 404 (any other 404 is not
+Tempo); ids are base64 in the trace JSON and hex without leading zeros in search results; a refused
+query is a 400 in plain text; a trace over ``max_bytes_per_trace`` is a 422 (v1) or ``"status":
+"PARTIAL"`` (v2). Search sees a trace only after the ingester cuts it, so waiting is polling with a
+``time.monotonic()`` deadline and a measured visibility time, never a fixed sleep.
 """
 
 from __future__ import annotations
@@ -137,7 +137,10 @@ class TempoClient:
         path = f"/api/v2/traces/{trace_id}" if api == "v2" else f"/api/traces/{trace_id}"
         response = self._request(path, allow={404, 422}, refused=f"trace id {trace_id!r}")
         if response.status_code == 404:
-            return None
+            if api == "v1" and not response.content.strip():
+                return None
+            raise self._not_tempo(response, "an unknown trace id is 200 {\"trace\":{}} on /api/v2/traces/ "
+                                            "and an empty 404 on /api/traces/")
         if response.status_code == 422:
             raise TraceIncomplete(f"{response.url}: Tempo refused trace {trace_id} as too large (HTTP 422: "
                                   f"{response.text.strip()[:200]}); raise max_bytes_per_trace or send a smaller trace",
@@ -218,12 +221,21 @@ class TempoClient:
             raise TempoQueryError(f"Tempo refused {refused}: {response.text.strip()} ({response.url})")
         if status == 404 and response.content.strip() == _NO_SUCH_ROUTE:
             raise TempoResponseError(f"{response.url}: HTTP 404 {_NO_SUCH_ROUTE.decode()!r}: nothing serves this "
-                                     f"path; is {self.base_url} Tempo's HTTP port (3200 from 2.8, 3100 in the seeds)?")
+                                     f"path; {self._is_it_tempo()}")
         if status == 429 or status >= 500:
             raise TempoUnavailable(f"{response.url}: HTTP {status}: {response.content[:200]!r}")
         if status >= 300 and status not in allow:
             raise TempoResponseError(f"{response.url}: HTTP {status}: {response.content[:200]!r}")
         return response
+
+    def _not_tempo(self, response: httpx.Response, tempo_answers: str) -> TempoResponseError:
+        kind = response.headers.get("content-type", "no content type")
+        return TempoResponseError(f"{response.url}: HTTP {response.status_code} ({kind}) answering "
+                                  f"{response.content[:120]!r}: this endpoint is not a Tempo query API (Tempo's "
+                                  f"answer to {tempo_answers}); {self._is_it_tempo()}")
+
+    def _is_it_tempo(self) -> str:
+        return f"is {self.base_url} Tempo's HTTP port (3200 from 2.8, 3100 in the seeds)?"
 
 
 # --- decoding ----------------------------------------------------------------------------------

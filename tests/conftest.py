@@ -3,34 +3,25 @@
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 
-from pytest_tracestack.binaries import OTELCOL, BinaryProvider
+from pytest_tracestack.binaries import BinaryProvider
+from pytest_tracestack.errors import BinaryNotFoundError
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _find_collector() -> Path | None:
-    explicit = os.environ.get("TRACESTACK_OTELCOL")
-    if explicit and Path(explicit).is_file():
-        return Path(explicit)
-    cached = BinaryProvider().cached_path(OTELCOL)
-    if cached.is_file():
-        return cached
-    located = shutil.which("otelcol-tracestack") or shutil.which("otelcol-contrib")
-    return Path(located) if located else None
-
-
 @pytest.fixture(scope="session")
 def otelcol_binary() -> Path:
-    """The real collector (built by `tracestack install otelcol`, as .ci/run does)."""
-    found = _find_collector()
-    if found is None:
-        pytest.skip("no OpenTelemetry Collector binary: run `tracestack install otelcol` (builds it with OCB)")
-    return found
+    """The real collector, found as the product finds it (TRACESTACK_OTELCOL, PATH, tracestack's cache;
+    `tracestack install otelcol` builds it with OCB, as .ci/run does), without downloading or building."""
+    provider = BinaryProvider(explicit={"otelcol": os.environ.get("TRACESTACK_OTELCOL")}, allow_download=False)
+    try:
+        return provider.find("otelcol").path
+    except BinaryNotFoundError as error:
+        pytest.skip(f"needs the OpenTelemetry Collector: {error.how}")
 
 
 @pytest.fixture(autouse=True)

@@ -1,24 +1,23 @@
-"""Serves the responses recorded from a real Tempo 2.10.8 (../shared/fixtures) through httpx.MockTransport."""
+"""Serves the responses recorded from a real Tempo 2.10.8 (tests/recorded/, README there) through httpx.MockTransport."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import httpx
 
-FIXTURES = Path(os.environ.get("TRACESTACK_FIXTURES",
-                               Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "tempo-2.10.8"))
+RECORDED = Path(__file__).parent / "recorded"       # copies kept in the repository (README there)
+FIXTURES = RECORDED / "tempo-2.10.8"
 TRACE_ID = "d60b52c687babdee40d00b5c87c98c30"
 
 
-def recorded(name: str) -> httpx.Response:
+def recorded(name: str, directory: Path = FIXTURES) -> httpx.Response:
     """A recorded response: status line and headers from ``name.headers``, body from ``name.body``."""
-    header_lines = (FIXTURES / f"{name}.headers").read_text().splitlines()
+    header_lines = (directory / f"{name}.headers").read_text().splitlines()
     status = int(header_lines[0].split()[1])
     headers = dict(line.split(": ", 1) for line in header_lines[1:] if ": " in line)
     headers.pop("Date", None)
-    return httpx.Response(status, headers=headers, content=(FIXTURES / f"{name}.body").read_bytes())
+    return httpx.Response(status, headers=headers, content=(directory / f"{name}.body").read_bytes())
 
 
 def route(request: httpx.Request) -> httpx.Response:

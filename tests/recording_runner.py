@@ -8,7 +8,7 @@ import socket
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -107,3 +107,17 @@ class RecordingRunner:
 
     def lines(self) -> list[str]:
         return [" ".join(argv) for argv in self.commands]
+
+
+def every_image_key(node: Any) -> Iterator[str]:
+    """Every string under a key named "image", anywhere: a way of finding images that knows nothing of pods
+    (the tests compare tracestack's image list with it)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "image" and isinstance(value, str):
+                yield value
+            else:
+                yield from every_image_key(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from every_image_key(item)

@@ -3,7 +3,7 @@
 An in-process HTTP server on loopback that answers a sliver of Tempo's query API from spans a test
 hands it, so the Tempo client's waiting and error paths (search lag, a trace appearing late, a Tempo
 that is not ready or answers garbage) can be driven on a machine without Tempo. Its answers copy the
-shapes of the responses recorded from a real Tempo 2.10.8 (shared/fixtures); it proves nothing about
+shapes of the responses recorded from a real Tempo 2.10.8 (tests/recorded/tempo-2.10.8); it proves nothing about
 Tempo itself and must never be used outside the project's own tests.
 """
 
@@ -25,6 +25,10 @@ from pytest_tracestack.otlp import to_resource_spans
 
 GARBAGE = b"<html><body>502 from a proxy that is not Tempo</body></html>"
 NOT_READY = b"Ingester not ready: waiting for 15s after being ready\n"
+# Shaped like Tempo's /api/status/buildinfo (recorded from 3.0.3: {"version":"v3.0.3","revision":...}), and
+# saying what it is in the version, so no summary ever takes it for Tempo.
+BUILD_INFO = {"version": "v2.10.8 FAKE TEMPO FOR TESTS (not Tempo)", "revision": "fake", "branch": "none",
+              "buildUser": "", "buildDate": "", "goVersion": "none"}
 # `{ resource.k = "v" }`, `{ span."k" = "v" }`, `{ .k = "v" }`, joined by ||: all the double understands.
 _CONDITION = re.compile(r'(resource|span)?\.("?)([\w.]+)\2\s*=\s*"([^"]*)"')
 
@@ -157,6 +161,8 @@ def _handler(double: FakeTempoForTests) -> type[BaseHTTPRequestHandler]:
         def route(self, path: str, query: dict[str, list[str]]) -> None:
             if path == "/api/echo":
                 return self.reply(200, b"echo\n", "text/plain; charset=utf-8")
+            if path == "/api/status/buildinfo":
+                return self.reply_json(BUILD_INFO)
             if path.startswith("/api/v2/traces/"):
                 return self.trace(path.rsplit("/", 1)[1])
             if path == "/api/search":

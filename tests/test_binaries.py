@@ -60,7 +60,9 @@ def test_missing_tempo_says_what_was_tried_and_how_to_provide_it(tmp_path: Path,
     with pytest.raises(BinaryNotFoundError) as raised:
         provider.find("tempo")
     message = str(raised.value)
-    assert message.startswith("tempo 2.10.8 was not found. Tried, in order:")
+    # The first line is what one-line summaries show: what is missing and the remedy.
+    assert message.splitlines()[:2] == ["tempo 2.10.8 was not found: put Tempo 2.10.8's 'tempo' binary on PATH or "
+                                        "pass --tracestack-tempo=/path/to/tempo", "Tried, in order:"]
     assert "--tracestack-tempo / TRACESTACK_TEMPO: not set" in message
     assert "PATH: none of tempo" in message
     assert f"cache: {tmp_path / 'cache'}/tempo-2.10.8/tempo does not exist" in message

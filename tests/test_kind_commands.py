@@ -13,7 +13,7 @@ import pytest
 from pytest_tracestack.kube.commands import SubprocessRunner
 from pytest_tracestack.kube.install import kube_target, port_forward_argv
 from pytest_tracestack.kube.portforward import PortForwardFailed, open_forward
-from pytest_tracestack.kube.runtime import _check_kubectl_version
+from pytest_tracestack.kube.tools import TOOLS, find_tool
 
 
 @pytest.fixture
@@ -40,10 +40,14 @@ def test_input_goes_to_the_commands_stdin() -> None:
     assert done.ok and done.stdout.strip() == "KIND: NAMESPACE"
 
 
-def test_the_installed_kubectl_passes_the_version_check(kubectl: str) -> None:
-    done = SubprocessRunner().run([kubectl, "version", "--client", "-o", "json"], timeout=30)
-    assert done.ok, done.describe()
-    _check_kubectl_version(done, kubectl)   # raises UnavailableError below 1.31
+def test_the_installed_kubectl_passes_the_finders_version_check(kubectl: str, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TRACESTACK_KUBECTL", raising=False)
+    monkeypatch.setenv("PATH", str(Path(kubectl).parent))
+    found = find_tool("kubectl", allow_download=False, cache_root=tmp_path / "cache")
+    # Found on PATH only because its version (read from the real kubectl) is 1.31 or later.
+    assert found.source == "PATH" and found.path == Path(kubectl), found.describe()
+    assert TOOLS["kubectl"].unsuitable(found.version) == "" and found.version.startswith("1.")
 
 
 def _closed_port() -> int:

@@ -5,13 +5,16 @@ No cluster can run on this machine; these are the exact commands a real run issu
 from __future__ import annotations
 
 import re
+import tempfile
 from pathlib import Path
 
 import pytest
 import yaml
 
-from pytest_tracestack.errors import UnavailableError
+from pytest_tracestack.errors import ProfileError, UnavailableError
+from pytest_tracestack.kube.images import ImagesUnknown
 from pytest_tracestack.kube.portforward import PortForwardFailed
+from pytest_tracestack.kube.preparation import ChartRenderFailed
 from pytest_tracestack.kube.settings import KubeSettings
 from pytest_tracestack.profiles import load_profile
 from pytest_tracestack.runtimes.kind import KubeCleanupIncomplete, KubeStepFailed, make_kube_runtime
@@ -21,7 +24,15 @@ TOOLS = {"kind": "kind", "kubectl": "kubectl", "helm": "helm"}
 KUBECTL = "kubectl --kubeconfig=$WORKDIR/kubeconfig"
 HELM = ("helm --kubeconfig=$WORKDIR/kubeconfig --repository-config=$WORKDIR/helm/repositories.yaml "
         "--repository-cache=$WORKDIR/helm/cache")
+HELM_OFFLINE = "helm --repository-config=$WORKDIR/helm/repositories.yaml --repository-cache=$WORKDIR/helm/cache"
 MANIFESTS = Path(__file__).resolve().parents[1] / "manifests"
+RENDERED = Path(__file__).resolve().parent / "kube_data" / "rendered"
+
+
+def _with_rendered_charts(runner: RecordingRunner) -> RecordingRunner:
+    """`helm template` answers with hand-written documents in the shape of each chart's output."""
+    return (runner.on(" template tempo ", stdout=(RENDERED / "tempo-distributed.yaml").read_text())
+            .on(" template opentelemetry-operator ", stdout=(RENDERED / "opentelemetry-operator.yaml").read_text()))
 
 
 @pytest.fixture(autouse=True)
@@ -57,7 +68,6 @@ def test_manifest_on_a_new_cluster_runs_exactly_these_commands_and_deletes_the_c
     stack = runtime.start(load_profile("manifest"))
     started = _strip(runner.lines())
     assert started == [
-        "kubectl version --client -o json",
         "kind get clusters",
         "kind create cluster --name tracestack --image kindest/node:v1.35.0 --kubeconfig $WORKDIR/kubeconfig --wait 120s",
         "kind export kubeconfig --name tracestack --kubeconfig $WORKDIR/kubeconfig",
@@ -87,15 +97,43 @@ def test_manifest_on_a_new_cluster_runs_exactly_these_commands_and_deletes_the_c
     assert all(forward.stopped for forward in runner.forwards) and not workdir.exists()
 
 
+def _planned(runtime, profile: str) -> tuple[list[str], list[str]]:
+    """The plan's commands: those that start the stack, and those that remove it."""
+    steps = runtime.plan(load_profile(profile))
+    start = [" ".join(step.command) for step in steps if step.command and step.action != "remove"]
+    return start, [" ".join(step.command) for step in steps if step.action == "remove"]
+
+
 def test_the_plan_is_the_commands_start_runs(tmp_path: Path) -> None:
     for profile in ("manifest", "distributed", "operator", "nginx-otel"):
-        runner = _new_cluster()
+        runner = _with_rendered_charts(_new_cluster())
         runtime = _runtime(runner, images_to_load=("profile",))
-        planned = [" ".join(step.command) for step in runtime.plan(load_profile(profile)) if step.command]
+        planned, removal = _planned(runtime, profile)
+        rendered_for_the_plan = len(runner.commands)
         runtime.stop(runtime.start(load_profile(profile)))
-        ran = _strip(runner.lines())
+        # Before its steps, start renders the charts as the plan did; then it takes exactly the planned steps.
+        ran = _strip(runner.lines()[rendered_for_the_plan:])
+        renders = [line for line in ran if line.startswith(f"{HELM_OFFLINE} template ")]
+        assert ran[:len(renders)] == renders and len(renders) == len(load_profile(profile).kubernetes.get("charts", []))
+        ran = ran[len(renders):]
         assert ran[:len(planned)] == planned, profile
-        assert ran[len(planned):] == ["kind delete cluster --name tracestack"]
+        assert ran[len(planned):] == ["kind delete cluster --name tracestack"] == removal[-1:]
+
+
+@pytest.mark.parametrize(("profile", "removed"), [
+    ("manifest", [f"{KUBECTL} delete namespace tracestack-t1 --wait=true --timeout=300s --ignore-not-found"]),
+    ("distributed", [f"{HELM} uninstall tempo --namespace tracestack-t1 --wait --timeout 300s",
+                     f"{KUBECTL} delete namespace tracestack-t1 --wait=true --timeout=300s --ignore-not-found"]),
+])
+def test_the_plan_lists_the_removal_a_reused_cluster_gets(profile: str, removed: list[str]) -> None:
+    runner = _existing_cluster()
+    runtime = _runtime(runner)
+    planned, removal = _planned(runtime, profile)
+    stack = runtime.start(load_profile(profile))
+    count = len(runner.commands)
+    runtime.stop(stack)
+    assert _strip(runner.lines()[count:]) == removed == removal[:-1]
+    assert removal[-1] == "kind delete cluster --name tracestack"
 
 
 def test_an_existing_cluster_is_reused_and_only_the_namespace_is_deleted() -> None:
@@ -116,12 +154,15 @@ def test_distributed_installs_the_pinned_chart_with_the_values_then_waits_for_ea
     stack = runtime.start(load_profile("distributed"))
     lines = _strip(runner.lines())
     helm = [line for line in lines if line.startswith("helm")]
+    chart = (f"tempo-distributed --repo https://grafana-community.github.io/helm-charts --version 2.26.2 "
+             f"-f {MANIFESTS}/distributed/values.yaml")
     assert helm == [
-        f"{HELM} repo add grafana-community https://grafana-community.github.io/helm-charts --force-update",
-        f"{HELM} repo update grafana-community",
-        f"{HELM} upgrade --install tempo grafana-community/tempo-distributed --version 2.26.2 --namespace tracestack-t1 "
-        f"-f {MANIFESTS}/distributed/values.yaml --wait --timeout 200s",
+        # Rendered (and validated) for the node image's Kubernetes before anything is created ...
+        f"{HELM_OFFLINE} template tempo {chart} --namespace tracestack-t1 --kube-version 1.35.0 --skip-tests",
+        # ... and installed with the same chart reference and values.
+        f"{HELM} upgrade --install tempo {chart} --namespace tracestack-t1 --wait --timeout 200s",
     ]
+    assert lines.index(helm[0]) == 0
     after_helm = lines[lines.index(helm[-1]) + 1:]
     waits = [line.removeprefix(f"{KUBECTL} ") for line in after_helm if " wait " in line or "rollout status" in line]
     expected = []
@@ -201,7 +242,9 @@ def test_an_operator_already_in_the_cluster_is_left_alone() -> None:
     with pytest.raises(UnavailableError, match="already has the OpenTelemetry Operator's CRDs"):
         _runtime(runner).start(load_profile("operator"))
     lines = runner.lines()
-    assert not any(" create namespace" in line or line.startswith("helm") for line in lines)
+    # Only the offline rendering of the chart ran through helm: nothing was installed.
+    assert not any(" create namespace" in line or (line.startswith("helm") and " template " not in line)
+                   for line in lines)
     assert lines[-1] == "kind delete cluster --name tracestack"   # the cluster this run made, nothing else
 
 
@@ -323,7 +366,8 @@ def test_pre_pulled_images_are_loaded_into_the_cluster_by_name() -> None:
     runtime = _runtime(runner, images_to_load=("profile", "nginx:1.27.4-otel", "busybox:1.36"))
     runtime.stop(runtime.start(load_profile("nginx-otel")))
     loads = [line for line in runner.lines() if line.startswith("kind load")]
-    assert loads == ["kind load docker-image grafana/tempo:2.7.2 --name tracestack",
+    # "profile": the images of the rendered manifests, in order, each once.
+    assert loads == ["kind load docker-image grafana/tempo:2.10.8 --name tracestack",
                      "kind load docker-image otel/opentelemetry-collector:0.126.0 --name tracestack",
                      "kind load docker-image nginx:1.27.4-otel --name tracestack",
                      "kind load docker-image busybox:1.36 --name tracestack"]
@@ -340,14 +384,6 @@ def test_no_container_engine_is_reported_before_anything_runs(monkeypatch: pytes
     with pytest.raises(UnavailableError, match="needs a running container engine"):
         _runtime(runner).start(load_profile("manifest"))
     assert runner.commands == []
-
-
-def test_a_kubectl_older_than_1_31_is_refused_before_anything_is_created() -> None:
-    old = '{"clientVersion": {"major": "1", "minor": "28+", "gitVersion": "v1.28.2"}}'
-    runner = RecordingRunner().on("kubectl version --client", stdout=old)
-    with pytest.raises(UnavailableError, match="kubectl at kubectl is 1.28; tracestack needs 1.31 or later"):
-        _runtime(runner).start(load_profile("manifest"))
-    assert runner.lines() == ["kubectl version --client -o json"]
 
 
 def test_a_profile_without_a_kubernetes_section_is_refused_naming_the_file(tmp_path: Path) -> None:
@@ -375,3 +411,94 @@ def test_a_manifest_the_api_server_would_refuse_stops_the_run_before_anything_is
                                               r"containerPort: 'web' is not of type 'integer'"):
         _runtime(runner).start(load_profile_file(tmp_path / "mine.yaml"))
     assert runner.commands == []
+
+
+def test_profile_images_are_read_from_the_rendered_charts_manifests_and_operator_resources() -> None:
+    runner = _with_rendered_charts(_existing_cluster())
+    runtime = _runtime(runner, images_to_load=("profile",))
+    runtime.stop(runtime.start(load_profile("operator")))
+    loads = [line.removeprefix("kind load docker-image ").removesuffix(" --name tracestack")
+             for line in runner.lines() if line.startswith("kind load")]
+    assert loads == [
+        "ghcr.io/open-telemetry/opentelemetry-operator/opentelemetry-operator:0.129.1",   # the chart
+        "quay.io/brancz/kube-rbac-proxy:v0.19.1",
+        "quay.io/minio/minio:RELEASE.2024-12-18T13-15-44Z",                               # the raw manifests
+        "grafana/tempo:2.10.8",
+        "docker.io/istio/examples-bookinfo-reviews-v1:1.20.2",
+        "otel/opentelemetry-collector-contrib:0.129.1",                  # the collector the operator runs
+        "ghcr.io/open-telemetry/opentelemetry-operator/autoinstrumentation-java:1.33.6",  # the agent it injects
+    ]
+
+
+def test_an_image_the_operator_needs_but_nothing_names_stops_the_run_before_anything_is_created() -> None:
+    without_flags = (RENDERED / "opentelemetry-operator.yaml").read_text().replace(
+        "            - --auto-instrumentation-java-image=ghcr.io/open-telemetry/opentelemetry-operator/"
+        "autoinstrumentation-java:1.33.6\n", "")
+    runner = _new_cluster().on(" template opentelemetry-operator ", stdout=without_flags)
+    with pytest.raises(ImagesUnknown, match=r"java auto-instrumentation the operator injects into Deployment/reviews: "
+                                            r"neither the Instrumentation's spec.java.image nor the operator's "
+                                            r"--auto-instrumentation-java-image names it"):
+        _runtime(runner, images_to_load=("profile",)).start(load_profile("operator"))
+    assert all(" template " in line for line in runner.lines())
+
+
+def test_a_chart_helm_refuses_stops_the_run_before_anything_is_created() -> None:
+    refused = ("Error: values don't meet the specifications of the schema(s) in the following chart(s):\n"
+               "opentelemetry-operator:\nfile:///values.schema.json# is not valid against metaschema: jsonschema "
+               "validation failed with 'https://json-schema.org/draft-07/schema#'\n- at '/properties/manager/"
+               "properties/featureGates/examples': got string, want array")
+    runner = _new_cluster().on(" template opentelemetry-operator ", returncode=1, stderr=refused)
+    with pytest.raises(ChartRenderFailed) as raised:
+        _runtime(runner).start(load_profile("operator"))
+    message = str(raised.value)
+    assert message.startswith("chart opentelemetry-operator 0.92.5 from https://open-telemetry.github.io/"
+                              "opentelemetry-helm-charts, its repository (the profile's kubernetes.charts) cannot be "
+                              "rendered, so it cannot be installed; helm said:")
+    assert "got string, want array" in message
+    assert len(runner.lines()) == 1 and not list((Path(tempfile.gettempdir())).glob("tracestack-operator-*"))
+
+
+@pytest.mark.parametrize(("settings", "expected"), [
+    ({}, "1.35.0"),
+    ({"node_image": "kindest/node:v1.33.1@sha256:" + "a" * 64}, "1.33.1"),
+    ({"k8s_version": "1.34.0"}, "1.34.0"),
+])
+def test_charts_are_rendered_and_validated_for_the_kubernetes_the_cluster_runs(settings: dict, expected: str) -> None:
+    runner = _with_rendered_charts(_existing_cluster())
+    runtime = _runtime(runner, **settings)
+    runtime.stop(runtime.start(load_profile("distributed")))
+    render = next(line for line in runner.lines() if " template " in line)
+    assert render.endswith(f"--kube-version {expected} --skip-tests")
+
+
+def test_a_node_image_whose_tag_names_no_version_asks_for_one() -> None:
+    runner = _new_cluster()
+    with pytest.raises(UnavailableError, match=r"node image registry.local/node:lab: its tag names no Kubernetes "
+                                               r"version .* --tracestack-k8s-version"):
+        _runtime(runner, node_image="registry.local/node:lab").start(load_profile("manifest"))
+    assert runner.commands == []
+
+
+def test_a_chart_running_another_tempo_than_the_profile_says_is_refused() -> None:
+    older = (RENDERED / "tempo-distributed.yaml").read_text().replace("grafana/tempo:2.10.8", "grafana/tempo:2.10.7")
+    runner = _new_cluster().on(" template tempo ", stdout=older)
+    with pytest.raises(ProfileError, match=r"scenarios/distributed.yaml: tempo_version: is 2.10.8, but "
+                                           r"StatefulSet/tempo-ingester \(helm template tempo-distributed 2.26.2\) "
+                                           r"runs docker.io/grafana/tempo:2.10.7; make them one version"):
+        _runtime(runner).start(load_profile("distributed"))
+    assert len(runner.lines()) == 1
+
+
+def test_images_the_profile_adds_are_loaded_after_those_read_from_the_rendered_objects(tmp_path: Path) -> None:
+    from pytest_tracestack.profiles import load_profile_file
+
+    data = yaml.safe_load((MANIFESTS.parent / "scenarios" / "manifest.yaml").read_text())
+    data["kubernetes"]["images"] = ["busybox:1.36", "grafana/tempo:2.10.8"]   # the second is rendered already
+    (tmp_path / "mine.yaml").write_text(yaml.safe_dump(data))
+    runner = _existing_cluster()
+    runtime = _runtime(runner, images_to_load=("profile",))
+    runtime.stop(runtime.start(load_profile_file(tmp_path / "mine.yaml")))
+    assert [line for line in runner.lines() if line.startswith("kind load")] == [
+        "kind load docker-image quay.io/minio/minio:RELEASE.2024-12-18T13-15-44Z --name tracestack",
+        "kind load docker-image grafana/tempo:2.10.8 --name tracestack",
+        "kind load docker-image busybox:1.36 --name tracestack"]

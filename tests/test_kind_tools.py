@@ -118,9 +118,10 @@ def test_a_mirror_serves_the_official_paths_and_the_download_is_cached(tmp_path:
     _publish(root, f"dl/v0.31.0/kind-linux-{_arch()}", PROGRAM, f"{_sha(PROGRAM)}  kind-linux-{_arch()}\n")
     cache = tmp_path / "cache"
     found = find_tool("kind", cache_root=cache, mirror=base)
-    assert found == cache / "kind-v0.31.0" / "kind" and found.read_bytes() == PROGRAM
+    assert found.path == cache / "kind-v0.31.0" / "kind" and found.path.read_bytes() == PROGRAM
+    assert found.source == f"downloaded from {base}/dl/v0.31.0/kind-linux-{_arch()}, SHA-256 verified"
     (root / "dl").rename(root / "gone")   # the second lookup must not need the server
-    assert find_tool("kind", cache_root=cache, mirror=base) == found
+    assert find_tool("kind", cache_root=cache, mirror=base).path == found.path
 
 
 def test_the_mirror_can_come_from_the_environment(tmp_path: Path, release_server, empty_path: Path,
@@ -128,27 +129,75 @@ def test_the_mirror_can_come_from_the_environment(tmp_path: Path, release_server
     base, root = release_server
     _publish(root, f"release/v1.35.0/bin/linux/{_arch()}/kubectl", PROGRAM, _sha(PROGRAM))
     monkeypatch.setenv(tools.MIRROR_ENV, base)
-    assert find_tool("kubectl", cache_root=tmp_path / "cache").read_bytes() == PROGRAM
+    assert find_tool("kubectl", cache_root=tmp_path / "cache").path.read_bytes() == PROGRAM
+
+
+def _program(path: Path, says: str = "") -> Path:
+    """TEST DOUBLE: a tool that prints ``says`` to any arguments (as `helm version --short` would)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"#!/bin/sh\necho '{says}'\n")
+    path.chmod(0o755)
+    return path
 
 
 def test_explicit_path_env_var_and_path_come_before_the_cache(tmp_path: Path, empty_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    def program(path: Path) -> Path:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(PROGRAM)
-        path.chmod(0o755)
-        return path
-
     cache = tmp_path / "cache"
-    cached = program(cache / "helm-v3.19.0" / "helm")
-    assert find_tool("helm", cache_root=cache, allow_download=False) == cached
-    on_path = program(empty_path / "helm")
-    assert find_tool("helm", cache_root=cache, allow_download=False) == on_path
-    from_env = program(tmp_path / "env" / "helm")
+    cached = _program(cache / "helm-v3.19.0" / "helm")
+    assert find_tool("helm", cache_root=cache, allow_download=False).path == cached
+    on_path = _program(empty_path / "helm", "v3.19.1+g1234abc")
+    assert find_tool("helm", cache_root=cache, allow_download=False).path == on_path
+    from_env = _program(tmp_path / "env" / "helm", "v3.18.6+gabcdef0")
     monkeypatch.setenv("TRACESTACK_HELM", str(from_env))
-    assert find_tool("helm", cache_root=cache, allow_download=False) == from_env
-    explicit = program(tmp_path / "explicit" / "helm")
-    assert find_tool("helm", explicit=str(explicit), cache_root=cache, allow_download=False) == explicit
+    assert find_tool("helm", cache_root=cache, allow_download=False).path == from_env
+    explicit = _program(tmp_path / "explicit" / "helm", "v3.20.0+g0000000")
+    assert find_tool("helm", explicit=str(explicit), cache_root=cache, allow_download=False).path == explicit
+
+
+@pytest.mark.parametrize(("says", "why"), [
+    ("v3.17.3+ge4da497", "it is 3.17.3; tracestack needs helm 3.18.5 or later and below 4.0.0 (from 3.18.5 on, helm "
+                         "checks a chart's values schema"),
+    ("v4.0.1+g1111111", "it is 4.0.1; tracestack needs helm 3.18.5 or later and below 4.0.0"),
+    ("release", "it did not say its version; tracestack needs helm 3.18.5 or later and below 4.0.0"),
+])
+def test_a_helm_on_path_of_another_version_is_passed_over_for_the_pinned_one(tmp_path: Path, empty_path: Path,
+                                                                              says: str, why: str) -> None:
+    on_path = _program(empty_path / "helm", says)
+    cached = _program(tmp_path / "cache" / "helm-v3.19.0" / "helm")
+    found = find_tool("helm", cache_root=tmp_path / "cache", allow_download=False)
+    assert found.path == cached and found.version == "3.19.0"
+    assert found.describe() == (f"helm 3.19.0 at {cached} (tracestack cache, the pinned version); helm on PATH "
+                                f"({on_path}) not used: " + found.passed_over[0].split(" not used: ")[1])
+    assert why in found.passed_over[0]
+
+
+def test_an_unsuitable_helm_on_path_and_nothing_else_says_why(tmp_path: Path, empty_path: Path) -> None:
+    _program(empty_path / "helm", "v3.17.3+ge4da497")
+    with pytest.raises(BinaryNotFoundError) as raised:
+        find_tool("helm", cache_root=tmp_path / "cache", allow_download=False)
+    message = str(raised.value)
+    assert f"helm on PATH ({empty_path}/helm) not used: it is 3.17.3; tracestack needs helm 3.18.5" in message
+    assert "download: not allowed" in message
+
+
+def test_an_explicit_helm_of_an_unsuitable_version_is_an_error_not_a_fallback(tmp_path: Path, empty_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    old = _program(tmp_path / "old" / "helm", "v3.17.3+ge4da497")
+    _program(tmp_path / "cache" / "helm-v3.19.0" / "helm")
+    monkeypatch.setenv("TRACESTACK_HELM", str(old))
+    with pytest.raises(UnavailableError, match=rf"TRACESTACK_HELM: {old}: it is 3.17.3; tracestack needs helm 3.18.5 "
+                                               r"or later and below 4.0.0 .*unset it to use the pinned helm v3.19.0"):
+        find_tool("helm", cache_root=tmp_path / "cache", allow_download=False)
+
+
+def test_kubectl_on_path_is_used_from_1_31(tmp_path: Path, empty_path: Path) -> None:
+    kubectl = _program(empty_path / "kubectl", "Client Version: v1.30.14")
+    with pytest.raises(BinaryNotFoundError, match=r"it is 1.30.14; tracestack needs kubectl 1.31.0 or later "
+                                                  r"\(`kubectl wait --for=create` came in 1.31\)"):
+        find_tool("kubectl", cache_root=tmp_path / "cache", allow_download=False)
+    _program(kubectl, "Client Version: v1.32.4-dispatcher\nKustomize Version: v5.5.0")
+    found = find_tool("kubectl", cache_root=tmp_path / "cache", allow_download=False)
+    assert (found.path, found.version, found.source) == (kubectl, "1.32.4", "PATH")
 
 
 def test_an_env_var_naming_no_program_is_an_error_not_a_fallback(tmp_path: Path, empty_path: Path,
@@ -197,7 +246,7 @@ def test_the_real_docker_cli_without_an_engine_is_reported(monkeypatch: pytest.M
 
     docker = shutil.which("docker")
     if docker is None:
-        pytest.skip("no docker CLI on this machine")
+        pytest.skip("needs the docker CLI (Debian: apt-get install docker.io) with no engine running")
     if subprocess.run([docker, "info"], capture_output=True, timeout=30).returncode == 0:
         pytest.skip("a Docker engine answers on this machine, so there is no missing engine to report")
     monkeypatch.setenv("PATH", os.path.dirname(docker))

@@ -224,6 +224,9 @@ def test_the_plugin_runs_load_on_the_collector_profile_and_reports_it(pytester: 
                                            "-k", "test_load")
     outcomes = result.parseoutcomes()
     assert outcomes.get("passed") == 1 and "failed" not in outcomes
+    result.stdout.fnmatch_lines(["load 2 MB/s over otlp-grpc for * s, 4 users: passed",
+                                 "replica *offered MB/s *accepted MB/s *peak RSS MiB *CPU cores",
+                                 "otelcol-0 *", f"load report: {(tmp_path / 'load' / 'load-report.html').as_uri()}"])
     report = json.loads((tmp_path / "load" / "load-report.json").read_text())
     replica = report["replicas"]["otelcol-0"]
     assert len([mib for mib in replica["over_time"]["rss_mib"] if mib]) >= 5

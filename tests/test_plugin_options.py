@@ -77,3 +77,9 @@ def test_plan_prints_the_local_steps_even_under_quiet(pytester: pytest.Pytester)
         "*start    1 x distributor (tempo -target=distributor)*",
         "*start    3 x ingester (tempo -target=ingester)*",
     ])
+
+
+def test_the_local_plan_ends_with_the_stop(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--tracestack-profile=collector", "--tracestack-runtime=local", "--tracestack-plan")
+    result.stdout.fnmatch_lines(["*. wait     readiness of every replica*",
+                                 "*. stop     at the end (also after a failure or Ctrl-C; not with --tracestack-keep)*"])

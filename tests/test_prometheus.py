@@ -8,8 +8,6 @@ from pytest_tracestack.prometheus import MetricsParseError, parse_metrics, sampl
 from recorded_tempo import FIXTURES
 
 SCRAPE = FIXTURES / "metrics-full.txt"
-pytestmark = pytest.mark.skipif(not SCRAPE.is_file(), reason=f"recorded Tempo scrape not found at {SCRAPE} "
-                                                              "(set TRACESTACK_FIXTURES to the tempo-2.10.8 folder)")
 
 
 @pytest.fixture(scope="module")

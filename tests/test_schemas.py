@@ -16,9 +16,9 @@ from pytest_tracestack.otlp import from_tempo_json
 from pytest_tracestack.schemas import (Finding, applies_to, check_span, check_spans, has_type, load_schema,
                                        render_findings, schema_names)
 from pytest_tracestack.traffic.shapes import HTTP_SERVER, build_trace
-from recorded_tempo import FIXTURES
+from recorded_tempo import RECORDED
 
-SEED_002 = FIXTURES.parents[1] / "seeds" / "002_831f44bbec5f30d3.txt"
+SEED_002 = RECORDED / "seed-002_831f44bbec5f30d3.txt"
 
 # The server span of seed 002's Tempo answer, as NGINX sent it (test_the_constant_is_the_seeds_span checks it).
 NGINX_SPAN = Span(
@@ -58,7 +58,6 @@ def _seed_json(text: str) -> dict:
 
 # --- the NGINX span of seed 002 ------------------------------------------------------------------
 
-@pytest.mark.skipif(not SEED_002.is_file(), reason=f"seed 002 not found at {SEED_002}")
 def test_the_constant_is_the_seeds_span() -> None:
     assert from_tempo_json(_seed_json(SEED_002.read_text())) == [NGINX_SPAN]
 

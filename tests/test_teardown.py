@@ -76,12 +76,25 @@ def test_after_setup_fails_half_way(project: pytest.Pytester, tmp_path: Path, mo
     _assert_nothing_left(before)
 
 
+def _ctrl_c_by_default() -> None:
+    """In the child, before exec: SIGINT back to its default and unblocked. A shell that ran us with
+    `trap '' INT` or `nohup ... &` ignores SIGINT, an ignored signal stays ignored across exec, and Python
+    then installs no KeyboardInterrupt handler: the child would never see this test's Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def test_after_ctrl_c(project: pytest.Pytester, tmp_path: Path) -> None:
     before = listening_sockets()
     env = {**os.environ, "HOLD_S": "60"}
-    process = subprocess.Popen([sys.executable, "-m", "pytest",
-                                "--tracestack-profile=lone-collector", "test_stack.py"],
-                               cwd=project.path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)   # as when started by `nohup ... &` or `trap '' INT`
+    try:
+        process = subprocess.Popen([sys.executable, "-m", "pytest",
+                                    "--tracestack-profile=lone-collector", "test_stack.py"],
+                                   cwd=project.path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   preexec_fn=_ctrl_c_by_default)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     deadline = time.monotonic() + 60
     while not (tmp_path / "ready").exists() and time.monotonic() < deadline:
         assert process.poll() is None, process.stdout.read().decode()

@@ -5,6 +5,7 @@ TESTS (tests/tempo_double.py), a loopback server that is not Tempo."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import httpx
@@ -14,11 +15,9 @@ from pytest_tracestack.model import Span
 from pytest_tracestack.otlp import from_otlp_http_json
 from pytest_tracestack.tempo import (SearchHit, SearchWait, TempoClient, TempoQueryError, TempoResponseError,
                                      TempoUnavailable, TraceIncomplete, VisibilityTimeout, logfmt)
-from recorded_tempo import FIXTURES, TRACE_ID, recorded, transport
+from recorded_tempo import FIXTURES, RECORDED, TRACE_ID, recorded, transport
 from tempo_double import FakeTempoForTests
 
-recordings = pytest.mark.skipif(not FIXTURES.is_dir(), reason=f"recorded Tempo responses not found at {FIXTURES} "
-                                                                "(set TRACESTACK_FIXTURES to the tempo-2.10.8 folder)")
 UNKNOWN_ID = "0" * 31 + "1"
 
 
@@ -48,12 +47,10 @@ def _recorded_json(name: str) -> dict:
 
 # --- contract: what a real Tempo 2.10.8 answered ------------------------------------------------
 
-@recordings
 def test_v2_trace_is_the_pushed_trace_span_for_span(tempo: TempoClient) -> None:
     assert sorted(tempo.trace(TRACE_ID), key=lambda s: s.span_id) == _sent()
 
 
-@recordings
 def test_v1_trace_decodes_base64_ids_and_enum_names_to_the_same_spans(tempo: TempoClient) -> None:
     spans = sorted(tempo.trace(TRACE_ID, api="v1"), key=lambda s: s.span_id)
     assert spans == _sent()
@@ -62,7 +59,6 @@ def test_v1_trace_decodes_base64_ids_and_enum_names_to_the_same_spans(tempo: Tem
     assert spans[1].parent_span_id == spans[0].span_id
 
 
-@recordings
 @pytest.mark.parametrize("api", ["v2", "v1"])
 def test_an_unknown_id_is_not_found(tempo: TempoClient, api: str) -> None:
     # v2 says so with 200 and an empty trace, v1 with an empty 404: both mean "not (yet) there".
@@ -70,40 +66,34 @@ def test_an_unknown_id_is_not_found(tempo: TempoClient, api: str) -> None:
     assert tempo.trace(UNKNOWN_ID, api=api) is None
 
 
-@recordings
 def test_an_invalid_id_carries_the_id_and_tempos_message(tempo: TempoClient) -> None:
     with pytest.raises(TempoQueryError, match=r"trace id 'zz': trace IDs can only contain hex characters: "
                                               r"invalid character 'z' at position 1"):
         tempo.trace("zz", api="v1")
 
 
-@recordings
 def test_search_by_tags_decodes_every_field(tempo: TempoClient) -> None:
     assert tempo.search(tags={"service.name": "nginx"}) == [
         SearchHit(TRACE_ID, "nginx", "GET /", 1795493191838628683, 5, ())]
 
 
-@recordings
 def test_search_by_traceql_lists_the_matched_spans_once(tempo: TempoClient) -> None:
     # the recording carries the same spans in spanSet and spanSets
     hits = tempo.search(traceql='{ resource.service.name = "nginx" }')
     assert [(h.trace_id, h.matched_span_ids) for h in hits] == [(TRACE_ID, ("8d0768a1b92d2e5d", "9f064c4b14048cd8"))]
 
 
-@recordings
 def test_search_with_select_keeps_the_selected_span(tempo: TempoClient) -> None:
     hits = tempo.search(traceql='{ span.http.status_code = 200 } | select(span.http.target)')
     assert hits[0].matched_span_ids == ("8d0768a1b92d2e5d",)
 
 
-@recordings
 def test_invalid_traceql_carries_tempos_parse_error(tempo: TempoClient) -> None:
     with pytest.raises(TempoQueryError, match=r"invalid TraceQL query: parse error at line 1, col 2: "
                                               r"unknown identifier: bad"):
         tempo.search(traceql="{ bad }")
 
 
-@recordings
 def test_search_pads_ids_tempo_shortened(tmp_path: Path) -> None:
     document = _recorded_json("search-tags-param")
     document["traces"][0]["traceID"] = "b52c687babdee40d00b5c87c98c30"     # what Tempo writes for 000b52c6...
@@ -111,7 +101,6 @@ def test_search_pads_ids_tempo_shortened(tmp_path: Path) -> None:
     assert client.search(tags={"service.name": "nginx"})[0].trace_id == "000b52c687babdee40d00b5c87c98c30"
 
 
-@recordings
 def test_tag_names_are_scoped_as_traceql_writes_them(tempo: TempoClient) -> None:
     tags = tempo.search_tags()
     assert {"resource.service.name", "span.http.method", "span.http.status_code", "span.http.target"} <= set(tags)
@@ -119,12 +108,10 @@ def test_tag_names_are_scoped_as_traceql_writes_them(tempo: TempoClient) -> None
     assert tempo.tag_values("resource.service.name") == ["nginx"]
 
 
-@recordings
 def test_ready_and_echo(tempo: TempoClient) -> None:
     assert tempo.ready() is True and tempo.echo() == "echo"
 
 
-@recordings
 def test_metrics_are_parsed_from_the_recorded_scrape(tempo: TempoClient) -> None:
     from pytest_tracestack.prometheus import sample_value
 
@@ -178,9 +165,47 @@ def test_build_info_is_the_json_object() -> None:
     assert client.build_info() == info
 
 
+def test_build_info_reads_the_recorded_tempo_3_answer() -> None:
+    answer = recorded("buildinfo", RECORDED / "tempo-3.0.3")
+    assert _answering(lambda request: answer).build_info()["version"] == "v3.0.3"
+
+
+# --- contract: "not found" as real Tempos answer it, and what only looks like it ------------------
+
+@pytest.mark.parametrize("version", ["tempo-2.10.8", "tempo-3.0.3"])
+@pytest.mark.parametrize("api", ["v2", "v1"])
+def test_the_recorded_not_found_answers_are_not_found(version: str, api: str) -> None:
+    answer = recorded(f"trace-{api}-notfound", RECORDED / version)
+    assert answer.status_code == (200 if api == "v2" else 404)
+    assert _answering(lambda request: answer).trace(UNKNOWN_ID, api=api) is None
+
+
+NGINX_404 = (b"<html>\r\n<head><title>404 Not Found</title></head>\r\n<body>\r\n<center><h1>404 Not Found</h1>"
+             b"</center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
+
+
+@pytest.mark.parametrize(("api", "content_type", "body"), [
+    ("v2", "text/html", NGINX_404),
+    ("v1", "text/html", NGINX_404),
+    ("v2", "text/plain", b""),            # Tempo's v1 "not found", on the v2 path: not Tempo's v2 either
+])
+def test_a_404_that_tempo_would_not_send_is_not_a_tempo_query_api(api: str, content_type: str, body: bytes) -> None:
+    page = httpx.Response(404, headers={"content-type": content_type}, content=body)
+    with pytest.raises(TempoResponseError, match=rf"HTTP 404 \({content_type}\) answering b'.*this endpoint is "
+                                                 r"not a Tempo query API.*is http://tempo.handmade:3200 Tempo's "
+                                                 r"HTTP port") as raised:
+        _answering(lambda request: page).trace(UNKNOWN_ID, api=api)
+    assert not isinstance(raised.value, TempoUnavailable)
+
+
+def test_waiting_on_a_server_that_is_not_tempo_stops_at_once_and_says_so() -> None:
+    page = httpx.Response(404, headers={"content-type": "text/html"}, content=NGINX_404)
+    with pytest.raises(TempoResponseError, match="not a Tempo query API"):
+        _answering(lambda request: page).wait_for_trace(UNKNOWN_ID, 1, deadline_s=30)
+
+
 # --- partial traces ----------------------------------------------------------------------------
 
-@recordings
 def test_a_partial_v2_answer_is_named_with_tempos_message_and_keeps_the_spans() -> None:
     document = _recorded_json("trace-v2")
     document.update(status="PARTIAL", message="trace exceeds max size (max bytes: 5000000)")
@@ -235,24 +260,24 @@ def test_an_unreachable_tempo_is_named_with_its_address() -> None:
 
 # --- waiting, against FAKE TEMPO FOR TESTS ------------------------------------------------------
 
-@recordings
 def test_a_trace_already_there_is_visible_on_the_first_attempt(fake_tempo: FakeTempoForTests) -> None:
     fake_tempo.add_spans(_sent())
     waited = TempoClient(fake_tempo.url).wait_for_trace(TRACE_ID, expected_spans=2, deadline_s=10)
     assert sorted(waited.spans, key=lambda s: s.span_id) == _sent() and waited.attempts == 1
 
 
-@recordings
 def test_a_trace_that_arrives_late_is_waited_for_and_its_delay_measured(fake_tempo: FakeTempoForTests) -> None:
     first, second = _sent()
     fake_tempo.add_spans([first])
+    scheduled = time.monotonic()
     fake_tempo.add_spans_later([second], after_s=0.3)
-    waited = TempoClient(fake_tempo.url).wait_for_trace(TRACE_ID, expected_spans=2, deadline_s=10)
+    client = TempoClient(fake_tempo.url)
+    waiting_from = time.monotonic()        # the delay is measured from the call, which starts a little later
+    waited = client.wait_for_trace(TRACE_ID, expected_spans=2, deadline_s=10)
     assert len(waited.spans) == 2 and waited.attempts > 1
-    assert 0.3 <= waited.visible_after_s < 10
+    assert 0.3 - (waiting_from - scheduled) <= waited.visible_after_s < 10
 
 
-@recordings
 def test_a_trace_that_never_completes_says_what_how_long_and_the_last_answer(fake_tempo: FakeTempoForTests) -> None:
     fake_tempo.add_spans(_sent()[:1])
     with pytest.raises(VisibilityTimeout) as raised:
@@ -268,7 +293,6 @@ def test_a_trace_never_seen_is_reported_not_found(fake_tempo: FakeTempoForTests)
         TempoClient(fake_tempo.url).wait_for_trace(UNKNOWN_ID, expected_spans=1, deadline_s=0.2)
 
 
-@recordings
 def test_a_tempo_that_is_not_ready_yet_is_retried(fake_tempo: FakeTempoForTests) -> None:
     fake_tempo.add_spans(_sent())
     fake_tempo.unavailable_next = 3
@@ -299,7 +323,6 @@ def test_a_refused_query_while_waiting_is_raised_at_once(fake_tempo: FakeTempoFo
         TempoClient(fake_tempo.url).wait_for_search(traceql="{ duration > 1s }", deadline_s=600)
 
 
-@recordings
 def test_search_sees_a_trace_only_after_the_lag_while_by_id_sees_it_at_once() -> None:
     with FakeTempoForTests(search_lag_s=0.5) as double:
         double.add_spans(_sent())

@@ -34,10 +34,16 @@ def test_every_built_in_check_runs_against_the_double(pytester: pytest.Pytester,
     result = pytester.runpytest_subprocess(f"--tracestack-profile={profile}", f"--tracestack-tempo={DOUBLE}",
                                            f"--tracestack-report={tmp_path}")
     result.assert_outcomes(passed=checks)
-    result.stdout.fnmatch_lines([f"tracestack: {checks} checks ran ({checks} passed*profile {profile}*fake_tempo_for_tests.py*"])
+    result.stdout.fnmatch_lines([f"tracestack: {checks} checks ran ({checks} passed*profile {profile}*",
+                                 "tracestack: components used*",
+                                 "  tempo v2.10.8 FAKE TEMPO FOR TESTS (not Tempo) (*fake_tempo_for_tests.py; explicit "
+                                 "path; not verified by tracestack)"])
     report = json.loads((tmp_path / "tracestack-report.json").read_text())
     search = [c for c in report["checks"] if c["check"] == "search"]
     assert len(search) == 2 and all(c["outcome"] == "passed" for c in search)
+    # The version that ran, as Tempo (here the double) answers /api/status/buildinfo, beside the profile's.
+    tempo = [c["description"] for c in report["components"] if c["description"].startswith("tempo ")]
+    assert len(tempo) == 1 and "FAKE TEMPO FOR TESTS" in tempo[0] and "/api/status/buildinfo at http://127." in tempo[0]
     assert tracestack_processes() == [] and tracestack_sockets(before) == set()
 
 

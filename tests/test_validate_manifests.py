@@ -75,11 +75,12 @@ def test_values_that_would_open_zipkin_are_refused(tmp_path: Path, monkeypatch) 
 
 
 def test_an_unsupported_kubernetes_version_says_which_to_use() -> None:
-    with pytest.raises(ManifestInvalid, match=r"Kubernetes 1.2.0 cannot be checked: the seeds need 1.29 or later.*pick a version such as 1.29.0"):
+    with pytest.raises(ManifestInvalid, match=r"Kubernetes 1.2.0 cannot be checked: the seeds need 1.29 or later.*pick a version such as 1.35.0"):
         validate_file(MANIFESTS / "manifest" / "tempo.yaml", "1.2.0")
 
 
-@pytest.mark.parametrize("profile", ["manifest", "distributed", "operator", "nginx-otel"])
+# distributed and operator need helm and their charts: tests/test_kind_charts.py plans them with a real helm.
+@pytest.mark.parametrize("profile", ["manifest", "nginx-otel"])
 def test_plan_prints_the_complete_plan_under_quiet_and_validates(pytester: pytest.Pytester, profile: str) -> None:
     result = pytester.runpytest(f"--tracestack-profile={profile}", "--tracestack-runtime=kind", "--tracestack-plan",
                                 "-q", "--tracestack-namespace=tracestack-plan")
@@ -88,7 +89,8 @@ def test_plan_prints_the_complete_plan_under_quiet_and_validates(pytester: pytes
     assert out.startswith(f"tracestack plan: profile {profile} on runtime kind")
     assert "kind create cluster --name tracestack --image kindest/node:v1.35.0" in out
     assert "create namespace tracestack-plan" in out and "port-forward svc/" in out
-    assert "validated: manifests/" in out
+    assert "validated: manifests/" in out and "Kubernetes 1.35.0 (from the node image kindest/node:v1.35.0)" in out
+    assert "grafana/tempo:2.10.8  <- Deployment/tempo (manifests/" in out
     assert "supersecret" not in out and "grafana-tempo" not in out
 
 
@@ -144,19 +146,38 @@ def test_the_values_keys_each_topology_relies_on_are_reported() -> None:
             "storage.trace.backend=s3, minio.enabled=True") in results
 
 
-def test_without_helm_the_chart_is_reported_as_not_rendered(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("pytest_tracestack.kube.validate.shutil.which", lambda name: None)
-    results = validate_profile(load_profile("distributed"), "1.29.0")
-    assert results[-1] == ("chart tempo-distributed 2.26.2: not rendered: helm is not on PATH (its objects are "
-                           "validated when helm is installed)")
+def test_the_plan_validates_against_the_version_given_or_the_node_images(pytester: pytest.Pytester) -> None:
+    given = pytester.runpytest("--tracestack-profile=manifest", "--tracestack-runtime=kind", "--tracestack-plan",
+                               "--tracestack-k8s-version=1.31.0")
+    assert given.ret == 0
+    given.stdout.fnmatch_lines(["Kubernetes 1.31.0 (from --tracestack-k8s-version)*",
+                                "validated: manifests/manifest/tempo.yaml: *(Kubernetes 1.31.0 schema)"])
+    node = pytester.runpytest("--tracestack-profile=manifest", "--tracestack-runtime=kind", "--tracestack-plan",
+                              "--tracestack-kind-image=kindest/node:v1.37.0")
+    assert node.ret == 0
+    node.stdout.fnmatch_lines(["validated: manifests/manifest/tempo.yaml: *(Kubernetes 1.37.0 schema)"])
 
 
-@pytest.mark.skipif(shutil.which("helm") is None, reason="helm is not on PATH here, so `helm template` output of the "
-                    "charts cannot be rendered and validated (it also needs the chart repositories on the network)")
-@pytest.mark.parametrize("profile", ["distributed", "operator"])
-def test_the_charts_rendered_objects_validate(profile: str) -> None:
-    results = validate_profile(load_profile(profile), "1.29.0")
-    assert "rendered objects valid" in results[-1], results[-1]
+def test_a_cluster_plan_asks_the_server_for_its_version_and_says_when_it_cannot(pytester: pytest.Pytester,
+                                                                                tmp_path: Path) -> None:
+    if shutil.which("kubectl") is None:
+        pytest.skip("kubectl is not installed (apt-get install kubectl, or put it on PATH)")
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("""apiVersion: v1
+kind: Config
+clusters: [{name: nowhere, cluster: {server: "https://127.0.0.1:9"}}]
+users: [{name: nobody, user: {token: not-a-secret}}]
+contexts: [{name: nowhere, context: {cluster: nowhere, user: nobody}}]
+current-context: nowhere
+""")
+    result = pytester.runpytest("--tracestack-profile=manifest", "--tracestack-runtime=cluster", "--tracestack-plan",
+                                f"--tracestack-kubeconfig={kubeconfig}", "--tracestack-no-download")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*the cluster runtime cannot reach the cluster to learn its Kubernetes version: *",
+                                 "*--tracestack-k8s-version*"])
+    given = pytester.runpytest("--tracestack-profile=manifest", "--tracestack-runtime=cluster", "--tracestack-plan",
+                               f"--tracestack-kubeconfig={kubeconfig}", "--tracestack-k8s-version=1.33.0")
+    assert given.ret == 0
 
 
 def _profile_with(tmp_path: Path, name: str, change) -> Profile:
@@ -170,7 +191,7 @@ def _profile_with(tmp_path: Path, name: str, change) -> Profile:
 @pytest.mark.parametrize(("change", "key", "problem"), [
     (lambda k: k.update(manifest=["manifest/tempo.yaml"]), "kubernetes",
      r"Additional properties are not allowed \('manifest' was unexpected\)"),
-    (lambda k: k["images"].append("grafana/tempo:latest"), "kubernetes.images.2",
+    (lambda k: k.update(images=["busybox:1.36", "grafana/tempo:latest"]), "kubernetes.images.1",
      r"'grafana/tempo:latest': pin a tag"),
     (lambda k: k["port_forwards"][0].update(component="tempoo"), "kubernetes.port_forwards.0.component",
      r"'tempoo' is not a component of the profile \(components: tempo\)"),

@@ -205,8 +205,8 @@ def test_load(tracestack_stack, tracestack_load, record_property):
     """--tracestack-load=RATE: Locust drives the ingest; the verdict is the profile's per-replica targets."""
     result = tracestack_load()
     record_property("load_report", str(result.report_dir / "load-report.html"))
-    for line in result.implied:
-        record_property("implied_replicas", line)
+    for implied in result.implied:
+        record_property("implied_replicas", implied.text)
     assert result.passed, "load verdicts failed:\n  " + "\n  ".join(result.failures())
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..profiles import Profile
+from .charts import chart_source
 from .crds import custom_resource
 from .manifests import RenderedManifest
 from .section import chart_names, kubernetes_section
@@ -50,6 +51,7 @@ class KubeTarget:
     kubectl: tuple[str, ...]       # "kubectl" and its connection flags
     helm: tuple[str, ...]          # "helm" with the same connection and a repository config of the run's own
     namespace: str
+    helm_offline: tuple[str, ...] = ("helm",)   # the repository config alone, for `helm template`
 
 
 def kube_target(connection: list[str], namespace: str, workdir: Path) -> KubeTarget:
@@ -58,12 +60,7 @@ def kube_target(connection: list[str], namespace: str, workdir: Path) -> KubeTar
     # Helm's repository list lives in the run's directory, so the user's own helm setup is never changed.
     helm_home = [f"--repository-config={workdir / 'helm' / 'repositories.yaml'}",
                  f"--repository-cache={workdir / 'helm' / 'cache'}"]
-    return KubeTarget(("kubectl", *connection), ("helm", *helm_connection, *helm_home), namespace)
-
-
-def kubectl_version_step() -> KubeStep:
-    return KubeStep("check", "kubectl client is 1.31 or later (for `kubectl wait --for=create`)",
-                    ("kubectl", "version", "--client", "-o", "json"), timeout_s=30, role="kubectl-version")
+    return KubeTarget(("kubectl", *connection), ("helm", *helm_connection, *helm_home), namespace, ("helm", *helm_home))
 
 
 def install_plan(profile: Profile, settings: KubeSettings, target: KubeTarget,
@@ -129,35 +126,30 @@ def _operator_checks(target: KubeTarget) -> list[KubeStep]:
     ]
 
 
-def _chart_steps(chart: dict[str, Any], target: KubeTarget, settings: KubeSettings) -> list[KubeStep]:
+def chart_arguments(chart: dict[str, Any], settings: KubeSettings) -> list[str]:
+    """The chart (from --tracestack-charts or its repository), its values files and --set flags: what
+    `helm template` validates is what `helm upgrade --install` installs."""
     from ..rendering import resolve_manifest
 
-    steps = []
-    if chart["repo"].startswith("oci://"):
-        reference = f"{chart['repo'].rstrip('/')}/{chart['chart']}"
-    else:
-        reference = f"{chart['repo_name']}/{chart['chart']}"
-        steps += [
-            KubeStep("helm", f"chart repository {chart['repo_name']} = {chart['repo']}",
-                     (*target.helm, "repo", "add", chart["repo_name"], chart["repo"], "--force-update"), timeout_s=120),
-            KubeStep("helm", f"refresh chart repository {chart['repo_name']}",
-                     (*target.helm, "repo", "update", chart["repo_name"]), timeout_s=180),
-        ]
     values = [arg for path in chart.get("values", []) for arg in ("-f", str(resolve_manifest(path)))]
     extra: list[str] = []
-    when = ""
     if chart["chart"] == OPERATOR_CHART:
         extra = [arg for setting in CERTS_GENERATED for arg in ("--set", setting)]
+    return [*chart_source(chart, settings.charts).reference, *values, *extra]
+
+
+def _chart_steps(chart: dict[str, Any], target: KubeTarget, settings: KubeSettings) -> list[KubeStep]:
+    when = ""
+    if chart["chart"] == OPERATOR_CHART:
         when = ("certManager.enabled=true and autoGenerateCert.enabled=false instead when the check above finds "
                 "cert-manager")
     timeout = int(settings.rollout_timeout_s)
-    steps.append(KubeStep(
-        "helm", f"release {chart['release']}: chart {reference} {chart['version']}, values "
+    return [KubeStep(
+        "helm", f"release {chart['release']}: {chart_source(chart, settings.charts).describe(chart)}, values "
                 f"{', '.join(chart.get('values', [])) or '(chart defaults)'}; waits until its workloads are ready",
-        (*target.helm, "upgrade", "--install", chart["release"], reference, "--version", chart["version"],
-         "--namespace", target.namespace, *values, *extra, "--wait", "--timeout", f"{timeout}s"),
-        timeout_s=settings.rollout_timeout_s + 60, when=when, role="helm-install"))
-    return steps
+        (*target.helm, "upgrade", "--install", chart["release"], *chart_arguments(chart, settings),
+         "--namespace", target.namespace, "--wait", "--timeout", f"{timeout}s"),
+        timeout_s=settings.rollout_timeout_s + 60, when=when, role="helm-install")]
 
 
 def _crd_waits(target: KubeTarget, manifests: list[RenderedManifest]) -> list[KubeStep]:

@@ -13,12 +13,14 @@ from .install import KubeStep
 WORKDIR_PLACEHOLDER = "$WORKDIR"   # the run's own temporary directory, made when it starts
 
 
-def to_plan_steps(steps: Sequence[KubeStep], workdir: Path) -> list[PlanStep]:
-    def clean(text: str) -> str:
-        return redact(text.replace(str(workdir), WORKDIR_PLACEHOLDER))
+def clean_text(text: str, workdir: Path) -> str:
+    """The run's temporary directory as $WORKDIR, secrets masked."""
+    return redact(text.replace(str(workdir), WORKDIR_PLACEHOLDER))
 
-    return [PlanStep(step.action, clean(step.description + (f" ({step.when})" if step.when else "")),
-                     tuple(clean(arg) for arg in step.argv)) for step in steps]
+
+def to_plan_steps(steps: Sequence[KubeStep], workdir: Path) -> list[PlanStep]:
+    return [PlanStep(step.action, clean_text(step.description + (f" ({step.when})" if step.when else ""), workdir),
+                     tuple(clean_text(arg, workdir) for arg in step.argv)) for step in steps]
 
 
 def render_plan(steps: Sequence[PlanStep], title: str = "") -> str:

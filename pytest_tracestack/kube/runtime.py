@@ -3,8 +3,6 @@ reach the endpoints by port-forward, and remove what the run created, also when 
 
 from __future__ import annotations
 
-import json
-import re
 import shutil
 import tempfile
 import time
@@ -16,15 +14,14 @@ from ..profiles import Profile
 from ..runtimes.base import PlanStep, Replica, Stack
 from . import diagnostics
 from .commands import BackgroundHandle, CommandRunner, CompletedCommand, SubprocessRunner
-from .install import (LOCAL_PORT, KubeStep, KubeTarget, install_plan, kube_target, kubectl_version_step,
-                      port_forward_steps, with_cert_manager)
-from .manifests import render_manifests
-from .planning import to_plan_steps
+from .images import ImagePlan
+from .install import (LOCAL_PORT, KubeStep, KubeTarget, install_plan, kube_target, port_forward_steps,
+                      with_cert_manager)
+from .planning import clean_text, to_plan_steps
 from .portforward import open_forward
+from .preparation import Prepared, prepare
 from .section import kubernetes_section
 from .settings import KubeSettings
-
-MINIMUM_KUBECTL = (1, 31)
 
 
 class KubeStepFailed(TracestackError):
@@ -47,6 +44,17 @@ class KubeStack(Stack):
     forwards: list[BackgroundHandle] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class KubePlan:
+    """What ``--tracestack-plan`` prints for a kube runtime: the tools, the version validated against, the
+    ordered steps, what was validated and every image the install uses."""
+
+    steps: list[PlanStep]
+    notes: list[str]           # tools and Kubernetes version, printed before the steps
+    checked: list[str]
+    images: ImagePlan
+
+
 class KubeRuntime:
     """Subclasses say how the cluster is reached, what comes before the install, and what ends it."""
 
@@ -56,18 +64,27 @@ class KubeRuntime:
                  tools: dict[str, str] | None = None) -> None:
         self.settings = settings
         self.runner = runner or SubprocessRunner()
-        self.tools = tools            # tool name -> path; found when a run starts if None
+        self.tools = dict(tools or {})   # tool name -> path; the missing ones are found when needed
+        self.found: dict[str, str] = {}  # tool name -> how it was found (version, where, why), for plan and report
 
     # --- what subclasses provide ---------------------------------------------------------------
 
     def connection(self, workdir: Path) -> list[str]:
         raise NotImplementedError
 
-    def setup_steps(self, profile: Profile, target: KubeTarget, workdir: Path) -> list[KubeStep]:
+    def setup_steps(self, profile: Profile, target: KubeTarget, workdir: Path, prepared: Prepared) -> list[KubeStep]:
         return []
 
     def tools_needed(self, profile: Profile) -> list[str]:
         return ["kubectl", *(["helm"] if kubernetes_section(profile).get("charts") else [])]
+
+    def cluster_k8s_version(self, target: KubeTarget) -> tuple[str, str]:
+        """The Kubernetes version the cluster runs, and where that comes from."""
+        raise NotImplementedError
+
+    def plan_tools(self, profile: Profile) -> list[str]:
+        """The tools the plan itself runs: helm renders the charts."""
+        return ["helm"] if kubernetes_section(profile).get("charts") else []
 
     def preflight(self) -> None:
         """Fail before anything is created when this runtime cannot work on this machine."""
@@ -84,55 +101,80 @@ class KubeRuntime:
 
     # --- plan ------------------------------------------------------------------------------------
 
-    def steps(self, profile: Profile, workdir: Path) -> list[KubeStep]:
-        """Every step ``start`` takes, in order."""
-        target = kube_target(self.connection(workdir), self.settings.namespace, workdir)
-        manifests = render_manifests(profile, workdir)
-        return [kubectl_version_step(), *self.setup_steps(profile, target, workdir),
-                *install_plan(profile, self.settings, target, manifests), *port_forward_steps(profile, target)]
+    def target(self, workdir: Path) -> KubeTarget:
+        return kube_target(self.connection(workdir), self.settings.namespace, workdir)
 
-    def plan(self, profile: Profile) -> list[PlanStep]:
+    def k8s_version(self, target: KubeTarget) -> tuple[str, str]:
+        if self.settings.k8s_version:
+            return self.settings.k8s_version, "--tracestack-k8s-version"
+        return self.cluster_k8s_version(target)
+
+    def prepare(self, profile: Profile, workdir: Path) -> Prepared:
+        """Render, validate and list the images of everything the install applies; creates nothing."""
+        target = self.target(workdir)
+        return prepare(profile, self.settings, target, workdir, self.k8s_version(target), self._run)
+
+    def steps(self, profile: Profile, workdir: Path, prepared: Prepared) -> list[KubeStep]:
+        """Every step ``start`` takes, in order."""
+        target = self.target(workdir)
+        return [*self.setup_steps(profile, target, workdir, prepared),
+                *install_plan(profile, self.settings, target, prepared.manifests), *port_forward_steps(profile, target)]
+
+    def plan_report(self, profile: Profile) -> KubePlan:
+        kubernetes_section(profile)
+        self._find_tools(self.plan_tools(profile))
         workdir = Path(tempfile.mkdtemp(prefix="tracestack-plan-"))
         try:
-            return to_plan_steps(self.steps(profile, workdir), workdir)
+            prepared = self.prepare(profile, workdir)
+            steps = self.steps(profile, workdir, prepared)
+            releases = [_release(step) for step in steps if step.role == "helm-install"]
+            steps = to_plan_steps([*steps, *self.removal_steps(self.target(workdir), releases)], workdir)
+            notes = [*(f"tool: {line}" for line in self.found.values()),
+                     f"Kubernetes {prepared.k8s_version} (from {prepared.k8s_version_origin}): the schema every "
+                     "object is validated against, and helm's --kube-version"]
+            return KubePlan(steps, [clean_text(line, workdir) for line in notes],
+                            [clean_text(line, workdir) for line in prepared.checked], prepared.images)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
+
+    def plan(self, profile: Profile) -> list[PlanStep]:
+        return self.plan_report(profile).steps
+
+    def removal_steps(self, target: KubeTarget, releases: list[str]) -> list[KubeStep]:
+        """What the end of the run removes (also after a failure or Ctrl-C; not with --tracestack-keep)."""
+        return [*(release_removal(target, release) for release in reversed(releases)), namespace_removal(target)]
 
     # --- start -----------------------------------------------------------------------------------
 
     def start(self, profile: Profile) -> KubeStack:
         kubernetes_section(profile)
         self.preflight()
-        self._find_tools(profile)
+        self._find_tools(self.tools_needed(profile))
         workdir = Path(tempfile.mkdtemp(prefix=f"tracestack-{profile.name}-"))
         stack = KubeStack(profile=profile, runtime=self.name, workdir=workdir, namespace=self.settings.namespace,
-                          target=kube_target(self.connection(workdir), self.settings.namespace, workdir),
-                          binaries=dict(self.tools or {}))
+                          target=self.target(workdir), binaries=self._binaries())
         try:
-            self._validate(profile, workdir)
-            for step in self.steps(profile, workdir):
+            # Everything is rendered and validated before the first step creates anything.
+            prepared = self.prepare(profile, workdir)
+            for step in self.steps(profile, workdir, prepared):
                 self._take(step, stack)
         except BaseException as error:
             self._clean_up_after_failure(stack, error)
             raise
         return stack
 
-    def _validate(self, profile: Profile, workdir: Path) -> None:
-        """Refuse an object the API server would refuse before anything is created (the same offline
-        validation as --tracestack-plan, without rendering charts)."""
-        from .validate import validate_documents
+    def _binaries(self) -> dict[str, str]:
+        """Each tool's path, with its version and where it was found when the finder found it."""
+        return {**self.tools, **{name: line.removeprefix(f"{name} ") for name, line in self.found.items()}}
 
-        for manifest in render_manifests(profile, workdir):
-            validate_documents(list(manifest.documents), self.settings.k8s_version, manifest.label)
-
-    def _find_tools(self, profile: Profile) -> None:
-        if self.tools is not None:
-            return
+    def _find_tools(self, names: list[str]) -> None:
         from .tools import find_tool
 
-        self.tools = {tool: str(find_tool(tool, allow_download=self.settings.allow_download,
-                                          mirror=self.settings.tools_mirror))
-                      for tool in self.tools_needed(profile)}
+        for name in names:
+            if name not in self.tools:
+                found = find_tool(name, allow_download=self.settings.allow_download, mirror=self.settings.tools_mirror)
+                self.tools[name] = str(found.path)
+                self.found[name] = found.describe()
 
     def _take(self, step: KubeStep, stack: KubeStack) -> None:
         if self.skip(step, stack):
@@ -141,7 +183,7 @@ class KubeRuntime:
             self._forward(step, stack)
             return
         if step.role == "helm-install":
-            stack.releases.append(step.argv[step.argv.index("--install") + 1])   # uninstalled even if it fails
+            stack.releases.append(_release(step))   # uninstalled even if it fails
             if stack.cert_manager:
                 step = with_cert_manager(step)
         if step.role == "create-namespace":
@@ -163,9 +205,7 @@ class KubeRuntime:
 
     def _read_answer(self, step: KubeStep, done: CompletedCommand, stack: KubeStack) -> None:
         found = done.stdout.strip()
-        if step.role == "kubectl-version":
-            _check_kubectl_version(done, self._resolve(step.argv)[0])
-        elif step.role == "kind-clusters":
+        if step.role == "kind-clusters":
             stack.existing_clusters = found.split()
         elif step.role == "cert-manager":
             stack.cert_manager = bool(found)
@@ -211,7 +251,7 @@ class KubeRuntime:
         return self.runner.run(self._resolve(argv), timeout)
 
     def _resolve(self, argv: tuple[str, ...]) -> list[str]:
-        return [(self.tools or {}).get(argv[0], argv[0]), *argv[1:]]
+        return [self.tools.get(argv[0], argv[0]), *argv[1:]]
 
     # --- stop ------------------------------------------------------------------------------------
 
@@ -250,8 +290,8 @@ class KubeRuntime:
     def _remove_releases(self, stack: KubeStack) -> list[str]:
         leftovers = []
         for release in reversed(stack.releases):
-            done = self._run((*stack.target.helm, "uninstall", release, "--namespace", stack.namespace, "--wait",
-                              "--timeout", "300s"), 330)
+            step = release_removal(stack.target, release)
+            done = self._run(step.argv, step.timeout_s)
             if not done.ok and "not found" not in done.stderr.lower():
                 leftovers.append(f"helm release {release} in namespace {stack.namespace} (its cluster-wide objects "
                                  f"too): helm uninstall {release} --namespace {stack.namespace}\n{done.describe()}")
@@ -260,8 +300,8 @@ class KubeRuntime:
     def _remove_namespace(self, stack: KubeStack) -> list[str]:
         if not stack.created_namespace:
             return []
-        done = self._run((*stack.target.kubectl, "delete", "namespace", stack.namespace, "--wait=true",
-                          "--timeout=300s", "--ignore-not-found"), 330)
+        step = namespace_removal(stack.target)
+        done = self._run(step.argv, step.timeout_s)
         if done.ok:
             return []
         return [f"namespace {stack.namespace}: kubectl delete namespace {stack.namespace}\n{done.describe()}"]
@@ -277,13 +317,19 @@ class KubeRuntime:
         return "\n".join(lines)
 
 
-def _check_kubectl_version(done: CompletedCommand, path: str) -> None:
-    try:
-        client = json.loads(done.stdout)["clientVersion"]
-        found = (int(client["major"]), int(re.sub(r"\D", "", client["minor"])))
-    except (ValueError, KeyError, TypeError):
-        return   # an unusual build that does not say: let the commands themselves speak
-    if found < MINIMUM_KUBECTL:
-        raise UnavailableError(f"kubectl at {path} is {found[0]}.{found[1]}; tracestack needs 1.31 or later "
-                               "(`kubectl wait --for=create`). Put a newer kubectl first on PATH, or set "
-                               "TRACESTACK_KUBECTL=PATH")
+def _release(step: KubeStep) -> str:
+    """The release a ``helm upgrade --install RELEASE`` step installs."""
+    return step.argv[step.argv.index("--install") + 1]
+
+
+def release_removal(target: KubeTarget, release: str) -> KubeStep:
+    return KubeStep("remove", f"helm release {release} (its cluster-wide objects too)",
+                    (*target.helm, "uninstall", release, "--namespace", target.namespace, "--wait", "--timeout", "300s"),
+                    timeout_s=330)
+
+
+def namespace_removal(target: KubeTarget) -> KubeStep:
+    return KubeStep("remove", f"namespace {target.namespace} and everything in it",
+                    (*target.kubectl, "delete", "namespace", target.namespace, "--wait=true", "--timeout=300s",
+                     "--ignore-not-found"), timeout_s=330)
+

@@ -30,7 +30,8 @@ KUBERNETES_SCHEMA: dict[str, Any] = {
                            "repo": {"type": "string", "pattern": "^(https?|oci)://"},
                            "version": {"type": "string", "pattern": r"^\d+\.\d+\.\d+"},
                            "values": _STRINGS}}},
-        # Images the workloads use, loaded into kind with --tracestack-load-images=profile.
+        # Extra images to load with --tracestack-load-images=profile, beyond those read from the rendered
+        # objects (e.g. one a Job pulls by name at run time); usually absent.
         "images": {"type": "array", "items": {"type": "string", "pattern": r"^\S+(:[\w.\-]+|@sha256:[0-9a-f]{64})$"}},
         # Workloads whose rollout is waited for, in this order.
         "rollouts": {"type": "array", "items": {"type": "string",

@@ -8,9 +8,8 @@ from pathlib import Path
 
 KIND_VERSION = "v0.31.0"
 KIND_NODE_IMAGE = "kindest/node:v1.35.0"      # the node image kind v0.31.0 is released with
-DEFAULT_K8S_VERSION = "1.29.0"                # the seeds' minimum; the schema offline validation uses
 MANAGED_BY = "app.kubernetes.io/managed-by=pytest-tracestack"
-PROFILE_IMAGES = "profile"                    # --tracestack-load-images=profile: the profile's own list
+PROFILE_IMAGES = "profile"                    # --tracestack-load-images=profile: every image the install uses
 
 
 def random_namespace() -> str:
@@ -25,8 +24,9 @@ class KubeSettings:
     kubeconfig: str | None = None             # cluster runtime: the user's kubeconfig (default: kubectl's own)
     context: str | None = None                # cluster runtime: the context in it
     namespace: str = field(default_factory=random_namespace)
-    images_to_load: tuple[str, ...] = ()      # kind: `kind load docker-image`; ("profile",) = the profile's list
-    k8s_version: str = DEFAULT_K8S_VERSION
+    images_to_load: tuple[str, ...] = ()      # kind: `kind load docker-image`; ("profile",) = every image it uses
+    k8s_version: str | None = None            # schema version; None = the node image's (kind) or server's (cluster)
+    charts: str | None = None                 # the pinned charts from this directory or mirror URL, not their repos
     rollout_timeout_s: float = 300.0          # each helm --wait and each rollout wait
     report_dir: Path | None = None            # kube-diagnostics.txt goes here when an install fails
     tools_mirror: str | None = None           # base URL mirroring the official kind/kubectl/helm release paths
@@ -37,9 +37,9 @@ class KubeSettings:
     def from_options(cls, *, cluster_name: str | None, node_image: str | None, keep: bool, kubeconfig: str | None,
                      context: str | None, namespace: str | None, images_to_load: list[str], k8s_version: str | None,
                      rollout_timeout_s: float, report_dir: Path | None, tools_mirror: str | None = None,
-                     allow_download: bool = True) -> "KubeSettings":
+                     allow_download: bool = True, charts: str | None = None) -> "KubeSettings":
         return cls(cluster_name=cluster_name or "tracestack", node_image=node_image or KIND_NODE_IMAGE, keep=keep,
                    kubeconfig=kubeconfig, context=context, namespace=namespace or random_namespace(),
-                   images_to_load=tuple(images_to_load), k8s_version=k8s_version or DEFAULT_K8S_VERSION,
+                   images_to_load=tuple(images_to_load), k8s_version=k8s_version or None,
                    rollout_timeout_s=rollout_timeout_s, report_dir=report_dir, tools_mirror=tools_mirror,
-                   allow_download=allow_download)
+                   allow_download=allow_download, charts=charts or None)

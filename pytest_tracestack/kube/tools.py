@@ -1,6 +1,9 @@
 """kind, kubectl and helm: an explicit path or env var, PATH, tracestack's cache, or a verified download
 from the official release URL (or a mirror of it); and the container engine kind needs.
 
+A tool on PATH is used only when its version suits tracestack's commands (kubectl 1.31+, helm 3.18.5+ and
+below 4); otherwise the pinned one from the cache or a download is used, and the result says why.
+
 Checksums: kind publishes ``<asset>.sha256sum`` ("digest  name"), kubectl ``<asset>.sha256`` (the bare
 digest), helm ``<tarball>.sha256sum`` ("digest  name"). Nothing is installed unless the digest matches.
 """
@@ -21,7 +24,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from .. import paths
-from ..binaries import ChecksumMismatch, _arch, expected_sha256
+from ..binaries import ChecksumMismatch, _arch, expected_sha256, reported_version
 from ..errors import BinaryNotFoundError, UnavailableError
 from ..progress import progress_download
 
@@ -35,10 +38,29 @@ class ToolSpec:
     url: str            # {v} and {arch} filled in
     checksum_url: str
     member: str = ""    # the binary inside a .tar.gz, or "" for a plain binary
+    version_args: tuple[str, ...] = ("version",)
+    minimum: str = ""   # the oldest version tracestack's commands work with ("" = not checked)
+    below: str = ""     # the first version they are not written for (a new major)
+    why: str = ""       # the reason for the range, said when a version is refused
 
     @property
     def env(self) -> str:
         return f"TRACESTACK_{self.name.upper()}"
+
+    @property
+    def wanted(self) -> str:
+        return f"{self.name} {self.minimum} or later" + (f" and below {self.below}" if self.below else "")
+
+    def unsuitable(self, version: str) -> str:
+        """Why ``version`` (as the tool reports it) will not do, or "" when it will."""
+        if not self.minimum:
+            return ""
+        if not version:
+            return f"it did not say its version; tracestack needs {self.wanted}"
+        found = _numbers(version)
+        if found < _numbers(self.minimum) or (self.below and found >= _numbers(self.below)):
+            return f"it is {version}; tracestack needs {self.wanted} ({self.why})"
+        return ""
 
     def urls(self, mirror: str | None = None) -> tuple[str, str]:
         """The asset and checksum URLs; a mirror base keeps the official path and replaces scheme and host."""
@@ -52,37 +74,61 @@ TOOLS = {
     "kind": ToolSpec("kind", "v0.31.0", "https://kind.sigs.k8s.io/dl/{v}/kind-linux-{arch}",
                      "https://kind.sigs.k8s.io/dl/{v}/kind-linux-{arch}.sha256sum"),
     "kubectl": ToolSpec("kubectl", "v1.35.0", "https://dl.k8s.io/release/{v}/bin/linux/{arch}/kubectl",
-                        "https://dl.k8s.io/release/{v}/bin/linux/{arch}/kubectl.sha256"),
+                        "https://dl.k8s.io/release/{v}/bin/linux/{arch}/kubectl.sha256",
+                        version_args=("version", "--client"), minimum="1.31.0",
+                        why="`kubectl wait --for=create` came in 1.31"),
     "helm": ToolSpec("helm", "v3.19.0", "https://get.helm.sh/helm-{v}-linux-{arch}.tar.gz",
-                     "https://get.helm.sh/helm-{v}-linux-{arch}.tar.gz.sha256sum", member="helm"),
+                     "https://get.helm.sh/helm-{v}-linux-{arch}.tar.gz.sha256sum", member="helm",
+                     version_args=("version", "--short"), minimum="3.18.5", below="4.0.0",
+                     why="from 3.18.5 on, helm checks a chart's values schema against its metaschema as the pinned "
+                         "v3.19.0 does, so an older one would accept a chart the pinned one refuses; tracestack's "
+                         "helm commands are written for helm 3"),
 }
 
 
+@dataclass(frozen=True)
+class FoundTool:
+    name: str
+    path: Path
+    version: str                       # as the tool reports it; "" when it did not say
+    source: str                        # where it was found
+    passed_over: tuple[str, ...] = ()  # tools found before it that would not do, and why
+
+    def describe(self) -> str:
+        text = f"{self.name} {self.version or '(version unknown)'} at {self.path} ({self.source})"
+        return text + "".join(f"; {note}" for note in self.passed_over)
+
+
 def find_tool(name: str, explicit: str | None = None, allow_download: bool = True, cache_root: Path | None = None,
-              mirror: str | None = None) -> Path:
-    """The tool's path, in this order: ``explicit``, ``TRACESTACK_<NAME>``, PATH, cache, verified download."""
+              mirror: str | None = None) -> FoundTool:
+    """The tool, in this order: ``explicit``, ``TRACESTACK_<NAME>``, PATH (if its version suits), cache,
+    verified download. An explicit one of an unsuitable version is an error, not a reason to look elsewhere."""
     spec = TOOLS[name]
     tried: list[str] = []
     for origin, given in (("explicit path", explicit), (spec.env, os.environ.get(spec.env))):
         if given:
-            if _runnable(Path(given)):
-                return Path(given)
-            raise BinaryNotFoundError(name, spec.version, [f"{origin}: {given} is not an executable file"],
-                                      f"point {spec.env} at the {name} binary, or unset it to search PATH")
+            return _given(spec, origin, Path(given))
         tried.append(f"{origin}: not given")
+    passed_over: list[str] = []
     located = shutil.which(name)
     if located:
-        return Path(located)
-    tried.append(f"PATH: no {name}")
+        version = reported_version(Path(located), spec.version_args)
+        problem = spec.unsuitable(version)
+        if not problem:
+            return FoundTool(name, Path(located), version, "PATH")
+        passed_over.append(f"{name} on PATH ({located}) not used: {problem}")
+    tried.append(passed_over[-1] if passed_over else f"PATH: no {name}")
+    pinned = spec.version.removeprefix("v")
     cached = cached_tool_path(name, cache_root)
     if _runnable(cached):
-        return cached
+        return FoundTool(name, cached, pinned, "tracestack cache, the pinned version", tuple(passed_over))
     tried.append(f"cache: {cached} does not exist")
     if allow_download:
         mirror = mirror or os.environ.get(MIRROR_ENV)
         asset, checksum = spec.urls(mirror)
         try:
-            return download_tool(asset, checksum, spec.member, cached)
+            path = download_tool(asset, checksum, spec.member, cached)
+            return FoundTool(name, path, pinned, f"downloaded from {asset}, SHA-256 verified", tuple(passed_over))
         except (httpx.HTTPError, OSError) as error:
             tried.append(f"download {asset}: {type(error).__name__}: {error}")
     else:
@@ -90,6 +136,18 @@ def find_tool(name: str, explicit: str | None = None, allow_download: bool = Tru
     raise BinaryNotFoundError(name, spec.version, tried,
                               f"install {name} {spec.version} on PATH, or set {spec.env}=PATH; behind a firewall "
                               f"set {MIRROR_ENV}=URL to a mirror holding the official release paths")
+
+
+def _given(spec: ToolSpec, origin: str, path: Path) -> FoundTool:
+    if not _runnable(path):
+        raise BinaryNotFoundError(spec.name, spec.version, [f"{origin}: {path} is not an executable file"],
+                                  f"point {spec.env} at the {spec.name} binary, or unset it to search PATH")
+    version = reported_version(path, spec.version_args)
+    problem = spec.unsuitable(version)
+    if version and problem:
+        raise UnavailableError(f"{origin}: {path}: {problem}. Point {spec.env} at {spec.wanted}, or unset it to "
+                               f"use the pinned {spec.name} {spec.version}")
+    return FoundTool(spec.name, path, version, origin)
 
 
 def cached_tool_path(name: str, cache_root: Path | None = None) -> Path:
@@ -133,6 +191,11 @@ def _extract(payload: bytes, member: str, url: str) -> bytes:
                 if extracted is not None:
                     return extracted.read()
     raise OSError(f"{url} holds no file named {member}")
+
+
+def _numbers(version: str) -> tuple[int, ...]:
+    match = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", version)
+    return tuple(int(part or 0) for part in match.groups()) if match else ()
 
 
 def _runnable(path: Path) -> bool:

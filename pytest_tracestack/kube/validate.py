@@ -1,15 +1,13 @@
 """Offline validation of everything the kube runtimes would apply: built-in kinds against the Kubernetes
 schema of a chosen version (kubernetes-validate, strict), the operator's custom resources against
-tracestack's schemas of their CRDs, the Helm values for the keys each topology relies on, and the
-``helm template`` output when helm is installed. Errors name the file, the object and the field."""
+tracestack's schemas of their CRDs, the Helm values for the keys each topology relies on, and the objects
+`helm template` rendered for each chart. Errors name the file, the object and the field."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import jsonschema
 import kubernetes_validate
@@ -19,8 +17,9 @@ from kubernetes_validate.utils import VersionNotSupportedError, all_versions, ma
 from ..errors import TracestackError
 from ..profiles import Profile
 from ..rendering import resolve_manifest
+from .charts import RenderedChart
 from .crds import custom_resource
-from .manifests import object_name, render_manifests
+from .manifests import RenderedManifest, object_name, render_manifests
 from .section import kubernetes_section
 
 MINIMUM_VERSION = (1, 29)   # the seeds ask for Kubernetes 1.29+
@@ -39,7 +38,7 @@ def check_version(version: str) -> None:
     if wanted < MINIMUM_VERSION or wanted > supported[-1]:
         raise ManifestInvalid(f"Kubernetes {version} cannot be checked: the seeds need 1.29 or later, and "
                               f"kubernetes-validate has schemas up to {'.'.join(map(str, supported[-1]))}; "
-                              f"pick a version such as 1.29.0 (--tracestack-k8s-version)")
+                              f"pick a version such as 1.35.0 (--tracestack-k8s-version)")
 
 
 def validate_object(obj: dict[str, Any], version: str, where: str) -> str:
@@ -62,7 +61,7 @@ def validate_object(obj: dict[str, Any], version: str, where: str) -> str:
                               f"{obj.get('kind')}, and tracestack has no schema for it as a custom resource") from None
     except VersionNotSupportedError:
         raise ManifestInvalid(f"Kubernetes {version} has no schema in kubernetes-validate; pick a released "
-                              "version such as 1.29.0 (--tracestack-k8s-version)") from None
+                              "version such as 1.35.0 (--tracestack-k8s-version)") from None
     return name
 
 
@@ -80,21 +79,27 @@ def validate_file(path: Path, version: str, label: str | None = None) -> list[st
     return validate_documents(documents, version, where)
 
 
-def validate_profile(profile: Profile, version: str) -> list[str]:
-    """Every manifest as it would be applied, the values' required keys, and the charts' rendered objects
-    when helm is installed. Returns one line per file or chart saying what was checked."""
+def validate_profile(profile: Profile, version: str, manifests: Sequence[RenderedManifest] | None = None,
+                     charts: Sequence[RenderedChart] = ()) -> list[str]:
+    """Every manifest as it would be applied (rendered here when not given), the values' required keys, and
+    the charts' rendered objects. Returns one line per file or chart saying what was checked."""
     section = kubernetes_section(profile)
     check_version(version)
+    if manifests is None:
+        with tempfile.TemporaryDirectory(prefix="tracestack-validate-") as workdir:
+            return validate_profile(profile, version, render_manifests(profile, Path(workdir)), charts)
     results = []
-    with tempfile.TemporaryDirectory(prefix="tracestack-validate-") as workdir:
-        for manifest in render_manifests(profile, Path(workdir)):
-            names = validate_documents(list(manifest.documents), version, manifest.label)
-            results.append(f"{manifest.label}: {', '.join(names)} (Kubernetes {version} schema)")
+    for manifest in manifests:
+        names = validate_documents(list(manifest.documents), version, manifest.label)
+        results.append(f"{manifest.label}: {', '.join(names)} (Kubernetes {version} schema)")
     for chart in section.get("charts", []):
         for values in chart.get("values", []):
             checked = check_values(values, chart["chart"])
             results.append(f"manifests/{values}: parsed; {checked}")
-        results.append(helm_template(chart, version))
+    for rendered in charts:
+        names = validate_documents(list(rendered.documents), version, rendered.label)
+        results.append(f"{rendered.label} ({rendered.origin}): {len(names)} rendered objects valid "
+                       f"(Kubernetes {version} schema)")
     return results
 
 
@@ -124,27 +129,6 @@ def check_values(relative: str, chart: str) -> str:
             raise ManifestInvalid(f"manifests/{relative}: {dotted} is {node!r}, but the {chart} topology needs "
                                   f"{expected!r}")
     return f"{', '.join(f'{k}={v}' for k, v in required.items())}" if required else "no keys required"
-
-
-def helm_template(chart: dict[str, Any], version: str) -> str:
-    helm = shutil.which("helm")
-    label = f"chart {chart['chart']} {chart['version']}"
-    if helm is None:
-        return f"{label}: not rendered: helm is not on PATH (its objects are validated when helm is installed)"
-    values = [arg for path in chart.get("values", []) for arg in ("-f", str(resolve_manifest(path)))]
-    source = (["--repo", chart["repo"], chart["chart"]] if not chart["repo"].startswith("oci://")
-              else [f"{chart['repo'].rstrip('/')}/{chart['chart']}"])
-    argv = [helm, "template", chart["release"], *source, "--version", chart["version"], *values,
-            "--kube-version", version]
-    try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired:
-        return f"{label}: not rendered: helm template gave no answer within 300s"
-    if done.returncode != 0:
-        return f"{label}: not rendered: helm template failed: {done.stderr.strip()[:300]}"
-    documents = [doc for doc in yaml.safe_load_all(done.stdout) if doc]
-    names = validate_documents(documents, version, f"helm template {chart['chart']} {chart['version']}")
-    return f"{label}: {len(names)} rendered objects valid (Kubernetes {version} schema)"
 
 
 def _check_pipelines(obj: dict[str, Any], where: str, name: str) -> None:

@@ -66,10 +66,14 @@ class Stack:
     def ingest_target(self, protocol: str) -> str:
         """``host:port`` for gRPC, or a full URL for HTTP protocols."""
         endpoint = self.profile.ingest[protocol]
-        replica = self.first(endpoint.component)
-        if protocol == "otlp-grpc":
-            return replica.hostport(endpoint.port)
-        return replica.url(endpoint.port, endpoint.path)
+        self.first(endpoint.component)       # a clear error when the component has no replica
+        return self.ingest_targets(protocol)[0]
+
+    def ingest_targets(self, protocol: str) -> list[str]:
+        """The ingest target of every replica of the component taking ``protocol``."""
+        endpoint = self.profile.ingest[protocol]
+        return [replica.hostport(endpoint.port) if protocol == "otlp-grpc" else replica.url(endpoint.port, endpoint.path)
+                for replica in self.replicas_of(endpoint.component)]
 
     def query_url(self) -> str | None:
         query = self.profile.query

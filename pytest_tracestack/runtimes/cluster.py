@@ -3,9 +3,13 @@ creates; it never creates or deletes clusters and never touches what it did not 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+from ..errors import UnavailableError
+from ..kube.install import KubeTarget
 from ..kube.runtime import KubeRuntime, KubeStack
+from ..profiles import Profile
 
 
 class ClusterRuntime(KubeRuntime):
@@ -18,6 +22,22 @@ class ClusterRuntime(KubeRuntime):
         if self.settings.context:
             args.append(f"--context={self.settings.context}")
         return args
+
+    def plan_tools(self, profile: Profile) -> list[str]:
+        # Without --tracestack-k8s-version the plan asks the server for its version.
+        return [*super().plan_tools(profile), *([] if self.settings.k8s_version else ["kubectl"])]
+
+    def cluster_k8s_version(self, target: KubeTarget) -> tuple[str, str]:
+        """The server's version, as `kubectl version` reports it (v1.30.4-gke.1 -> 1.30.4)."""
+        done = self._run((*target.kubectl, "version", "-o", "json"), 30)
+        try:
+            server = json.loads(done.stdout)["serverVersion"]["gitVersion"]
+        except (ValueError, KeyError, TypeError):
+            said = (done.stderr or done.stdout).strip().splitlines()
+            raise UnavailableError(f"the cluster runtime cannot reach the cluster to learn its Kubernetes version: "
+                                   f"{said[-1] if said else 'kubectl printed no serverVersion'}\n{done.describe()}\n"
+                                   "(reach the cluster, or pass its version with --tracestack-k8s-version)") from None
+        return server.removeprefix("v").split("-")[0].split("+")[0], "the server (kubectl version)"
 
     def keep_lines(self, stack: KubeStack) -> list[str]:
         flags = " ".join(self.connection(Path(".")))

@@ -3,12 +3,16 @@ profile installed into a namespace of its own; the cluster is deleted at the end
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from pathlib import Path
 
+from ..errors import UnavailableError
 from ..kube.commands import CommandRunner
+from ..kube.images import ImagesUnknown
 from ..kube.install import KubeStep, KubeTarget
+from ..kube.preparation import Prepared
 from ..kube.runtime import KubeCleanupIncomplete, KubeRuntime, KubeStack, KubeStepFailed
-from ..kube.section import kubernetes_section
 from ..kube.settings import KIND_VERSION, PROFILE_IMAGES, KubeSettings
 from ..kube.tools import require_container_engine
 from ..profiles import Profile
@@ -29,7 +33,16 @@ class KindRuntime(KubeRuntime):
     def preflight(self) -> None:
         require_container_engine()
 
-    def setup_steps(self, profile: Profile, target: KubeTarget, workdir: Path) -> list[KubeStep]:
+    def cluster_k8s_version(self, target: KubeTarget) -> tuple[str, str]:
+        """The version in the node image's tag (kindest/node:v1.35.0[@sha256:...])."""
+        image = self.settings.node_image
+        match = re.search(r":v?(\d+\.\d+\.\d+)(?:@|$)", image)
+        if match is None:
+            raise UnavailableError(f"node image {image}: its tag names no Kubernetes version (like v1.35.0); pass "
+                                   "the version it runs with --tracestack-k8s-version")
+        return match.group(1), f"the node image {image}"
+
+    def setup_steps(self, profile: Profile, target: KubeTarget, workdir: Path, prepared: Prepared) -> list[KubeStep]:
         name = self.settings.cluster_name
         kubeconfig = str(workdir / "kubeconfig")
         steps = [
@@ -44,15 +57,22 @@ class KindRuntime(KubeRuntime):
         ]
         steps += [KubeStep("run", f"load pre-pulled image {image} into the nodes",
                            ("kind", "load", "docker-image", image, "--name", name), timeout_s=600)
-                  for image in self._images(profile)]
+                  for image in self._images(prepared)]
         return steps
 
-    def _images(self, profile: Profile) -> list[str]:
+    def _images(self, prepared: Prepared) -> list[str]:
         images: list[str] = []
         for image in self.settings.images_to_load:
-            listed = kubernetes_section(profile).get("images", []) if image == PROFILE_IMAGES else [image]
+            listed = self._profile_images(prepared) if image == PROFILE_IMAGES else [image]
             images += [item for item in listed if item not in images]
         return images
+
+    @staticmethod
+    def _profile_images(prepared: Prepared) -> list[str]:
+        if prepared.images.unknown:
+            raise ImagesUnknown("--tracestack-load-images=profile cannot pre-load every image the install uses:\n"
+                                + "\n".join(f"  - {reason}" for reason in prepared.images.unknown))
+        return prepared.images.images
 
     def skip(self, step: KubeStep, stack: KubeStack) -> bool:
         if step.role != "kind-create":
@@ -62,10 +82,19 @@ class KindRuntime(KubeRuntime):
         stack.created_cluster = True   # from here on, a failure deletes the (partial) cluster
         return False
 
-    def remove_cluster(self, stack: KubeStack) -> list[str]:
+    def removal_steps(self, target: KubeTarget, releases: list[str]) -> list[KubeStep]:
         name = self.settings.cluster_name
-        done = self._run(("kind", "delete", "cluster", "--name", name), 300)
-        return [] if done.ok else [f"kind cluster {name}: kind delete cluster --name {name}\n{done.describe()}"]
+        reused = [replace(step, when=f"when cluster {name} was reused") for step in super().removal_steps(target, releases)]
+        return [*reused, replace(self._cluster_removal(), when="when this run created it; what is in it goes with it")]
+
+    def _cluster_removal(self) -> KubeStep:
+        name = self.settings.cluster_name
+        return KubeStep("remove", f"kind cluster {name}", ("kind", "delete", "cluster", "--name", name), timeout_s=300)
+
+    def remove_cluster(self, stack: KubeStack) -> list[str]:
+        step = self._cluster_removal()
+        done = self._run(step.argv, step.timeout_s)
+        return [] if done.ok else [f"{step.description}: {' '.join(step.argv)}\n{done.describe()}"]
 
     def keep_lines(self, stack: KubeStack) -> list[str]:
         name = self.settings.cluster_name

@@ -25,6 +25,7 @@ def kube_runtime_from_config(name: str, config: pytest.Config):
         rollout_timeout_s=_rollout_timeout(config),
         report_dir=Path(report) if report else None,
         allow_download=not value("no-download"),
+        charts=value("charts"),
     )
     return make_kube_runtime(name, settings)
 

@@ -106,6 +106,8 @@ class LocalRuntime:
             steps.append(PlanStep("start", f"{component.replicas} x {component.name} ({component.binary}{target}), "
                                            f"{source}, ports {component.ports}"))
         steps.append(PlanStep("wait", f"readiness of every replica, {self.settings.ready_timeout_s:.0f}s deadline"))
+        steps.append(PlanStep("stop", "at the end (also after a failure or Ctrl-C; not with --tracestack-keep): "
+                                      "SIGTERM, then SIGKILL after a deadline, every process group; ports checked free"))
         return steps
 
     # --- start --------------------------------------------------------------------------------
@@ -202,6 +204,7 @@ class LocalRuntime:
             lines.append(f"  {replica.name} pid {replica.pid}: {ports}")
         if any(c.binary == "capture-sink" for c in stack.profile.components.values()):
             lines.append("  note: the capture sink ran inside pytest and stopped with it")
+        lines.append(f"  its endpoints again: tracestack status {stack.workdir}")
         lines.append(f"  stop it with: tracestack stop {stack.workdir}")
         return "\n".join(lines)
 
@@ -270,5 +273,7 @@ def _write_state(stack: LocalStack) -> None:
     """What ``tracestack stop DIR`` needs to end a kept stack."""
     state = {"profile": stack.profile.name,
              "replicas": [{"name": r.name, "pid": r.pid, "address": r.address, "ports": r.ports}
-                          for r in stack.replicas]}
+                          for r in stack.replicas],
+             "ingest": {protocol: stack.ingest_targets(protocol) for protocol in stack.profile.ingest},
+             "query": stack.query_url()}
     (stack.workdir / "stack.json").write_text(json.dumps(state, indent=2))

@@ -1,0 +1,76 @@
+"""``tracestack status DIR``: the endpoints of a stack left up with --tracestack-keep, read from the
+``stack.json`` the local runtime wrote into its work dir, and whether each process still runs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from .errors import TracestackError
+from .runtimes.local import process_state
+
+# The variables the Locust users read their targets from (pytest_tracestack/load/users.py).
+LOCUST_TARGETS = {"otlp-grpc": "TRACESTACK_OTLP_GRPC", "otlp-http": "TRACESTACK_OTLP_HTTP"}
+
+
+def add_status_command(commands: argparse._SubParsersAction) -> None:
+    status = commands.add_parser("status", help="print the endpoints of a stack kept with --tracestack-keep")
+    status.add_argument("workdir", type=Path, metavar="DIR", help="the work dir --tracestack-keep printed")
+    status.set_defaults(run=lambda args: print_status(args.workdir))
+
+
+def read_state(workdir: Path) -> dict[str, Any]:
+    state_file = workdir / "stack.json"
+    if not state_file.is_file():
+        raise TracestackError(f"{state_file} does not exist: is {workdir} the work dir a kept stack printed "
+                              "(`work dir ...` in the --tracestack-keep lines)?")
+    try:
+        return json.loads(state_file.read_text())
+    except ValueError as error:
+        raise TracestackError(f"{state_file} is not the JSON tracestack wrote: {error}") from None
+
+
+def print_status(workdir: Path) -> int:
+    """Print the stack's endpoints; 0 when every process of it runs, 1 when one is gone."""
+    state = read_state(workdir)
+    lines, gone = describe(state, workdir)
+    print("\n".join(lines))
+    return 1 if gone else 0
+
+
+def describe(state: dict[str, Any], workdir: Path) -> tuple[list[str], list[str]]:
+    """The lines to print, and the names of the replicas whose process is gone."""
+    lines = [f"profile {state['profile']}, work dir {workdir}"]
+    gone = []
+    for replica in state["replicas"]:
+        ports = ", ".join(f"{name} {replica['address']}:{port}" for name, port in replica["ports"].items())
+        lines.append(f"  {replica['name']} {_process(replica.get('pid'))}: {ports}")
+        if replica.get("pid") and not _running(replica["pid"]):
+            gone.append(replica["name"])
+    for protocol, targets in state.get("ingest", {}).items():
+        lines.append(f"  send {protocol} to: {', '.join(targets)}")
+    if state.get("query"):
+        lines.append(f"  query Tempo at: {state['query']}")
+    lines += _locust_lines(state.get("ingest", {}))
+    if gone:
+        lines.append(f"  not running any more: {', '.join(gone)}")
+    lines.append(f"  stop it with: tracestack stop {workdir}")
+    return lines, gone
+
+
+def _locust_lines(ingest: dict[str, list[str]]) -> list[str]:
+    return [f"  load it with Locust: TRACESTACK_LOAD_PROTOCOL={protocol} {LOCUST_TARGETS[protocol]}={','.join(targets)} "
+            "locust -f loadtests/locustfile.py --headless -u 4 -t 30s --tracestack-rate 1MB/s"
+            for protocol, targets in ingest.items() if protocol in LOCUST_TARGETS and targets]
+
+
+def _process(pid: int | None) -> str:
+    if not pid:
+        return "(ran inside pytest and stopped with it)"
+    return f"pid {pid} ({'running' if _running(pid) else 'gone'})"
+
+
+def _running(pid: int) -> bool:
+    return process_state(pid) not in ("?", "Z", "X")

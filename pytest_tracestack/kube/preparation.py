@@ -1,0 +1,74 @@
+"""What a kube run knows before it creates anything, the same for ``--tracestack-plan`` and a real start:
+the raw manifests as they will be applied, each chart as `helm template` renders it (through the command
+layer, with the helm the tool finder chose), every object validated against the Kubernetes version the
+cluster runs, the profile's Tempo version checked against the images, and every image the install uses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from ..errors import TracestackError
+from ..profiles import Profile
+from .charts import RenderedChart, chart_source
+from .commands import CompletedCommand
+from .images import ImagePlan, ImageUse, Rendered, check_tempo_version, images_used
+from .install import KubeTarget, chart_arguments
+from .manifests import RenderedManifest, render_manifests
+from .section import kubernetes_section
+from .settings import KubeSettings
+from .validate import validate_profile
+
+Run = Callable[[tuple[str, ...], float], CompletedCommand]
+RENDER_TIMEOUT_S = 300.0   # includes fetching the chart from its repository
+
+
+class ChartRenderFailed(TracestackError):
+    """`helm template` refused a chart (schema, values, unreachable repository): nothing can be installed."""
+
+
+@dataclass(frozen=True)
+class Prepared:
+    k8s_version: str
+    k8s_version_origin: str            # where the version comes from, for the plan
+    manifests: list[RenderedManifest]
+    charts: list[RenderedChart]
+    checked: list[str]                 # one line per file or chart validated
+    images: ImagePlan
+
+
+def prepare(profile: Profile, settings: KubeSettings, target: KubeTarget, workdir: Path,
+            version: tuple[str, str], run: Run) -> Prepared:
+    """``version`` is (Kubernetes version, where it comes from); ``run`` is the runtime's command layer."""
+    section = kubernetes_section(profile)
+    manifests = render_manifests(profile, workdir)
+    charts = [render_chart(chart, settings, target, version[0], run) for chart in section.get("charts", [])]
+    checked = validate_profile(profile, version[0], manifests, charts)
+    # In install order: the charts, then the raw manifests.
+    found = images_used([*(Rendered(c.label, c.documents) for c in charts),
+                         *(Rendered(m.label, m.documents) for m in manifests)])
+    check_tempo_version(profile, found.uses)
+    extra = tuple(ImageUse(image, "the profile's kubernetes.images") for image in section.get("images", []))
+    return Prepared(version[0], version[1], manifests, charts, checked,
+                    ImagePlan(found.uses + extra, found.unknown))
+
+
+def render_chart(chart: dict[str, Any], settings: KubeSettings, target: KubeTarget, version: str,
+                 run: Run) -> RenderedChart:
+    """The chart's objects, rendered with the install's values and --set flags for ``version``."""
+    label = f"helm template {chart['chart']} {chart['version']}"
+    origin = chart_source(chart, settings.charts).origin
+    argv = (*target.helm_offline, "template", chart["release"], *chart_arguments(chart, settings),
+            "--namespace", target.namespace, "--kube-version", version, "--skip-tests")
+    done = run(argv, RENDER_TIMEOUT_S)
+    if not done.ok:
+        raise ChartRenderFailed(f"chart {chart['chart']} {chart['version']} from {origin} cannot be rendered, so it "
+                                f"cannot be installed; helm said:\n{done.describe()}")
+    try:
+        documents = tuple(document for document in yaml.safe_load_all(done.stdout) if document)
+    except yaml.YAMLError as error:
+        raise ChartRenderFailed(f"{label}: helm's output is not YAML: {error}") from None
+    return RenderedChart(label, origin, documents)
