@@ -38,6 +38,9 @@ _COMPONENT = {
         "config": _CONFIG_SOURCE,
         "ports": {"type": "object", "additionalProperties": {"type": "integer", "minimum": 1, "maximum": 65535}},
         "readiness": {"type": "string", "description": "'http:PORT/PATH' polled until 200"},
+        "metrics": {"type": "string", "pattern": "^http:[A-Za-z0-9_.-]+/",
+                    "description": "'http:PORT/PATH' serving Prometheus text, scraped under load "
+                                   "(default: a port named 'metrics')"},
         "local_overrides": {"type": "object"},
         "local_notes": {"type": "array", "items": {"type": "string"}},
         "args": {"type": "array", "items": {"type": "string"}},

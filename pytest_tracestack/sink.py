@@ -84,9 +84,24 @@ class _TraceService(trace_service_pb2_grpc.TraceServiceServicer):
         return trace_service_pb2.ExportTraceServiceResponse()
 
 
+class AnsweringHandler(BaseHTTPRequestHandler):
+    """An HTTP/1.1 handler that answers with a body of known length and logs nothing (pytest's output stays clean)."""
+
+    protocol_version = "HTTP/1.1"
+
+    def _answer(self, status: int, body: bytes, content_type: str = "text/plain") -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args) -> None:
+        return
+
+
 def _http_handler(store: _Store) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    class Handler(AnsweringHandler):
 
         def do_POST(self) -> None:  # noqa: N802
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -107,16 +122,6 @@ def _http_handler(store: _Store) -> type[BaseHTTPRequestHandler]:
             if content_type == "application/json":
                 return self._answer(200, b"{}", "application/json")
             return self._answer(200, empty.SerializeToString(), "application/x-protobuf")
-
-        def _answer(self, status: int, body: bytes, content_type: str = "text/plain") -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args) -> None:  # keep pytest's output clean
-            return
 
     return Handler
 
