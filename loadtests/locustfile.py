@@ -8,7 +8,9 @@
 
 Rates: --tracestack-rate / TRACESTACK_LOAD_RATE (5MB/s, 20000spans/s, max) for all users together.
 Targets: --host, or TRACESTACK_OTLP_GRPC / TRACESTACK_OTLP_HTTP with several comma-separated targets.
-Each request's statistics row is named by protocol and target; refusals are failures named by status.
+Each user keeps up to TRACESTACK_LOAD_IN_FLIGHT requests in flight (default 32), so a slow answer does not
+lower the rate offered. Each request's statistics row is named by protocol and target; refusals are failures
+named by status and the receiver's message (e.g. Tempo's RATE_LIMITED: ingestion rate limit ...).
 The users, pacing and the stepped shape live in pytest_tracestack/load/; pytest's --tracestack-load runs
 the same users.
 """

@@ -4,9 +4,6 @@ show and stop a stack left up with --tracestack-keep."""
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import signal
 import sys
 from pathlib import Path
 
@@ -14,7 +11,6 @@ from .binaries import DEFAULT_DOWNLOAD_BASE, SPECS, BinaryProvider
 from .collector_build import build_collector
 from .errors import TracestackError
 from .kept import add_status_command
-from .runtimes.process import wait_ports_free
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,11 +34,13 @@ def main(argv: list[str] | None = None) -> int:
     add_status_command(commands)
     stop = commands.add_parser("stop", help="stop a stack left running with --tracestack-keep")
     stop.add_argument("workdir", type=Path, metavar="DIR", help="the work dir --tracestack-keep printed")
+    stop.add_argument("--grace", type=float, default=10.0, metavar="SECONDS",
+                      help="how long every process may take to exit after SIGTERM before SIGKILL (default 10)")
     args = parser.parse_args(argv)
     try:
         if args.command == "status":
             return args.run(args)
-        return {"install": _install, "images": _images, "stop": lambda a: _stop(a.workdir)}[args.command](args)
+        return {"install": _install, "images": _images, "stop": lambda a: _stop(a.workdir, a.grace)}[args.command](args)
     except TracestackError as error:
         print(f"tracestack: {error}", file=sys.stderr)
         return 1
@@ -73,26 +71,18 @@ def _images(args: argparse.Namespace) -> int:
     return 0
 
 
-def _stop(workdir: Path) -> int:
-    state_file = workdir / "stack.json"
-    if not state_file.is_file():
-        raise TracestackError(f"{state_file} does not exist: is {workdir} the work dir a kept stack printed?")
-    state = json.loads(state_file.read_text())
-    for replica in state["replicas"]:
-        if replica.get("pid"):
-            try:
-                os.killpg(replica["pid"], signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-    endpoints = [(r["address"], port) for r in state["replicas"] for port in r["ports"].values()]
-    still_open = wait_ports_free(endpoints, deadline_s=20)
-    for replica in state["replicas"]:
-        if replica.get("pid") and still_open:
-            try:
-                os.killpg(replica["pid"], signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-    print(f"stopped profile {state['profile']} ({len(state['replicas'])} replicas)")
+def _stop(workdir: Path, grace_s: float) -> int:
+    """Returns only when every process it signalled is gone, or names those that are not (exit status 1)."""
+    from .runtimes.state import stop_kept_stack
+
+    result = stop_kept_stack(workdir, grace_s)
+    print("\n".join(result.lines()))
+    if not result.complete:
+        print(f"tracestack: could not stop everything (named above); {workdir} kept: run `tracestack stop "
+              f"{workdir}` again or end those processes yourself", file=sys.stderr)
+        return 1
+    if result.removed:
+        print(f"removed {workdir}")
     return 0
 
 

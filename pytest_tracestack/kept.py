@@ -4,12 +4,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
-from .errors import TracestackError
-from .runtimes.local import process_state
+from .runtimes.process import process_state
+from .runtimes.state import read_state
 
 # The variables the Locust users read their targets from (pytest_tracestack/load/users.py).
 LOCUST_TARGETS = {"otlp-grpc": "TRACESTACK_OTLP_GRPC", "otlp-http": "TRACESTACK_OTLP_HTTP"}
@@ -19,17 +18,6 @@ def add_status_command(commands: argparse._SubParsersAction) -> None:
     status = commands.add_parser("status", help="print the endpoints of a stack kept with --tracestack-keep")
     status.add_argument("workdir", type=Path, metavar="DIR", help="the work dir --tracestack-keep printed")
     status.set_defaults(run=lambda args: print_status(args.workdir))
-
-
-def read_state(workdir: Path) -> dict[str, Any]:
-    state_file = workdir / "stack.json"
-    if not state_file.is_file():
-        raise TracestackError(f"{state_file} does not exist: is {workdir} the work dir a kept stack printed "
-                              "(`work dir ...` in the --tracestack-keep lines)?")
-    try:
-        return json.loads(state_file.read_text())
-    except ValueError as error:
-        raise TracestackError(f"{state_file} is not the JSON tracestack wrote: {error}") from None
 
 
 def print_status(workdir: Path) -> int:
@@ -45,7 +33,8 @@ def describe(state: dict[str, Any], workdir: Path) -> tuple[list[str], list[str]
     lines = [f"profile {state['profile']}, work dir {workdir}"]
     gone = []
     for replica in state["replicas"]:
-        ports = ", ".join(f"{name} {replica['address']}:{port}" for name, port in replica["ports"].items())
+        hosts = replica.get("port_hosts", {})
+        ports = ", ".join(f"{name} {hosts.get(name, replica['address'])}:{port}" for name, port in replica["ports"].items())
         lines.append(f"  {replica['name']} {_process(replica.get('pid'))}: {ports}")
         if replica.get("pid") and not _running(replica["pid"]):
             gone.append(replica["name"])

@@ -39,6 +39,9 @@ _COMPONENT = {
         "config": _CONFIG_SOURCE,
         "ports": {"type": "object", "additionalProperties": {"type": "integer", "minimum": 1, "maximum": 65535}},
         "readiness": {"type": "string", "description": "'http:PORT/PATH' polled until 200"},
+        "metrics": {"type": "string", "pattern": "^http:[A-Za-z0-9_.-]+/",
+                    "description": "'http:PORT/PATH' serving Prometheus text, scraped under load "
+                                   "(default: a port named 'metrics')"},
         "local_overrides": {"type": "object", "description": "dotted config keys the local runtime sets (a part "
                                                              "ending in ? must already exist, or the key is skipped)"},
         "local_defaults": {"type": "object", "description": "dotted config keys the local runtime sets where the "

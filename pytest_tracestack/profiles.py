@@ -37,11 +37,21 @@ class Component:
     config: ConfigSource | None = None
     ports: dict[str, int] = field(default_factory=dict)
     readiness: str | None = None
+    metrics: str | None = None          # 'http:PORT/PATH' serving Prometheus text (see metrics_endpoint)
     local_overrides: dict[str, Any] = field(default_factory=dict)
     local_defaults: dict[str, Any] = field(default_factory=dict)
     local_notes: tuple[str, ...] = ()
     args: tuple[str, ...] = ()
     chart: dict[str, Any] = field(default_factory=dict)   # HelmValues: the kubernetes.charts entry installing them
+
+    @property
+    def metrics_endpoint(self) -> tuple[str, str] | None:
+        """(port name, path) of the component's /metrics: what ``metrics`` says, else a port named
+        ``metrics`` (the collectors' Prometheus reader), else None (nothing to scrape)."""
+        if self.metrics:
+            port, _, path = self.metrics.removeprefix("http:").partition("/")
+            return port, "/" + path
+        return ("metrics", "/metrics") if "metrics" in self.ports else None
 
 
 @dataclass(frozen=True)
@@ -202,6 +212,7 @@ def _component(file: Path, name: str, spec: dict[str, Any], charts: list[Any]) -
         config=config,
         ports=dict(spec.get("ports", {})),
         readiness=spec.get("readiness"),
+        metrics=spec.get("metrics"),
         local_overrides=dict(spec.get("local_overrides", {})),
         local_defaults=dict(spec.get("local_defaults", {})),
         local_notes=tuple(spec.get("local_notes", ())),
@@ -237,6 +248,12 @@ def _check_references(profile: Profile) -> None:
         if port and port not in component.ports:
             raise ProfileError(source, f"{key}.port",
                                f"component {component_name!r} has no port {port!r}; its ports: {', '.join(component.ports) or 'none'}")
+    for name, component in profile.components.items():
+        endpoint = component.metrics_endpoint
+        if component.metrics and endpoint and endpoint[0] not in component.ports:
+            raise ProfileError(source, f"components.{name}.metrics",
+                               f"names port {endpoint[0]!r}, which the component does not declare; its ports: "
+                               f"{', '.join(component.ports) or 'none'} (write 'http:PORT/PATH', e.g. 'http:http/metrics')")
     for name in profile.targets:
         if name not in profile.components:
             raise ProfileError(source, f"targets.{name}", f"names unknown component; components: {', '.join(profile.components)}")

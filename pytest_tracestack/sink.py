@@ -34,12 +34,13 @@ class _Store:
     keep_spans: bool = True          # off during load runs: count spans and bytes only
     span_count: int = 0
 
-    def take_failure(self) -> str | None:
+    def take_failure(self) -> tuple[str, str] | None:
+        """The gRPC status name and message to refuse the next request with, if told to."""
         with self.condition:
             if self.failures_left <= 0:
                 return None
             self.failures_left -= 1
-            return self.failure_code
+            return self.failure_code, f"capture sink told to fail with {self.failure_code}"
 
     def add_request(self, protocol: str, payload_size: int, request) -> None:
         """An OTLP request: decoded into spans only when they are kept (decoding is the costly part)."""
@@ -78,14 +79,29 @@ class _TraceService(trace_service_pb2_grpc.TraceServiceServicer):
     def Export(self, request, context):  # noqa: N802 (the generated servicer's name)
         failure = self.store.take_failure()
         if failure:
-            context.abort(getattr(grpc.StatusCode, failure), f"capture sink told to fail with {failure}")
+            context.abort(getattr(grpc.StatusCode, failure[0]), failure[1])
         self.store.add_request("otlp-grpc", request.ByteSize(), request)
         return trace_service_pb2.ExportTraceServiceResponse()
 
 
+class AnsweringHandler(BaseHTTPRequestHandler):
+    """An HTTP/1.1 handler that answers with a body of known length and logs nothing (pytest's output stays clean)."""
+
+    protocol_version = "HTTP/1.1"
+
+    def _answer(self, status: int, body: bytes, content_type: str = "text/plain") -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args) -> None:
+        return
+
+
 def _http_handler(store: _Store) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    class Handler(AnsweringHandler):
 
         def do_POST(self) -> None:  # noqa: N802
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -93,7 +109,7 @@ def _http_handler(store: _Store) -> type[BaseHTTPRequestHandler]:
                 return self._answer(404, b"only /v1/traces is served")
             failure = store.take_failure()
             if failure:
-                return self._answer(_GRPC_TO_HTTP.get(failure, 503), f"told to fail with {failure}".encode())
+                return self._answer(_GRPC_TO_HTTP.get(failure[0], 503), failure[1].encode())
             content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip()
             try:
                 if content_type == "application/json":
@@ -106,16 +122,6 @@ def _http_handler(store: _Store) -> type[BaseHTTPRequestHandler]:
             if content_type == "application/json":
                 return self._answer(200, b"{}", "application/json")
             return self._answer(200, empty.SerializeToString(), "application/x-protobuf")
-
-        def _answer(self, status: int, body: bytes, content_type: str = "text/plain") -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args) -> None:  # keep pytest's output clean
-            return
 
     return Handler
 

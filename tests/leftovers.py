@@ -1,48 +1,57 @@
-"""What a tracestack run may have left behind: processes started from its work dirs, listening sockets.
+"""What a tracestack run may have left behind: processes it started, and the sockets they still listen on.
 
-Every test gets a TMPDIR of its own (tests/conftest.py), so the work dirs of the stacks its pytest
-subprocesses start, and the processes started from them, are told apart from any other run's."""
+Every test gets a TMPDIR of its own (tests/conftest.py). The pytest subprocesses a test starts inherit it,
+and so does every process they start; their stacks' work dirs live below it. A process is this run's when
+its environment names that TMPDIR or its command line or working directory points into such a work dir.
+Sockets are judged by who holds them, on every address (127.0.0.1 included), so another program's servers
+on loopback are never counted, and a listener this run left on 127.0.0.1 always is."""
 
 from __future__ import annotations
 
 import os
-import socket
-import struct
-from pathlib import Path
+
+import psutil
+
+
+def _under() -> str:
+    return os.environ.get("TMPDIR", "").rstrip("/")
 
 
 def tracestack_processes() -> list[tuple[int, str]]:
     """Live processes whose command line points into a tracestack work dir below this test's TMPDIR."""
-    under = os.environ.get("TMPDIR", "").rstrip("/")
+    marker = f"{_under()}/tracestack-"
+    return [(process.pid, " ".join(process.info["cmdline"] or [])) for process in _live_processes()
+            if marker in " ".join(process.info["cmdline"] or [])]
+
+
+def run_processes() -> list[psutil.Process]:
+    """Live processes this test's run started (see the module docstring), the test process excepted."""
+    under = _under()
+    return [process for process in _live_processes() if _started_by_this_run(process.info, under)]
+
+
+def _live_processes() -> list[psutil.Process]:
     found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if f"{under}/tracestack-" in cmdline and state != "Z":
-            found.append((int(entry.name), cmdline.strip()))
+    for process in psutil.process_iter(["cmdline", "cwd", "environ", "status"]):
+        if process.pid != os.getpid() and process.info["status"] != psutil.STATUS_ZOMBIE:
+            found.append(process)
     return found
 
 
+def _started_by_this_run(info: dict, under: str) -> bool:
+    if (info["environ"] or {}).get("TMPDIR", "").rstrip("/") == under:
+        return True
+    where = " ".join([*(info["cmdline"] or []), info["cwd"] or ""])
+    return f"{under}/tracestack-" in where
+
+
 def listening_sockets() -> set[tuple[str, int]]:
-    """Every TCP socket in LISTEN state on this machine (from /proc/net/tcp)."""
-    listening = set()
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        local, state = fields[1], fields[3]
-        if state != "0A":
-            continue
-        address_hex, port_hex = local.split(":")
-        address = socket.inet_ntoa(struct.pack("<I", int(address_hex, 16)))
-        listening.add((address, int(port_hex, 16)))
-    return listening
+    """Every TCP socket in LISTEN state on this machine, whoever holds it."""
+    return {(c.laddr.ip, c.laddr.port) for c in psutil.net_connections(kind="tcp") if c.status == psutil.CONN_LISTEN}
 
 
-def tracestack_sockets(before: set[tuple[str, int]]) -> set[tuple[str, int]]:
-    """Sockets listening now on a 127.x replica address that were not listening ``before``."""
-    return {(a, p) for a, p in listening_sockets() - before if a.startswith("127.") and a != "127.0.0.1"}
-
+def tracestack_sockets(before: set[tuple[str, int]] = frozenset()) -> set[tuple[str, int]]:
+    """Sockets listening now, held by a process of this run, that were not listening ``before``."""
+    ours = {process.pid for process in run_processes()}
+    return {(c.laddr.ip, c.laddr.port) for c in psutil.net_connections(kind="tcp")
+            if c.status == psutil.CONN_LISTEN and c.pid in ours} - set(before)

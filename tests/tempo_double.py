@@ -103,6 +103,10 @@ class FakeTempoForTests:
             self.unavailable_next -= 1
             return True
 
+    def not_ready_reason(self) -> str | None:
+        """Why ``/ready`` answers 503, or ``None`` when ready (the process double applies Tempo's rules)."""
+        return None
+
     def arrivals(self) -> list[Arrival]:
         """Every span received so far, with when it arrived (the process double reads them from disk)."""
         with self._lock:
@@ -153,6 +157,9 @@ def _handler(double: FakeTempoForTests) -> type[BaseHTTPRequestHandler]:
             if double.take_unavailable():
                 return self.reply(503, NOT_READY, "text/plain; charset=utf-8")
             if url.path == "/ready":
+                reason = double.not_ready_reason()
+                if reason:
+                    return self.reply(503, f"{reason}\n".encode(), "text/plain; charset=utf-8")
                 return self.reply(200, b"ready\n", "text/plain; charset=utf-8")
             if double.garbage:
                 return self.reply(200, GARBAGE, "text/html")

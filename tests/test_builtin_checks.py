@@ -42,7 +42,7 @@ def test_collector_profile_passes_every_check_through_a_real_collector(pytester:
     roundtrips = [c for c in report["checks"] if c["check"] == "roundtrip"]
     assert [c["outcome"] for c in roundtrips] == ["passed"] * 3
     assert all(c["properties"]["visible_after_s"] > 0 for c in roundtrips)
-    assert (tmp_path / "report" / "tracestack-report.html").read_text().count("class=passed") == 7
+    assert (tmp_path / "report" / "tracestack-report.html").read_text().count("<td class=passed>") == 7
     restart = next(c for c in report["checks"] if c["check"] == "collector-restart")["properties"]
     assert restart["acknowledged"] > 0 and restart["found"] == restart["acknowledged"]
     assert restart["acknowledged_but_lost"] == 0 and restart["sent"] == restart["acknowledged"] + sum(restart["refused"].values())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -46,12 +47,21 @@ def locust(tmp_path: Path, seconds: int, users: int = 2, host: str | None = None
     return read_stats(done.stdout, tmp_path / "locust", len(REQUEST.data), REQUEST.spans)
 
 
+def _processes(count: int) -> tuple[str, ...]:
+    """--processes on a master port of its own: Locust's default 5557 is taken when two such runs overlap."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    return ("--processes", str(count), "--master-bind-port", port, "--master-port", port)
+
+
 def test_grpc_users_send_fresh_traces_and_count_refusals_by_status(sinks, tmp_path: Path) -> None:
     sink = sinks()
     sink.fail_next(3, "RESOURCE_EXHAUSTED")
     stats = locust(tmp_path, 3, host=sink.grpc_endpoint, TRACESTACK_LOAD_RATE="2MB/s")
     target = stats.targets[f"otlp-grpc {sink.grpc_endpoint}"]
-    assert target.failures == {"refused RESOURCE_EXHAUSTED": 3} and target.requests > 20
+    assert target.failures == {"refused RESOURCE_EXHAUSTED: capture sink told to fail with RESOURCE_EXHAUSTED": 3}
+    assert target.requests > 20
     delivered = target.requests - 3
     assert sink.request_count == delivered and sum(sink.received_bytes.values()) == delivered * len(REQUEST.data)
     traces = sink.traces()
@@ -65,7 +75,7 @@ def test_http_users_post_protobuf_and_count_503_and_400_apart(sinks, tmp_path: P
     stats = locust(tmp_path, 3, TRACESTACK_LOAD_PROTOCOL="otlp-http", TRACESTACK_OTLP_HTTP=sink.http_endpoint,
                    TRACESTACK_LOAD_RATE="1MB/s")
     target = stats.targets[f"otlp-http {sink.http_endpoint}/v1/traces"]
-    assert target.failures == {"refused HTTP 503": 2}
+    assert target.failures == {"refused HTTP 503: told to fail with UNAVAILABLE": 2}
     assert sink.received_bytes["otlp-http"] == (target.requests - 2) * len(REQUEST.data)
     assert len(sink.traces()) == (target.requests - 2) * REQUEST.traces
 
@@ -94,7 +104,7 @@ def test_with_worker_processes_the_rate_is_the_whole_runs(sinks, tmp_path: Path)
     (without the master's message each worker would offer all of it)."""
     sink = sinks()
     sink.keep_spans = False
-    locust(tmp_path, 8, users=4, host=sink.grpc_endpoint, extra=("--processes", "2"), TRACESTACK_LOAD_RATE="2MB/s")
+    locust(tmp_path, 8, users=4, host=sink.grpc_endpoint, extra=_processes(2), TRACESTACK_LOAD_RATE="2MB/s")
     received = sum(sink.received_bytes.values()) / 8
     assert 0.6 * 2e6 <= received <= 1.2 * 2e6, f"the sink received {received / 1e6:.2f} MB/s when 2 MB/s was asked"
 
@@ -125,7 +135,7 @@ def test_with_worker_processes_the_steps_are_the_whole_runs(sinks, tmp_path: Pat
     each: 12 MB; workers each offering every step in full: 54 MB)."""
     sink = sinks()
     sink.keep_spans = False
-    locust(tmp_path, 30, host=sink.grpc_endpoint, extra=("--processes", "2"), TRACESTACK_LOAD_STEPS="1MB/s,8MB/s",
+    locust(tmp_path, 30, host=sink.grpc_endpoint, extra=_processes(2), TRACESTACK_LOAD_STEPS="1MB/s,8MB/s",
            TRACESTACK_LOAD_STEP_SECONDS="3", TRACESTACK_LOAD_USERS="2")
     received_mb = sum(sink.received_bytes.values()) / 1e6
     assert 0.75 * 27 <= received_mb <= 1.15 * 27, f"the sink received {received_mb:.1f} MB, 27 MB were asked"

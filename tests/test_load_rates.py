@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_tracestack.load.pacing import (Pacing, apply_message, grpc_target, http_url, pacing_message, parse_load_rate,
-                                           split_targets)
+from pytest_tracestack.load.pacing import (Pacing, apply_message, grpc_target, http_url, in_flight_per_user,
+                                           pacing_message, parse_load_rate, split_targets)
 from pytest_tracestack.load.rates import Rate, parse_duration, parse_rate, parse_steps
 
 
@@ -83,3 +83,10 @@ def test_targets_are_split_and_normalised() -> None:
     assert http_url("127.0.0.1:4318") == "http://127.0.0.1:4318/v1/traces"
     assert http_url("http://127.0.0.1:4318/") == "http://127.0.0.1:4318/v1/traces"
     assert http_url("http://127.0.0.1:4318/v1/traces") == "http://127.0.0.1:4318/v1/traces"
+
+
+def test_requests_in_flight_per_user_default_to_32_and_refuse_nonsense() -> None:
+    assert in_flight_per_user(None) == in_flight_per_user(" ") == 32 and in_flight_per_user("4") == 4
+    for bad in ("0", "-3", "many"):
+        with pytest.raises(ValueError, match=rf"TRACESTACK_LOAD_IN_FLIGHT='{bad}': write a whole number of requests"):
+            in_flight_per_user(bad)

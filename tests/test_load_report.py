@@ -11,6 +11,7 @@ import pytest
 
 from pytest_tracestack.load.figures import replica_figures
 from pytest_tracestack.load.locust_stats import read_stats
+from pytest_tracestack.load.offered import GeneratorSide
 from pytest_tracestack.load.rates import parse_rate
 from pytest_tracestack.load.report import PLOTS, _limits, offered_rate, write_load_report
 from pytest_tracestack.load.runner import GENERATOR, LoadResult
@@ -40,7 +41,7 @@ def _result() -> LoadResult:
     targets = {"otelcol": Target("testbed Trace10kSPS", throughput_mb_s=(5, 5), memory_mib=(100, 100), cpu_cores=0.2)}
     figures = [replica_figures(series[name], stats, request_name, stats.window) for name, request_name in NAMES.items()]
     sink = SinkFigures(received_bytes=75 * 48043, received_spans=75 * 122)
-    verdicts = judge(stats, 1e6, figures, targets, 0.1, sink)
+    verdicts = judge(stats, 1e6, figures, targets, GeneratorSide(cores=0.1), sink)
     return LoadResult("otlp-grpc", parse_rate("1MB/s"), 1e6, 2, stats, series, figures, verdicts, [], sink, None, NAMES)
 
 

@@ -11,11 +11,15 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import socket
 import subprocess
 import time
 from pathlib import Path
 
+from concurrent import futures
+
+import grpc
 import httpx
 import pytest
 
@@ -135,6 +139,56 @@ def test_a_run_asking_more_than_the_deployment_takes_fails_naming_replica_figure
     assert throughput and "MB/s of the 500.00 MB/s asked of it (limit: at least 450.00 MB/s, 90%); sized for " \
                           f"{sizing.throughput_mb_s[0]:g} MB/s per replica ({sizing.source})" in throughput[0]
     assert all(v.passed for v in result.verdicts if v.subject == "delivery"), "nothing was lost, only too slow"
+
+
+def test_a_run_asked_more_than_the_generator_can_offer_fails_naming_the_side_that_ran_out(pipeline,
+                                                                                          tmp_path: Path) -> None:
+    """Before, the generator verdict failed only when the generator itself used 0.9 cores: a run that offered a
+    quarter of the rate for any other reason passed it. One user with 4 requests in flight cannot offer 500 MB/s."""
+    stack, sink = pipeline
+    result = run_load(stack, "500MB/s", "5s", "otlp-grpc", tmp_path / "load", sink=sink, users=1, in_flight=4)
+    generator = next(v for v in result.verdicts if v.subject == "generator")
+    assert not generator.passed and generator.text == result.offered.text
+    assert result.offered.side in ("generator CPU", "machine", "stack latency"), result.offered.text
+    words = {"generator CPU": "the generator's CPU ran out", "machine": "the machine ran out of CPU",
+             "stack latency": "the stack answered too slowly"}[result.offered.side]
+    assert words in generator.text and generator.text in result.failures()
+
+
+@pytest.fixture
+def slow_receiver():
+    """An OTLP gRPC receiver that answers every export after 200 ms (a stack whose latency is the limit)."""
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
+
+    def export(request: bytes, context) -> bytes:
+        time.sleep(0.2)
+        return b""
+
+    server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(
+        "opentelemetry.proto.collector.trace.v1.TraceService",
+        {"Export": grpc.unary_unary_rpc_method_handler(export)})])
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    yield Stack(load_profile("collector"), "test", [Replica("otelcol", 0, "127.0.0.1", {"otlp-grpc": port})])
+    server.stop(grace=None).wait(5)
+
+
+def test_a_stack_too_slow_for_the_requests_in_flight_is_named_as_the_side_that_ran_out(slow_receiver,
+                                                                                       tmp_path: Path) -> None:
+    """2 requests in flight at 200 ms each carry 10 requests/s (0.48 MB/s): asked 2 MB/s, the users wait for the
+    stack's answers while the generator idles."""
+    result = run_load(slow_receiver, "2MB/s", "4s", "otlp-grpc", tmp_path / "load", users=1, in_flight=2)
+    assert (result.offered.held, result.offered.side) == (False, "stack latency"), result.offered.text
+    assert re.search(r"the stack answered too slowly: 2 requests were in flight on average of the 2 the users may have "
+                     r"\(push p50 2\d\d ms", result.offered.text), result.offered.text
+    assert 0.3e6 < result.offered.offered_bytes_per_s < 0.6e6
+    assert result.failures()[0] == result.offered.text
+
+
+def test_with_requests_in_flight_the_same_stack_is_offered_the_rate(slow_receiver, tmp_path: Path) -> None:
+    """The closed loop this replaces (one request per user) offered 0.24 MB/s here; 32 in flight carry 2 MB/s."""
+    result = run_load(slow_receiver, "2MB/s", "4s", "otlp-grpc", tmp_path / "load", users=1, in_flight=32)
+    assert result.offered.held, result.offered.text
 
 
 def test_a_replica_over_its_memory_limit_fails_naming_it(pipeline, tmp_path: Path) -> None:

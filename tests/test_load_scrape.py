@@ -10,21 +10,76 @@ from pathlib import Path
 
 import pytest
 
+from pytest_tracestack.errors import ProfileError
 from pytest_tracestack.load.scrape import (Probe, ReplicaSample, Sampler, Series, counters_from_text, cpu_seconds,
-                                           rss_bytes)
+                                           machine_cores, machine_cpu_seconds, metrics_url, rss_bytes)
+from pytest_tracestack.profiles import load_profile
 from pytest_tracestack.prometheus import MetricsParseError
+from pytest_tracestack.runtimes.base import Replica
 
-TEMPO_METRICS = Path("/work/shared/fixtures/tempo-2.10.8/metrics-full.txt")
 DATA = Path(__file__).with_name("load_data")
+TEMPO = DATA / "tempo-2.10.8"
 
 
 def test_tempo_counters_keep_distributor_and_ingester_bytes_apart() -> None:
-    if not TEMPO_METRICS.is_file():
-        pytest.skip(f"recorded Tempo 2.10.8 /metrics not found at {TEMPO_METRICS}")
-    counters = counters_from_text(TEMPO_METRICS.read_text())
+    counters = counters_from_text((TEMPO / "metrics-full.txt").read_text())
     assert counters["distributor_bytes"] == 244 and counters["ingester_bytes"] == 250
     assert counters["accepted_spans"] == 2 and counters["refused_spans"] == 0 and counters["discarded_spans"] == 0
     assert counters["metrics_rss_bytes"] == 113856512 and counters["metrics_cpu_seconds"] == pytest.approx(0.61)
+
+
+def test_a_distributed_tempo_under_load_gives_distributor_and_per_ingester_figures() -> None:
+    """The recorded pages of a real 7-process Tempo 2.10.8 right after ~15 s of load."""
+    distributor = counters_from_text((TEMPO / "distributor-0.metrics.txt").read_text())
+    assert (distributor["distributor_bytes"], distributor["distributor_spans"]) == (73_157_204, 185_697)
+    assert {key: value for key, value in distributor.items() if key.startswith("discarded_spans")} == {
+        "discarded_spans": 0, "discarded_spans:live_traces_exceeded": 0, "discarded_spans:trace_too_large": 0,
+        "discarded_spans:unknown_error": 0}
+    assert distributor["tempo_limit:ingestion_rate_limit_bytes"] == 15e6
+    assert distributor["tempo_limit:ingestion_burst_size_bytes"] == 20e6
+    ingesters = [counters_from_text((TEMPO / f"ingester-{n}.metrics.txt").read_text()) for n in range(3)]
+    assert [counters["ingester_bytes"] for counters in ingesters] == [62_565_224, 59_629_721, 62_035_871]
+    assert not any("distributor_bytes" in counters for counters in ingesters)
+    frontend = counters_from_text((TEMPO / "query-frontend-0.metrics.txt").read_text())
+    assert "ingester_bytes" not in frontend and frontend["metrics_rss_bytes"] == 77_922_304
+
+
+def test_only_trace_bytes_count_as_an_ingesters_bytes() -> None:
+    text = ("# TYPE tempo_ingester_bytes_received_total counter\n"
+            'tempo_ingester_bytes_received_total{data_type="trace",tenant="a"} 100\n'
+            'tempo_ingester_bytes_received_total{data_type="metrics",tenant="a"} 900\n')
+    assert counters_from_text(text)["ingester_bytes"] == 100
+
+
+def test_every_tempo_replica_is_scraped_on_its_http_port_and_a_collector_on_its_metrics_port() -> None:
+    """Tempo has no port named metrics: it serves /metrics on its HTTP port (3200 distributed, 3100 single binary)."""
+    distributed = load_profile("distributed")
+    for component in distributed.components.values():
+        replica = Replica(component.name, 0, "127.0.5.1", dict(component.ports), None)
+        assert Probe.of(replica, component).metrics_url == "http://127.0.5.1:3200/metrics"
+    manifest = load_profile("manifest").components["tempo"]
+    assert metrics_url(Replica("tempo", 0, "127.0.6.1", dict(manifest.ports)), manifest) == "http://127.0.6.1:3100/metrics"
+    otelcol = load_profile("collector").components["otelcol"]
+    assert metrics_url(Replica("otelcol", 0, "127.0.7.1", dict(otelcol.ports)), otelcol) == "http://127.0.7.1:8888/metrics"
+    # a runtime that does not reach the port (kind forwards only some ports): nothing to scrape, said so later
+    assert metrics_url(Replica("distributor", 0, "127.0.0.1", {"otlp-grpc": 4317}), distributed.components["distributor"]) is None
+
+
+def test_a_metrics_endpoint_naming_an_undeclared_port_is_a_profile_error(tmp_path: Path) -> None:
+    (tmp_path / "bad.yaml").write_text(
+        "extends: collector\nname: bad\ncomponents:\n  otelcol:\n    metrics: 'http:prom/metrics'\n")
+    with pytest.raises(ProfileError, match=r"components\.otelcol\.metrics.*names port 'prom', which the component "
+                                           r"does not declare"):
+        load_profile("bad", [tmp_path])
+
+
+def test_the_machine_probe_reads_the_cpu_time_of_every_process() -> None:
+    before = machine_cpu_seconds()
+    deadline = time.monotonic() + 0.3
+    while time.monotonic() < deadline:
+        sum(range(1000))
+    assert before is not None and machine_cpu_seconds() - before >= 0.2
+    assert machine_cores() >= 1
 
 
 def test_collector_counters_at_detailed_telemetry_include_the_bytes_its_servers_received() -> None:
@@ -118,7 +173,8 @@ def metrics_server():
 
 
 def test_the_sampler_samples_every_probe_until_stopped_and_once_more_at_the_end(metrics_server: str) -> None:
-    probes = [Probe("otelcol-0", "otelcol", os.getpid(), metrics_server), Probe("gone-0", "gone", None, None)]
+    probes = [Probe("otelcol-0", "otelcol", os.getpid(), metrics_server), Probe("gone-0", "gone", None, None),
+              Probe.machine()]
     with Sampler(probes, interval_s=0.05) as sampler:
         deadline = time.monotonic() + 10
         while len(sampler.series["otelcol-0"].samples) < 4 and time.monotonic() < deadline:
@@ -130,3 +186,5 @@ def test_the_sampler_samples_every_probe_until_stopped_and_once_more_at_the_end(
     assert values == sorted(values) and values[-1] - values[0] == 100 * (len(values) - 1)
     assert all(not s.scraped and s.rss_bytes is None for s in sampler.series["gone-0"].samples)
     assert sampler.series["generator"].samples, "a probe added while sampling is sampled at least at the end"
+    assert sampler.series["otelcol-0"].source == metrics_server
+    assert sampler.series["machine"].mean_cores() is not None, "the machine's busy cores over the run"

@@ -10,18 +10,23 @@ import yaml
 
 from pytest_tracestack.errors import ProfileError
 from pytest_tracestack.profiles import ConfigSource, load_profile
-from pytest_tracestack.rendering import ReplicaContext, apply_overrides, extract_config, render_yaml
+from pytest_tracestack.rendering import (ReplicaContext, apply_overrides, extract_config, localhost_port_names,
+                                         localhost_port_notes, render_yaml)
 from pytest_tracestack.tempo_values import tempo_config_from_values
 
 
-def _context(tmp_path: Path, ports: dict[str, int], address: str = "127.33.1.1") -> ReplicaContext:
+RECORDED_SINGLE_BINARY = Path(__file__).parent / "recorded" / "tempo-2.10.8" / "single-binary"
+
+
+def _context(tmp_path: Path, ports: dict[str, int], address: str = "127.33.1.1",
+             port_hosts: dict[str, str] | None = None) -> ReplicaContext:
     endpoints = {("sink", "otlp-grpc"): ["127.33.2.1:4317"],
                  ("query-frontend", "grpc"): ["127.33.4.1:9095"],
                  ("ingester", "memberlist"): ["127.33.2.1:7946", "127.33.2.2:7946", "127.33.2.3:7946"],
                  ("distributor", "memberlist"): ["127.33.1.1:7946"]}
     return ReplicaContext(address=address, ports=ports, workdir=tmp_path / "replica", stackdir=tmp_path,
                           instance_id="ingester-1", endpoint=lambda c, p: endpoints[(c, p)][0],
-                          peers=lambda c, p: endpoints[(c, p)])
+                          peers=lambda c, p: endpoints[(c, p)], port_hosts=port_hosts or {})
 
 
 def test_collector_config_comes_from_the_operator_resource_with_local_addresses(tmp_path: Path) -> None:
@@ -75,13 +80,50 @@ def test_manifest_profile_keeps_the_seed_receivers_and_switches_storage_to_local
     seed_config = extract_config(component.config)
     assert seed_config["server"]["http_listen_port"] == 3100
     assert seed_config["storage"]["trace"]["backend"] == "s3"
-    rendered = apply_overrides(seed_config, component.local_overrides, _context(tmp_path, component.ports))
+    ports = dict(component.ports, grpc=10700)
+    rendered = apply_overrides(seed_config, component.local_overrides,
+                               _context(tmp_path, ports, port_hosts={"grpc": "127.0.0.1"}))
     assert rendered["server"]["http_listen_port"] == 3100
     assert rendered["distributor"]["receivers"]["otlp"]["protocols"] == {
         "grpc": {"endpoint": "127.33.1.1:4317"}, "http": {"endpoint": "127.33.1.1:4318"}}
     assert rendered["storage"]["trace"]["backend"] == "local"
     assert "s3" not in rendered["storage"]["trace"]
     assert rendered["storage"]["trace"]["wal"]["path"] == str(tmp_path / "replica" / "wal")
+
+
+def _recorded_status_config() -> dict:
+    """/status/config of a real single binary given 127.77.1.1 everywhere (tests/recorded/tempo-2.10.8/README.md)."""
+    text = (RECORDED_SINGLE_BINARY / "status-config.yaml").read_text()
+    return next(doc for doc in yaml.safe_load_all(text) if isinstance(doc, dict) and "target" in doc)
+
+
+@pytest.mark.parametrize("profile", ["manifest", "operator", "nginx-otel"])
+def test_a_single_binary_listens_for_grpc_where_tempo_dials_itself(tmp_path: Path, profile: str) -> None:
+    recorded = _recorded_status_config()
+    given = yaml.safe_load((RECORDED_SINGLE_BINARY / "config-given.yaml").read_text())
+    forced = recorded["ingester"]["lifecycler"]["address"]
+    assert given["ingester"]["lifecycler"]["address"] != forced      # the recording shows Tempo overriding it
+    assert recorded["querier"]["frontend_worker"]["frontend_address"] == f"{forced}:{given['server']['grpc_listen_port']}"
+    component = load_profile(profile).components["tempo"]
+    ports = dict(component.ports, grpc=10700)
+    rendered = apply_overrides(extract_config(component.config), component.local_overrides,
+                               _context(tmp_path, ports, port_hosts={"grpc": forced}))
+    server = rendered["server"]
+    assert server.get("grpc_listen_address", "") in (forced, ""), "Tempo dials its own ingester on " + forced
+    assert server["grpc_listen_port"] == 10700                   # the port reserved for this stack, not 9095
+    assert rendered["querier"]["frontend_worker"]["frontend_address"] in (f"{forced}:10700", None)
+    header = render_yaml(rendered, component, localhost_port_notes(component.local_overrides,
+                                                                    _context(tmp_path, ports, port_hosts={"grpc": forced})))
+    assert "# local runtime: server.grpc_listen_port = 10700 (from {localhost_port:grpc}: a port of 127.0.0.1 " \
+           "reserved for this stack" in header
+    assert "a Tempo single binary forces its ingester address to 127.0.0.1" in header
+
+
+def test_localhost_port_needs_a_port_the_runtime_reserved(tmp_path: Path) -> None:
+    with pytest.raises(ProfileError, match=r"\{localhost_port:grpc\}: unknown placeholder"):
+        apply_overrides({}, {"server.grpc_listen_port": "{localhost_port:grpc}"}, _context(tmp_path, {"grpc": 9095}))
+    assert localhost_port_names({"a": "127.0.0.1:{localhost_port:grpc}", "b": ["{localhost_port:x}"],
+                                 "c": "{port:http}"}) == ["grpc", "x"]
 
 
 def test_distributed_values_become_a_tempo_config_with_otlp_only_and_replication_3() -> None:

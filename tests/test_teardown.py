@@ -72,7 +72,7 @@ def test_after_setup_fails_half_way(project: pytest.Pytester, tmp_path: Path, mo
     before = listening_sockets()
     result = project.runpytest_subprocess("--tracestack-profile=half-broken", "test_stack.py")
     result.assert_outcomes(errors=2)
-    result.stdout.fnmatch_lines(["*bad-0 exited while waiting for*"])
+    result.stdout.fnmatch_lines(["*bad-[01] exited while waiting for*"])   # readiness is polled for all at once
     _assert_nothing_left(before)
 
 

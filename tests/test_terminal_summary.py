@@ -34,7 +34,8 @@ def test_the_summary_prints_the_replica_table_and_the_report_link(pytester: pyte
         "replica *offered MB/s *accepted MB/s *failed requests *push latency p99 ms *peak RSS MiB *CPU cores",
         "otelcol-0 * 0.51 * 0.51 * 0 * 4 * 75 * 0.05",
         "otelcol-1 * 0.51 * 0.47 * 3 ✗ (limit 0) * 4 * 366 ✗ (limit 0) * 76 * 0.05",
-        "generator offered 1.03 MB/s of the 1.00 MB/s asked, using 0.10 cores",
+        "generator offered 1.03 MB/s of the 1.00 MB/s asked (limit: at least 0.90 MB/s, 90%); measured: generator "
+        "0.10 cores, *",
         f"load report: {(tmp_path / 'load' / 'load-report.html').as_uri()}",
     ])
 
@@ -46,6 +47,14 @@ def test_a_figure_the_verdicts_add_gets_its_own_column() -> None:
     header = next(line for line in lines if line.startswith("replica"))
     assert header.rstrip().endswith("ingester received MB/s")
     assert next(line for line in lines if line.startswith("otelcol-0")).rstrip().endswith("0.40")
+
+
+def test_a_figure_nobody_measured_shows_as_such_and_failed() -> None:
+    recorded = _result()
+    unmeasured = Verdict("otelcol-0", "accepted MB/s", None, 0.9, False, "otelcol-0 accepted MB/s not measured (...)")
+    verdicts = [unmeasured if v.subject == "otelcol-0" and v.figure == "accepted MB/s" else v for v in recorded.verdicts]
+    row = next(line for line in summary_lines(replace(recorded, verdicts=verdicts)) if line.startswith("otelcol-0"))
+    assert "not measured ✗ (limit 0.90)" in row
 
 
 def test_no_load_run_no_load_section(pytester: pytest.Pytester) -> None:

@@ -77,6 +77,16 @@ class GeneratorStats:
         return (self.requests - rejected_outright) * self.spans_per_request
 
     @property
+    def delivered_bytes(self) -> float:
+        """Bytes of requests answered OK (partial rejections included), per target's mean request size."""
+        total = 0.0
+        for target in self.targets.values():
+            outright = sum(count for error, count in target.failures.items() if not error.startswith("partially"))
+            if target.requests:
+                total += target.offered_bytes * (target.requests - outright) / target.requests
+        return total
+
+    @property
     def window(self) -> tuple[float, float]:
         """From the first request to the last (epoch seconds)."""
         if not self.targets:
@@ -97,17 +107,27 @@ class GeneratorStats:
         return merged
 
     def percentile_ms(self, fraction: float) -> float:
+        return percentile(self._histogram(), fraction)
+
+    def mean_ms(self) -> float:
+        histogram = self._histogram()
+        total = sum(histogram.values())
+        return sum(value * count for value, count in histogram.items()) / total if total else 0.0
+
+    def _histogram(self) -> dict[int, int]:
         merged: dict[int, int] = {}
         for target in self.targets.values():
             for value, count in target.response_times.items():
                 merged[value] = merged.get(value, 0) + count
-        return percentile(merged, fraction)
+        return merged
 
 
 def read_stats(stdout: str, csv_prefix: Path, bytes_per_request: int, spans_per_request: int) -> GeneratorStats:
-    """Parse Locust's ``--json`` output and the ``--csv`` files written next to ``csv_prefix``."""
+    """Parse Locust's ``--json`` output and the ``--csv`` files written next to ``csv_prefix``; the failures
+    from ``<csv_prefix>_failures.json`` (users.py writes it at the very end) when there is one."""
     entries = _json_statistics(stdout)
-    failures = _failures(Path(f"{csv_prefix}_failures.csv"))
+    final = Path(f"{csv_prefix}_failures.json")
+    failures = _final_failures(final) if final.is_file() else _failures(Path(f"{csv_prefix}_failures.csv"))
     targets = {}
     for entry in entries:
         name = entry["name"]
@@ -139,16 +159,23 @@ def _json_statistics(stdout: str) -> list[dict]:
 
 
 def _failures(path: Path) -> dict[str, dict[str, int]]:
-    """request name -> {"refused RESOURCE_EXHAUSTED": count, ...}"""
-    found: dict[str, dict[str, int]] = {}
+    """request name -> {"refused RESOURCE_EXHAUSTED": count, ...}, from Locust's failures CSV."""
     if not path.is_file():
-        return found
+        return {}
     with path.open() as handle:
-        for row in csv.DictReader(handle):
-            kind, status = parse_failure(row["Error"])
-            key = f"{kind} {status}"
-            by_name = found.setdefault(row["Name"], {})
-            by_name[key] = by_name.get(key, 0) + int(row["Occurrences"])
+        return _by_name((row["Name"], row["Error"], int(row["Occurrences"])) for row in csv.DictReader(handle))
+
+
+def _final_failures(path: Path) -> dict[str, dict[str, int]]:
+    return _by_name((row["name"], row["error"], int(row["occurrences"])) for row in json.loads(path.read_text()))
+
+
+def _by_name(rows) -> dict[str, dict[str, int]]:
+    found: dict[str, dict[str, int]] = {}
+    for name, error, occurrences in rows:
+        kind, status = parse_failure(error)
+        by_name = found.setdefault(name, {})
+        by_name[f"{kind} {status}"] = by_name.get(f"{kind} {status}", 0) + occurrences
     return found
 
 

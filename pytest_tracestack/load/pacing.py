@@ -9,6 +9,16 @@ from typing import Any
 from .rates import Rate, parse_rate
 
 UNTHROTTLED = ("max", "unthrottled")
+DEFAULT_IN_FLIGHT = 32
+
+
+def in_flight_per_user(text: str | None) -> int:
+    """Requests a user may have in flight at once (TRACESTACK_LOAD_IN_FLIGHT; default 32)."""
+    if text is None or not text.strip():
+        return DEFAULT_IN_FLIGHT
+    if not text.strip().isdigit() or int(text) < 1:
+        raise ValueError(f"TRACESTACK_LOAD_IN_FLIGHT={text!r}: write a whole number of requests, at least 1")
+    return int(text)
 
 
 def parse_load_rate(text: str) -> Rate | None:

@@ -11,9 +11,10 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
 
+from .figures import byte_counters
 from .locust_stats import GeneratorStats, HistoryPoint
 from .runner import GENERATOR, LoadResult
-from .scrape import LOSS_COUNTERS, Series
+from .scrape import LOSS_COUNTERS, MACHINE, Series
 from .verdicts import MIB
 
 PLOTS = ("offered vs accepted MB/s per replica", "resident memory per replica", "CPU cores per process",
@@ -40,7 +41,9 @@ def report_document(result: LoadResult) -> dict:
                       "offered_spans": stats.offered_spans, "spans_answered_ok": stats.delivered_spans,
                       "bytes_per_request": stats.bytes_per_request, "spans_per_request": stats.spans_per_request,
                       "failures": stats.failures(), "push_p50_ms": stats.percentile_ms(0.5),
-                      "push_p99_ms": stats.percentile_ms(0.99), "cores": result.generator_cores},
+                      "push_p99_ms": stats.percentile_ms(0.99), "cores": result.generator_cores,
+                      "side": asdict(result.generator),
+                      "offered": None if result.offered is None else asdict(result.offered)},
         "sink": None if result.sink is None else asdict(result.sink),
         "sink_received_bytes": None if result.sink is None else result.sink.received_bytes,
         "verdicts": [asdict(verdict) for verdict in result.verdicts],
@@ -64,11 +67,10 @@ def _over_time(series: Series, result: LoadResult, start: float) -> dict:
 
 def accepted_rate(series: Series, result: LoadResult) -> list[tuple[float, float]]:
     """Accepted bytes per second over time, measured where the replica counts bytes, else estimated."""
-    if series.has("distributor_bytes"):
-        return series.rate("distributor_bytes")
-    wire = [series.rate(key) for key in ("grpc_request_bytes", "http_request_bytes") if series.has(key)]
-    if wire:
-        return [(points[0][0], sum(p[1] for p in points)) for points in zip(*wire)]
+    keys, _ = byte_counters(series.has)
+    if keys:
+        rates = [series.rate(key) for key in keys]
+        return [(points[0][0], sum(p[1] for p in points)) for points in zip(*rates)]
     per_span = result.stats.bytes_per_request / result.stats.spans_per_request
     return [(t, v * per_span) for t, v in series.rate("accepted_spans")]
 
@@ -149,7 +151,7 @@ def _plots(result: LoadResult) -> list[tuple[str, str]]:
     start = result.stats.window[0]
     history = result.stats.history
     names = result.request_names
-    replicas = [s for name, s in result.series.items() if name != GENERATOR]
+    replicas = [s for name, s in result.series.items() if name not in (GENERATOR, MACHINE)]
 
     def draw(title: str, ylabel: str, lines: Callable[[], list[tuple[str, list[tuple[float, float]], dict]]],
              limit_figure: str | None = None):

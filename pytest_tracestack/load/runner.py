@@ -26,10 +26,12 @@ from ..runtimes.base import Replica, Stack
 from ..runtimes.process import stop_child
 from .figures import ReplicaFigures, replica_figures
 from .locust_stats import GeneratorStats, read_stats
-from .pacing import http_url
+from .offered import GeneratorSide, Offered, judge_offered
+from .pacing import http_url, in_flight_per_user
 from .payloads import build_request
 from .rates import Rate, parse_duration, parse_rate
-from .scrape import Probe, Sampler, Series, scrape
+from .replication import replication_of
+from .scrape import MACHINE, Probe, Sampler, Series, machine_cores, metrics_url, scrape
 from .verdicts import Implied, Limits, SinkFigures, Verdict, implied_replicas, judge, sizing_only
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
@@ -44,13 +46,15 @@ class LoadResult:
     asked_bytes_per_s: float
     users: int
     stats: GeneratorStats
-    series: dict[str, Series]               # every replica, and the generator
+    series: dict[str, Series]               # every replica, the generator and the machine
     figures: list[ReplicaFigures]
     verdicts: list[Verdict]
     implied: list[Implied] = field(default_factory=list)
     sink: SinkFigures | None = None
     report_dir: Path | None = None
     request_names: dict[str, str] = field(default_factory=dict)   # entry replica -> its Locust request name
+    generator: GeneratorSide = field(default_factory=GeneratorSide)   # what the generator had to work with
+    offered: Offered | None = None          # was the rate asked offered; if not, which side ran out
 
     @property
     def passed(self) -> bool:
@@ -61,18 +65,20 @@ class LoadResult:
 
     @property
     def generator_cores(self) -> float | None:
-        series = self.series.get(GENERATOR)
-        return series.mean_cores(*self.stats.window) if series else None
+        return self.generator.cores
 
 
 def run_load(stack: Stack, rate: Rate | str, duration_s: float | str, protocol: str, report_dir: Path,
              users: int = 4, traffic: Rate | str | None = None, *, limits: Limits = Limits(), sink: Any = None,
-             traces_per_request: int = 10, interval_s: float = 1.0) -> LoadResult:
+             traces_per_request: int = 10, interval_s: float = 1.0, in_flight: int | None = None) -> LoadResult:
     """Push ``rate`` (bytes or spans per second, all users together) for ``duration_s`` at every replica of
-    the profile's ingest component for ``protocol``, spread evenly; sample every replica; judge the run
-    against ``stack.profile.targets``. ``traffic``: the figure to size replica counts for (default: ``rate``).
-    ``sink``: a CaptureSink behind the pipeline to cross-check against (default: the stack's own)."""
+    the profile's ingest component for ``protocol``, spread evenly, each user with up to ``in_flight``
+    requests in flight (default: TRACESTACK_LOAD_IN_FLIGHT, else 32); sample every replica and the machine; judge
+    the run against ``stack.profile.targets``.
+    ``traffic``: the figure to size replica counts for (default: ``rate``). ``sink``: a CaptureSink behind
+    the pipeline to cross-check against (default: the stack's own)."""
     rate, duration_s = parse_rate(rate), parse_duration(duration_s)
+    in_flight = in_flight or in_flight_per_user(os.environ.get("TRACESTACK_LOAD_IN_FLIGHT"))
     if protocol not in PROTOCOLS:
         raise TracestackError(f"load protocol {protocol!r}: write one of {', '.join(PROTOCOLS)}")
     report_dir.mkdir(parents=True, exist_ok=True)
@@ -85,8 +91,10 @@ def run_load(stack: Stack, rate: Rate | str, duration_s: float | str, protocol: 
     if sink is not None:
         sink.keep_spans = False        # count, don't keep: a load run would fill memory with spans
     try:
-        with Sampler([Probe.of(replica) for replica in stack.replicas], interval_s) as sampler:
-            stdout = _run_locust(entries, rate, duration_s, protocol, report_dir, users, traces_per_request, sampler)
+        probes = [Probe.of(replica, stack.profile.components.get(replica.component)) for replica in stack.replicas]
+        with Sampler(probes + [Probe.machine()], interval_s) as sampler:
+            stdout = _run_locust(entries, rate, duration_s, protocol, report_dir, users, traces_per_request,
+                                 in_flight, sampler)
             _wait_until_flushed(stack, entries, sink)
         after = _sink_counts(sink)
     finally:
@@ -94,24 +102,34 @@ def run_load(stack: Stack, rate: Rate | str, duration_s: float | str, protocol: 
             sink.keep_spans = keep
     stats = read_stats(stdout, report_dir / "locust", len(request.data), request.spans)
     sink_figures = SinkFigures(after[0] - before[0], after[1] - before[1]) if sink is not None else None
-    return _judge(stack, protocol, rate, users, stats, sampler.series, entries, sink_figures, traffic, limits,
-                  report_dir)
+    return _judge(stack, protocol, rate, users * in_flight, stats, sampler.series, entries, sink_figures, traffic,
+                  limits, report_dir, users)
 
 
-def _judge(stack: Stack, protocol: str, rate: Rate, users: int, stats: GeneratorStats, series: dict[str, Series],
-           entries: dict[str, str], sink: SinkFigures | None, traffic: Rate | str | None, limits: Limits,
-           report_dir: Path) -> LoadResult:
+def _judge(stack: Stack, protocol: str, rate: Rate, in_flight_limit: int, stats: GeneratorStats,
+           series: dict[str, Series], entries: dict[str, str], sink: SinkFigures | None, traffic: Rate | str | None,
+           limits: Limits, report_dir: Path, users: int) -> LoadResult:
     bytes_per_span = stats.bytes_per_request / stats.spans_per_request
     asked = rate.bytes_per_s(bytes_per_span)
     window = stats.window
     names = {replica: f"{protocol} {target}" for replica, target in entries.items()}
-    figures = [replica_figures(s, stats, names.get(name), window) for name, s in series.items() if name != GENERATOR]
-    generator = series.get(GENERATOR)
-    generator_cores = generator.mean_cores(*window) if generator else None
-    verdicts = judge(stats, asked, figures, stack.profile.targets, generator_cores, sink, limits)
+    figures = [replica_figures(s, stats, names.get(name), window) for name, s in series.items()
+               if name not in (GENERATOR, MACHINE)]
+    generator = _generator_side(series, window, in_flight_limit)
+    replication = replication_of(stack.profile, stack.replicas)
+    verdicts = judge(stats, asked, figures, stack.profile.targets, generator, sink, limits, replication)
     traffic_bytes = parse_rate(traffic, "traffic").bytes_per_s(bytes_per_span) if traffic else asked
     implied = _implied(stack, figures, verdicts, traffic_bytes, stats.duration_s)
-    return LoadResult(protocol, rate, asked, users, stats, series, figures, verdicts, implied, sink, report_dir, names)
+    return LoadResult(protocol, rate, asked, users, stats, series, figures, verdicts, implied, sink, report_dir, names,
+                      generator, judge_offered(stats, asked, generator, limits.offer))
+
+
+def _generator_side(series: dict[str, Series], window: tuple[float, float], in_flight_limit: int) -> GeneratorSide:
+    generator, machine = series.get(GENERATOR), series.get(MACHINE)
+    return GeneratorSide(cores=generator.mean_cores(*window) if generator else None,
+                         wait_share=generator.mean_wait_share(*window) if generator else None,
+                         machine_busy_cores=machine.mean_cores(*window) if machine else None,
+                         machine_cores=machine_cores(), in_flight_limit=in_flight_limit)
 
 
 def _implied(stack: Stack, figures: list[ReplicaFigures], verdicts: list[Verdict], traffic_bytes: float,
@@ -146,10 +164,11 @@ def _target(replica: Replica, protocol: str, endpoint: Any) -> str:
 
 
 def _run_locust(entries: dict[str, str], rate: Rate, duration_s: float, protocol: str, report_dir: Path,
-                users: int, traces_per_request: int, sampler: Sampler) -> str:
+                users: int, traces_per_request: int, in_flight: int, sampler: Sampler) -> str:
     package_root = str(Path(pytest_tracestack.__file__).resolve().parents[1])
     env = {**os.environ, "TRACESTACK_LOAD_RATE": rate.text(), "TRACESTACK_LOAD_PROTOCOL": protocol,
-           "TRACESTACK_TRACES_PER_REQUEST": str(traces_per_request),
+           "TRACESTACK_TRACES_PER_REQUEST": str(traces_per_request), "TRACESTACK_LOAD_IN_FLIGHT": str(in_flight),
+           "TRACESTACK_LOAD_FAILURES": str(report_dir / "locust_failures.json"),
            "TRACESTACK_OTLP_GRPC" if protocol == "otlp-grpc" else "TRACESTACK_OTLP_HTTP": ",".join(entries.values()),
            # the subprocess must load this very package, not another installed copy
            "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
@@ -191,7 +210,8 @@ def _wait_until_flushed(stack: Stack, entries: dict[str, str], sink: Any, deadli
                         quiet_s: float = 2.0) -> None:
     """Wait until what the entry replicas accepted has left them (exported >= accepted, where they count
     both) and the sink's count stopped moving; at most ``deadline_s``."""
-    urls = [r.url("metrics", "/metrics") for r in stack.replicas if r.name in entries and "metrics" in r.ports]
+    urls = [url for r in stack.replicas if r.name in entries
+            and (url := metrics_url(r, stack.profile.components.get(r.component)))]
     with httpx.Client(timeout=2.0) as client:
         _poll_until(lambda: _flushed(client, urls), lambda: _sink_counts(sink), deadline_s, quiet_s)
 

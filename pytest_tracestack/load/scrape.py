@@ -3,6 +3,9 @@
 Counters become rates per replica over time (``Series.rate``). Metric names vary with the version and
 the telemetry level (with or without ``_total`` and unit suffixes): every spelling listed is accepted,
 and the first one a replica exposes is used, so two spellings of one counter are never added up.
+Where a replica serves /metrics is the profile's business (``Component.metrics_endpoint``: Tempo on its
+HTTP port, a collector on its Prometheus reader's port). The machine itself is sampled too: the CPU time
+all its processes used, so a run that fell short can tell a busy machine from a busy generator.
 """
 
 from __future__ import annotations
@@ -15,19 +18,24 @@ from pathlib import Path
 
 import httpx
 
-from ..prometheus import MetricsParseError, parse_metrics, sample_value
+from ..profiles import Component
+from ..prometheus import MetricsParseError, parse_metrics, sample_value, values_by_label
 from ..runtimes.base import Replica
 
 OTLP_GRPC_SERVICE = {"rpc_service": "opentelemetry.proto.collector.trace.v1.TraceService"}
+MACHINE = "machine"
 
 
 @dataclass(frozen=True)
 class Counter:
-    """A quantity worth a series, and the metric spellings (with label filters) that expose it."""
+    """A quantity worth a series, and the metric spellings (with label filters) that expose it. With ``by``,
+    also one series per value of that label, keyed ``<key>:<value>`` (e.g. ``discarded_spans:rate_limited``)."""
 
     key: str
     names: tuple[str, ...]
     labels: dict[str, str] = field(default_factory=dict)
+    by: str | None = None
+    total: bool = True          # False: only the per-label series make sense (gauges of different things)
 
 
 COUNTERS: tuple[Counter, ...] = (
@@ -36,9 +44,13 @@ COUNTERS: tuple[Counter, ...] = (
     Counter("exported_spans", ("otelcol_exporter_sent_spans",)),
     Counter("failed_exports", ("otelcol_exporter_send_failed_spans",)),
     Counter("enqueue_failed_spans", ("otelcol_exporter_enqueue_failed_spans",)),
-    Counter("discarded_spans", ("tempo_discarded_spans_total",)),
-    Counter("distributor_bytes", ("tempo_distributor_bytes_received_total",)),
-    Counter("ingester_bytes", ("tempo_ingester_bytes_received_total",)),
+    # Tempo: spans dropped, by reason (rate_limited, live_traces_exceeded, trace_too_large, unknown_error)
+    Counter("discarded_spans", ("tempo_discarded_spans_total",), by="reason"),
+    Counter("distributor_bytes", ("tempo_distributor_bytes_received_total",)),      # after the limits
+    Counter("distributor_spans", ("tempo_distributor_spans_received_total",)),
+    Counter("ingester_bytes", ("tempo_ingester_bytes_received_total",), {"data_type": "trace"}),
+    # Tempo's per-tenant limits as configured (gauges): ingestion_rate_limit_bytes, max_bytes_per_trace, ...
+    Counter("tempo_limit", ("tempo_limits_defaults",), by="limit_name", total=False),
     # Wire bytes the collector's own OTLP servers received (telemetry level "detailed").
     Counter("grpc_request_bytes", ("rpc_server_request_size_bytes_sum", "rpc_server_request_size_sum"),
             OTLP_GRPC_SERVICE),
@@ -63,9 +75,22 @@ class Probe:
     metrics_url: str | None = None
 
     @classmethod
-    def of(cls, replica: Replica) -> "Probe":
-        url = replica.url("metrics", "/metrics") if "metrics" in replica.ports else None
-        return cls(replica.name, replica.component, replica.pid, url)
+    def of(cls, replica: Replica, component: Component | None) -> "Probe":
+        return cls(replica.name, replica.component, replica.pid, metrics_url(replica, component))
+
+    @classmethod
+    def machine(cls) -> "Probe":
+        """The whole machine: CPU time of all its processes (pid None, see ``Sampler.sample_once``)."""
+        return cls(MACHINE, MACHINE, None)
+
+
+def metrics_url(replica: Replica, component: Component | None) -> str | None:
+    """Where ``replica`` serves /metrics, or None when its component declares nothing this runtime reaches
+    (e.g. a port the kind runtime does not forward)."""
+    endpoint = component.metrics_endpoint if component is not None else None
+    if endpoint is None or endpoint[0] not in replica.ports:
+        return None
+    return replica.url(*endpoint)
 
 
 @dataclass(frozen=True)
@@ -75,6 +100,7 @@ class ReplicaSample:
     cpu_seconds: float | None
     counters: dict[str, float]
     scraped: bool = False             # /metrics answered (a counter absent then has not started: 0)
+    wait_seconds: float | None = None  # time the process waited for a core so far (/proc/<pid>/schedstat)
 
 
 @dataclass
@@ -82,6 +108,7 @@ class Series:
     replica: str
     component: str
     samples: list[ReplicaSample] = field(default_factory=list)
+    source: str | None = None         # the /metrics URL sampled, if any
 
     def rss(self) -> list[tuple[float, int]]:
         """(time, resident bytes): from /proc, else what the replica reports on /metrics."""
@@ -107,16 +134,11 @@ class Series:
     def mean_cores(self, start: float | None = None, end: float | None = None) -> float | None:
         """CPU cores used on average from ``start`` to ``end`` (wall clock; default: the whole series),
         between the samples that bracket that window."""
-        points = self.cpu()
-        if start is not None:
-            before = [p for p in points if p[0] <= start]
-            points = points[len(before) - 1:] if before else points
-        if end is not None:
-            after = [n for n, p in enumerate(points) if p[0] >= end]
-            points = points[:after[0] + 1] if after else points
-        if len(points) < 2 or points[-1][0] <= points[0][0]:
-            return None
-        return (points[-1][1] - points[0][1]) / (points[-1][0] - points[0][0])
+        return _mean_rate(self.cpu(), start, end)
+
+    def mean_wait_share(self, start: float | None = None, end: float | None = None) -> float | None:
+        """The share of the time from ``start`` to ``end`` the process was ready to run but waited for a core."""
+        return _mean_rate([(s.at, s.wait_seconds) for s in self.samples if s.wait_seconds is not None], start, end)
 
     def has(self, counter: str) -> bool:
         return any(counter in s.counters for s in self.samples)
@@ -136,6 +158,19 @@ class Series:
     def rate(self, counter: str) -> list[tuple[float, float]]:
         """Per-second rate between consecutive samples: [(time, rate)]."""
         return _rates(self.values(counter))
+
+
+def _mean_rate(points: list[tuple[float, float]], start: float | None, end: float | None) -> float | None:
+    """How fast a cumulative value grew per wall-clock second, between the samples bracketing the window."""
+    if start is not None:
+        before = [p for p in points if p[0] <= start]
+        points = points[len(before) - 1:] if before else points
+    if end is not None:
+        after = [n for n, p in enumerate(points) if p[0] >= end]
+        points = points[:after[0] + 1] if after else points
+    if len(points) < 2 or points[-1][0] <= points[0][0]:
+        return None
+    return (points[-1][1] - points[0][1]) / (points[-1][0] - points[0][0])
 
 
 def _rates(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -166,6 +201,32 @@ def cpu_seconds(pid: int | None) -> float | None:
         return None
 
 
+def wait_seconds(pid: int | None) -> float | None:
+    """Time the process's main thread spent ready to run but waiting for a core (/proc/<pid>/schedstat)."""
+    if pid is None:
+        return None
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[1]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def machine_cpu_seconds() -> float | None:
+    """CPU time every process of the machine used, summed over its cores (/proc/stat: all but idle and
+    iowait; steal counts as used, since the machine could not run anything of ours then)."""
+    try:
+        fields = [int(value) for value in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+    except (OSError, ValueError, IndexError):
+        return None
+    idle, iowait = fields[3], fields[4]
+    return (sum(fields) - idle - iowait) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_cores() -> int:
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def counters_from_text(text: str, source: str = "/metrics") -> dict[str, float]:
     """The counters of interest in a Prometheus text answer (raises MetricsParseError if it is not one)."""
     families = parse_metrics(text, source)
@@ -174,7 +235,11 @@ def counters_from_text(text: str, source: str = "/metrics") -> dict[str, float]:
         for name in counter.names:
             value = sample_value(families, name, counter.labels)
             if value is not None:
-                found[counter.key] = value
+                if counter.total:
+                    found[counter.key] = value
+                if counter.by:
+                    by_value = values_by_label(families, name, counter.by, counter.labels)
+                    found.update({f"{counter.key}:{label}": total for label, total in by_value.items()})
                 break
     return found
 
@@ -195,7 +260,7 @@ class Sampler:
     def __init__(self, probes: list[Probe], interval_s: float = 1.0) -> None:
         self.interval_s = interval_s
         self._probes = list(probes)
-        self.series = {p.name: Series(p.name, p.component) for p in probes}
+        self.series = {p.name: Series(p.name, p.component, source=p.metrics_url) for p in probes}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="tracestack-sampler", daemon=True)
@@ -204,7 +269,7 @@ class Sampler:
         """Sample another process from now on (e.g. the load generator once it started)."""
         with self._lock:
             self._probes.append(probe)
-            self.series[probe.name] = Series(probe.name, probe.component)
+            self.series[probe.name] = Series(probe.name, probe.component, source=probe.metrics_url)
 
     def __enter__(self) -> "Sampler":
         self._thread.start()
@@ -227,7 +292,8 @@ class Sampler:
             probes = list(self._probes)
         for probe in probes:
             counters = scrape(client, probe.metrics_url) if probe.metrics_url else None
-            sample = ReplicaSample(time.time(), rss_bytes(probe.pid), cpu_seconds(probe.pid), counters or {},
-                                   scraped=counters is not None)
+            cpu = machine_cpu_seconds() if probe.name == MACHINE else cpu_seconds(probe.pid)
+            sample = ReplicaSample(time.time(), rss_bytes(probe.pid), cpu, counters or {}, scraped=counters is not None,
+                                   wait_seconds=wait_seconds(probe.pid))
             with self._lock:
                 self.series[probe.name].samples.append(sample)

@@ -69,8 +69,9 @@ def _names(result: LoadResult) -> set[str]:
     return {figures.replica for figures in result.figures}
 
 
-def _cell(value: float, limit: float, passed: bool) -> str:
-    return _number(value) if passed else f"{_number(value)} {FAILED_MARK} (limit {_number(limit)})"
+def _cell(value: float | None, limit: float, passed: bool) -> str:
+    shown = "not measured" if value is None else _number(value)
+    return shown if passed else f"{shown} {FAILED_MARK} (limit {_number(limit)})"
 
 
 def _number(value: float) -> str:

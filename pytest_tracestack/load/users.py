@@ -3,27 +3,37 @@ patches the process with gevent when it is imported).
 
 Every request is reported to Locust's statistics: its name is ``<protocol> <target>`` so each replica
 gets its own row, its length is the payload's size in bytes (what was offered, not the answer), and a
-refusal is a failure named by its status (see outcomes.py). Options (Locust flags or env variables):
+refusal is a failure named by its status and the receiver's message (see outcomes.py).
+
+Users send on their schedule whether or not their earlier requests were answered (an open model), each
+with up to ``TRACESTACK_LOAD_IN_FLIGHT`` requests in flight: a closed loop of 4 users at 17 ms per push
+could offer at most 235 requests/s, whatever the rate asked. Options (Locust flags or env variables):
 
   --tracestack-rate / TRACESTACK_LOAD_RATE                  5MB/s, 20000spans/s or max (default 1MB/s),
                                                             for all users of the run together (workers too)
   --tracestack-traces-per-request / TRACESTACK_TRACES_PER_REQUEST   default 10
+  TRACESTACK_LOAD_IN_FLIGHT                                 requests in flight per user at most (default 32)
   TRACESTACK_LOAD_PROTOCOL                                  otlp-grpc (default) or otlp-http
   TRACESTACK_OTLP_GRPC / TRACESTACK_OTLP_HTTP               targets, comma-separated, when --host is not given
+  TRACESTACK_LOAD_FAILURES                                  a file to write the final failures by error to (JSON)
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import random
 import time
 
 import gevent
+import gevent.pool
 from locust import FastHttpUser, User, constant, events, task
+from locust.runners import WorkerRunner
+from locust.stats import StatsError
 
 from .outcomes import grpc_outcome, http_outcome, partial_outcome
-from .pacing import Pacing, grpc_target, http_url, parse_load_rate, split_targets
+from .pacing import Pacing, grpc_target, http_url, in_flight_per_user, parse_load_rate, split_targets
 from .payloads import PayloadSource
 from .workers import share_pacing
 
@@ -31,6 +41,9 @@ PROTOCOL = os.environ.get("TRACESTACK_LOAD_PROTOCOL", "otlp-grpc")
 if PROTOCOL not in ("otlp-grpc", "otlp-http"):
     raise ValueError(f"TRACESTACK_LOAD_PROTOCOL={PROTOCOL!r}: write otlp-grpc or otlp-http")
 EXPORT_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+IN_FLIGHT = in_flight_per_user(os.environ.get("TRACESTACK_LOAD_IN_FLIGHT"))
+ANY_STATUS = frozenset(range(100, 600))
+DRAIN_S = 4.0            # at stop, how long a user waits for its requests in flight (Locust's --stop-timeout 5)
 
 
 class LoadState:
@@ -60,6 +73,18 @@ def _configure(environment, **_) -> None:
                         int(getattr(options, "tracestack_traces_per_request", None)
                             or os.environ.get("TRACESTACK_TRACES_PER_REQUEST", "10")))
     share_pacing(environment, LoadState.pacing)
+    path = os.environ.get("TRACESTACK_LOAD_FAILURES")
+    if path and not isinstance(environment.runner, WorkerRunner):
+        events.quit.add_listener(lambda **_: _write_failures(environment, path))
+
+
+def _write_failures(environment, path: str) -> None:
+    """The failures by error once every request in flight was counted: Locust's failures CSV is rewritten
+    only every second, so its last version misses the end of the run."""
+    errors = [{"name": error.name, "error": StatsError.parse_error(error.error), "occurrences": error.occurrences}
+              for error in environment.runner.stats.errors.values()]
+    with open(path, "w") as handle:
+        json.dump(errors, handle)
 
 
 def _targets(env_name: str, host: str | None) -> list[str]:
@@ -70,14 +95,31 @@ def _targets(env_name: str, host: str | None) -> list[str]:
 
 
 class _PacedUser(User):
-    """Paces itself inside its task (gevent.sleep while Locust sees it running): a stop then waits for
-    the task to finish (--stop-timeout), so a request is never cut off after it was sent and before it
-    was counted, which would happen if Locust's wait_time did the pacing."""
+    """Paces itself inside its task (gevent.sleep while Locust sees it running), then hands the request to
+    one of its ``IN_FLIGHT`` sending slots and goes on: a send waits only when every slot is taken, i.e.
+    when the stack answers slower than the rate asks. At stop, the user waits for its requests in flight
+    (on_stop), so a request is never cut off after it was sent and before it was counted."""
 
     abstract = True
     wait_time = constant(0)
     _numbers = itertools.count()
     _next_send: float | None = None
+    _sending: gevent.pool.Pool | None = None
+
+    def on_start(self) -> None:
+        self._sending = gevent.pool.Pool(IN_FLIGHT)
+
+    def on_stop(self) -> None:
+        if self._sending is not None:
+            self._sending.join(timeout=DRAIN_S)
+
+    @task
+    def export_traces(self) -> None:
+        self.pace()
+        self._sending.spawn(self.send, LoadState.payloads.next())    # waits while every slot is taken
+
+    def send(self, payload: bytes) -> None:
+        raise NotImplementedError
 
     def pace(self) -> None:
         while not LoadState.pacing.heard_from_master:
@@ -112,6 +154,7 @@ class OtlpGrpcUser(_PacedUser):
         import grpc   # the gevent-aware gRPC was set up by the locustfile before any gRPC object exists
         from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
+        super().on_start()
         target = grpc_target(self.pick(_targets("TRACESTACK_OTLP_GRPC", self.host)))
         self.request_name = f"otlp-grpc {target}"
         self.channel = grpc.insecure_channel(target)
@@ -119,19 +162,17 @@ class OtlpGrpcUser(_PacedUser):
                                                response_deserializer=ExportTraceServiceResponse.FromString)
 
     def on_stop(self) -> None:
+        super().on_stop()
         self.channel.close()
 
-    @task
-    def export_traces(self) -> None:
+    def send(self, payload: bytes) -> None:
         import grpc
 
-        self.pace()
-        payload = LoadState.payloads.next()
         started = time.perf_counter()
         try:
             exception = partial_outcome(self.export(payload, timeout=10))
         except grpc.RpcError as error:
-            exception = grpc_outcome(error.code().name)
+            exception = grpc_outcome(error.code().name, error.details())
         self.report(self.request_name, started, payload, exception)
 
 
@@ -140,20 +181,23 @@ class OtlpHttpUser(_PacedUser, FastHttpUser):
 
     abstract = PROTOCOL != "otlp-http"
     host = (split_targets(os.environ.get("TRACESTACK_OTLP_HTTP")) or [None])[0]
+    concurrency = IN_FLIGHT          # connections of this user's client: one per request in flight
 
     def on_start(self) -> None:
+        super().on_start()
         self.url = http_url(self.pick(_targets("TRACESTACK_OTLP_HTTP", self.host)))
         self.request_name = f"otlp-http {self.url}"
+        # Every status is an answer for http_outcome to judge: geventhttpclient's own error path decodes the
+        # body as UTF-8 for its log and dies on a binary one (Tempo's 429 carries a protobuf Status).
+        self.client.client.valid_response_codes = ANY_STATUS
 
-    @task
-    def export_traces(self) -> None:
-        self.pace()
-        payload = LoadState.payloads.next()
+    def send(self, payload: bytes) -> None:
         with self.client.post(self.url, data=payload, headers={"Content-Type": "application/x-protobuf"},
                               name=self.request_name, catch_response=True) as response:
             response.request_meta["request_type"] = PROTOCOL
             response.request_meta["response_length"] = len(payload)
-            outcome = http_outcome(response.status_code, response.content, getattr(response, "error", None))
+            outcome = http_outcome(response.status_code, response.content, getattr(response, "error", None),
+                                   response.headers.get("Content-Type") if response.headers else None)
             if outcome is None:
                 response.success()
             else:

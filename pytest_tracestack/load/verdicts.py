@@ -1,16 +1,21 @@
 """Verdicts of a load run against the profile's per-component targets (the seeds' sizing guide), per
 replica: accepted MB/s against what was asked of it, peak RSS against the memory limit, CPU against the
-cores, refused/failed/discarded spans, push latency; and the delivery cross-check (generator, replicas,
-sink). A failed verdict's text names the replica, the figure and the limit."""
+cores, refused/failed/discarded spans (named by their cause), push latency; whether the generator offered
+the rate asked (offered.py); each Tempo ingester's share of the distributors' bytes (replication.py); and the
+delivery cross-check (generator, replicas, sink). A failed verdict's text names the replica, the figure and
+the limit. A figure a verdict needs but nobody measured fails it, saying why it is missing."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..profiles import Target
 from .figures import ReplicaFigures
 from .locust_stats import GeneratorStats
+from .offered import GeneratorSide, OfferLimits, judge_offered
+from .refusals import CAUSES, explain_discards, explain_refusal
+from .replication import BAND, RECORDED, Replication, expected_share
 
 MIB = 1024 * 1024
 LOSS_NAMES = {"refused_spans": "refused spans", "failed_exports": "spans it failed to export",
@@ -22,14 +27,15 @@ class Limits:
     latency_p99_ms: float = 1000.0        # push latency the generator sees, per replica
     min_share_of_asked: float = 0.9       # accepted MB/s at least this share of the rate asked of a replica
     agreement: float = 0.02               # generator, replicas and sink agree within this fraction
-    generator_busy_cores: float = 0.9     # a Locust process is single-threaded: near 1 core it is the limit
+    offer: OfferLimits = field(default_factory=OfferLimits)    # did the generator offer the rate (offered.py)
+    replication_band: tuple[float, float] = BAND   # an ingester's bytes / its share of the distributors' (replication.py)
 
 
 @dataclass(frozen=True)
 class Verdict:
     subject: str          # a replica name, "generator" or "delivery"
     figure: str           # what was measured
-    value: float
+    value: float | None   # None: not measured (the verdict then fails)
     limit: float
     passed: bool
     text: str
@@ -53,54 +59,38 @@ class Implied:
 
 
 def judge(stats: GeneratorStats, asked_bytes_per_s: float, replicas: list[ReplicaFigures],
-          targets: dict[str, Target], generator_cores: float | None, sink: SinkFigures | None = None,
-          limits: Limits = Limits()) -> list[Verdict]:
+          targets: dict[str, Target], generator: GeneratorSide = GeneratorSide(), sink: SinkFigures | None = None,
+          limits: Limits = Limits(), replication: Replication | None = None) -> list[Verdict]:
     duration = stats.duration_s
     entries = [figures for figures in replicas if figures.entry]
     asked_each = asked_bytes_per_s / max(1, len(entries))
-    saturated = generator_cores is not None and generator_cores >= limits.generator_busy_cores
-    verdicts = [_generator(stats, asked_bytes_per_s, generator_cores, limits)]
+    offered = judge_offered(stats, asked_bytes_per_s, generator, limits.offer)
+    verdicts = [Verdict("generator", "offered MB/s", offered.offered_bytes_per_s / 1e6, offered.floor_bytes_per_s / 1e6,
+                        offered.held, offered.text)]
     for figures in replicas:
         target = targets.get(figures.component)
         if figures.entry:
-            verdicts += _entry(figures, target, asked_each, duration, saturated, limits)
+            verdicts += _entry(figures, target, asked_each, duration, offered.held, limits)
         verdicts += _losses(figures)
         verdicts += _resources(figures, target)
+    if replication is not None:
+        verdicts += _replication(replicas, replication, targets, duration, limits)
     verdicts += _delivery(stats, entries, sink, limits)
     return verdicts
 
 
-def _generator(stats: GeneratorStats, asked: float, cores: float | None, limits: Limits) -> Verdict:
-    offered = stats.offered_bytes / stats.duration_s
-    busy = cores is not None and cores >= limits.generator_busy_cores
-    short = offered < limits.min_share_of_asked * asked
-    text = (f"generator offered {offered / 1e6:.2f} MB/s of the {asked / 1e6:.2f} MB/s asked"
-            + (f", using {cores:.2f} cores" if cores is not None else ""))
-    if short and busy:
-        text += f" (limit {limits.generator_busy_cores:g} cores): the generator, not the deployment, was the limit"
-    return Verdict("generator", "cores", cores or 0.0, limits.generator_busy_cores, not (short and busy), text)
-
-
-def _entry(figures: ReplicaFigures, target: Target | None, asked: float, duration: float, saturated: bool,
+def _entry(figures: ReplicaFigures, target: Target | None, asked: float, duration: float, offered_held: bool,
            limits: Limits) -> list[Verdict]:
     name = figures.replica
-    verdicts = []
-    if figures.accepted_bytes is not None:
-        rate = figures.accepted_bytes / duration
-        floor = limits.min_share_of_asked * asked
-        text = (f"{name} accepted {rate / 1e6:.2f} MB/s of the {asked / 1e6:.2f} MB/s asked of it "
-                f"(limit: at least {floor / 1e6:.2f} MB/s, {limits.min_share_of_asked:.0%})")
-        if target is not None and target.throughput_mb_s is not None:
-            text += f"; sized for {_range(target.throughput_mb_s)} MB/s per replica ({target.source})"
-        if saturated and rate < floor:
-            text += "; the generator was busy, so this may be its limit rather than the replica's"
-        verdicts.append(Verdict(name, "accepted MB/s", rate / 1e6, floor / 1e6, rate >= floor, text))
+    verdicts = [_accepted(figures, target, asked, duration, offered_held, limits)]
     refusals = sum(figures.failures.values())
     if figures.requests is not None:
         detail = ", ".join(f"{error}: {count}" for error, count in sorted(figures.failures.items()))
+        causes = [f"{count} {why}" for error, count in sorted(figures.failures.items()) if (why := explain_refusal(error))]
         verdicts.append(Verdict(name, "failed requests", refusals, 0, refusals == 0,
                                 f"{name} answered {refusals} of {figures.requests} requests with an error"
-                                + (f" ({detail})" if detail else "") + ", limit 0"))
+                                + (f" ({detail})" if detail else "") + ", limit 0"
+                                + "".join(f"; {cause}" for cause in causes)))
     if figures.push_p99_ms is not None:
         passed = figures.push_p99_ms <= limits.latency_p99_ms
         verdicts.append(Verdict(name, "push latency p99 ms", figures.push_p99_ms, limits.latency_p99_ms, passed,
@@ -109,14 +99,77 @@ def _entry(figures: ReplicaFigures, target: Target | None, asked: float, duratio
     return verdicts
 
 
+def _accepted(figures: ReplicaFigures, target: Target | None, asked: float, duration: float, offered_held: bool,
+              limits: Limits) -> Verdict:
+    """Accepted MB/s against the floor of what was asked of this replica; not measured is a failure."""
+    name, floor = figures.replica, limits.min_share_of_asked * asked
+    sizing = _sizing(target)
+    if figures.accepted_bytes is None:
+        return Verdict(name, "accepted MB/s", None, floor / 1e6, False,
+                       f"{name} accepted MB/s not measured ({figures.why_not_measured()}): the floor of "
+                       f"{floor / 1e6:.2f} MB/s ({limits.min_share_of_asked:.0%} of the {asked / 1e6:.2f} MB/s asked "
+                       f"of it) cannot be checked{sizing}")
+    rate = figures.accepted_bytes / duration
+    text = (f"{name} accepted {rate / 1e6:.2f} MB/s of the {asked / 1e6:.2f} MB/s asked of it "
+            f"(limit: at least {floor / 1e6:.2f} MB/s, {limits.min_share_of_asked:.0%}){sizing}")
+    if not offered_held and rate < floor:
+        text += "; the generator did not offer the rate asked (see its verdict), so this may not be the replica's limit"
+    configured = figures.limits.get(CAUSES["rate_limited"].limit_metric or "")
+    if configured and asked > configured:
+        text += (f"; the rate asked of it is above its per-tenant ingestion limit ({configured:,.0f} B/s): the run "
+                 f"measures that limit, not the capacity ({' / '.join(CAUSES['rate_limited'].overrides)})")
+    return Verdict(name, "accepted MB/s", rate / 1e6, floor / 1e6, rate >= floor, text)
+
+
 def _losses(figures: ReplicaFigures) -> list[Verdict]:
     verdicts = []
     for key, words in LOSS_NAMES.items():
         lost = figures.counters.get(key)
-        if lost is not None:
-            verdicts.append(Verdict(figures.replica, key, lost, 0, lost == 0,
-                                    f"{figures.replica} {words}: {lost:.0f}, limit 0"))
+        if lost is None:
+            continue
+        text = f"{figures.replica} {words}: {lost:.0f}, limit 0"
+        if key == "discarded_spans" and (why := explain_discards(figures.discarded_by_reason, figures.limits)):
+            text += f" ({why})"
+        verdicts.append(Verdict(figures.replica, key, lost, 0, lost == 0, text))
     return verdicts
+
+
+def _replication(replicas: list[ReplicaFigures], replication: Replication, targets: dict[str, Target],
+                 duration: float, limits: Limits) -> list[Verdict]:
+    """Each ingester received its share of what the distributors accepted (replication.py)."""
+    if not replication.ingesters:
+        return []
+    distributed = [f.counters["distributor_bytes"] for f in replicas if "distributor_bytes" in f.counters]
+    by_name = {f.replica: f for f in replicas}
+    share = expected_share(replication.factor, len(replication.ingesters))
+    low, high = limits.replication_band
+    accounting = (f"{share:.0%} of what the distributors accepted with replication factor {replication.factor} over "
+                  f"{len(replication.ingesters)} ingester(s); limit {low:.0%}-{high:.0%} of that, the ingesters count "
+                  f"the traces re-encoded for them ({RECORDED})")
+    verdicts = []
+    for name in replication.ingesters:
+        figures = by_name.get(name)
+        received = figures.counters.get("ingester_bytes") if figures else None
+        if received is None or not distributed:
+            missing = ("it was not sampled" if figures is None else figures.why_not_measured() if received is None
+                       else "no distributor's bytes were measured")
+            verdicts.append(Verdict(name, "ingester share", None, low, False,
+                                    f"{name} received bytes not measured ({missing}): its share, {accounting}, "
+                                    f"cannot be checked"))
+            continue
+        due = sum(distributed) * share
+        ratio = received / due if due else 0.0
+        verdicts.append(Verdict(name, "ingester share", ratio, low, low <= ratio <= high,
+                                f"{name} received {received / 1e6:.2f} MB ({received / duration / 1e6:.2f} MB/s), "
+                                f"{ratio:.0%} of its due {due / 1e6:.2f} MB: {accounting}"
+                                f"{_sizing(targets.get(figures.component))}"))
+    return verdicts
+
+
+def _sizing(target: Target | None) -> str:
+    if target is None or target.throughput_mb_s is None:
+        return ""
+    return f"; sized for {_range(target.throughput_mb_s)} MB/s per replica ({target.source})"
 
 
 def _resources(figures: ReplicaFigures, target: Target | None) -> list[Verdict]:
@@ -144,6 +197,10 @@ def _delivery(stats: GeneratorStats, entries: list[ReplicaFigures], sink: SinkFi
         verdicts.append(_agree("spans answered OK to the generator", stats.delivered_spans,
                                "spans the entry replicas accepted", sum(accepted_spans), limits))
     accepted_bytes = [f.accepted_bytes for f in entries]
+    if entries and all(value is not None and f.accepted_bytes_source.startswith("measured")
+                       for f, value in zip(entries, accepted_bytes)):
+        verdicts.append(_agree("bytes answered OK to the generator", stats.delivered_bytes,
+                               "bytes the entry replicas accepted", sum(accepted_bytes), limits, scale=1e6, unit="MB"))
     if sink is not None and entries and all(value is not None for value in accepted_bytes):
         verdicts.append(_agree("bytes the entry replicas accepted", sum(accepted_bytes),
                                "bytes the sink received", sink.received_bytes, limits, scale=1e6, unit="MB"))

@@ -32,16 +32,24 @@ class Replica:
     ports: dict[str, int]
     pid: int | None = None
     log_path: Path | None = None
+    port_hosts: dict[str, str] = field(default_factory=dict)   # ports served on another host than ``address``
 
     @property
     def name(self) -> str:
         return f"{self.component}-{self.index}"
 
+    def host(self, port: str) -> str:
+        return self.port_hosts.get(port, self.address)
+
     def url(self, port: str, path: str = "") -> str:
-        return f"http://{self.address}:{self.ports[port]}{path}"
+        return f"http://{self.hostport(port)}{path}"
 
     def hostport(self, port: str) -> str:
-        return f"{self.address}:{self.ports[port]}"
+        return f"{self.host(port)}:{self.ports[port]}"
+
+    def endpoints(self) -> list[tuple[str, int]]:
+        """Every (host, port) this replica listens on."""
+        return [(self.host(name), port) for name, port in self.ports.items()]
 
 
 @dataclass

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..profiles import Component
-from ..rendering import ReplicaContext, render_yaml
+from ..rendering import ReplicaContext, localhost_port_notes, render_yaml
 from .base import Replica
 from .process import ManagedProcess
 
@@ -34,7 +34,7 @@ def _process_launch(replica: Replica, argv: list[str], context: ReplicaContext, 
 
 def _write_config(context: ReplicaContext, component: Component, config: Any, name: str) -> Path:
     path = context.workdir / name
-    path.write_text(render_yaml(config, component, []))
+    path.write_text(render_yaml(config, component, localhost_port_notes(component.local_overrides, context)))
     return path
 
 

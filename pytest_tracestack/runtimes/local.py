@@ -2,39 +2,29 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import signal
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
-
-import httpx
+from typing import Any
 
 from ..binaries import SPECS, BinaryProvider, FoundBinary, check_major_version
-from ..errors import ComponentExited, ReadinessTimeout, TracestackError
+from ..errors import ProfileError, TracestackError
 from ..profiles import Component, Profile
 from ..redaction import redact
 from ..profile_paths import describe
-from ..rendering import ReplicaContext, render_component_config
+from ..rendering import ReplicaContext, base_config, localhost_port_names, replica_config
 from ..tempo_config import helm_rendering
-from .addresses import choose_block, replica_address
+from .addresses import LOCALHOST, Block, choose_block
 from .base import PlanStep, Replica, Stack
 from .launchers import LAUNCHERS, Launch
 from .nginx_config import find_otel_module
-from .process import wait_ports_free
-
-
-class Handle(Protocol):
-    """A started replica: a child process or an in-process server (the capture sink)."""
-
-    pid: int | None
-
-    def alive(self) -> bool: ...
-    def stop(self, grace_s: float = 10.0) -> None: ...
-    def last_log_lines(self, count: int = 25) -> str: ...
+from .process import GroupStop, ManagedProcess, process_state, stop_processes, wait_ports_free
+from .readiness import Handle, wait_all_ready, wait_ready
+from .state import write_state
 
 
 @dataclass
@@ -49,10 +39,41 @@ class LocalSettings:
 
 
 @dataclass
+class StackTimings:
+    """Where a stack's start and stop went, in seconds (benchmarks/stack_start_stop.py prints them)."""
+
+    find_binaries_s: float = 0.0                 # finding binaries, checking Tempo's version
+    launch_s: float = 0.0                        # rendering every config and spawning every replica
+    ready_s: float = 0.0                         # from the last spawn until every replica answered ready
+    replica_ready_s: dict[str, float] = field(default_factory=dict)   # each replica, from its own spawn
+    stop_s: float | None = None
+
+
+@dataclass
+class StopReport:
+    """How a teardown went; replicas that needed SIGKILL are named to the user (``SlowStopWarning``)."""
+
+    profile: str
+    seconds: float
+    grace_s: float
+    killed: list[str]
+
+    def describe(self) -> str:
+        return (f"tracestack: stopping profile {self.profile} took {self.seconds:.1f}s: "
+                f"{', '.join(self.killed)} did not exit within {self.grace_s:.0f}s of SIGTERM and needed SIGKILL")
+
+
+class SlowStopWarning(UserWarning):
+    """A replica did not exit on SIGTERM within the grace period."""
+
+
+@dataclass
 class LocalStack(Stack):
     handles: dict[str, Handle] = field(default_factory=dict)      # replica name -> handle
     launches: dict[str, Launch] = field(default_factory=dict)     # replica name -> how it was started
     ready_timeout_s: float = 90.0
+    block: Block | None = None                                     # the loopback block held for this stack
+    timings: StackTimings = field(default_factory=StackTimings)
 
     # --- fault injection, by signals --------------------------------------------------------------
 
@@ -73,12 +94,14 @@ class LocalStack(Stack):
         self._process(replica_name).signal(signal.SIGCONT)
 
     def restart(self, replica_name: str, grace_s: float = 10.0) -> None:
-        """Stop a replica (SIGTERM, then SIGKILL), wait for its ports, start it again and wait until ready."""
+        """Stop a replica (SIGTERM, then SIGKILL), wait for its ports, start it again and wait until ready.
+        The new pid goes into the stack state at once, so ``tracestack stop`` ends the new process."""
         replica = next(r for r in self.replicas if r.name == replica_name)
         self.handles[replica_name].stop(grace_s)
-        wait_ports_free([(replica.address, port) for port in replica.ports.values()])
+        wait_ports_free(replica.endpoints())
         self.handles[replica_name] = self.launches[replica_name].start()
         replica.pid = self.handles[replica_name].pid
+        write_state(self)
         readiness = self.profile.components[replica.component].readiness
         if readiness:
             wait_ready(replica, readiness, self.handles[replica_name], time.monotonic() + self.ready_timeout_s,
@@ -105,29 +128,34 @@ class LocalRuntime:
         for component in profile.components.values():
             source = f"config from {describe(component.config.manifest)}" if component.config else "built in"
             target = f" -target={component.target}" if component.target else ""
+            localhost = localhost_port_names(component.local_overrides)
+            where = f" ({', '.join(localhost)} on {LOCALHOST}, a port reserved per stack)" if localhost else ""
             steps.append(PlanStep("start", f"{component.replicas} x {component.name} ({component.binary}{target}), "
-                                           f"{source}, ports {component.ports}"))
-        steps.append(PlanStep("wait", f"readiness of every replica, {self.settings.ready_timeout_s:.0f}s deadline"))
+                                           f"{source}, ports {component.ports}{where}"))
+        steps.append(PlanStep("wait", f"readiness of every replica at once, {self.settings.ready_timeout_s:.0f}s "
+                                      f"deadline"))
         steps.append(PlanStep("stop", "at the end (also after a failure or Ctrl-C; not with --tracestack-keep): "
-                                      "SIGTERM, then SIGKILL after a deadline, every process group; ports checked free"))
+                                      "SIGTERM to every process group at once, SIGKILL for those still running after "
+                                      f"one shared {self.settings.stop_grace_s:.0f}s deadline; ports checked free"))
         return steps
 
     # --- start --------------------------------------------------------------------------------
 
     def start(self, profile: Profile) -> LocalStack:
+        began = time.monotonic()
         binaries = self._find_binaries(profile)
         stackdir = Path(tempfile.mkdtemp(prefix=f"tracestack-{profile.name}-"))
         stack = LocalStack(profile=profile, runtime=self.name, workdir=stackdir,
                            binaries={kind: found.describe() for kind, found in binaries.items()},
                            ready_timeout_s=self.settings.ready_timeout_s)
+        stack.timings.find_binaries_s = time.monotonic() - began
         if "capture-sink" in profile.binaries:
             stack.binaries["capture-sink"] = "in-process OTLP gRPC/HTTP server"
         try:
             self._assign_replicas(stack)
-            for replica in stack.replicas:
-                self._launch(stack, replica, binaries)
-            self._wait_ready(stack)
-            _write_state(stack)
+            launched_at = self._launch_all(stack, binaries)
+            self._wait_ready(stack, launched_at)
+            write_state(stack)
         except BaseException:
             self.stop(stack, failed=True)
             raise
@@ -143,20 +171,42 @@ class LocalRuntime:
         return found
 
     def _assign_replicas(self, stack: LocalStack) -> None:
+        """An address per replica in a block held for this stack; ports named by ``{localhost_port:NAME}``
+        get a port of the block's own on 127.0.0.1 instead."""
         components = list(stack.profile.components.values())
+        localhost = {component.name: _localhost_ports(stack.profile, component) for component in components}
         probe = sorted({port for component in components for port in component.ports.values()})
-        block = choose_block(probe)
+        slots = sum(component.replicas * len(localhost[component.name]) for component in components)
+        stack.block = block = choose_block(probe, localhost_slots=slots)
+        slot = 0
         for component_index, component in enumerate(components):
             for index in range(component.replicas):
-                stack.replicas.append(Replica(component.name, index, replica_address(block, component_index, index),
-                                              dict(component.ports)))
+                replica = Replica(component.name, index, block.address(component_index, index), dict(component.ports))
+                for name in localhost[component.name]:
+                    replica.ports[name], replica.port_hosts[name] = block.localhost_port(slot), LOCALHOST
+                    slot += 1
+                stack.replicas.append(replica)
 
-    def _launch(self, stack: LocalStack, replica: Replica, binaries: dict[str, FoundBinary]) -> None:
+    def _launch_all(self, stack: LocalStack, binaries: dict[str, FoundBinary]) -> dict[str, float]:
+        """Render and spawn every replica without waiting for any; returns when each was spawned."""
+        began = time.monotonic()
+        bases: dict[Any, Any] = {}          # each config source is read once, however many replicas use it
+        launched_at = {}
+        for replica in stack.replicas:
+            component = stack.profile.components[replica.component]
+            if component.config not in bases:
+                bases[component.config] = _base_config(component, self.settings.charts)
+            self._launch(stack, replica, binaries, bases[component.config])
+            launched_at[replica.name] = time.monotonic()
+        stack.timings.launch_s = time.monotonic() - began
+        return launched_at
+
+    def _launch(self, stack: LocalStack, replica: Replica, binaries: dict[str, FoundBinary], base: Any) -> None:
         component = stack.profile.components[replica.component]
         replica_dir = stack.workdir / replica.name
         replica_dir.mkdir(parents=True, exist_ok=True)
         context = _context(stack, replica, replica_dir)
-        config = _render_config(component, context, self.settings.charts)
+        config = replica_config(component, base, context)
         launcher = LAUNCHERS[component.binary]
         binary = binaries.get(component.binary)
         launch = launcher(component, replica, config, context, binary.path if binary else None, self.settings)
@@ -165,29 +215,49 @@ class LocalRuntime:
         stack.handles[replica.name] = launch.start()
         replica.pid = stack.handles[replica.name].pid
 
-    def _wait_ready(self, stack: LocalStack) -> None:
-        deadline = time.monotonic() + self.settings.ready_timeout_s
-        for replica in stack.replicas:
-            component = stack.profile.components[replica.component]
-            if component.readiness:
-                wait_ready(replica, component.readiness, stack.handles[replica.name], deadline,
-                           self.settings.ready_timeout_s)
+    def _wait_ready(self, stack: LocalStack, launched_at: dict[str, float]) -> None:
+        began = time.monotonic()
+        waits = [(replica, stack.profile.components[replica.component].readiness, stack.handles[replica.name])
+                 for replica in stack.replicas if stack.profile.components[replica.component].readiness]
+        ready_at = wait_all_ready(waits, began + self.settings.ready_timeout_s, self.settings.ready_timeout_s)
+        stack.timings.ready_s = time.monotonic() - began
+        stack.timings.replica_ready_s = {name: at - launched_at[name] for name, at in ready_at.items()}
 
     # --- stop ---------------------------------------------------------------------------------
 
-    def stop(self, stack: Stack, failed: bool = False) -> None:
+    def stop(self, stack: Stack, failed: bool = False) -> StopReport:
+        """Signal every replica at once with one shared deadline (no replica waits for another: a Tempo
+        query-frontend that ignores SIGTERM costs the grace once, not once per replica); name those that
+        needed SIGKILL; then check that no address of the stack is still listening."""
         assert isinstance(stack, LocalStack)
-        for replica in reversed(stack.replicas):
-            handle = stack.handles.pop(replica.name, None)
-            if handle is not None:
-                handle.stop(self.settings.stop_grace_s)
-        leftovers = wait_ports_free([(r.address, p) for r in stack.replicas for p in r.ports.values()])
+        began = time.monotonic()
+        outcome = self._stop_replicas(stack)
+        leftovers = wait_ports_free([endpoint for replica in stack.replicas for endpoint in replica.endpoints()])
         self._save_logs(stack, failed)
         if stack.workdir and stack.workdir.exists():
             shutil.rmtree(stack.workdir, ignore_errors=True)
+        if stack.block is not None:
+            stack.block.release()
+        stack.timings.stop_s = time.monotonic() - began
+        report = StopReport(stack.profile.name, stack.timings.stop_s, self.settings.stop_grace_s, outcome.killed)
+        problems = [f"could not stop {name} (pids {', '.join(map(str, pids))} still running after SIGKILL)"
+                    for name, pids in outcome.remaining.items()]
         if leftovers:
-            raise TracestackError(f"after stopping {stack.profile.name}, still listening: "
-                                  f"{', '.join(f'{a}:{p}' for a, p in leftovers)}")
+            problems.append(f"still listening: {', '.join(f'{a}:{p}' for a, p in leftovers)}")
+        if problems:
+            raise TracestackError(f"after stopping {stack.profile.name}: {'; '.join(problems)}")
+        if report.killed:
+            warnings.warn(SlowStopWarning(report.describe()), stacklevel=2)
+        return report
+
+    def _stop_replicas(self, stack: LocalStack) -> GroupStop:
+        handles, stack.handles = stack.handles, {}
+        processes = [handle for handle in handles.values() if isinstance(handle, ManagedProcess)]
+        outcome = stop_processes(processes, self.settings.stop_grace_s)
+        for handle in handles.values():
+            if not isinstance(handle, ManagedProcess):
+                handle.stop(self.settings.stop_grace_s)     # in-process servers (the capture sink)
+        return outcome
 
     def _save_logs(self, stack: LocalStack, failed: bool) -> None:
         if not (self.settings.report_dir and stack.workdir):
@@ -202,7 +272,7 @@ class LocalRuntime:
     def describe_keep(self, stack: Stack) -> str:
         lines = [f"tracestack: profile {stack.profile.name} left running (--tracestack-keep); work dir {stack.workdir}"]
         for replica in stack.replicas:
-            ports = ", ".join(f"{name} {replica.address}:{port}" for name, port in replica.ports.items())
+            ports = ", ".join(f"{name} {replica.hostport(name)}" for name in replica.ports)
             lines.append(f"  {replica.name} pid {replica.pid}: {ports}")
         if any(c.binary == "capture-sink" for c in stack.profile.components.values()):
             lines.append("  note: the capture sink ran inside pytest and stopped with it")
@@ -211,12 +281,14 @@ class LocalRuntime:
         return "\n".join(lines)
 
 
-def process_state(pid: int) -> str:
-    """The one-letter state of a process from /proc (R running, S sleeping, T stopped, Z zombie)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return "?"
+def _localhost_ports(profile: Profile, component: Component) -> list[str]:
+    names = localhost_port_names(component.local_overrides)
+    unknown = [name for name in names if name not in component.ports]
+    if unknown:
+        raise ProfileError(str(profile.source_file), f"components.{component.name}.local_overrides",
+                           f"{{localhost_port:{unknown[0]}}} names no port of the component; its ports: "
+                           f"{', '.join(component.ports)}")
+    return names
 
 
 def _context(stack: LocalStack, replica: Replica, replica_dir: Path) -> ReplicaContext:
@@ -227,7 +299,8 @@ def _context(stack: LocalStack, replica: Replica, replica_dir: Path) -> ReplicaC
         return _lookup(stack, component, port)
 
     return ReplicaContext(address=replica.address, ports=replica.ports, workdir=replica_dir,
-                          stackdir=stack.workdir, instance_id=replica.name, endpoint=endpoint, peers=peers)
+                          stackdir=stack.workdir, instance_id=replica.name, endpoint=endpoint, peers=peers,
+                          port_hosts=replica.port_hosts)
 
 
 def _lookup(stack: LocalStack, component: str, port: str) -> list[str]:
@@ -238,37 +311,7 @@ def _lookup(stack: LocalStack, component: str, port: str) -> list[str]:
     return [replica.hostport(port) for replica in replicas]
 
 
-def _render_config(component: Component, context: ReplicaContext, charts: str | None) -> Any:
-    return render_component_config(component, context, helm_rendering(charts))
-
-
-def wait_ready(replica: Replica, readiness: str, handle: Handle, deadline: float, timeout_s: float) -> None:
-    """Poll ``http:PORT/PATH`` until 200; tell an exited process from a slow one, with its last log lines."""
-    port_name, _, path = readiness.removeprefix("http:").partition("/")
-    url = replica.url(port_name, "/" + path)
-    last = "no answer yet"
-    with httpx.Client(timeout=2.0) as client:
-        while time.monotonic() < deadline:
-            if not handle.alive():
-                raise ComponentExited(f"{replica.name} exited while waiting for {url} to answer 200; "
-                                      f"last log lines:\n{handle.last_log_lines()}")
-            try:
-                response = client.get(url)
-                if response.status_code == 200:
-                    return
-                last = f"HTTP {response.status_code}: {response.text[:200].strip()}"
-            except httpx.HTTPError as error:
-                last = f"{type(error).__name__}: {error}"
-            time.sleep(0.2)
-    raise ReadinessTimeout(f"{replica.name} not ready after {timeout_s:.0f}s: {url} last said {last}; "
-                           f"last log lines:\n{handle.last_log_lines()}")
-
-
-def _write_state(stack: LocalStack) -> None:
-    """What ``tracestack stop DIR`` needs to end a kept stack."""
-    state = {"profile": stack.profile.name,
-             "replicas": [{"name": r.name, "pid": r.pid, "address": r.address, "ports": r.ports}
-                          for r in stack.replicas],
-             "ingest": {protocol: stack.ingest_targets(protocol) for protocol in stack.profile.ingest},
-             "query": stack.query_url()}
-    (stack.workdir / "stack.json").write_text(json.dumps(state, indent=2))
+def _base_config(component: Component, charts: str | None) -> Any:
+    """The component's config as its source gives it (Tempo's: the chart's rendering when helm and the chart
+    are there), before the local defaults and overrides."""
+    return base_config(component, helm_rendering(charts))

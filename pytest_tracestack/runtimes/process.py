@@ -10,6 +10,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+KILL_WAIT_S = 5.0          # after SIGKILL, how long a group may take to disappear before it is reported
+
 
 @dataclass
 class ManagedProcess:
@@ -42,19 +44,9 @@ class ManagedProcess:
         if self.alive():
             os.killpg(self.popen.pid, signum)
 
-    def stop(self, grace_s: float = 10.0) -> None:
-        """SIGTERM the process group, wait up to ``grace_s``, then SIGKILL it."""
-        if self.popen is None:
-            return
-        if self.alive():
-            self.signal(signal.SIGCONT)  # a paused process cannot act on SIGTERM
-            self.signal(signal.SIGTERM)
-            try:
-                self.popen.wait(timeout=grace_s)
-            except subprocess.TimeoutExpired:
-                self.signal(signal.SIGKILL)
-                self.popen.wait(timeout=10)
-        _kill_group_leftovers(self.popen.pid)
+    def stop(self, grace_s: float = 10.0) -> "GroupStop":
+        """SIGTERM the process group, wait up to ``grace_s``, then SIGKILL what is left of it."""
+        return stop_processes([self], grace_s)
 
     def last_log_lines(self, count: int = 25) -> str:
         try:
@@ -62,6 +54,91 @@ class ManagedProcess:
         except OSError:
             return "(no log)"
         return "\n".join(lines[-count:]) or "(log is empty)"
+
+
+@dataclass
+class GroupStop:
+    """How a stop went: who needed SIGKILL, and who is still running after it (could not be stopped)."""
+
+    killed: list[str] = field(default_factory=list)
+    remaining: dict[str, list[int]] = field(default_factory=dict)   # name -> pids still running
+
+
+def stop_processes(processes: list[ManagedProcess], grace_s: float) -> GroupStop:
+    """Stop our own children together (see ``stop_groups``), then reap them."""
+    started = [process for process in processes if process.popen is not None]
+    outcome = stop_groups({process.name: process.popen.pid for process in started}, grace_s)
+    for process in started:
+        if process.name not in outcome.remaining:
+            process.popen.wait(timeout=KILL_WAIT_S)
+    return outcome
+
+
+def stop_groups(groups: dict[str, int], grace_s: float) -> GroupStop:
+    """SIGTERM every process group at once and wait for all of them against one deadline; SIGKILL the groups
+    still running then, and wait until they are gone. A group is gone when none of its members runs (a zombie
+    leader waiting to be reaped by its parent counts as gone)."""
+    for signum in (signal.SIGCONT, signal.SIGTERM):   # a paused process cannot act on SIGTERM
+        _signal_groups(groups.values(), signum)
+    running = _wait_gone(groups, time.monotonic() + grace_s)
+    _signal_groups(running.values(), signal.SIGKILL)
+    remaining = _wait_gone(running, time.monotonic() + KILL_WAIT_S)
+    members = group_members(set(remaining.values()))
+    return GroupStop(killed=sorted(running), remaining={name: members[pgid] for name, pgid in remaining.items()})
+
+
+def _signal_groups(pgids, signum: int) -> None:
+    for pgid in pgids:
+        try:
+            os.killpg(pgid, signum)
+        except (ProcessLookupError, PermissionError):
+            pass   # already gone; or not ours to signal, which the wait then reports
+
+
+def _wait_gone(groups: dict[str, int], deadline: float) -> dict[str, int]:
+    """The groups that still have a running member at ``deadline`` (returns early once all are gone)."""
+    running = dict(groups)
+    while running:
+        members = group_members(set(running.values()))
+        running = {name: pgid for name, pgid in running.items() if members[pgid]}
+        if not running or time.monotonic() >= deadline:
+            break
+        time.sleep(0.05)
+    return running
+
+
+@dataclass(frozen=True)
+class ProcStat:
+    state: str          # R running, S sleeping, T stopped, Z zombie, ...
+    pgrp: int
+    start_ticks: int    # start time in clock ticks after boot: tells a process from a later one with its pid
+
+
+def proc_stat(pid: int) -> ProcStat | None:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return ProcStat(state=fields[0], pgrp=int(fields[2]), start_ticks=int(fields[19]))
+
+
+def process_state(pid: int) -> str:
+    """The one-letter state of a process from /proc (R running, S sleeping, T stopped, Z zombie; ? gone)."""
+    stat = proc_stat(pid)
+    return stat.state if stat else "?"
+
+
+def group_members(pgids: set[int]) -> dict[int, list[int]]:
+    """The running (non-zombie) processes of each process group, from one pass over /proc."""
+    members: dict[int, list[int]] = {pgid: [] for pgid in pgids}
+    if not pgids:
+        return members
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            stat = proc_stat(int(entry.name))
+            if stat is not None and stat.pgrp in members and stat.state != "Z":
+                members[stat.pgrp].append(int(entry.name))
+    return members
 
 
 def stop_child(process: subprocess.Popen, grace_s: float = 10.0) -> None:
@@ -73,14 +150,6 @@ def stop_child(process: subprocess.Popen, grace_s: float = 10.0) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-
-def _kill_group_leftovers(pgid: int) -> None:
-    """Children that outlived their leader keep its process group id; end them too."""
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def port_open(address: str, port: int, timeout: float = 0.5) -> bool:

@@ -1,0 +1,66 @@
+"""Waiting until replicas answer ready: every replica polled at once, against one deadline."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from typing import Protocol
+
+import httpx
+
+from ..errors import ComponentExited, ReadinessTimeout
+from .base import Replica
+
+POLL_INTERVAL_S = 0.2
+REQUEST_TIMEOUT_S = 2.0
+
+
+class Handle(Protocol):
+    """A started replica: a child process or an in-process server (the capture sink)."""
+
+    pid: int | None
+
+    def alive(self) -> bool: ...
+    def stop(self, grace_s: float = 10.0) -> object: ...
+    def last_log_lines(self, count: int = 25) -> str: ...
+
+
+def wait_all_ready(waits: list[tuple[Replica, str, Handle]], deadline: float, timeout_s: float) -> dict[str, float]:
+    """Poll every replica's readiness at the same time (a slow or hanging one delays no other); the first
+    failure is raised at once. Returns when (``time.monotonic()``) each replica first answered ready."""
+    if not waits:
+        return {}
+    give_up = threading.Event()
+    with ThreadPoolExecutor(max_workers=len(waits), thread_name_prefix="tracestack-ready") as pool:
+        futures = {pool.submit(wait_ready, replica, readiness, handle, deadline, timeout_s, give_up): replica.name
+                   for replica, readiness, handle in waits}
+        try:
+            return {futures[future]: future.result() for future in as_completed(futures)}
+        finally:
+            give_up.set()
+
+
+def wait_ready(replica: Replica, readiness: str, handle: Handle, deadline: float, timeout_s: float,
+               give_up: threading.Event | None = None) -> float:
+    """Poll ``http:PORT/PATH`` until 200; tell an exited process from a slow one, with its last log lines.
+    Returns the ``time.monotonic()`` of the first 200."""
+    give_up = give_up or threading.Event()
+    port_name, _, path = readiness.removeprefix("http:").partition("/")
+    url = replica.url(port_name, "/" + path)
+    last = "no answer yet"
+    with httpx.Client(timeout=REQUEST_TIMEOUT_S) as client:
+        while time.monotonic() < deadline and not give_up.is_set():
+            if not handle.alive():
+                raise ComponentExited(f"{replica.name} exited while waiting for {url} to answer 200; "
+                                      f"last log lines:\n{handle.last_log_lines()}")
+            try:
+                response = client.get(url)
+                if response.status_code == 200:
+                    return time.monotonic()
+                last = f"HTTP {response.status_code}: {response.text[:200].strip()}"
+            except httpx.HTTPError as error:
+                last = f"{type(error).__name__}: {error}"
+            give_up.wait(POLL_INTERVAL_S)
+    raise ReadinessTimeout(f"{replica.name} not ready after {timeout_s:.0f}s: {url} last said {last}; "
+                           f"last log lines:\n{handle.last_log_lines()}")

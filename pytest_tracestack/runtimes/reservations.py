@@ -1,0 +1,41 @@
+"""Names that one tracestack process at a time holds on this machine (a stack's loopback block), by an
+exclusive lock on a file in the user's cache. Probing a port says only that nobody listens *yet*; the lock
+also keeps out a session whose processes are still starting. A lock ends with its process, so a crashed
+session never leaves a name taken."""
+
+from __future__ import annotations
+
+import fcntl
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from .. import paths
+
+
+def lock_dir() -> Path:
+    return paths.cache_dir() / "locks"
+
+
+@dataclass
+class Reservation:
+    name: str
+    _file: IO[bytes] | None
+
+    def release(self) -> None:
+        if self._file is not None:
+            self._file.close()          # closing the file drops the lock
+            self._file = None
+
+
+def try_reserve(name: str) -> Reservation | None:
+    """Hold ``name`` for this process, or ``None`` when another process holds it."""
+    directory = lock_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    handle = (directory / f"{name}.lock").open("ab")    # Python files are not inherited by children
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    return Reservation(name, handle)
