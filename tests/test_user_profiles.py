@@ -162,3 +162,16 @@ def test_the_plan_and_header_say_which_versions_are_pinned(pytester: pytest.Pyte
                                  "tracestack: pinned: Tempo 2.10.8 (profile tempo_version*",
                                  "tracestack: pinned: image grafana/tempo:2.10.8 (profile tempo_image*",
                                  "tracestack: chart tempo-distributed 2.26.1 (the version the kind and cluster*"])
+
+
+def test_a_schema_file_of_the_users_resolves_next_to_the_profile_and_loads(tmp_path: Path) -> None:
+    from pytest_tracestack.schemas import load_schema
+
+    profile_file = _repository(tmp_path)
+    (tmp_path / "tracing" / "our-http.yaml").write_text(
+        (MANIFESTS.parent / "scenarios" / "schemas" / "otel-http-stable.yaml").read_text()
+        .replace("name: otel-http-stable", "name: our-http"))
+    profile_file.write_text(profile_file.read_text() + "schemas: [our-http.yaml, otel-http-old]\n")
+    profile = load_profile_file(profile_file)
+    assert profile.schemas == (str(tmp_path / "tracing" / "our-http.yaml"), "otel-http-old")
+    assert load_schema(profile.schemas[0]).name == "our-http"
