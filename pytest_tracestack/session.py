@@ -154,6 +154,7 @@ class TracestackSession:
             return
         if self.start_failure_shown_at is None:
             self.start_failure_shown_at = report.nodeid
+            _one_line_in_the_short_summary(report)
             return
         report.longrepr = (f"not run: the stack did not start; the error is shown once, at setup of "
                            f"{self.start_failure_shown_at}")
@@ -263,3 +264,10 @@ def binary_provider(config: pytest.Config) -> BinaryProvider:
         builders={"otelcol": build_collector},
     )
 
+
+def _one_line_in_the_short_summary(report: pytest.TestReport) -> None:
+    """pytest's short summary repeats an error's whole message on CI (CI=true): keep it to the first line there,
+    as it is on a terminal, so the replica's log is shown once, in the error itself."""
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if crash is not None and crash.message:
+        crash.message = crash.message.splitlines()[0]
