@@ -20,9 +20,9 @@ def main(argv: list[str] | None = None) -> int:
                                   description="Find a binary (PATH, cache), else download its verified release, "
                                               "else (the collector) build it with OCB; print where it is.")
     install.add_argument("binary", choices=sorted(SPECS), metavar="BINARY",
-                         help=f"one of {', '.join(sorted(SPECS))}: tempo and otelcol are downloaded from their releases "
-                              "(SHA-256 verified), otelcol is built with OCB when that fails and Go is installed; "
-                              "nginx is only found on PATH")
+                         help=f"one of {', '.join(sorted(SPECS))}: tempo and otelcol are downloaded from their "
+                              "releases (SHA-256 verified), otelcol is built with OCB when that fails and Go is "
+                              "installed; nginx is only found on PATH")
     install.add_argument("--no-download", action="store_true", help="do not try release downloads")
     install.add_argument("--download-base", metavar="URL",
                          help=f"mirror base URL for release downloads (default {DEFAULT_DOWNLOAD_BASE})")

@@ -34,7 +34,8 @@ def describe(state: dict[str, Any], workdir: Path) -> tuple[list[str], list[str]
     gone = []
     for replica in state["replicas"]:
         hosts = replica.get("port_hosts", {})
-        ports = ", ".join(f"{name} {hosts.get(name, replica['address'])}:{port}" for name, port in replica["ports"].items())
+        ports = ", ".join(f"{name} {hosts.get(name, replica['address'])}:{port}"
+                          for name, port in replica["ports"].items())
         lines.append(f"  {replica['name']} {_process(replica.get('pid'))}: {ports}")
         if replica.get("pid") and not _running(replica["pid"]):
             gone.append(replica["name"])
@@ -50,7 +51,8 @@ def describe(state: dict[str, Any], workdir: Path) -> tuple[list[str], list[str]
 
 
 def _locust_lines(ingest: dict[str, list[str]]) -> list[str]:
-    return [f"  load it with Locust: TRACESTACK_LOAD_PROTOCOL={protocol} {LOCUST_TARGETS[protocol]}={','.join(targets)} "
+    return [f"  load it with Locust: TRACESTACK_LOAD_PROTOCOL={protocol} "
+            f"{LOCUST_TARGETS[protocol]}={','.join(targets)} "
             "locust -f loadtests/locustfile.py --headless -u 4 -t 30s --tracestack-rate 1MB/s"
             for protocol, targets in ingest.items() if protocol in LOCUST_TARGETS and targets]
 

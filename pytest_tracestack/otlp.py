@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -143,7 +144,8 @@ def _span_from_proto(proto: trace_pb2.Span, resource: Attributes, scope) -> Span
         status_code=proto.status.code,
         status_message=proto.status.message,
         events=tuple(Event(e.name, e.time_unix_nano, from_key_values(e.attributes)) for e in proto.events),
-        links=tuple(Link(l.trace_id.hex(), l.span_id.hex(), from_key_values(l.attributes)) for l in proto.links),
+        links=tuple(Link(link.trace_id.hex(), link.span_id.hex(), from_key_values(link.attributes))
+                    for link in proto.links),
     )
 
 

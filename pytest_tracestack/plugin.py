@@ -11,10 +11,10 @@ import pytest
 from . import workers
 from .errors import ProfileError, TracestackError
 from .fixtures import *  # noqa: F401,F403
+from .load.summary import write_load_summary
 from .profiles import load_profile
 from .runtime_choice import choose_runtime
 from .session import STASH_KEY, TracestackSession
-from .load.summary import write_load_summary
 from .settings import add_options, read_path_setting, read_setting
 from .tempo_config import helm_rendering, pin_lines, rendering_lines
 

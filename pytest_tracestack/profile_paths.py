@@ -13,8 +13,9 @@ checks) opens exactly the same file.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from . import paths
 from .errors import ProfileError

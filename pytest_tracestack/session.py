@@ -212,8 +212,8 @@ class TracestackSession:
         ran = self.checks_passed + self.checks_failed
         used = "" if self.components_used else ", components used: none started"
         lines = [f"tracestack: {ran} checks ran ({self.checks_passed} passed, {self.checks_failed} failed, "
-                 f"{self.checks_skipped} skipped, {self.checks_not_run} could not run) on profile {self.profile.name}, runtime "
-                 f"{self.runtime_choice.name}{used}"]
+                 f"{self.checks_skipped} skipped, {self.checks_not_run} could not run) "
+                 f"on profile {self.profile.name}, runtime {self.runtime_choice.name}{used}"]
         if self.components_used:
             lines.append("tracestack: components used (version as each reported it; 'real' only where tracestack "
                          "fetched or built it itself):")

@@ -57,7 +57,8 @@ class OptionSpec:
 
 
 OPTIONS: tuple[OptionSpec, ...] = (
-    OptionSpec("profile", "profile to bring up and check: a name (scenarios/ or --tracestack-scenarios) or a .yaml file",
+    OptionSpec("profile",
+               "profile to bring up and check: a name (scenarios/ or --tracestack-scenarios) or a .yaml file",
                env="TRACESTACK_PROFILE", metavar="NAME"),
     OptionSpec("runtime", "where to run it: auto = kind when a container engine answers, else local",
                env="TRACESTACK_RUNTIME", default="auto", choices=RUNTIME_CHOICES),
@@ -83,10 +84,12 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec("no-download", "never download binaries; use what is on the machine or build it",
                env="TRACESTACK_NO_DOWNLOAD", flag=True, default=False),
     OptionSpec("kube-context", "kubeconfig context for --tracestack-runtime=cluster", env="TRACESTACK_KUBE_CONTEXT"),
-    OptionSpec("kubeconfig", "kubeconfig file for --tracestack-runtime=cluster", env="TRACESTACK_KUBECONFIG", metavar="PATH"),
+    OptionSpec("kubeconfig", "kubeconfig file for --tracestack-runtime=cluster", env="TRACESTACK_KUBECONFIG",
+               metavar="PATH"),
     OptionSpec("namespace", "namespace to create and use on Kubernetes (default: tracestack-<random>)",
                env="TRACESTACK_NAMESPACE"),
-    OptionSpec("kind-cluster", "kind cluster name to create or reuse", env="TRACESTACK_KIND_CLUSTER", default="tracestack"),
+    OptionSpec("kind-cluster", "kind cluster name to create or reuse", env="TRACESTACK_KIND_CLUSTER",
+               default="tracestack"),
     OptionSpec("kind-image", "kind node image", env="TRACESTACK_KIND_IMAGE"),
     OptionSpec("load-images", "comma-separated pre-pulled images to load into the kind cluster; 'profile' = every "
                "image the rendered manifests and charts use", env="TRACESTACK_LOAD_IMAGES"),
@@ -173,7 +176,8 @@ def parse_seconds(setting: Setting, option: str) -> float:
     try:
         value = float(setting.value)
     except (TypeError, ValueError):
-        raise pytest.UsageError(f"{option} ({setting.source}): {setting.value!r} is not a number of seconds, e.g. 90")
+        raise pytest.UsageError(
+            f"{option} ({setting.source}): {setting.value!r} is not a number of seconds, e.g. 90") from None
     if value <= 0:
         raise pytest.UsageError(f"{option} ({setting.source}): must be more than 0 seconds, got {value}")
     return value

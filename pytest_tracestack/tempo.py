@@ -10,9 +10,9 @@ query is a 400 in plain text; a trace over ``max_bytes_per_trace`` is a 422 (v1)
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 
@@ -104,7 +104,7 @@ class TempoClient:
     def close(self) -> None:
         self._client.close()
 
-    def __enter__(self) -> "TempoClient":
+    def __enter__(self) -> TempoClient:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -286,7 +286,8 @@ def _decode_v1(response: httpx.Response, document: dict[str, Any]) -> list[Span]
 def _hit(item: Any, response: httpx.Response) -> SearchHit:
     try:
         span_sets = item.get("spanSets") or ([item["spanSet"]] if item.get("spanSet") else [])
-        span_ids = (normalize_hex_id(span["spanID"], 16) for span_set in span_sets for span in span_set.get("spans", []))
+        span_ids = (normalize_hex_id(span["spanID"], 16)
+                    for span_set in span_sets for span in span_set.get("spans", []))
         return SearchHit(
             trace_id=normalize_hex_id(item["traceID"], 32),
             root_service=item.get("rootServiceName", ""),

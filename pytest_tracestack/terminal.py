@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import sys
 from dataclasses import dataclass
-from typing import ContextManager
 
 import pytest
 
@@ -15,7 +14,7 @@ import pytest
 class Terminal:
     config: pytest.Config
 
-    def uncaptured(self) -> ContextManager[None]:
+    def uncaptured(self) -> contextlib.AbstractContextManager[None]:
         """Suspend pytest's capture (global and fixture) for the block, as ``pytest --pdb`` does."""
         capture = self.config.pluginmanager.get_plugin("capturemanager")
         return capture.global_and_fixture_disabled() if capture is not None else contextlib.nullcontext()

@@ -6,9 +6,10 @@ from __future__ import annotations
 import re
 import socket
 import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -78,7 +79,7 @@ class RecordingRunner:
     forward_failures: list[str] = field(default_factory=list)   # exit messages for the next forwards started
 
     def on(self, fragment: str, returncode: int = 0, stdout: str = "", stderr: str = "",
-           raises: type[BaseException] | None = None, times: int | None = None) -> "RecordingRunner":
+           raises: type[BaseException] | None = None, times: int | None = None) -> RecordingRunner:
         def answer(argv: list[str]) -> CompletedCommand:
             if raises:
                 raise raises()

@@ -77,7 +77,8 @@ def test_the_teams_collector_pipeline_runs_for_real_on_the_local_runtime(pyteste
 
 def test_the_collector_runs_the_teams_config_with_only_local_addresses_changed(
         pytester: pytest.Pytester, repo: Path, collector_env, tmp_path: Path, monkeypatch) -> None:
-    rendered = _rendered(pytester, tmp_path, monkeypatch, "otelcol", "otelcol.yaml", "--tracestack-profile=my-collector")
+    rendered = _rendered(pytester, tmp_path, monkeypatch, "otelcol", "otelcol.yaml",
+                         "--tracestack-profile=my-collector")
     text, config = rendered["otelcol-0"]["text"], rendered["otelcol-0"]["config"]
     assert text.startswith(f"# Rendered by pytest-tracestack for the local runtime from "
                            f"{repo}/deploy/collector/collector.yaml (OpenTelemetryCollector gateway).")
@@ -132,7 +133,8 @@ def test_a_receiver_turned_off_in_the_tempo_values_is_named_offline_and_on_the_l
     plan = pytester.runpytest("--tracestack-profile=my-tempo", "--tracestack-runtime=kind", "--tracestack-plan",
                               f"--tracestack-charts={STAND_INS}")
     assert plan.ret == 1
-    plan.stdout.fnmatch_lines([f"*{values}: traces.otlp.http.enabled is False, but profile my-tempo ingests otlp-http*"])
+    plan.stdout.fnmatch_lines(
+        [f"*{values}: traces.otlp.http.enabled is False, but profile my-tempo ingests otlp-http*"])
     # Against FAKE TEMPO FOR TESTS, which opens the receivers its config lists, as Tempo does.
     run = pytester.runpytest_subprocess("--tracestack-profile=my-tempo", "--tracestack-runtime=local",
                                         f"--tracestack-tempo={DOUBLE}", "-k", "roundtrip")

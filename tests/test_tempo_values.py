@@ -119,7 +119,8 @@ def test_the_rendered_header_lists_every_override_default_and_key_not_applied(tm
     config = render_component_config(component, _context(tmp_path, component.ports))
     text = render_yaml(config, component, [])
     header = [line for line in text.splitlines() if line.startswith("#")]
-    assert header[0] == f"# Rendered by pytest-tracestack for the local runtime from {tmp_path}/values.yaml (HelmValues)."
+    assert header[0] == (f"# Rendered by pytest-tracestack for the local runtime from {tmp_path}/values.yaml "
+                         "(HelmValues).")
     assert header[1] == f"# values: {tmp_path}/values.yaml"
     assert "# Tempo config: translated by tracestack from the values as the tempo-distributed chart (2.26.x)" \
            " maps them; keys the values do not set keep Tempo's defaults (except the chart's replication factor 3" \

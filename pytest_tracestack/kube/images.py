@@ -6,8 +6,9 @@ creates from custom resources (a collector's image, the auto-instrumentation ima
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from ..errors import ProfileError, TracestackError
 from ..profiles import Profile

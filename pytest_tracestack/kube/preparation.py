@@ -5,9 +5,10 @@ cluster runs, the profile's Tempo version checked against the images, and every 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 

@@ -15,8 +15,7 @@ from ..runtimes.base import PlanStep, Replica, Stack
 from . import diagnostics
 from .commands import BackgroundHandle, CommandRunner, CompletedCommand, SubprocessRunner
 from .images import ImagePlan
-from .install import (LOCAL_PORT, KubeStep, KubeTarget, install_plan, kube_target, port_forward_steps,
-                      with_cert_manager)
+from .install import LOCAL_PORT, KubeStep, KubeTarget, install_plan, kube_target, port_forward_steps, with_cert_manager
 from .planning import clean_text, to_plan_steps
 from .portforward import open_forward
 from .preparation import Prepared, prepare
@@ -324,7 +323,8 @@ def _release(step: KubeStep) -> str:
 
 def release_removal(target: KubeTarget, release: str) -> KubeStep:
     return KubeStep("remove", f"helm release {release} (its cluster-wide objects too)",
-                    (*target.helm, "uninstall", release, "--namespace", target.namespace, "--wait", "--timeout", "300s"),
+                    (*target.helm, "uninstall", release, "--namespace", target.namespace,
+                     "--wait", "--timeout", "300s"),
                     timeout_s=330)
 
 

@@ -103,8 +103,9 @@ def _why(side: str, stats: GeneratorStats, generator: GeneratorSide, in_flight: 
         return (f"the machine ran out of CPU: the generator waited for a core {generator.wait_share:.0%} of the time "
                 f"(limit {limits.generator_wait_share:.0%})")
     if side == "machine":
-        return (f"the machine ran out of CPU: its {generator.machine_cores} cores were {generator.machine_busy_cores:.2f} "
-                f"busy on average (limit {limits.machine_busy_share:.0%}), so the generator waited for a core")
+        return (f"the machine ran out of CPU: its {generator.machine_cores} cores were "
+                f"{generator.machine_busy_cores:.2f} busy on average (limit {limits.machine_busy_share:.0%}), "
+                "so the generator waited for a core")
     if side == "stack latency":
         text = (f"the stack answered too slowly: {in_flight:.0f} requests were in flight on average of the "
                 f"{generator.in_flight_limit} the users may have (push p50 {stats.percentile_ms(0.5):.0f} ms, "

@@ -28,7 +28,7 @@ class Rate:
     def bytes_per_s(self, bytes_per_span: float) -> float:
         return self.value if self.unit == "bytes" else self.value * bytes_per_span
 
-    def scaled(self, factor: float) -> "Rate":
+    def scaled(self, factor: float) -> Rate:
         return Rate(self.value * factor, self.unit)
 
 

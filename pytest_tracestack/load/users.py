@@ -151,7 +151,7 @@ class OtlpGrpcUser(_PacedUser):
     abstract = PROTOCOL != "otlp-grpc"
 
     def on_start(self) -> None:
-        import grpc   # the gevent-aware gRPC was set up by the locustfile before any gRPC object exists
+        import grpc  # the gevent-aware gRPC was set up by the locustfile before any gRPC object exists
         from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
         super().on_start()

@@ -80,7 +80,8 @@ class Stack:
     def ingest_targets(self, protocol: str) -> list[str]:
         """The ingest target of every replica of the component taking ``protocol``."""
         endpoint = self.profile.ingest[protocol]
-        return [replica.hostport(endpoint.port) if protocol == "otlp-grpc" else replica.url(endpoint.port, endpoint.path)
+        return [replica.hostport(endpoint.port) if protocol == "otlp-grpc"
+                else replica.url(endpoint.port, endpoint.path)
                 for replica in self.replicas_of(endpoint.component)]
 
     def query_url(self) -> str | None:

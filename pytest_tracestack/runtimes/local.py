@@ -13,9 +13,9 @@ from typing import Any
 
 from ..binaries import SPECS, BinaryProvider, FoundBinary, check_major_version
 from ..errors import ProfileError, TracestackError
+from ..profile_paths import describe
 from ..profiles import Component, Profile
 from ..redaction import redact
-from ..profile_paths import describe
 from ..rendering import ReplicaContext, base_config, localhost_port_names, replica_config
 from ..tempo_config import helm_rendering
 from .addresses import LOCALHOST, Block, choose_block

@@ -44,7 +44,7 @@ class ManagedProcess:
         if self.alive():
             os.killpg(self.popen.pid, signum)
 
-    def stop(self, grace_s: float = 10.0) -> "GroupStop":
+    def stop(self, grace_s: float = 10.0) -> GroupStop:
         """SIGTERM the process group, wait up to ``grace_s``, then SIGKILL what is left of it."""
         return stop_processes([self], grace_s)
 

@@ -7,8 +7,8 @@ receiver is closed with the same call it uses to prove one is open.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import grpc
 import httpx

@@ -67,7 +67,8 @@ class _Builder:
             resource={"service.name": self.service_name, **dict(self.shape.resource)},
             scope_name="pytest-tracestack", scope_version="1",
             status_code=status, status_message="generated error" if status == 2 else "",
-            events=tuple(Event(f"event-{n}", start + duration // 2, {"event.index": n}) for n in range(self.shape.events)),
+            events=tuple(Event(f"event-{n}", start + duration // 2, {"event.index": n})
+                         for n in range(self.shape.events)),
             links=tuple(Link(self._hex(16), self._hex(8), {"link.index": n}) for n in range(self.shape.links)),
         )
         self.spans.append(span)
