@@ -102,8 +102,8 @@ class TraceDiff:
         return {difference.kind for difference in self.differences}
 
     def render(self) -> str:
-        lossy = self.losses is not None and self.losses != ProtocolLosses(self.losses.protocol)
-        note = f"; {self.losses.describe()}" if lossy else ""
+        losses = self.losses
+        note = f"; {losses.describe()}" if losses is not None and losses != ProtocolLosses(losses.protocol) else ""
         if self.ok:
             lines = [f"trace {self.trace_id} matches{note}"]
         else:

@@ -37,6 +37,7 @@ def tracestack_profile(tracestack_session: TracestackSession) -> Profile:
 @pytest.fixture(scope="session")
 def tracestack_stack(tracestack_session: TracestackSession) -> Iterator[Stack]:
     """The running topology, started once for the session and stopped at its end (unless kept)."""
+    failure: TracestackError | OSError | None
     try:
         stack = tracestack_session.start()
     except (TracestackError, OSError) as error:

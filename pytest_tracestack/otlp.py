@@ -62,11 +62,12 @@ def _span_to_proto(span: Span) -> trace_pb2.Span:
         span_id=bytes.fromhex(span.span_id),
         parent_span_id=bytes.fromhex(span.parent_span_id) if span.parent_span_id else b"",
         name=span.name,
-        kind=span.kind,
+        kind=trace_pb2.Span.SpanKind.ValueType(span.kind),
         start_time_unix_nano=span.start_ns,
         end_time_unix_nano=span.end_ns,
         attributes=to_key_values(span.attributes),
-        status=trace_pb2.Status(code=span.status_code, message=span.status_message),
+        status=trace_pb2.Status(code=trace_pb2.Status.StatusCode.ValueType(span.status_code),
+                                message=span.status_message),
     )
     for event in span.events:
         proto.events.add(name=event.name, time_unix_nano=event.time_ns,
@@ -83,7 +84,7 @@ def _resource_key(span: Span) -> tuple:
 
 def to_resource_spans(spans: Iterable[Span]) -> list[trace_pb2.ResourceSpans]:
     """Group spans by (resource, scope), as an SDK exporter would."""
-    groups: dict[tuple, trace_pb2.ResourceSpans] = {}
+    groups: dict[str, trace_pb2.ResourceSpans] = {}
     scopes: dict[tuple, trace_pb2.ScopeSpans] = {}
     for span in spans:
         res_key = json.dumps(span.resource, sort_keys=True, default=repr)

@@ -110,7 +110,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     session: TracestackSession | None = config.stash.get(STASH_KEY, None)
     if session is None:
         return
-    selected, dropped, implemented = [], [], set()
+    selected: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    implemented: set[str | None] = set()
     for item in items:
         marker = item.get_closest_marker("tracestack_check")
         name = marker.args[0] if marker and marker.args else None

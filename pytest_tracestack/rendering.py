@@ -227,8 +227,8 @@ def _resolve(name: str, argument: str | None, context: ReplicaContext, whole: bo
         port = context.ports[argument]
         return port if whole else str(port)
     if name in ("endpoint", "peers") and argument and "." in argument:
-        component, port = argument.rsplit(".", 1)
-        return context.endpoint(component, port) if name == "endpoint" else context.peers(component, port)
+        component, port_name = argument.rsplit(".", 1)
+        return context.endpoint(component, port_name) if name == "endpoint" else context.peers(component, port_name)
     raise ProfileError("local_overrides", f"{{{name}:{argument}}}" if argument else f"{{{name}}}",
                        "unknown placeholder; use {address}, {workdir}, {stackdir}, {instance_id}, {port:NAME}, "
                        "{localhost_port:NAME}, {endpoint:COMPONENT.PORT} or {peers:COMPONENT.PORT} with a port "

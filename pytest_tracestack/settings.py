@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -127,8 +127,10 @@ def add_options(parser: pytest.Parser) -> None:
             group.addoption(spec.cli, action="store", dest=spec.dest, default=None, choices=spec.choices,
                             metavar=spec.value_name, help=spec.help_text())
         if spec.ini:
-            parser.addini(spec.dest, help=spec.help_text(), type="bool" if spec.flag else "string",
-                          default=None)
+            # a Literal, not a conditional of two strings: addini also takes a type form, and mypy would read
+            # a plain string there as an annotation
+            kind: Literal["bool", "string"] = "bool" if spec.flag else "string"
+            parser.addini(spec.dest, help=spec.help_text(), type=kind, default=None)
 
 
 def read_setting(config: pytest.Config, name: str) -> Setting:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -213,7 +214,7 @@ class TempoClient:
 
     # --- plumbing -----------------------------------------------------------------------------
 
-    def _request(self, path: str, params: dict | None = None, allow: set[int] = frozenset(),
+    def _request(self, path: str, params: dict | None = None, allow: AbstractSet[int] = frozenset(),
                  refused: str = "the query") -> httpx.Response:
         try:
             response = self._client.get(path, params=params)
@@ -351,12 +352,13 @@ def _poll(attempt: Callable[[], tuple[bool, T]], deadline_s: float, what: str,
     while True:
         attempts += 1
         try:
-            done, last = attempt()
-            last_error = None
+            done, seen = attempt()
         except TempoUnavailable as error:
-            done, last_error = False, error
-        if done:
-            return last, time.monotonic() - started, attempts
+            last_error = error
+        else:
+            if done:
+                return seen, time.monotonic() - started, attempts
+            last, last_error = seen, None
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             answer = f"last error: {last_error}" if last_error else f"last answer: {describe_last(last)}"

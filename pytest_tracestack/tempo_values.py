@@ -14,7 +14,7 @@ import copy
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import Any, TypeGuard
 
 from .errors import ProfileError
 from .merging import deep_merge
@@ -264,7 +264,7 @@ def _matched_prefix(key: str, pattern: str) -> str:
     return ".".join(parts[:len(wanted)])
 
 
-def _enabled(section: Any) -> bool:
+def _enabled(section: Any) -> TypeGuard[dict[str, Any]]:
     return isinstance(section, dict) and section.get("enabled") is True
 
 

@@ -131,7 +131,7 @@ def _injected_images(documents: Sequence[dict[str, Any]], flags: dict[str, str])
     return uses, unknown
 
 
-def _instrumentation(instrumentations: dict[str, dict[str, Any]], value: str) -> dict[str, Any] | None:
+def _instrumentation(instrumentations: dict[str | None, dict[str, Any]], value: str) -> dict[str, Any] | None:
     """The Instrumentation an annotation value picks: "true" = the only one, else "<name>" or "<ns>/<name>"."""
     if value.lower() == "true":
         return next(iter(instrumentations.values())) if len(instrumentations) == 1 else None

@@ -37,7 +37,7 @@ class KubeStep:
     when: str = ""                 # a condition decided at run time, shown in the plan
     role: str = ""                 # how the runtime reads the answer of this step (see KubeRuntime)
     retry_s: float = 0.0           # retry a failed command for this long
-    forward: tuple[str, str] = ()  # port-forward: (component, port name) the local port stands for
+    forward: tuple[str, ...] = ()  # port-forward: (component, port name) the local port stands for
 
     def render(self) -> str:
         condition = f" ({self.when})" if self.when else ""

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import TracestackError, UnavailableError
+from ..errors import TracestackError, UnavailableError, add_note
 from ..profiles import Profile
 from ..runtimes.base import PlanStep, Replica, Stack
 from . import diagnostics
@@ -127,11 +127,11 @@ class KubeRuntime:
             prepared = self.prepare(profile, workdir)
             steps = self.steps(profile, workdir, prepared)
             releases = [_release(step) for step in steps if step.role == "helm-install"]
-            steps = to_plan_steps([*steps, *self.removal_steps(self.target(workdir), releases)], workdir)
+            plan_steps = to_plan_steps([*steps, *self.removal_steps(self.target(workdir), releases)], workdir)
             notes = [*(f"tool: {line}" for line in self.found.values()),
                      f"Kubernetes {prepared.k8s_version} (from {prepared.k8s_version_origin}): the schema every "
                      "object is validated against, and helm's --kube-version"]
-            return KubePlan(steps, [clean_text(line, workdir) for line in notes],
+            return KubePlan(plan_steps, [clean_text(line, workdir) for line in notes],
                             [clean_text(line, workdir) for line in prepared.checked], prepared.images)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -225,8 +225,8 @@ class KubeRuntime:
             said = (done.stderr or done.stdout).strip().splitlines()
             return UnavailableError(f"the {self.name} runtime cannot reach the cluster: {said[-1] if said else ''}\n"
                                     f"{done.describe()}")
-        if stack.created_namespace and step.action in ("helm", "apply", "wait"):
-            message += "\n\n" + diagnostics.collect(self._run, self._resolve(stack.target.kubectl), stack.namespace,
+        if stack.created_namespace and stack.target is not None and step.action in ("helm", "apply", "wait"):
+            message += "\n\n" + diagnostics.collect(self._run, stack.target.kubectl, stack.namespace,
                                                     self.settings.report_dir)
             if self.settings.report_dir is not None:
                 message += f"\n(also in {self.settings.report_dir / diagnostics.REPORT_FILE})"
@@ -239,6 +239,7 @@ class KubeRuntime:
             return self._resolve(tuple(arg.replace(LOCAL_PORT, str(port)) for arg in step.argv))
 
         what = next(arg for arg in step.argv if arg.startswith("svc/")) + ":" + step.argv[-1].split(":")[-1]
+        assert stack.workdir is not None    # start() made it
         local = open_forward(self.runner, argv_for, stack.workdir, what, stack.forwards)
         replica = next((r for r in stack.replicas if r.component == component), None)
         if replica is None:
@@ -265,12 +266,12 @@ class KubeRuntime:
         if self.settings.keep:
             for handle in stack.forwards:
                 handle.stop(5.0)
-            error.add_note(self.describe_keep(stack))
+            add_note(error, self.describe_keep(stack))
             return
         leftovers = self._tear_down(stack)
         if leftovers:
-            error.add_note("tracestack could not remove everything it created:\n"
-                           + "\n".join(f"  - {line}" for line in leftovers))
+            add_note(error, "tracestack could not remove everything it created:\n"
+                     + "\n".join(f"  - {line}" for line in leftovers))
 
     def _tear_down(self, stack: KubeStack) -> list[str]:
         for handle in stack.forwards:
@@ -288,6 +289,7 @@ class KubeRuntime:
 
     def _remove_releases(self, stack: KubeStack) -> list[str]:
         leftovers = []
+        assert stack.target is not None    # start() set it
         for release in reversed(stack.releases):
             step = release_removal(stack.target, release)
             done = self._run(step.argv, step.timeout_s)
@@ -299,6 +301,7 @@ class KubeRuntime:
     def _remove_namespace(self, stack: KubeStack) -> list[str]:
         if not stack.created_namespace:
             return []
+        assert stack.target is not None    # start() set it
         step = namespace_removal(stack.target)
         done = self._run(step.argv, step.timeout_s)
         if done.ok:

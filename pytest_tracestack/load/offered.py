@@ -90,8 +90,8 @@ def _starved(generator: GeneratorSide, limits: OfferLimits) -> bool:
 
 
 def _machine_busy(generator: GeneratorSide, limits: OfferLimits) -> bool:
-    return (generator.machine_busy_cores is not None and bool(generator.machine_cores)
-            and generator.machine_busy_cores >= limits.machine_busy_share * generator.machine_cores)
+    busy, cores = generator.machine_busy_cores, generator.machine_cores
+    return busy is not None and cores is not None and cores > 0 and busy >= limits.machine_busy_share * cores
 
 
 def _why(side: str, stats: GeneratorStats, generator: GeneratorSide, in_flight: float | None,

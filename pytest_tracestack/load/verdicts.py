@@ -152,7 +152,7 @@ def _replication(replicas: list[ReplicaFigures], replication: Replication, targe
     for name in replication.ingesters:
         figures = by_name.get(name)
         received = figures.counters.get("ingester_bytes") if figures else None
-        if received is None or not distributed:
+        if figures is None or received is None or not distributed:
             missing = ("it was not sampled" if figures is None else figures.why_not_measured() if received is None
                        else "no distributor's bytes were measured")
             verdicts.append(Verdict(name, "ingester share", None, low, False,
@@ -194,23 +194,29 @@ def _delivery(stats: GeneratorStats, entries: list[ReplicaFigures], sink: SinkFi
               limits: Limits) -> list[Verdict]:
     """Generator, entry replicas and sink must agree: what one side counts, the next one counted too."""
     verdicts = []
-    accepted_spans = [f.counters.get("accepted_spans") for f in entries]
-    if entries and all(value is not None for value in accepted_spans):
+    accepted_spans = _total([f.counters.get("accepted_spans") for f in entries])
+    if accepted_spans is not None:
         verdicts.append(_agree("spans answered OK to the generator", stats.delivered_spans,
-                               "spans the entry replicas accepted", sum(accepted_spans), limits))
-    accepted_bytes = [f.accepted_bytes for f in entries]
-    if entries and all(value is not None and f.accepted_bytes_source.startswith("measured")
-                       for f, value in zip(entries, accepted_bytes, strict=True)):
+                               "spans the entry replicas accepted", accepted_spans, limits))
+    accepted_bytes = _total([f.accepted_bytes for f in entries])
+    if accepted_bytes is not None and all(f.accepted_bytes_source.startswith("measured") for f in entries):
         verdicts.append(_agree("bytes answered OK to the generator", stats.delivered_bytes,
-                               "bytes the entry replicas accepted", sum(accepted_bytes), limits, scale=1e6, unit="MB"))
-    if sink is not None and entries and all(value is not None for value in accepted_bytes):
-        verdicts.append(_agree("bytes the entry replicas accepted", sum(accepted_bytes),
+                               "bytes the entry replicas accepted", accepted_bytes, limits, scale=1e6, unit="MB"))
+    if sink is not None and accepted_bytes is not None:
+        verdicts.append(_agree("bytes the entry replicas accepted", accepted_bytes,
                                "bytes the sink received", sink.received_bytes, limits, scale=1e6, unit="MB"))
-        exported = [f.counters.get("exported_spans") for f in entries]
-        if all(value is not None for value in exported):
-            verdicts.append(_agree("spans the entry replicas exported", sum(exported),
+        exported = _total([f.counters.get("exported_spans") for f in entries])
+        if exported is not None:
+            verdicts.append(_agree("spans the entry replicas exported", exported,
                                    "spans the sink received", sink.received_spans, limits))
     return verdicts
+
+
+def _total(values: list[float | None]) -> float | None:
+    """The sum when every value was measured (and there is one at least), else None."""
+    if not values or any(value is None for value in values):
+        return None
+    return sum(value for value in values if value is not None)
 
 
 def _agree(left_name: str, left: float, right_name: str, right: float, limits: Limits, scale: float = 1.0,
@@ -241,7 +247,7 @@ def implied_replicas(traffic_bytes_per_s: float, component: str, entries: list[R
                    " (the run broke: that is about its capacity)"))
     else:
         text = f"{component}: no throughput measured"
-    if sizing_replicas:
+    if sizing_replicas and target is not None:
         text += f"; the sizing guide says {sizing_replicas} at {sizing:g} MB/s per replica ({target.source})"
     return Implied(component, traffic_mb_s, None if measured is None else measured / 1e6, replicas, bound,
                    sizing_replicas, text)

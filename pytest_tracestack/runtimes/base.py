@@ -102,8 +102,9 @@ class Runtime(Protocol):
     def start(self, profile: Profile) -> Stack:
         """Bring the topology up and wait until it is ready; clean up what it made if it fails."""
 
-    def stop(self, stack: Stack) -> None:
-        """Tear down everything ``start`` made (processes, ports, dirs, namespaces, clusters)."""
+    def stop(self, stack: Stack) -> object:
+        """Tear down everything ``start`` made (processes, ports, dirs, namespaces, clusters); what it returns
+        (the local runtime's StopReport) is for its own callers."""
 
     def describe_keep(self, stack: Stack) -> str:
         """How to reach and stop a stack left up with ``--tracestack-keep``."""

@@ -93,6 +93,7 @@ def launch_nginx(component: Component, replica: Replica, config: Any, context: R
     from .nginx_build import read_nginx_build
     from .nginx_config import find_otel_module, render_nginx_conf
 
+    assert binary is not None, "the local runtime finds nginx before it launches it"
     module = find_otel_module(settings.nginx_otel_module)
     conf = render_nginx_conf(config, component, replica, context, read_nginx_build(binary), module)
     return nginx_launch(replica, context, binary, conf)

@@ -203,6 +203,7 @@ class LocalRuntime:
 
     def _launch(self, stack: LocalStack, replica: Replica, binaries: dict[str, FoundBinary], base: Any) -> None:
         component = stack.profile.components[replica.component]
+        assert stack.workdir is not None    # start() made it
         replica_dir = stack.workdir / replica.name
         replica_dir.mkdir(parents=True, exist_ok=True)
         context = _context(stack, replica, replica_dir)
@@ -217,8 +218,8 @@ class LocalRuntime:
 
     def _wait_ready(self, stack: LocalStack, launched_at: dict[str, float]) -> None:
         began = time.monotonic()
-        waits = [(replica, stack.profile.components[replica.component].readiness, stack.handles[replica.name])
-                 for replica in stack.replicas if stack.profile.components[replica.component].readiness]
+        waits = [(replica, readiness, stack.handles[replica.name]) for replica in stack.replicas
+                 if (readiness := stack.profile.components[replica.component].readiness)]
         ready_at = wait_all_ready(waits, began + self.settings.ready_timeout_s, self.settings.ready_timeout_s)
         stack.timings.ready_s = time.monotonic() - began
         stack.timings.replica_ready_s = {name: at - launched_at[name] for name, at in ready_at.items()}
@@ -292,6 +293,7 @@ def _localhost_ports(profile: Profile, component: Component) -> list[str]:
 
 
 def _context(stack: LocalStack, replica: Replica, replica_dir: Path) -> ReplicaContext:
+    assert stack.workdir is not None    # start() made it
     def endpoint(component: str, port: str) -> str:
         return _lookup(stack, component, port)[0]
 

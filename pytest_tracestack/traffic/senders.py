@@ -116,7 +116,7 @@ def _otlp_partial_json(response: httpx.Response) -> tuple[int, str]:
     return int(partial.get("rejectedSpans") or 0), partial.get("errorMessage", "")
 
 
-SENDERS: dict[str, Callable[[list[Span], str], SendResult]] = {
+SENDERS: dict[str, Callable[[list[Span], str, float], SendResult]] = {
     "otlp-grpc": send_otlp_grpc,
     "otlp-http": send_otlp_http,
     "otlp-http-json": send_otlp_http_json,

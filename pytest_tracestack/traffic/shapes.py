@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..model import Attributes, Event, Link, Span
+from ..model import Attributes, AttrValue, Event, Link, Span
 
 KIND_SERVER, KIND_CLIENT, KIND_INTERNAL, KIND_PRODUCER, KIND_CONSUMER = 2, 3, 1, 4, 5
 
@@ -80,14 +81,15 @@ class _Builder:
 
     def _attributes(self, index: int, http: bool) -> Attributes:
         attributes: Attributes = {}
-        for n in range(self.shape.attributes):
-            attributes[f"tracestack.attr.{n}"] = [
+        values: list[Callable[[], AttrValue]] = [
                 lambda: "".join(self.rng.choices("abcdefghijklmnopqrstuvwxyz", k=self.shape.attribute_size)),
                 lambda: self.rng.randint(-(2 ** 40), 2 ** 40),
                 lambda: self.rng.random() * 1000,
                 lambda: self.rng.random() < 0.5,
                 lambda: tuple(self.rng.randint(0, 9) for _ in range(3)),
-            ][n % 5]()
+        ]
+        for n in range(self.shape.attributes):
+            attributes[f"tracestack.attr.{n}"] = values[n % 5]()
         attributes["tracestack.span.index"] = index
         if http:
             attributes.update(http_server_attributes(self.rng))
