@@ -14,8 +14,9 @@ from .fixtures import *  # noqa: F401,F403
 from .profiles import load_profile
 from .runtime_choice import choose_runtime
 from .session import STASH_KEY, TracestackSession
-from .settings import add_options, read_setting
 from .load.summary import write_load_summary
+from .settings import add_options, read_path_setting, read_setting
+from .tempo_config import helm_rendering, pin_lines, rendering_lines
 
 BUILTIN_CHECKS = Path(__file__).parent / "checks" / "builtin.py"
 
@@ -66,9 +67,11 @@ def _check_load_options(config: pytest.Config) -> None:
 
 
 def resolve_profile(config: pytest.Config, name: str):
-    scenarios = read_setting(config, "scenarios").value
+    scenarios = read_path_setting(config, "scenarios")
+    if name.endswith((".yaml", ".yml")):
+        name = str(read_path_setting(config, "profile"))
     try:
-        return load_profile(name, [Path(scenarios)] if scenarios else None)
+        return load_profile(name, [scenarios] if scenarios else None)
     except ProfileError as error:
         raise pytest.UsageError(str(error)) from None
 
@@ -144,7 +147,9 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     session: TracestackSession | None = config.stash.get(STASH_KEY, None)
     if session is None:
         return ["tracestack: no profile selected (--tracestack-profile=NAME)"]
-    return session.header_lines()
+    charts = read_setting(config, "charts").value
+    local = rendering_lines(session.profile, helm_rendering(charts)) if session.runtime_choice.name == "local" else []
+    return session.header_lines() + [f"tracestack: {line}" for line in (*pin_lines(session.profile), *local)]
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:

@@ -1,4 +1,4 @@
-"""The JSON Schema a profile file in ``scenarios/`` must satisfy."""
+"""The JSON Schema a profile file (in ``scenarios/`` or the user's repository) must satisfy."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ _CONFIG_SOURCE = {
     "required": ["manifest", "kind"],
     "additionalProperties": False,
     "properties": {
-        "manifest": {"type": "string", "description": "a file under manifests/"},
+        "manifest": {"type": "string", "description": "a file relative to the profile (built-in profiles: under "
+                                                     "manifests/), or builtin:NAME for one under manifests/"},
         "kind": {"enum": list(CONFIG_KINDS)},
         "name": {"type": "string"},
         "key": {"type": "string", "description": "ConfigMap data key, or dotted path in the object"},
@@ -41,7 +42,10 @@ _COMPONENT = {
         "metrics": {"type": "string", "pattern": "^http:[A-Za-z0-9_.-]+/",
                     "description": "'http:PORT/PATH' serving Prometheus text, scraped under load "
                                    "(default: a port named 'metrics')"},
-        "local_overrides": {"type": "object"},
+        "local_overrides": {"type": "object", "description": "dotted config keys the local runtime sets (a part "
+                                                             "ending in ? must already exist, or the key is skipped)"},
+        "local_defaults": {"type": "object", "description": "dotted config keys the local runtime sets where the "
+                                                            "config does not"},
         "local_notes": {"type": "array", "items": {"type": "string"}},
         "args": {"type": "array", "items": {"type": "string"}},
     },
@@ -75,8 +79,14 @@ PROFILE_SCHEMA = {
         "description": {"type": "string"},
         "seed": {"type": "string"},
         "extends": {"type": "string"},
+        "files": {"type": "object", "additionalProperties": {"type": "string"},
+                  "description": "files of the extended profile replaced by yours (relative to this file)"},
         "runtimes": {"type": "array", "items": {"enum": list(RUNTIMES)}, "minItems": 1},
-        "tempo_version": {"type": "string"},
+        "tempo_version": {"type": "string", "description": "the Tempo version the profile is written for"},
+        "chart_version": {"type": "string", "pattern": r"^\d+\.\d+\.\d+",
+                          "description": "the version of the chart installing the Helm values"},
+        "tempo_image": {"type": "string", "pattern": r"^\S+:[\w.\-]+$",
+                        "description": "the Tempo image the values deploy, e.g. grafana/tempo:2.10.8"},
         "components": {"type": "object", "minProperties": 1, "additionalProperties": _COMPONENT},
         "ingest": {
             "type": "object",

@@ -1,4 +1,4 @@
-"""Profiles: the topologies tracestack brings up, read from YAML files in ``scenarios/``."""
+"""Profiles: the topologies tracestack brings up, read from YAML files in ``scenarios/`` or the user's repository."""
 
 from __future__ import annotations
 
@@ -11,7 +11,11 @@ import yaml
 from . import paths
 from .document_validation import validate_document
 from .errors import ProfileError
+from .merging import deep_merge
+from .profile_paths import manifest_file, replace_files, resolve_own_paths
+from .pins import apply_pins
 from .profile_schema import PROFILE_SCHEMA
+from .tempo_values import chart_replicas
 
 Range = tuple[float, float]
 
@@ -35,8 +39,10 @@ class Component:
     readiness: str | None = None
     metrics: str | None = None          # 'http:PORT/PATH' serving Prometheus text (see metrics_endpoint)
     local_overrides: dict[str, Any] = field(default_factory=dict)
+    local_defaults: dict[str, Any] = field(default_factory=dict)
     local_notes: tuple[str, ...] = ()
     args: tuple[str, ...] = ()
+    chart: dict[str, Any] = field(default_factory=dict)   # HelmValues: the kubernetes.charts entry installing them
 
     @property
     def metrics_endpoint(self) -> tuple[str, str] | None:
@@ -83,6 +89,8 @@ class Profile:
     runtimes: tuple[str, ...] = ("local", "kind", "cluster")
     seed: str = ""
     tempo_version: str | None = None
+    chart_version: str | None = None
+    tempo_image: str | None = None
     schemas: tuple[str, ...] = ()
     targets: dict[str, Target] = field(default_factory=dict)
     kubernetes: dict[str, Any] = field(default_factory=dict)
@@ -106,6 +114,12 @@ def available_profiles(extra: list[Path] | None = None) -> dict[str, Path]:
 
 
 def load_profile(name: str, extra: list[Path] | None = None) -> Profile:
+    """A profile by name (searched in ``extra`` first, then the built-ins), or the profile file at a path."""
+    if name.endswith((".yaml", ".yml")):
+        file = Path(name)
+        if not file.is_file():
+            raise ProfileError("--tracestack-profile", name, f"no such profile file ({file.resolve()})")
+        return load_profile_file(file, extra)
     profiles = available_profiles(extra)
     if name not in profiles:
         valid = ", ".join(profiles) or "(none found)"
@@ -114,19 +128,32 @@ def load_profile(name: str, extra: list[Path] | None = None) -> Profile:
 
 
 def load_profile_file(file: Path, extra: list[Path] | None = None) -> Profile:
-    data = _read_yaml(file)
-    if isinstance(data, dict) and "extends" in data:
-        base_name = data["extends"]
-        if not isinstance(base_name, str):
-            raise ProfileError(str(file), "extends", f"must be the name of a profile, got {base_name!r}")
-        base_file = available_profiles(extra).get(base_name)
-        if base_file is None or base_file == file:
-            raise ProfileError(str(file), "extends", f"names no other profile: {base_name!r}")
-        data = _merge(_read_yaml(base_file), {k: v for k, v in data.items() if k != "extends"})
+    file = file.resolve()
+    data = _read_document(file, extra)
     validate_document(file, data, PROFILE_SCHEMA)
-    profile = _build(file, data)
+    profile = _build(file, apply_pins(file, data))
     _check_references(profile)
     return profile
+
+
+def _read_document(file: Path, extra: list[Path] | None, seen: tuple[Path, ...] = ()) -> Any:
+    """The profile document with its paths resolved and its ``extends`` chain merged in."""
+    data = resolve_own_paths(_read_yaml(file), file)
+    if not (isinstance(data, dict) and "extends" in data):
+        if isinstance(data, dict) and "files" in data:
+            raise ProfileError(str(file), "files", "replaces files of the profile named by 'extends', which is missing")
+        return data
+    base_name = data.pop("extends")
+    if not isinstance(base_name, str):
+        raise ProfileError(str(file), "extends", f"must be the name of a profile, got {base_name!r}")
+    base_file = available_profiles(extra).get(base_name)
+    if base_file is None or base_file.resolve() in (file, *seen):
+        raise ProfileError(str(file), "extends", f"names no other profile: {base_name!r}")
+    base = _read_document(base_file.resolve(), extra, (*seen, file))
+    replacements = data.pop("files", None)
+    if replacements is not None:
+        base = replace_files(base, replacements, file)
+    return deep_merge(base, data)
 
 
 def _read_yaml(file: Path) -> Any:
@@ -138,16 +165,6 @@ def _read_yaml(file: Path) -> Any:
         raise ProfileError(str(file), "", f"cannot be read: {error.strerror}") from error
 
 
-def _merge(base: Any, override: Any) -> Any:
-    """Deep-merge mappings; anything else in the override replaces the base."""
-    if isinstance(base, dict) and isinstance(override, dict):
-        merged = dict(base)
-        for key, value in override.items():
-            merged[key] = _merge(base.get(key), value)
-        return merged
-    return override
-
-
 def _range(value: Any) -> Range | None:
     if value is None:
         return None
@@ -157,7 +174,8 @@ def _range(value: Any) -> Range | None:
 
 
 def _build(file: Path, data: dict[str, Any]) -> Profile:
-    components = {name: _component(name, spec) for name, spec in data["components"].items()}
+    charts = (data.get("kubernetes") or {}).get("charts") or []
+    components = {name: _component(file, name, spec, charts) for name, spec in data["components"].items()}
     return Profile(
         name=data["name"],
         description=data["description"],
@@ -170,6 +188,8 @@ def _build(file: Path, data: dict[str, Any]) -> Profile:
         runtimes=tuple(data.get("runtimes", ("local", "kind", "cluster"))),
         seed=data.get("seed", ""),
         tempo_version=data.get("tempo_version"),
+        chart_version=data.get("chart_version"),
+        tempo_image=data.get("tempo_image"),
         schemas=tuple(data.get("schemas", ())),
         targets={
             name: Target(spec["source"], _range(spec.get("throughput_mb_s")), _range(spec.get("memory_mib")),
@@ -180,21 +200,38 @@ def _build(file: Path, data: dict[str, Any]) -> Profile:
     )
 
 
-def _component(name: str, spec: dict[str, Any]) -> Component:
+def _component(file: Path, name: str, spec: dict[str, Any], charts: list[Any]) -> Component:
     config = ConfigSource(**spec["config"]) if "config" in spec else None
+    chart = next((dict(chart) for chart in charts if isinstance(chart, dict) and config and
+                  config.kind == "HelmValues" and config.manifest in (chart.get("values") or [])), {})
     return Component(
         name=name,
         binary=spec["binary"],
-        replicas=spec.get("replicas", 1),
+        replicas=_replicas(file, name, spec, config),
         target=spec.get("target"),
         config=config,
         ports=dict(spec.get("ports", {})),
         readiness=spec.get("readiness"),
         metrics=spec.get("metrics"),
         local_overrides=dict(spec.get("local_overrides", {})),
+        local_defaults=dict(spec.get("local_defaults", {})),
         local_notes=tuple(spec.get("local_notes", ())),
         args=tuple(spec.get("args", ())),
+        chart=chart,
     )
+
+
+def _replicas(file: Path, name: str, spec: dict[str, Any], config: ConfigSource | None) -> int:
+    """A component configured by Helm values runs as many replicas as the chart would make from them."""
+    if config is None or config.kind != "HelmValues":
+        return spec.get("replicas", 1)
+    if "replicas" in spec:
+        raise ProfileError(str(file), f"components.{name}.replicas",
+                           f"the replicas of a component configured by Helm values come from the values "
+                           f"({config.manifest}); set them there, not in the profile")
+    values_file = manifest_file(config.manifest)
+    values = _read_yaml(values_file) if values_file.is_file() else {}
+    return chart_replicas(values if isinstance(values, dict) else {}, name, str(values_file))
 
 
 def _check_references(profile: Profile) -> None:
@@ -222,9 +259,10 @@ def _check_references(profile: Profile) -> None:
             raise ProfileError(source, f"targets.{name}", f"names unknown component; components: {', '.join(profile.components)}")
     schemas = paths.scenarios_dir() / "schemas"
     for index, schema in enumerate(profile.schemas):
-        if not (schemas / f"{schema}.yaml").is_file():
-            raise ProfileError(source, f"schemas.{index}", f"no schema {schema!r} in {schemas}")
+        schema_file = Path(schema) if Path(schema).is_absolute() else schemas / f"{schema}.yaml"
+        if not schema_file.is_file():
+            raise ProfileError(source, f"schemas.{index}", f"no schema {schema!r} ({schema_file} does not exist)")
     for name, component in profile.components.items():
-        if component.config and not (paths.manifests_dir() / component.config.manifest).is_file():
+        if component.config and not manifest_file(component.config.manifest).is_file():
             raise ProfileError(source, f"components.{name}.config.manifest",
-                               f"file manifests/{component.config.manifest} does not exist")
+                               f"file {manifest_file(component.config.manifest)} does not exist")

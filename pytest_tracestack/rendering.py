@@ -1,7 +1,8 @@
-"""Turns a component's config source (a manifest in manifests/) into the config a local process runs.
+"""Turns a component's config source (a manifest the profile names) into the config a local process runs.
 
 The same manifest feeds the kind runtime unchanged, so one edit changes both runtimes; the local
-runtime only applies the profile's ``local_overrides`` (addresses, paths) and says so in a header.
+runtime only applies the profile's ``local_overrides`` (addresses, paths) and writes each of them, and
+everything else it did not take from the user's file, as a comment in the rendered config's header.
 """
 
 from __future__ import annotations
@@ -14,9 +15,12 @@ from typing import Any, Callable
 
 import yaml
 
-from . import paths
 from .errors import ProfileError
+from .profile_paths import describe, manifest_file
 from .profiles import Component, ConfigSource
+from .redaction import redact_data
+from .helm_render import HelmRendering
+from .tempo_config import tempo_config_for
 
 # libyaml's loader and emitter when PyYAML has them: rendering a 10-replica stack spent ~0.4 s in pure-Python YAML
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -47,7 +51,7 @@ def load_manifest_documents(relative: str) -> list[dict[str, Any]]:
 
 
 def resolve_manifest(relative: str) -> Path:
-    file = Path(relative) if Path(relative).is_absolute() else paths.manifests_dir() / relative
+    file = manifest_file(relative)
     if not file.is_file():
         raise ProfileError(relative, "", f"manifest file {file} does not exist")
     return file
@@ -95,12 +99,78 @@ def _dig(obj: dict[str, Any], dotted: str, source: ConfigSource) -> Any:
     return copy.deepcopy(node)
 
 
-def apply_overrides(config: dict[str, Any], overrides: dict[str, Any], context: ReplicaContext) -> dict[str, Any]:
-    """Set each dotted key to its value (``null`` deletes the key), placeholders filled in."""
+class RenderedConfig(dict):
+    """A rendered config that carries the lines its header must say (how it was made, what was not applied);
+    it travels through the launchers as the plain mapping it is, and ``render_yaml`` writes the lines."""
+
+    def __init__(self, config: dict[str, Any], notes: list[str]) -> None:
+        super().__init__(config)
+        self.notes = list(notes)
+
+
+def apply_overrides(config: dict[str, Any], overrides: dict[str, Any], context: ReplicaContext,
+                    notes: list[str] | None = None) -> dict[str, Any]:
+    """Set each dotted key to its value (``null`` deletes the key), placeholders filled in.
+
+    A key part ending in ``?`` must already be in the config, or the override is skipped: an address for a
+    receiver the user's file turns off must not turn it back on. Each override, applied or skipped, is
+    appended to ``notes``."""
     result = copy.deepcopy(config)
     for dotted, value in overrides.items():
-        set_dotted(result, dotted, fill_placeholders(value, context))
+        missing = _missing_guard(result, dotted)
+        key = dotted.replace("?", "")
+        if missing:
+            _note(notes, f"local override skipped: {key} ({missing} is not in the config)")
+            continue
+        filled = fill_placeholders(value, context)
+        set_dotted(result, key, filled)
+        _note(notes, f"local override: {key} " + ("removed" if filled is None else f"= {_inline(filled)}"))
     return result
+
+
+def apply_defaults(config: dict[str, Any], defaults: dict[str, Any], context: ReplicaContext,
+                   notes: list[str] | None = None) -> dict[str, Any]:
+    """Set each dotted key the config does not set yet (the user's own value wins), placeholders filled in."""
+    result = copy.deepcopy(config)
+    for dotted, value in defaults.items():
+        if _has(result, dotted):
+            _note(notes, f"local default not used: {dotted} is set by your file")
+            continue
+        filled = fill_placeholders(value, context)
+        set_dotted(result, dotted, filled)
+        _note(notes, f"local default: {dotted} = {_inline(filled)} (your file does not set it)")
+    return result
+
+
+def _has(config: dict[str, Any], dotted: str) -> bool:
+    node: Any = config
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
+
+
+def _missing_guard(config: dict[str, Any], dotted: str) -> str:
+    """The first ``?``-marked part of the key that the config lacks ("" when all are there)."""
+    node: Any = config
+    walked = []
+    for part in dotted.split("."):
+        name = part.rstrip("?")
+        walked.append(name)
+        if part.endswith("?") and not (isinstance(node, dict) and name in node):
+            return ".".join(walked)
+        node = node.get(name) if isinstance(node, dict) else None
+    return ""
+
+
+def _note(notes: list[str] | None, line: str) -> None:
+    if notes is not None:
+        notes.append(line)
+
+
+def _inline(value: Any) -> str:
+    return yaml.safe_dump(redact_data(value), default_flow_style=True, width=10**6).strip().removesuffix("...").strip()
 
 
 def set_dotted(config: dict[str, Any], dotted: str, value: Any) -> None:
@@ -108,6 +178,8 @@ def set_dotted(config: dict[str, Any], dotted: str, value: Any) -> None:
     node = config
     for part in parents:
         if not isinstance(node.get(part), dict):
+            if value is None:
+                return   # deleting below a part that is not there: nothing to delete
             node[part] = {}
         node = node[part]
     if value is None:
@@ -192,8 +264,39 @@ def _strings(values: list[Any]) -> list[str]:
 
 def render_yaml(config: Any, component: Component, notes: list[str]) -> str:
     source = component.config
-    header = [f"# Rendered by pytest-tracestack for the local runtime from manifests/{source.manifest}"
+    header = [f"# Rendered by pytest-tracestack for the local runtime from {describe(source.manifest)}"
               f" ({source.kind}{' ' + source.name if source and source.name else ''})." if source else
               "# Rendered by pytest-tracestack for the local runtime."]
+    carried = config.notes if isinstance(config, RenderedConfig) else []
+    header += [f"# {line}" for line in carried]
     header += [f"# local runtime: {note}" for note in (*component.local_notes, *notes)]
-    return "\n".join(header) + "\n" + yaml.dump(config, Dumper=_DUMPER, sort_keys=False)
+    body = dict(config) if isinstance(config, RenderedConfig) else config
+    return "\n".join(header) + "\n" + yaml.dump(body, Dumper=_DUMPER, sort_keys=False)
+
+
+def base_config(component: Component, helm: HelmRendering | None = None) -> Any:
+    """The config a component's source gives, read once per stack: Tempo's from Helm values (the chart's rendering
+    with ``helm``, else tracestack's translation), any other source as written; a mapping comes back as a
+    RenderedConfig carrying what its header must say."""
+    if component.config is None:
+        return None
+    if component.config.kind == "HelmValues":
+        config, notes = tempo_config_for(component, helm)
+        return RenderedConfig(config, notes)
+    config = extract_config(component.config)
+    return RenderedConfig(config, []) if isinstance(config, dict) else config
+
+
+def replica_config(component: Component, base: Any, context: ReplicaContext) -> Any:
+    """One replica's config: the base with the local defaults and overrides, each written in the header."""
+    if not isinstance(base, dict):
+        return base
+    notes = list(base.notes) if isinstance(base, RenderedConfig) else []
+    config = apply_defaults(dict(base), component.local_defaults, context, notes)
+    return RenderedConfig(apply_overrides(config, component.local_overrides, context, notes), notes)
+
+
+def render_component_config(component: Component, context: ReplicaContext,
+                            helm: HelmRendering | None = None) -> Any:
+    """The config one replica runs, from its source (see base_config and replica_config)."""
+    return replica_config(component, base_config(component, helm), context)

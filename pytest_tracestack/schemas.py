@@ -114,8 +114,10 @@ def schema_names(directory: Path | None = None) -> list[str]:
 
 
 def load_schema(name: str, directory: Path | None = None) -> Schema:
-    """``scenarios/schemas/<name>.yaml`` (or ``directory/<name>.yaml``); a malformed file is a
-    ProfileError naming the file and the key."""
+    """``scenarios/schemas/<name>.yaml`` (or ``directory/<name>.yaml``, or the file a user's profile names by
+    path); a malformed file is a ProfileError naming the file and the key."""
+    if Path(name).is_absolute():
+        directory, name = Path(name).parent, Path(name).stem
     file = (directory or schema_dir()) / f"{name}.yaml"
     if not file.is_file():
         raise ProfileError(str(file), "", f"no such schema; schemas: {', '.join(schema_names(directory))}")

@@ -154,6 +154,7 @@ class TracestackSession:
             return
         if self.start_failure_shown_at is None:
             self.start_failure_shown_at = report.nodeid
+            _one_line_in_the_short_summary(report)
             return
         report.longrepr = (f"not run: the stack did not start; the error is shown once, at setup of "
                            f"{self.start_failure_shown_at}")
@@ -248,6 +249,7 @@ def make_runtime(name: str, config: pytest.Config, binaries: BinaryProvider | No
             keep=bool(read_setting(config, "keep").value),
             report_dir=Path(read_setting(config, "report").value) if read_setting(config, "report").value else None,
             nginx_otel_module=read_setting(config, "nginx-otel-module").value,
+            charts=read_setting(config, "charts").value,
         ))
     from .runtimes.kube_factory import kube_runtime_from_config
 
@@ -262,3 +264,10 @@ def binary_provider(config: pytest.Config) -> BinaryProvider:
         builders={"otelcol": build_collector},
     )
 
+
+def _one_line_in_the_short_summary(report: pytest.TestReport) -> None:
+    """pytest's short summary repeats an error's whole message on CI (CI=true): keep it to the first line there,
+    as it is on a terminal, so the replica's log is shown once, in the error itself."""
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if crash is not None and crash.message:
+        crash.message = crash.message.splitlines()[0]

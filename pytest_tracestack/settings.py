@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -56,7 +57,7 @@ class OptionSpec:
 
 
 OPTIONS: tuple[OptionSpec, ...] = (
-    OptionSpec("profile", "profile to bring up and check (a file in scenarios/ or --tracestack-scenarios)",
+    OptionSpec("profile", "profile to bring up and check: a name (scenarios/ or --tracestack-scenarios) or a .yaml file",
                env="TRACESTACK_PROFILE", metavar="NAME"),
     OptionSpec("runtime", "where to run it: auto = kind when a container engine answers, else local",
                env="TRACESTACK_RUNTIME", default="auto", choices=RUNTIME_CHOICES),
@@ -64,7 +65,8 @@ OPTIONS: tuple[OptionSpec, ...] = (
                env="TRACESTACK_KEEP", flag=True, default=False),
     OptionSpec("report", "write JSON and HTML reports of the checks to this directory",
                env="TRACESTACK_REPORT", metavar="DIR"),
-    OptionSpec("scenarios", "extra directory of profile files, searched before the built-in ones",
+    OptionSpec("scenarios", "extra directory of profile files, searched before the built-in ones (in the ini file: "
+               "relative to the ini file)",
                env="TRACESTACK_SCENARIOS", metavar="DIR"),
     OptionSpec("skip-unavailable", "skip (with the reason) instead of failing when a real component is missing",
                env="TRACESTACK_SKIP_UNAVAILABLE", flag=True, default=False),
@@ -139,6 +141,17 @@ def read_setting(config: pytest.Config, name: str) -> Setting:
         if ini_value not in (None, "", []):
             return Setting(_coerce(spec, ini_value, f"ini {spec.dest}"), f"ini {spec.dest}")
     return Setting(spec.default, "default")
+
+
+def read_path_setting(config: pytest.Config, name: str) -> Path | None:
+    """A path option: from the ini file it is relative to that file's directory, else to the current one."""
+    setting = read_setting(config, name)
+    if setting.value in (None, ""):
+        return None
+    path = Path(setting.value).expanduser()
+    if setting.source.startswith("ini") and config.inipath is not None and not path.is_absolute():
+        return config.inipath.parent / path
+    return path
 
 
 def _spec(name: str) -> OptionSpec:

@@ -49,7 +49,10 @@ class TraceIncomplete(TracestackError):
 
 
 class VisibilityTimeout(TracestackError):
-    """What was waited for did not become visible before the deadline; says what, how long, last answer."""
+    """What was waited for did not become visible before the deadline; says what, how long, last answer.
+    ``last_error`` is set when the last attempt was not answered (no answer, 429, 5xx), not merely empty."""
+
+    last_error: TempoUnavailable | None = None
 
 
 @dataclass(frozen=True)
@@ -356,7 +359,9 @@ def _poll(attempt: Callable[[], tuple[bool, T]], deadline_s: float, what: str,
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             answer = f"last error: {last_error}" if last_error else f"last answer: {describe_last(last)}"
-            raise VisibilityTimeout(f"waited {deadline_s:g}s ({attempts} attempts over "
-                                    f"{time.monotonic() - started:.1f}s) for {what}; {answer}")
+            timeout = VisibilityTimeout(f"waited {deadline_s:g}s ({attempts} attempts over "
+                                        f"{time.monotonic() - started:.1f}s) for {what}; {answer}")
+            timeout.last_error = last_error
+            raise timeout
         time.sleep(min(pause, remaining))
         pause = min(pause * 1.5, max_pause_s)

@@ -24,6 +24,33 @@ def otelcol_binary() -> Path:
         pytest.skip(f"needs the OpenTelemetry Collector: {error.how}")
 
 
+@pytest.fixture(scope="session")
+def installed_helm() -> Path:
+    """The helm the tool finder accepts (PATH or tracestack's cache), looked up before pytester gives the test
+    a HOME of its own (and so another cache)."""
+    from pytest_tracestack.errors import UnavailableError
+    from pytest_tracestack.kube.tools import find_tool
+
+    try:
+        return find_tool("helm", allow_download=False).path
+    except UnavailableError as error:
+        pytest.skip(f"no helm 3.18.5+ on PATH or in tracestack's cache ({str(error).splitlines()[0]}); .ci/run "
+                    "builds the pinned one: go install helm.sh/helm/v3/cmd/helm@v3.19.0")
+
+
+@pytest.fixture
+def helm(installed_helm: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """That helm, named in TRACESTACK_HELM for the runs the test starts."""
+    monkeypatch.setenv("TRACESTACK_HELM", str(installed_helm))
+    return installed_helm
+
+
+@pytest.fixture
+def collector_env(otelcol_binary: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real collector for pytest runs in subprocesses (pytester)."""
+    monkeypatch.setenv("TRACESTACK_OTELCOL", str(otelcol_binary))
+
+
 @pytest.fixture(autouse=True)
 def own_tmpdir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """A TMPDIR of the test's own: pytest subprocesses it starts put their stacks' work dirs there."""

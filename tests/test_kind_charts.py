@@ -21,7 +21,7 @@ import yaml
 from pytest_tracestack.errors import UnavailableError
 from pytest_tracestack.kube.charts import ChartNotFound, chart_source
 from pytest_tracestack.kube.install import CERTS_GENERATED
-from pytest_tracestack.kube.tools import find_tool
+from pytest_tracestack.profile_paths import as_copy
 from recording_runner import every_image_key
 
 DATA = Path(__file__).resolve().parent / "kube_data"
@@ -100,31 +100,13 @@ def test_a_directory_without_the_chart_says_what_it_looked_for(tmp_path: Path) -
 
 # --- the plan with a real helm ---------------------------------------------------------------------------
 
-@pytest.fixture(scope="session")
-def installed_helm() -> Path:
-    """The helm the tool finder accepts (PATH or tracestack's cache), looked up before pytester gives the test
-    a HOME of its own (and so another cache)."""
-    try:
-        return find_tool("helm", allow_download=False).path
-    except UnavailableError as error:
-        pytest.skip(f"no helm 3.18.5+ on PATH or in tracestack's cache ({str(error).splitlines()[0]}); .ci/run "
-                    "builds the pinned one: go install helm.sh/helm/v3/cmd/helm@v3.19.0")
-
-
-@pytest.fixture
-def helm(installed_helm: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """That helm, named in TRACESTACK_HELM for the plans the test runs."""
-    monkeypatch.setenv("TRACESTACK_HELM", str(installed_helm))
-    return installed_helm
-
-
 def _plan(pytester: pytest.Pytester, profile: str, *extra: str) -> pytest.RunResult:
     return pytester.runpytest(f"--tracestack-profile={profile}", "--tracestack-runtime=kind", "--tracestack-plan",
                               "--tracestack-no-download", "--tracestack-namespace=tracestack-plan", "-q", *extra)
 
 
 @pytest.mark.parametrize(("profile", "chart", "objects"), [
-    ("distributed", "tempo-distributed 2.26.2", 5), ("operator", "opentelemetry-operator 0.92.5", 2)])
+    ("distributed", "tempo-distributed 2.26.2", 7), ("operator", "opentelemetry-operator 0.92.5", 2)])
 def test_the_plan_renders_the_pinned_charts_from_a_local_directory(pytester: pytest.Pytester, helm: Path,
                                                                    profile: str, chart: str, objects: int) -> None:
     result = _plan(pytester, profile, f"--tracestack-charts={STAND_INS}")
@@ -168,7 +150,8 @@ def test_the_plan_fails_clearly_when_helm_rejects_a_charts_schema(pytester: pyte
     subprocess.run([str(helm), "package", str(DATA / "rejected-chart" / "opentelemetry-operator"), "-d", str(tmp_path)],
                    capture_output=True, text=True, check=True, timeout=120)
     scenarios = pytester.mkdir("scenarios")
-    text = (ROOT / "scenarios" / "operator.yaml").read_text().replace("version: 0.92.5", "version: 0.75.0")
+    operator = as_copy(yaml.safe_load((ROOT / "scenarios" / "operator.yaml").read_text()))
+    text = yaml.safe_dump(operator).replace("version: 0.92.5", "version: 0.75.0")
     (scenarios / "operator.yaml").write_text(text)
     result = _plan(pytester, "operator", f"--tracestack-scenarios={scenarios}", f"--tracestack-charts={tmp_path}")
     out = result.stdout.str()
@@ -188,7 +171,7 @@ def test_a_chart_packaged_by_helm_is_found_in_the_directory_and_rendered(pyteste
     result = _plan(pytester, "distributed", f"--tracestack-charts={tmp_path}")
     assert result.ret == 0, result.stdout.str()
     result.stdout.fnmatch_lines([f"validated: helm template tempo-distributed 2.26.2 ({tmp_path}/tempo-distributed-"
-                                 "2.26.2.tgz (--tracestack-charts)): 5 rendered objects valid*"])
+                                 "2.26.2.tgz (--tracestack-charts)): 7 rendered objects valid*"])
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
@@ -220,7 +203,7 @@ def test_the_plan_takes_the_charts_from_a_mirror(pytester: pytest.Pytester, char
     out = result.stdout.str()
     assert result.ret == 0, out
     assert (f"validated: helm template tempo-distributed 2.26.2 ({chart_mirror}, the mirror (--tracestack-charts)): "
-            "5 rendered objects valid") in out
+            "7 rendered objects valid") in out
     assert f"upgrade --install tempo tempo-distributed --repo {chart_mirror} --version 2.26.2 -f " in out
 
 

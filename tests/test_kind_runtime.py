@@ -406,7 +406,8 @@ def test_a_manifest_the_api_server_would_refuse_stops_the_run_before_anything_is
     broken.write_text((MANIFESTS / "manifest" / "tempo.yaml").read_text().replace("containerPort: 3100",
                                                                                  "containerPort: web"))
     data = yaml.safe_load((MANIFESTS.parent / "scenarios" / "manifest.yaml").read_text())
-    data["kubernetes"]["manifests"] = ["manifest/minio.yaml", str(broken)]
+    data["components"]["tempo"]["config"]["manifest"] = "builtin:manifest/tempo.yaml"
+    data["kubernetes"]["manifests"] = ["builtin:manifest/minio.yaml", str(broken)]
     (tmp_path / "mine.yaml").write_text(yaml.safe_dump(data))
     runner = _new_cluster()
     with pytest.raises(ManifestInvalid, match=rf"{broken}: Deployment/tempo: spec.template.spec.containers.0.ports.0."
@@ -494,8 +495,8 @@ def test_a_chart_running_another_tempo_than_the_profile_says_is_refused() -> Non
 def test_images_the_profile_adds_are_loaded_after_those_read_from_the_rendered_objects(tmp_path: Path) -> None:
     from pytest_tracestack.profiles import load_profile_file
 
-    data = yaml.safe_load((MANIFESTS.parent / "scenarios" / "manifest.yaml").read_text())
-    data["kubernetes"]["images"] = ["busybox:1.36", "grafana/tempo:2.10.8"]   # the second is rendered already
+    data = {"name": "mine", "extends": "manifest",
+            "kubernetes": {"images": ["busybox:1.36", "grafana/tempo:2.10.8"]}}   # the second is rendered already
     (tmp_path / "mine.yaml").write_text(yaml.safe_dump(data))
     runner = _existing_cluster()
     runtime = _runtime(runner, images_to_load=("profile",))

@@ -75,7 +75,7 @@ def test_http_users_post_protobuf_and_count_503_and_400_apart(sinks, tmp_path: P
     stats = locust(tmp_path, 3, TRACESTACK_LOAD_PROTOCOL="otlp-http", TRACESTACK_OTLP_HTTP=sink.http_endpoint,
                    TRACESTACK_LOAD_RATE="1MB/s")
     target = stats.targets[f"otlp-http {sink.http_endpoint}/v1/traces"]
-    assert target.failures == {"refused HTTP 503: told to fail with UNAVAILABLE": 2}
+    assert target.failures == {"refused HTTP 503: capture sink told to fail with UNAVAILABLE": 2}
     assert sink.received_bytes["otlp-http"] == (target.requests - 2) * len(REQUEST.data)
     assert len(sink.traces()) == (target.requests - 2) * REQUEST.traces
 

@@ -212,11 +212,6 @@ def test_thirty_seconds_report_accepted_mb_s_and_rss_over_time(pipeline, tmp_pat
 # --- through the plugin and its local runtime --------------------------------------------------------
 
 
-@pytest.fixture
-def collector_env(otelcol_binary: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TRACESTACK_OTELCOL", str(otelcol_binary))
-
-
 def test_the_plugin_runs_load_on_the_collector_profile_and_reports_it(pytester: pytest.Pytester, collector_env,
                                                                       tmp_path: Path) -> None:
     result = pytester.runpytest_subprocess("--tracestack-profile=collector", "--tracestack-load=2MB/s",

@@ -224,7 +224,7 @@ def test_a_missing_include_is_reported_with_nginxs_own_error_line(nginx_binary: 
     profile_file = tmp_path / "missing-include.yaml"
     profile_file.write_text((SCENARIOS / "lone-nginx.yaml").read_text()
                             .replace("name: lone-nginx", "name: missing-include")
-                            .replace("manifest: nginx-otel/nginx.yaml", f"manifest: {manifest}"))
+                            .replace("manifest: builtin:nginx-otel/nginx.yaml", f"manifest: {manifest}"))
     runtime = _runtime(nginx_binary, report_dir=tmp_path / "report")
     with pytest.raises(ComponentExited) as raised:
         runtime.start(load_profile("missing-include", [tmp_path]))

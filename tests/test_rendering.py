@@ -72,7 +72,7 @@ def test_rendered_header_names_the_source_and_every_local_difference(tmp_path: P
     component = load_profile("collector").components["otelcol"]
     text = render_yaml({"a": 1}, component, [])
     assert text.startswith("# Rendered by pytest-tracestack for the local runtime from manifests/operator/collector.yaml")
-    assert "# local runtime: processors.batch.timeout is 1s instead of the seed's 10s" in text
+    assert "# local runtime: processors.batch.timeout is 1s instead of the config's own" in text
 
 
 def test_manifest_profile_keeps_the_seed_receivers_and_switches_storage_to_local(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ import yaml
 from pytest_tracestack.errors import ProfileError
 from pytest_tracestack.kube.manifests import render_manifests
 from pytest_tracestack.kube.validate import ManifestInvalid, check_values, validate_file, validate_profile
+from pytest_tracestack.profile_paths import as_copy
 from pytest_tracestack.profiles import Profile, load_profile, load_profile_file
 
 MANIFESTS = Path(__file__).resolve().parents[1] / "manifests"
@@ -66,12 +67,41 @@ def test_an_unknown_propagator_fails_the_instrumentation_check(tmp_path: Path) -
         validate_file(_broken(tmp_path, "operator/instrumentation.yaml", mutate), "1.29.0")
 
 
-def test_values_that_would_open_zipkin_are_refused(tmp_path: Path, monkeypatch) -> None:
+def _values_with(tmp_path: Path, change) -> str:
     values = yaml.safe_load((MANIFESTS / "distributed" / "values.yaml").read_text())
-    values["traces"]["zipkin"]["enabled"] = True
+    change(values)
     (tmp_path / "values.yaml").write_text(yaml.safe_dump(values))
-    with pytest.raises(ManifestInvalid, match=r"traces.zipkin.enabled is True, but the tempo-distributed topology needs False"):
-        check_values(str(tmp_path / "values.yaml"), "tempo-distributed")
+    return str(tmp_path / "values.yaml")
+
+
+def test_values_that_would_open_a_receiver_the_profile_expects_refused_are_refused(tmp_path: Path) -> None:
+    values = _values_with(tmp_path, lambda v: v["traces"]["zipkin"].update(enabled=True))
+    with pytest.raises(ManifestInvalid, match=r"values.yaml: traces.zipkin.enabled is True, but profile distributed "
+                                              r"expects zipkin to be refused"):
+        check_values(values, "tempo-distributed", load_profile("distributed"))
+
+
+def test_values_that_turn_off_a_receiver_the_profile_ingests_name_the_key(tmp_path: Path) -> None:
+    values = _values_with(tmp_path, lambda v: v["traces"]["otlp"]["http"].update(enabled=False))
+    with pytest.raises(ManifestInvalid, match=r"values.yaml: traces.otlp.http.enabled is False, but profile distributed "
+                                              r"ingests otlp-http"):
+        check_values(values, "tempo-distributed", load_profile("distributed"))
+
+
+def test_the_users_own_storage_choice_passes_the_offline_check(tmp_path: Path) -> None:
+    """Not the seed's choices: a GCS backend without MinIO is the user's to make."""
+    def change(values):
+        values["storage"] = {"trace": {"backend": "gcs", "gcs": {"bucket_name": "traces"}}}
+        values["minio"] = {"enabled": False}
+
+    checked = check_values(_values_with(tmp_path, change), "tempo-distributed", load_profile("distributed"))
+    assert "storage.trace.backend=gcs" in checked
+
+
+def test_an_s3_backend_without_a_bucket_is_refused(tmp_path: Path) -> None:
+    values = _values_with(tmp_path, lambda v: v["storage"]["trace"]["s3"].pop("bucket"))
+    with pytest.raises(ManifestInvalid, match=r"storage.trace.backend is s3 but storage.trace.s3 has no bucket"):
+        check_values(values, "tempo-distributed", load_profile("distributed"))
 
 
 def test_an_unsupported_kubernetes_version_says_which_to_use() -> None:
@@ -99,8 +129,9 @@ def test_plan_of_a_broken_user_manifest_fails_naming_the_object(pytester: pytest
     (tmp_path / "tempo.yaml").write_text(broken)
     scenarios = pytester.mkdir("scenarios")
     text = (MANIFESTS.parent / "scenarios" / "manifest.yaml").read_text()
-    text = text.replace("name: manifest", "name: mine").replace("[manifest/minio.yaml, manifest/tempo.yaml]",
-                                                                f"[manifest/minio.yaml, {tmp_path / 'tempo.yaml'}]")
+    text = text.replace("name: manifest", "name: mine").replace("manifest: manifest/tempo.yaml",
+                                                                "manifest: builtin:manifest/tempo.yaml")
+    text = text.replace("[manifest/minio.yaml, manifest/tempo.yaml]", f"[builtin:manifest/minio.yaml, {tmp_path / 'tempo.yaml'}]")
     (scenarios / "mine.yaml").write_text(text)
     result = pytester.runpytest(f"--tracestack-scenarios={scenarios}", "--tracestack-profile=mine",
                                 "--tracestack-runtime=kind", "--tracestack-plan")
@@ -136,14 +167,14 @@ def test_custom_resources_say_they_were_checked_against_their_crd() -> None:
 def test_values_that_are_not_a_mapping_are_refused(tmp_path: Path) -> None:
     (tmp_path / "values.yaml").write_text("- traces\n")
     with pytest.raises(ManifestInvalid, match=r"Helm values must be a mapping, not list"):
-        check_values(str(tmp_path / "values.yaml"), "tempo-distributed")
+        check_values(str(tmp_path / "values.yaml"), "tempo-distributed", load_profile("distributed"))
 
 
 def test_the_values_keys_each_topology_relies_on_are_reported() -> None:
     results = validate_profile(load_profile("distributed"), "1.29.0")
-    assert ("manifests/distributed/values.yaml: parsed; traces.otlp.grpc.enabled=True, traces.otlp.http.enabled=True, "
-            "traces.zipkin.enabled=False, traces.jaeger.thriftHttp.enabled=False, traces.opencensus.enabled=False, "
-            "storage.trace.backend=s3, minio.enabled=True") in results
+    assert ("manifests/distributed/values.yaml: parsed; traces.otlp.grpc.enabled=True (ingest otlp-grpc); "
+            "traces.otlp.http.enabled=True (ingest otlp-http); traces.zipkin.enabled not true (refused zipkin); "
+            "traces.jaeger.thriftHttp.enabled not true (refused jaeger-thrift-http); storage.trace.backend=s3") in results
 
 
 def test_the_plan_validates_against_the_version_given_or_the_node_images(pytester: pytest.Pytester) -> None:
@@ -181,8 +212,10 @@ current-context: nowhere
 
 
 def _profile_with(tmp_path: Path, name: str, change) -> Profile:
-    data = yaml.safe_load((MANIFESTS.parent / "scenarios" / f"{name}.yaml").read_text())
-    change(data["kubernetes"])
+    """A copy of a built-in profile in a user's directory (its files named as builtin:), changed."""
+    data = as_copy(yaml.safe_load((MANIFESTS.parent / "scenarios" / f"{name}.yaml").read_text()))
+    kubernetes = data["kubernetes"]
+    change(kubernetes)
     path = tmp_path / f"{name}.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return load_profile_file(path)
@@ -220,7 +253,7 @@ def test_cluster_scoped_objects_and_foreign_namespaces_are_refused_in_raw_manife
 
 def test_a_patch_of_a_missing_object_names_the_patch(tmp_path: Path) -> None:
     def change(k):
-        k["patches"] = [{"manifest": "manifest/tempo.yaml", "kind": "Deployment", "name": "tempoo",
+        k["patches"] = [{"manifest": "builtin:manifest/tempo.yaml", "kind": "Deployment", "name": "tempoo",
                          "set": {"spec.replicas": 2}}]
 
     with pytest.raises(ProfileError, match=r"kubernetes.patches.0: manifest manifest/tempo.yaml has no Deployment "

@@ -53,8 +53,17 @@ def _send_and_read(stack, trace_source, protocol: str, spans):
 
     wire = "otlp-http" if protocol == "otlp-http-json" else protocol
     result = send(protocol, spans, stack.ingest_target(wire))
-    assert result.ok, f"{protocol} push to {stack.ingest_target(wire)} was not acknowledged: {result.status} {result.detail}"
+    assert result.ok, (f"{protocol} push to {stack.ingest_target(wire)} was not acknowledged: {result.status} "
+                       f"{result.detail}{_why_refused(stack, wire, result.status)}")
     return trace_source.read_trace(spans[0].trace_id, len(spans), READ_DEADLINE_S)
+
+
+def _why_refused(stack, protocol: str, status: str) -> str:
+    """A refused connection: the key of the user's files that turns the receiver off, when there is one."""
+    from pytest_tracestack.ingest_keys import explain_refusal
+
+    why = explain_refusal(stack.profile, protocol) if status == "REFUSED" else ""
+    return f"\nnothing listens for {protocol} because {why}" if why else ""
 
 
 @pytest.mark.tracestack_check("roundtrip")
@@ -222,8 +231,7 @@ def _fault_run(stack, trace_source, service_name, record_property, fault) -> Non
     for key, value in account.as_properties().items():
         record_property(key, value)
     assert account.acknowledged, f"no push was acknowledged at all: refusals {account.refused}"
-    assert not account.lost, (f"{len(account.lost)} of {len(account.acknowledged)} acknowledged traces were lost "
-                              f"(sent {account.sent}, refused {account.refused}); first lost: {account.lost[:3]}")
+    assert not account.lost and not account.read_failed, account.describe_missing()
 
 
 @pytest.mark.tracestack_check("collector-restart")

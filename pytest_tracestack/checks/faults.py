@@ -1,5 +1,6 @@
 """Steady traffic while a replica is killed or restarted, with exact loss accounting: every trace whose
-push was acknowledged must be found afterwards."""
+push was acknowledged must be found afterwards. A trace that cannot be read (the query path answers an
+error, e.g. a querier whose ingester is down) is told apart from a trace that is gone (read, not there)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from ..errors import TracestackError
+from ..tempo import VisibilityTimeout
 from ..traffic.senders import send
 from ..traffic.shapes import SMALL, build_trace
 from .sources import TraceSource
@@ -18,11 +21,29 @@ class LossAccount:
     acknowledged: list[str] = field(default_factory=list)     # trace ids the receiver acknowledged
     refused: dict[str, int] = field(default_factory=dict)      # status -> count
     found: int = 0
-    lost: list[str] = field(default_factory=list)             # acknowledged but not found
+    lost: list[str] = field(default_factory=list)             # acknowledged, read back, not there (gone)
+    read_failed: dict[str, str] = field(default_factory=dict)  # acknowledged, but the read answered an error
 
     def as_properties(self) -> dict[str, object]:
         return {"sent": self.sent, "acknowledged": len(self.acknowledged), "refused": dict(self.refused),
-                "found": self.found, "acknowledged_but_lost": len(self.lost)}
+                "found": self.found, "acknowledged_but_lost": len(self.lost), "reads_failed": len(self.read_failed),
+                "read_errors": sorted(set(self.read_failed.values()))[:3]}
+
+    def describe_missing(self) -> str:
+        """Which acknowledged traces are missing and why: gone, or not readable (with the error answered)."""
+        missing = len(self.lost) + len(self.read_failed)
+        lines = [f"{missing} of {len(self.acknowledged)} acknowledged traces were not read back (sent {self.sent}, "
+                 f"refused {self.refused}):"]
+        if self.lost:
+            lines.append(f"  {len(self.lost)} are gone: read back, not there (first: {', '.join(self.lost[:3])})")
+        if self.read_failed:
+            errors: dict[str, list[str]] = {}
+            for trace_id, error in self.read_failed.items():
+                errors.setdefault(error, []).append(trace_id)
+            lines.append(f"  {len(self.read_failed)} could not be read: the query path answered an error, so "
+                         "whether they are stored is unknown:")
+            lines += [f"    {len(ids)} x {error} (first: {', '.join(ids[:3])})" for error, ids in errors.items()]
+        return "\n".join(lines)
 
 
 class SteadyTraffic:
@@ -61,8 +82,14 @@ class SteadyTraffic:
             remaining = max(0.5, deadline - time.monotonic())
             try:
                 spans = source.read_trace(trace_id, self._spans_per_trace, remaining).spans
-            except Exception:  # a lookup that times out counts the trace as lost, with the others still checked
+            except VisibilityTimeout as timeout:   # empty answers until the deadline: gone; errors: unreadable
+                if timeout.last_error is not None:
+                    self.account.read_failed[trace_id] = str(timeout.last_error)
+                    continue
                 spans = []
+            except TracestackError as error:       # an answer that is not a trace at all
+                self.account.read_failed[trace_id] = str(error).splitlines()[0]
+                continue
             if len(spans) >= self._spans_per_trace:
                 self.account.found += 1
             else:

@@ -1,7 +1,8 @@
 """Offline validation of everything the kube runtimes would apply: built-in kinds against the Kubernetes
 schema of a chosen version (kubernetes-validate, strict), the operator's custom resources against
-tracestack's schemas of their CRDs, the Helm values for the keys each topology relies on, and the objects
-`helm template` rendered for each chart. Errors name the file, the object and the field."""
+tracestack's schemas of their CRDs, the Helm values against what the profile checks (its receivers, its
+storage), and the objects `helm template` rendered for each chart. Errors name the file, the object and the
+field."""
 
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ import yaml
 from kubernetes_validate.utils import VersionNotSupportedError, all_versions, major_minor
 
 from ..errors import TracestackError
+from ..profile_paths import describe
 from ..profiles import Profile
 from ..rendering import resolve_manifest
+from ..tempo_values import RECEIVER_VALUES, dotted_get
 from .charts import RenderedChart
 from .crds import custom_resource
 from .manifests import RenderedManifest, object_name, render_manifests
@@ -94,8 +97,8 @@ def validate_profile(profile: Profile, version: str, manifests: Sequence[Rendere
         results.append(f"{manifest.label}: {', '.join(names)} (Kubernetes {version} schema)")
     for chart in section.get("charts", []):
         for values in chart.get("values", []):
-            checked = check_values(values, chart["chart"])
-            results.append(f"manifests/{values}: parsed; {checked}")
+            checked = check_values(values, chart["chart"], profile)
+            results.append(f"{describe(values)}: parsed; {checked}")
     for rendered in charts:
         names = validate_documents(list(rendered.documents), version, rendered.label)
         results.append(f"{rendered.label} ({rendered.origin}): {len(names)} rendered objects valid "
@@ -103,32 +106,52 @@ def validate_profile(profile: Profile, version: str, manifests: Sequence[Rendere
     return results
 
 
-# The values each chart's topology relies on (seeds 000 and 001), with the value they must have.
-REQUIRED_VALUES = {
-    "tempo-distributed": {"traces.otlp.grpc.enabled": True, "traces.otlp.http.enabled": True,
-                          "traces.zipkin.enabled": False, "traces.jaeger.thriftHttp.enabled": False,
-                          "traces.opencensus.enabled": False, "storage.trace.backend": "s3", "minio.enabled": True},
-    "opentelemetry-operator": {"manager.collectorImage.repository": "otel/opentelemetry-collector-contrib"},
-}
+# A chart's own requirement, whatever the topology: the operator chart needs a collector image.
+REQUIRED_VALUES = {"opentelemetry-operator": ("manager.collectorImage.repository",)}
 
 
-def check_values(relative: str, chart: str) -> str:
-    path = resolve_manifest(relative)
+def check_values(reference: str, chart: str, profile: Profile) -> str:
+    """What the user's values declare agrees with the profile that checks them: each protocol the profile
+    ingests is enabled, each it expects refused is not, and an S3 backend names its bucket and endpoint."""
+    path = resolve_manifest(reference)
+    where = describe(reference)
     try:
         values = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as error:
-        raise ManifestInvalid(f"manifests/{relative}: not valid YAML: {error}") from None
+        raise ManifestInvalid(f"{where}: not valid YAML: {error}") from None
     if not isinstance(values, dict):
-        raise ManifestInvalid(f"manifests/{relative}: Helm values must be a mapping, not {type(values).__name__}")
-    required = REQUIRED_VALUES.get(chart, {})
-    for dotted, expected in required.items():
-        node: Any = values
-        for part in dotted.split("."):
-            node = node.get(part) if isinstance(node, dict) else None
-        if node != expected:
-            raise ManifestInvalid(f"manifests/{relative}: {dotted} is {node!r}, but the {chart} topology needs "
-                                  f"{expected!r}")
-    return f"{', '.join(f'{k}={v}' for k, v in required.items())}" if required else "no keys required"
+        raise ManifestInvalid(f"{where}: Helm values must be a mapping, not {type(values).__name__}")
+    if chart == "tempo-distributed":
+        return "; ".join(_check_tempo_values(values, where, profile))
+    for dotted in REQUIRED_VALUES.get(chart, ()):
+        if not dotted_get(values, dotted):
+            raise ManifestInvalid(f"{where}: {dotted} is not set, and the {chart} chart needs it")
+    return ", ".join(f"{dotted} set" for dotted in REQUIRED_VALUES.get(chart, ())) or "no keys required"
+
+
+def _check_tempo_values(values: dict[str, Any], where: str, profile: Profile) -> list[str]:
+    checked = []
+    for protocol in profile.ingest:
+        key = RECEIVER_VALUES.get(protocol)
+        if key and dotted_get(values, key) is not True:
+            raise ManifestInvalid(f"{where}: {key} is {dotted_get(values, key)!r}, but profile {profile.name} ingests "
+                                  f"{protocol}: the chart's distributor would not listen for it. Set {key}: true, or "
+                                  f"take {protocol} out of the profile's ingest")
+        checked.append(f"{key}=True (ingest {protocol})")
+    for protocol in profile.refused:
+        key = RECEIVER_VALUES.get(protocol)
+        if key and dotted_get(values, key) is True:
+            raise ManifestInvalid(f"{where}: {key} is True, but profile {profile.name} expects {protocol} to be "
+                                  f"refused. Set {key}: false, or take {protocol} out of the profile's refused")
+        checked.append(f"{key} not true (refused {protocol})")
+    backend = dotted_get(values, "storage.trace.backend") or "local"
+    if backend == "s3":
+        missing = [k for k in ("bucket", "endpoint") if not dotted_get(values, f"storage.trace.s3.{k}")]
+        if missing:
+            raise ManifestInvalid(f"{where}: storage.trace.backend is s3 but storage.trace.s3 has no "
+                                  f"{' and no '.join(missing)}; Tempo cannot reach its bucket without them")
+    checked.append(f"storage.trace.backend={backend}")
+    return checked
 
 
 def _check_pipelines(obj: dict[str, Any], where: str, name: str) -> None:

@@ -15,8 +15,9 @@ from ..binaries import SPECS, BinaryProvider, FoundBinary, check_major_version
 from ..errors import ProfileError, TracestackError
 from ..profiles import Component, Profile
 from ..redaction import redact
-from ..rendering import ReplicaContext, apply_overrides, extract_config, localhost_port_names
-from ..tempo_values import tempo_config_from_values
+from ..profile_paths import describe
+from ..rendering import ReplicaContext, base_config, localhost_port_names, replica_config
+from ..tempo_config import helm_rendering
 from .addresses import LOCALHOST, Block, choose_block
 from .base import PlanStep, Replica, Stack
 from .launchers import LAUNCHERS, Launch
@@ -29,6 +30,7 @@ from .state import write_state
 @dataclass
 class LocalSettings:
     binaries: BinaryProvider
+    charts: str | None = None          # --tracestack-charts: where helm takes a chart rendering Tempo's config
     ready_timeout_s: float = 90.0
     keep: bool = False
     report_dir: Path | None = None
@@ -124,7 +126,7 @@ class LocalRuntime:
     def plan(self, profile: Profile) -> list[PlanStep]:
         steps = []
         for component in profile.components.values():
-            source = f"config from manifests/{component.config.manifest}" if component.config else "built in"
+            source = f"config from {describe(component.config.manifest)}" if component.config else "built in"
             target = f" -target={component.target}" if component.target else ""
             localhost = localhost_port_names(component.local_overrides)
             where = f" ({', '.join(localhost)} on {LOCALHOST}, a port reserved per stack)" if localhost else ""
@@ -193,7 +195,7 @@ class LocalRuntime:
         for replica in stack.replicas:
             component = stack.profile.components[replica.component]
             if component.config not in bases:
-                bases[component.config] = _base_config(component)
+                bases[component.config] = _base_config(component, self.settings.charts)
             self._launch(stack, replica, binaries, bases[component.config])
             launched_at[replica.name] = time.monotonic()
         stack.timings.launch_s = time.monotonic() - began
@@ -204,7 +206,7 @@ class LocalRuntime:
         replica_dir = stack.workdir / replica.name
         replica_dir.mkdir(parents=True, exist_ok=True)
         context = _context(stack, replica, replica_dir)
-        config = apply_overrides(base, component.local_overrides, context) if isinstance(base, dict) else base
+        config = replica_config(component, base, context)
         launcher = LAUNCHERS[component.binary]
         binary = binaries.get(component.binary)
         launch = launcher(component, replica, config, context, binary.path if binary else None, self.settings)
@@ -309,11 +311,7 @@ def _lookup(stack: LocalStack, component: str, port: str) -> list[str]:
     return [replica.hostport(port) for replica in replicas]
 
 
-def _base_config(component: Component) -> Any:
-    """The component's config as its manifest gives it, before the local overrides."""
-    if component.config is None:
-        return None
-    config = extract_config(component.config)
-    if component.config.kind == "HelmValues":
-        config = tempo_config_from_values(config)
-    return config
+def _base_config(component: Component, charts: str | None) -> Any:
+    """The component's config as its source gives it (Tempo's: the chart's rendering when helm and the chart
+    are there), before the local defaults and overrides."""
+    return base_config(component, helm_rendering(charts))

@@ -1,0 +1,106 @@
+"""The Tempo config a component configured by Helm values runs on the local runtime, and the lines that say
+how it was made (the rendered config's header, the pytest header and the report carry them).
+
+With helm on PATH and the profile's pinned chart reachable, it is the chart's own rendering (``helm
+template``); otherwise tracestack's translation of the values, which refuses what it cannot translate.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from .errors import ProfileError, TracestackError, UnavailableError
+from .helm_render import HelmRenderError, HelmRendering, chart_tempo_config
+from .profile_paths import describe, manifest_file
+from .profiles import Component, Profile
+from .tempo_values import CHART, CHART_SERIES, merge_values, translate_values
+
+
+def helm_rendering(charts: str | None = None) -> HelmRendering | None:
+    """helm as the kube runtimes find it (TRACESTACK_HELM, PATH, tracestack's cache; never downloaded for this),
+    and the chart where they take it: ``--tracestack-charts`` (a directory or mirror), else its repository."""
+    from .kube.charts import chart_source
+    from .kube.tools import find_tool
+
+    try:
+        helm = find_tool("helm", allow_download=False)
+    except UnavailableError:
+        return None
+    return HelmRendering(str(helm.path), lambda chart: chart_source(chart, charts).reference)
+
+
+def tempo_config_for(component: Component, rendering: HelmRendering | None) -> tuple[dict[str, Any], list[str]]:
+    """The Tempo config of a HelmValues component and the notes its header carries."""
+    files = values_files(component)
+    notes = [f"values: {', '.join(describe(f) for f in files)}"]
+    if component.chart:
+        notes.append(f"chart {component.chart['chart']} {component.chart['version']} (the version the kind and "
+                     "cluster runtimes install)")
+    if rendering is not None and component.chart:
+        try:
+            config = chart_tempo_config(rendering, component.chart, [manifest_file(f) for f in files])
+        except HelmRenderError as error:
+            notes.append(f"{rendering.describe(component.chart)} failed, so tracestack translated the values "
+                         f"instead: {str(error).splitlines()[0]}")
+        else:
+            return config, [*notes, f"Tempo config: {rendering.describe(component.chart)}, the chart's own "
+                                    "rendering; only the local overrides and defaults below differ"]
+    values = merge_values([read_values(f) for f in files])
+    translation = translate_values(values, ", ".join(describe(f) for f in files))
+    notes.append(f"Tempo config: translated by tracestack from the values as the {CHART} chart ({CHART_SERIES}) "
+                 "maps them; keys the values do not set keep Tempo's defaults (except the chart's replication "
+                 "factor 3 and storage paths)")
+    notes += [f"not applied locally: {key}" for key in translation.not_applied]
+    return translation.config, notes
+
+
+def values_files(component: Component) -> list[str]:
+    """The values files in the order helm gets them: the chart's list, or the component's own file."""
+    assert component.config is not None
+    return list(component.chart.get("values") or [component.config.manifest])
+
+
+def pin_lines(profile: Profile) -> list[str]:
+    """What the profile pins and where each pin comes from, for the headers and the report."""
+    lines = []
+    for chart in profile.kubernetes.get("charts") or []:
+        source = "profile chart_version" if profile.chart_version else "profile kubernetes.charts"
+        lines.append(f"pinned: chart {chart['chart']} {chart['version']} ({source})")
+    if profile.tempo_version:
+        lines.append(f"pinned: Tempo {profile.tempo_version} (profile tempo_version; the local Tempo binary's major "
+                     "version must match)")
+    if profile.tempo_image:
+        lines.append(f"pinned: image {profile.tempo_image} (profile tempo_image, as the values deploy it; kind and "
+                     "cluster only: the local runtime runs the Tempo binary)")
+    return lines
+
+
+def rendering_lines(profile: Profile, rendering: HelmRendering | None = None) -> list[str]:
+    """For the pytest header and the report: how each values file becomes Tempo's config on the local runtime."""
+    lines, seen = [], set()
+    for component in profile.components.values():
+        if not (component.config and component.config.kind == "HelmValues"):
+            continue
+        files = tuple(values_files(component))
+        if files in seen:
+            continue
+        seen.add(files)
+        try:
+            _config, notes = tempo_config_for(component, rendering)
+        except TracestackError as error:   # the local run refuses it with this message; the header only reports
+            notes = [str(error).splitlines()[0]]
+        lines += notes
+    return lines
+
+
+def read_values(reference: str) -> dict[str, Any]:
+    file = manifest_file(reference)
+    try:
+        values = yaml.safe_load(file.read_text()) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise ProfileError(describe(reference), "", f"cannot be read as Helm values: {error}") from None
+    if not isinstance(values, dict):
+        raise ProfileError(describe(reference), "", f"Helm values must be a mapping, not {type(values).__name__}")
+    return values

@@ -1,0 +1,121 @@
+"""With helm and the chart, the local runtime takes Tempo's config from `helm template` of the user's values,
+then applies only its local overrides; without them, tracestack's translation refuses what it cannot translate.
+
+The chart here is the stand-in tests/kube_data/charts/tempo-distributed (see its README): it
+writes Tempo's config where the real chart 2.26.2 does (ConfigMap <release>-config, key tempo.yaml; a Secret
+with configStorageType: Secret). That the real chart maps a given key the same way is NOT shown by these tests.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pytest_tracestack.helm_render import HelmRenderError, HelmRendering, tempo_config_from_manifests
+from pytest_tracestack.profiles import load_profile_file
+from pytest_tracestack.rendering import ReplicaContext, render_component_config, render_yaml
+from pytest_tracestack.tempo_values import UntranslatedValues
+
+TEST_CHART = Path(__file__).parent / "kube_data" / "charts" / "tempo-distributed"
+
+
+def _with_test_chart(helm: Path) -> HelmRendering:
+    return HelmRendering(str(helm), lambda chart: (str(TEST_CHART),))
+
+
+VALUES = {
+    "traces": {"otlp": {"grpc": {"enabled": True}, "http": {"enabled": True}}},
+    "overrides": {"defaults": {"ingestion": {"rate_limit_bytes": 30000000, "burst_size_bytes": 40000000}}},
+    "ingester": {"replicas": 3, "config": {"trace_idle_period": "20s", "concurrent_flushes": 8}},
+}
+
+
+def _component(tmp_path: Path, values: dict, name: str = "ingester"):
+    (tmp_path / "values.yaml").write_text(yaml.safe_dump(values))
+    (tmp_path / "mine.yaml").write_text("name: mine\nextends: distributed\nfiles:\n"
+                                        "  distributed/values.yaml: values.yaml\n")
+    return load_profile_file(tmp_path / "mine.yaml").components[name]
+
+
+def _context(tmp_path: Path, ports: dict[str, int]) -> ReplicaContext:
+    peers = {("query-frontend", "grpc"): ["127.33.4.1:9095"], ("ingester", "memberlist"): ["127.33.2.1:7946"],
+             ("distributor", "memberlist"): ["127.33.1.1:7946"]}
+    return ReplicaContext(address="127.33.2.1", ports=ports, workdir=tmp_path / "replica", stackdir=tmp_path,
+                          instance_id="ingester-0", endpoint=lambda c, p: peers[(c, p)][0],
+                          peers=lambda c, p: peers[(c, p)])
+
+
+def test_the_charts_rendering_of_the_users_values_is_what_the_local_tempo_runs(installed_helm: Path,
+                                                                               tmp_path: Path) -> None:
+    component = _component(tmp_path, VALUES)
+    config = render_component_config(component, _context(tmp_path, component.ports), _with_test_chart(installed_helm))
+    assert config["overrides"]["defaults"]["ingestion"] == {"rate_limit_bytes": 30000000,
+                                                            "burst_size_bytes": 40000000}
+    assert config["ingester"]["trace_idle_period"] == "20s"
+    assert config["ingester"]["concurrent_flushes"] == 8      # a key the built-in translation refuses
+    # Only the local overrides differ: cluster addresses and paths replaced, the runtime file dropped.
+    assert config["memberlist"]["join_members"] == ["127.33.2.1:7946", "127.33.1.1:7946"]
+    assert "per_tenant_override_config" not in config["overrides"]
+    assert config["storage"]["trace"]["wal"]["path"] == str(tmp_path / "replica" / "wal")
+    text = render_yaml(config, component, [])
+    assert f"# Tempo config: helm template of chart tempo-distributed 2.26.2 ({TEST_CHART}), the chart's own " \
+           "rendering; only the local overrides and defaults below differ" in text
+    assert "# local override: overrides.per_tenant_override_config removed" in text
+    assert "# local default not used: ingester.trace_idle_period is set by your file" in text
+
+
+def test_a_config_the_chart_writes_into_a_secret_is_decoded(installed_helm: Path, tmp_path: Path) -> None:
+    component = _component(tmp_path, {**VALUES, "configStorageType": "Secret"})
+    config = render_component_config(component, _context(tmp_path, component.ports), _with_test_chart(installed_helm))
+    assert config["ingester"]["concurrent_flushes"] == 8
+
+
+def test_without_helm_the_same_values_are_refused_naming_the_untranslated_key(tmp_path: Path) -> None:
+    component = _component(tmp_path, VALUES)
+    with pytest.raises(UntranslatedValues) as raised:
+        render_component_config(component, _context(tmp_path, component.ports), None)
+    message = str(raised.value)
+    assert message.startswith(f"{tmp_path}/values.yaml: ingester.config.concurrent_flushes: ")
+    assert "put helm on PATH" in message
+
+
+def test_a_chart_out_of_reach_falls_back_to_the_translation_and_says_why(installed_helm: Path,
+                                                                        tmp_path: Path) -> None:
+    values = {key: value for key, value in VALUES.items() if key != "ingester"}
+    component = _component(tmp_path, values)
+    missing = HelmRendering(str(installed_helm), lambda chart: (str(tmp_path / "no-such-chart"),))
+    config = render_component_config(component, _context(tmp_path, component.ports), missing)
+    assert config["overrides"]["defaults"]["ingestion"]["rate_limit_bytes"] == 30000000
+    assert any(note.startswith("helm template of chart tempo-distributed 2.26.2") and "failed, so tracestack "
+               "translated the values instead" in note for note in config.notes)
+
+
+def test_a_rendering_without_tempos_config_says_so() -> None:
+    text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: tempo-runtime}\ndata:\n  overrides.yaml: '{}'\n"
+    with pytest.raises(HelmRenderError, match=r"no ConfigMap or Secret with a tempo.yaml key was rendered \(with "
+                                              r"useExternalConfig: true"):
+        tempo_config_from_manifests(text, "helm template tempo ...")
+
+
+def test_the_charts_option_is_where_the_local_runtime_takes_the_chart(helm: Path, tmp_path: Path) -> None:
+    from pytest_tracestack.tempo_config import helm_rendering
+
+    component = _component(tmp_path, VALUES)
+    config = render_component_config(component, _context(tmp_path, component.ports),
+                                     helm_rendering(str(TEST_CHART.parent)))
+    assert config["ingester"]["concurrent_flushes"] == 8
+    assert any(note.startswith(f"Tempo config: helm template of chart tempo-distributed 2.26.2 ({TEST_CHART}")
+               for note in config.notes)
+
+
+def test_a_local_run_with_the_charts_option_says_so_in_its_header(helm: Path, pytester: pytest.Pytester) -> None:
+    _component(pytester.path, VALUES)
+    double = Path(__file__).parent / "doubles" / "fake_tempo_for_tests.py"
+    result = pytester.runpytest_subprocess("--tracestack-profile=mine.yaml", "--tracestack-runtime=local",
+                                           f"--tracestack-tempo={double}", f"--tracestack-charts={TEST_CHART.parent}",
+                                           "-k", "service_name")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([f"tracestack: Tempo config: helm template of chart tempo-distributed 2.26.2 "
+                                 f"({TEST_CHART}), the chart's own rendering*"])
