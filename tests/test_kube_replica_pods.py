@@ -301,3 +301,20 @@ def test_a_raw_manifest_profiles_selector_finds_the_pods_of_its_workload_only(pr
              and _matches(selector, doc["spec"]["template"]["metadata"].get("labels", {}))]
     assert found == [workload]
     assert re.fullmatch(r"[\w./-]+=[\w.-]+(,[\w./-]+=[\w.-]+)*", selector)
+
+
+def test_a_teams_two_distributors_each_take_load_through_a_forward_of_their_own() -> None:
+    """examples/infra-repo runs 2 distributors (its values): the load pushes to each pod and reads each one's
+    /metrics, where a Service forward would have sent everything to one pod and judged a replica it never hit."""
+    team = str(Path(__file__).resolve().parents[1] / "examples" / "infra-repo" / "tracing" / "my-tempo.yaml")
+    distributors = ["tempo-distributor-6c9d8b7f5-x2kqp", "tempo-distributor-6c9d8b7f5-zk4wd"]
+    runner = _answering_pods(_with_rendered_charts(_new_cluster()), team, {**PODS, "distributor": distributors})
+    runtime, stack, _ = _started(team, runner)
+    assert len(stack.ingest_targets("otlp-grpc")) == 1          # the Service's pick
+    stack.reach_every_replica()
+    targets = stack.ingest_targets("otlp-grpc")
+    by_pod = {f.argv[-2]: int(f.argv[-1].split(":")[0]) for f in runner.forwards if f.argv[-1].endswith(":4317")}
+    assert targets == [f"127.0.0.1:{by_pod[f'pod/{pod}']}" for pod in distributors]
+    assert [r.name for r in stack.replicas_of("distributor")] == ["distributor-0", "distributor-1"]
+    assert all("http" in r.ports for r in stack.replicas_of("distributor"))
+    runtime.stop(stack)
