@@ -150,10 +150,10 @@ def test_pods_that_do_not_run_are_not_replicas() -> None:
                    "status": {"phase": "Running"}}
     pending = {"metadata": {"name": "tempo-ingester-3"}, "status": {"phase": "Pending"}}
     ingesters = _pod_list("tempo-ingester-2", "tempo-ingester-10", "tempo-ingester-0", others=(terminating, pending))
-    runner = _answering_pods(_with_rendered_charts(_new_cluster()), "distributed").on(f"{LABELS}ingester -o", stdout=ingesters)
-    runner.rules.insert(0, runner.rules.pop())        # this answer first
-    _, stack, _ = _started("distributed", runner)
+    runner = _with_rendered_charts(_new_cluster()).on(f"{LABELS}ingester -o", stdout=ingesters)   # answers first
+    runtime, stack, _ = _started("distributed", _answering_pods(runner, "distributed"))
     stack.reach_every_replica()
+    runtime.stop(stack)
     forwarded = [line.split(" pod/")[1].split()[0] for line in runner.lines() if " pod/tempo-ingester" in line]
     assert forwarded == ["tempo-ingester-0", "tempo-ingester-2", "tempo-ingester-10"]   # ordinals in order
 
@@ -161,7 +161,7 @@ def test_pods_that_do_not_run_are_not_replicas() -> None:
 def test_pods_other_than_the_replicas_the_profile_runs_stop_the_load_run_and_leave_the_stack_as_it_was() -> None:
     runner = _answering_pods(_with_rendered_charts(_new_cluster()), "distributed",
                              {**PODS, "ingester": ["tempo-ingester-0", "tempo-ingester-1"]})
-    _, stack, after_start = _started("distributed", runner)
+    runtime, stack, _ = _started("distributed", runner)
     before = [(replica.name, dict(replica.ports)) for replica in stack.replicas]
     with pytest.raises(PodsNotFound) as raised:
         stack.reach_every_replica()
@@ -170,14 +170,15 @@ def test_pods_other_than_the_replicas_the_profile_runs_stop_the_load_run_and_lea
         "profile runs 3 replica(s) of it: the load run would judge other replicas than those that run. Check the "
         f"pods' labels (kubectl get pods --show-labels) against kubernetes.pod_forwards.1.selector in "
         f"{load_profile('distributed').source_file}")
-    opened = [forward for forward in runner.forwards[3:]]
+    opened = runner.forwards[3:]
     assert len(opened) == 3 and all(forward.stopped for forward in opened)     # the distributor's, stopped again
     assert [(replica.name, replica.ports) for replica in stack.replicas] == before
+    runtime.stop(stack)
 
 
 def test_a_forward_that_exited_is_opened_again_by_the_next_load_run() -> None:
     runner = _answering_pods(_with_rendered_charts(_new_cluster()), "manifest")
-    _, stack, after_start = _started("manifest", runner)
+    runtime, stack, after_start = _started("manifest", runner)
     stack.reach_every_replica()
     first = runner.forwards[3:]
     first[0].exit_message = "error: lost connection to pod"        # the pod was replaced
@@ -186,6 +187,7 @@ def test_a_forward_that_exited_is_opened_again_by_the_next_load_run() -> None:
     assert ran.count(f"{KUBECTL} get pods --namespace tracestack-t1 -l app=tempo -o json") == 2
     assert all(forward.stopped for forward in first) and not any(f.stopped for f in runner.forwards[6:])
     assert stack.first("tempo").ports["http"] == int(runner.forwards[6].argv[-1].split(":")[0])
+    runtime.stop(stack)
 
 
 # --- a load verdict on kind, from the /metrics a real Tempo 2.10.8 served --------------------------------
