@@ -6,8 +6,10 @@ from __future__ import annotations
 import re
 import socket
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -36,20 +38,28 @@ def runs_under_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
 @dataclass
 class FakePortForward:
     """Stands for a `kubectl port-forward`: listens on the local port it was given, as the real one does,
-    or, when told to fail, has exited with kubectl's message."""
+    or, when told to fail, has exited with kubectl's message. With ``page``, it answers every HTTP GET with
+    what ``page()`` returns at that moment (the /metrics of the pod it stands for)."""
 
     argv: list[str]
     exit_message: str = ""
     stopped: bool = False
+    page: Callable[[], str] | None = None
 
     def __post_init__(self) -> None:
         self.socket: socket.socket | None = None
-        if not self.exit_message:
-            port = int(self.argv[-1].split(":")[0])
-            self.socket = socket.socket()
-            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            self.socket.bind(("127.0.0.1", port))
-            self.socket.listen()
+        self.server: ThreadingHTTPServer | None = None
+        if self.exit_message:
+            return
+        port = int(self.argv[-1].split(":")[0])
+        if self.page is not None:
+            self.server = _page_server(port, self.page)
+            threading.Thread(target=self.server.serve_forever, daemon=True).start()
+            return
+        self.socket = socket.socket()
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.socket.bind(("127.0.0.1", port))
+        self.socket.listen()
 
     def alive(self) -> bool:
         return not self.stopped and not self.exit_message
@@ -58,9 +68,28 @@ class FakePortForward:
         self.stopped = True
         if self.socket is not None:
             self.socket.close()
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
 
     def last_log_lines(self, count: int = 25) -> str:
         return self.exit_message or "Forwarding from 127.0.0.1 (fake)"
+
+
+def _page_server(port: int, page: Callable[[], str]) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = page().encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; version=0.0.4")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    return ThreadingHTTPServer(("127.0.0.1", port), Handler)
 
 
 @dataclass
@@ -77,6 +106,7 @@ class RecordingRunner:
     timeouts: list[float] = field(default_factory=list)
     forwards: list[FakePortForward] = field(default_factory=list)
     forward_failures: list[str] = field(default_factory=list)   # exit messages for the next forwards started
+    pages: dict[str, Callable[[], str]] = field(default_factory=dict)   # forward argv fragment -> what it serves
 
     def on(self, fragment: str, returncode: int = 0, stdout: str = "", stderr: str = "",
            raises: type[BaseException] | None = None, times: int | None = None) -> RecordingRunner:
@@ -102,7 +132,9 @@ class RecordingRunner:
     def start(self, argv: list[str], log_path: Path) -> FakePortForward:
         self.commands.append(list(argv))
         self.timeouts.append(0.0)
-        forward = FakePortForward(list(argv), self.forward_failures.pop(0) if self.forward_failures else "")
+        line = " ".join(argv)
+        page = next((page for fragment, page in self.pages.items() if fragment in line), None)
+        forward = FakePortForward(list(argv), self.forward_failures.pop(0) if self.forward_failures else "", page=page)
         self.forwards.append(forward)
         return forward
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +20,8 @@ from .install import LOCAL_PORT, KubeStep, KubeTarget, install_plan, kube_target
 from .planning import clean_text, to_plan_steps
 from .portforward import open_forward
 from .preparation import Prepared, prepare
+from .replica_pods import PodForwards, list_pods_step, pod_forward_argv, pod_forwards, running_pods
+from .replica_pods import plan_steps as pod_plan_steps
 from .section import kubernetes_section
 from .settings import KubeSettings
 
@@ -33,14 +36,22 @@ class KubeCleanupIncomplete(TracestackError):
 
 @dataclass
 class KubeStack(Stack):
+    workdir: Path = field(kw_only=True)      # start() makes both before the stack exists
+    target: KubeTarget = field(kw_only=True)
     namespace: str = ""
-    target: KubeTarget | None = None
     created_cluster: bool = False
     created_namespace: bool = False
     cert_manager: bool = False
     existing_clusters: list[str] = field(default_factory=list)
     releases: list[str] = field(default_factory=list)
     forwards: list[BackgroundHandle] = field(default_factory=list)
+    pod_forwards: list[BackgroundHandle] = field(default_factory=list)   # opened for a load run
+    service_replicas: list[Replica] = field(default_factory=list)        # the replicas before those forwards
+    reach: Callable[[], None] | None = field(default=None, repr=False)   # set by the runtime that started it
+
+    def reach_every_replica(self) -> None:
+        if self.reach is not None:
+            self.reach()
 
 
 @dataclass(frozen=True)
@@ -127,7 +138,9 @@ class KubeRuntime:
             prepared = self.prepare(profile, workdir)
             steps = self.steps(profile, workdir, prepared)
             releases = [_release(step) for step in steps if step.role == "helm-install"]
-            plan_steps = to_plan_steps([*steps, *self.removal_steps(self.target(workdir), releases)], workdir)
+            target = self.target(workdir)
+            plan_steps = to_plan_steps([*steps, *pod_plan_steps(kubernetes_section(profile), target), FORWARDS_STOP,
+                                        *self.removal_steps(target, releases)], workdir)
             notes = [*(f"tool: {line}" for line in self.found.values()),
                      f"Kubernetes {prepared.k8s_version} (from {prepared.k8s_version_origin}): the schema every "
                      "object is validated against, and helm's --kube-version"]
@@ -152,6 +165,7 @@ class KubeRuntime:
         workdir = Path(tempfile.mkdtemp(prefix=f"tracestack-{profile.name}-"))
         stack = KubeStack(profile=profile, runtime=self.name, workdir=workdir, namespace=self.settings.namespace,
                           target=self.target(workdir), binaries=self._binaries())
+        stack.reach = lambda: self.reach_pods(stack)
         try:
             # Everything is rendered and validated before the first step creates anything.
             prepared = self.prepare(profile, workdir)
@@ -225,7 +239,7 @@ class KubeRuntime:
             said = (done.stderr or done.stdout).strip().splitlines()
             return UnavailableError(f"the {self.name} runtime cannot reach the cluster: {said[-1] if said else ''}\n"
                                     f"{done.describe()}")
-        if stack.created_namespace and stack.target is not None and step.action in ("helm", "apply", "wait"):
+        if stack.created_namespace and step.action in ("helm", "apply", "wait"):
             message += "\n\n" + diagnostics.collect(self._run, stack.target.kubectl, stack.namespace,
                                                     self.settings.report_dir)
             if self.settings.report_dir is not None:
@@ -239,13 +253,56 @@ class KubeRuntime:
             return self._resolve(tuple(arg.replace(LOCAL_PORT, str(port)) for arg in step.argv))
 
         what = next(arg for arg in step.argv if arg.startswith("svc/")) + ":" + step.argv[-1].split(":")[-1]
-        assert stack.workdir is not None    # start() made it
         local = open_forward(self.runner, argv_for, stack.workdir, what, stack.forwards)
         replica = next((r for r in stack.replicas if r.component == component), None)
         if replica is None:
             replica = Replica(component, 0, "127.0.0.1", {})
             stack.replicas.append(replica)
         replica.ports[port_name] = local
+
+    # --- each pod on its own, when a load run starts (kube/replica_pods.py) ---------------------------
+
+    def reach_pods(self, stack: KubeStack) -> None:
+        """Replace the replicas of each component in ``pod_forwards`` by one replica per running pod, each on
+        forwards of its own. Opened once; listed and opened again when one of them has exited (a pod replaced)."""
+        if stack.pod_forwards and all(handle.alive() for handle in stack.pod_forwards):
+            return
+        self._stop_pod_forwards(stack)
+        stack.service_replicas = stack.service_replicas or list(stack.replicas)
+        replicas = list(stack.service_replicas)
+        try:
+            for entry in pod_forwards(kubernetes_section(stack.profile)):
+                pods = self._list_pods(stack, entry)
+                replicas = _with_pods(replicas, entry.component,
+                                      [self._forward_pod(stack, entry, index, pod) for index, pod in enumerate(pods)])
+        except BaseException:
+            self._stop_pod_forwards(stack)
+            stack.replicas = list(stack.service_replicas)   # as before: no replica left on a stopped forward
+            raise
+        stack.replicas = replicas
+
+    def _list_pods(self, stack: KubeStack, entry: PodForwards) -> list[str]:
+        step = list_pods_step(stack.target, entry)
+        done = self._run(step.argv, step.timeout_s)
+        if not done.ok:
+            raise KubeStepFailed(f"{step.action} {step.description} failed:\n{done.describe()}")
+        expected = stack.profile.components[entry.component].replicas
+        return running_pods(done.stdout, entry, expected, str(stack.profile.source_file))
+
+    def _forward_pod(self, stack: KubeStack, entry: PodForwards, index: int, pod: str) -> Replica:
+        ports = {}
+        for name, remote in entry.ports.items():
+            def argv_for(port: int, remote: int = remote) -> list[str]:
+                return self._resolve(pod_forward_argv(stack.target, pod, remote, port))
+
+            ports[name] = open_forward(self.runner, argv_for, stack.workdir, f"pod/{pod}:{remote}", stack.pod_forwards)
+        return Replica(entry.component, index, "127.0.0.1", ports)
+
+    @staticmethod
+    def _stop_pod_forwards(stack: KubeStack) -> None:
+        for handle in stack.pod_forwards:
+            handle.stop(5.0)
+        stack.pod_forwards.clear()
 
     def _run(self, argv: tuple[str, ...], timeout: float) -> CompletedCommand:
         return self.runner.run(self._resolve(argv), timeout)
@@ -274,6 +331,7 @@ class KubeRuntime:
                      + "\n".join(f"  - {line}" for line in leftovers))
 
     def _tear_down(self, stack: KubeStack) -> list[str]:
+        self._stop_pod_forwards(stack)
         for handle in stack.forwards:
             handle.stop(5.0)
         stack.forwards.clear()
@@ -289,7 +347,6 @@ class KubeRuntime:
 
     def _remove_releases(self, stack: KubeStack) -> list[str]:
         leftovers = []
-        assert stack.target is not None    # start() set it
         for release in reversed(stack.releases):
             step = release_removal(stack.target, release)
             done = self._run(step.argv, step.timeout_s)
@@ -301,7 +358,6 @@ class KubeRuntime:
     def _remove_namespace(self, stack: KubeStack) -> list[str]:
         if not stack.created_namespace:
             return []
-        assert stack.target is not None    # start() set it
         step = namespace_removal(stack.target)
         done = self._run(step.argv, step.timeout_s)
         if done.ok:
@@ -317,6 +373,18 @@ class KubeRuntime:
         if stack.created_namespace:
             lines.append(f"  remove the namespace: kubectl delete namespace {stack.namespace}")
         return "\n".join(lines)
+
+
+FORWARDS_STOP = KubeStep("stop", "every kubectl port-forward this run started (to Services and to pods): SIGTERM, "
+                                 "SIGKILL after 5 s")
+
+
+def _with_pods(replicas: list[Replica], component: str, pods: list[Replica]) -> list[Replica]:
+    """The pods' replicas stand for the component; the first keeps the ports only a Service forward reaches."""
+    old = [replica for replica in replicas if replica.component == component]
+    if old and pods:
+        pods[0].ports = {**old[0].ports, **pods[0].ports}
+    return [replica for replica in replicas if replica.component != component] + pods
 
 
 def _release(step: KubeStep) -> str:

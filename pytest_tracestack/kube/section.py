@@ -46,6 +46,13 @@ KUBERNETES_SCHEMA: dict[str, Any] = {
             "type": "object", "required": ["service", "port", "component", "as"], "additionalProperties": False,
             "properties": {"service": {"type": "string"}, "port": {"type": "integer", "minimum": 1, "maximum": 65535},
                            "component": {"type": "string"}, "as": {"type": "string"}}}},
+        # Pods reached one by one when a load run starts (kube/replica_pods.py): the label selector of a
+        # component's pods, and its port names -> the pod's ports (its metrics port, and its ingest ports).
+        "pod_forwards": {"type": "array", "items": {
+            "type": "object", "required": ["component", "selector", "ports"], "additionalProperties": False,
+            "properties": {"component": {"type": "string"}, "selector": {"type": "string", "minLength": 1},
+                           "ports": {"type": "object", "minProperties": 1, "additionalProperties": {
+                               "type": "integer", "minimum": 1, "maximum": 65535}}}}},
     },
 }
 
@@ -63,6 +70,7 @@ def kubernetes_section(profile: Profile) -> dict[str, Any]:
         raise ProfileError(source, key, f"{error.message} (see docs/kubernetes.md for the section's keys)")
     _check_images(section, source)
     _check_port_forwards(profile, section, source)
+    _check_pod_forwards(profile, section, source)
     return section
 
 
@@ -85,6 +93,28 @@ def _check_port_forwards(profile: Profile, section: dict[str, Any], source: str)
             raise ProfileError(source, f"kubernetes.port_forwards.{index}.as",
                                f"{forward['as']!r} is not a port of component {forward['component']} "
                                f"(ports: {', '.join(component.ports)})")
+
+
+def _check_pod_forwards(profile: Profile, section: dict[str, Any], source: str) -> None:
+    """Each entry forwards every port the load run uses of its component: /metrics, and the ingest ports."""
+    for index, forward in enumerate(section.get("pod_forwards", [])):
+        key = f"kubernetes.pod_forwards.{index}"
+        component = profile.components.get(forward["component"])
+        if component is None:
+            raise ProfileError(source, f"{key}.component", f"{forward['component']!r} is not a component of the "
+                                                           f"profile (components: {', '.join(profile.components)})")
+        for name in forward["ports"]:
+            if name not in component.ports:
+                raise ProfileError(source, f"{key}.ports.{name}", f"is not a port of component {component.name} "
+                                                                  f"(ports: {', '.join(component.ports)})")
+        metrics = component.metrics_endpoint
+        needed = {**({metrics[0]: "its /metrics"} if metrics else {}),
+                  **{e.port: f"ingest {p}" for p, e in profile.ingest.items() if e.component == component.name}}
+        for name, why in needed.items():
+            if name not in forward["ports"]:
+                raise ProfileError(source, f"{key}.ports", f"has no port {name!r} ({why}): the load run would not "
+                                                           f"reach it on each {component.name} pod; add {name}: "
+                                                           "<the pod's port>")
 
 
 def chart_names(section: dict[str, Any]) -> list[str]:

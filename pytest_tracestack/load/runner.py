@@ -84,6 +84,7 @@ def run_load(stack: Stack, rate: Rate | str, duration_s: float | str, protocol: 
         raise TracestackError(f"load protocol {protocol!r}: write one of {', '.join(PROTOCOLS)}")
     report_dir.mkdir(parents=True, exist_ok=True)
     request = build_request(traces_per_request)
+    stack.reach_every_replica()
     entries = _entry_targets(stack, protocol)
     users = math.ceil(max(users, len(entries)) / len(entries)) * len(entries)   # the same number per target
     sink = sink if sink is not None else _sink_of(stack)
@@ -92,8 +93,7 @@ def run_load(stack: Stack, rate: Rate | str, duration_s: float | str, protocol: 
     if sink is not None:
         sink.keep_spans = False        # count, don't keep: a load run would fill memory with spans
     try:
-        probes = [Probe.of(replica, stack.profile.components.get(replica.component)) for replica in stack.replicas]
-        with Sampler(probes + [Probe.machine()], interval_s) as sampler:
+        with Sampler(replica_probes(stack) + [Probe.machine()], interval_s) as sampler:
             stdout = _run_locust(entries, rate, duration_s, protocol, report_dir, users, traces_per_request,
                                  in_flight, sampler)
             _wait_until_flushed(stack, entries, sink)
@@ -105,6 +105,11 @@ def run_load(stack: Stack, rate: Rate | str, duration_s: float | str, protocol: 
     sink_figures = SinkFigures(after[0] - before[0], after[1] - before[1]) if sink is not None else None
     return _judge(stack, protocol, rate, users * in_flight, stats, sampler.series, entries, sink_figures, traffic,
                   limits, report_dir, users)
+
+
+def replica_probes(stack: Stack) -> list[Probe]:
+    """What to sample of each replica: its process (local runtime) and where it serves /metrics."""
+    return [Probe.of(replica, stack.profile.components.get(replica.component)) for replica in stack.replicas]
 
 
 def _judge(stack: Stack, protocol: str, rate: Rate, in_flight_limit: int, stats: GeneratorStats,

@@ -62,6 +62,10 @@ class Stack:
     workdir: Path | None = None
     binaries: dict[str, str] = field(default_factory=dict)   # binary kind -> "path (version, source)"
 
+    def reach_every_replica(self) -> None:
+        """Make each replica's own ports reachable before a load run reads them one by one. Local replicas
+        already are; on kind and cluster, each pod gets port-forwards of its own (kube/replica_pods.py)."""
+
     def replicas_of(self, component: str) -> list[Replica]:
         return [replica for replica in self.replicas if replica.component == component]
 

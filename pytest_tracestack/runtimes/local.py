@@ -69,6 +69,7 @@ class SlowStopWarning(UserWarning):
 
 @dataclass
 class LocalStack(Stack):
+    workdir: Path = field(kw_only=True)                            # start() makes it before the stack exists
     handles: dict[str, Handle] = field(default_factory=dict)      # replica name -> handle
     launches: dict[str, Launch] = field(default_factory=dict)     # replica name -> how it was started
     ready_timeout_s: float = 90.0
@@ -203,7 +204,6 @@ class LocalRuntime:
 
     def _launch(self, stack: LocalStack, replica: Replica, binaries: dict[str, FoundBinary], base: Any) -> None:
         component = stack.profile.components[replica.component]
-        assert stack.workdir is not None    # start() made it
         replica_dir = stack.workdir / replica.name
         replica_dir.mkdir(parents=True, exist_ok=True)
         context = _context(stack, replica, replica_dir)
@@ -293,7 +293,6 @@ def _localhost_ports(profile: Profile, component: Component) -> list[str]:
 
 
 def _context(stack: LocalStack, replica: Replica, replica_dir: Path) -> ReplicaContext:
-    assert stack.workdir is not None    # start() made it
     def endpoint(component: str, port: str) -> str:
         return _lookup(stack, component, port)[0]
 
