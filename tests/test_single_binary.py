@@ -10,12 +10,14 @@ from pathlib import Path
 
 import grpc
 import pytest
+import yaml
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
 from leftovers import tracestack_processes, tracestack_sockets
 from pytest_tracestack import paths
 from pytest_tracestack.binaries import BinaryProvider
 from pytest_tracestack.errors import ReadinessTimeout
+from pytest_tracestack.profile_paths import as_copy
 from pytest_tracestack.profiles import load_profile
 from pytest_tracestack.runtimes.local import LocalRuntime, LocalSettings
 from pytest_tracestack.runtimes.process import port_open
@@ -52,7 +54,8 @@ def _manifest_before_the_fix(tmp_path: Path, frontend_address: str | None) -> st
                         if frontend_address else "")
     text = text.replace("server.grpc_listen_address: 127.0.0.1", 'server.grpc_listen_address: "{address}"')
     text = text.replace('"{localhost_port:grpc}"', '"{port:grpc}"').replace("name: manifest", "name: manifest-before")
-    (tmp_path / "manifest-before.yaml").write_text(text)
+    copied = as_copy(yaml.safe_load(text))   # the copy's files stay the built-in manifests
+    (tmp_path / "manifest-before.yaml").write_text(yaml.safe_dump(copied, sort_keys=False))
     return "manifest-before"
 
 
