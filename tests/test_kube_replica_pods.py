@@ -25,10 +25,10 @@ from pytest_tracestack.load.runner import replica_probes
 from pytest_tracestack.load.scrape import Sampler
 from pytest_tracestack.load.verdicts import judge
 from pytest_tracestack.profiles import load_profile, load_profile_file
+from recorded_tempo import UNDER_LOAD
 from recording_runner import RecordingRunner, runs_under_tmp_path  # noqa: F401
 from test_kind_runtime import KUBECTL, MANIFESTS, _new_cluster, _runtime, _strip, _with_rendered_charts, engine_answers  # noqa: F401
 
-TEMPO = Path(__file__).with_name("load_data") / "tempo-2.10.8"
 LABELS = "app.kubernetes.io/name=tempo,app.kubernetes.io/instance=tempo,app.kubernetes.io/component="
 FORWARD = f"{KUBECTL} port-forward --address=127.0.0.1 --namespace tracestack-t1"
 DISTRIBUTOR_POD = "tempo-distributor-6c9d8b7f5-x2kqp"
@@ -206,14 +206,14 @@ class _Clock:
 
 
 def test_a_load_verdict_on_kind_measures_each_tempo_replica_through_its_own_forward(monkeypatch) -> None:
-    """The pages are those of a real 7-process Tempo 2.10.8 after ~15 s of load (tests/load_data/tempo-2.10.8);
-    the querier and compactor have none recorded and answer an empty page."""
+    """The pages are those of a real 7-process Tempo 2.10.8 after ~15 s of load (tests/recorded/tempo-2.10.8/
+    distributed-under-load); the querier and compactor pods answer an empty page here."""
     recorded = {PODS["distributor"][0]: "distributor-0", **{f"tempo-ingester-{n}": f"ingester-{n}" for n in range(3)},
                 PODS["query-frontend"][0]: "query-frontend-0"}
     loaded = {"now": False}
 
     def page_of(pod: str):
-        page = (TEMPO / f"{recorded[pod]}.metrics.txt").read_text() if pod in recorded else ""
+        page = (UNDER_LOAD / f"{recorded[pod]}.metrics.txt").read_text() if pod in recorded else ""
         return lambda: page if loaded["now"] else _at_start(page)
 
     runner = _answering_pods(_with_rendered_charts(_new_cluster()), "distributed", PODS)

@@ -1,7 +1,7 @@
 """Load past a Tempo distributor's per-tenant ingestion limit: the verdict names rate limiting, the limit Tempo
 reported and the override that sets it. Tempo cannot run here: the distributor is the test double of Tempo's
 rate-limit answers (tests/doubles/tempo_rate_limit_for_tests.py), which answers byte for byte what a real
-Tempo 2.10.8 answered (tests/load_data/tempo-2.10.8/rate-limited.txt). That it passes is no evidence about a
+Tempo 2.10.8 answered (tests/recorded/tempo-2.10.8/rate-limited.txt). That it passes is no evidence about a
 real Tempo; the contract test below holds the double to the recording."""
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ from pytest_tracestack.load.payloads import build_request
 from pytest_tracestack.load.runner import run_load
 from pytest_tracestack.profiles import load_profile
 from pytest_tracestack.runtimes.base import Replica, Stack
+from recorded_tempo import RATE_LIMITED
 
-RECORDED = (Path(__file__).with_name("load_data") / "tempo-2.10.8" / "rate-limited.txt").read_text()
+RECORDED = RATE_LIMITED.read_text()
 OVERRIDES = "overrides.defaults.ingestion.rate_limit_bytes / overrides.defaults.ingestion.burst_size_bytes"
 
 

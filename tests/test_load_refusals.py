@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import ast
 import re
-from pathlib import Path
 
 from pytest_tracestack.load.outcomes import Refused, grpc_outcome, http_outcome, parse_failure
 from pytest_tracestack.load.refusals import RateLimit, explain_discards, explain_refusal, rate_limit, short_message
+from recorded_tempo import RATE_LIMITED
 
-RECORDED = (Path(__file__).with_name("load_data") / "tempo-2.10.8" / "rate-limited.txt").read_text()
+RECORDED = RATE_LIMITED.read_text()
 GRPC = re.findall(r"OTLP gRPC answer after \d+ accepted requests: StatusCode\.(\w+) \| details: (.*)", RECORDED)
 HTTP = re.search(r"OTLP/HTTP answer after \d+ accepted requests: (\d+) \| content-type: (\S+) \| body: (b'.*')",
                  RECORDED)

@@ -26,13 +26,13 @@ from pytest_tracestack.load.scrape import (
 from pytest_tracestack.profiles import load_profile
 from pytest_tracestack.prometheus import MetricsParseError
 from pytest_tracestack.runtimes.base import Replica
+from recorded_tempo import FIXTURES, UNDER_LOAD
 
 DATA = Path(__file__).with_name("load_data")
-TEMPO = DATA / "tempo-2.10.8"
 
 
 def test_tempo_counters_keep_distributor_and_ingester_bytes_apart() -> None:
-    counters = counters_from_text((TEMPO / "metrics-full.txt").read_text())
+    counters = counters_from_text((FIXTURES / "metrics-full.txt").read_text())
     assert counters["distributor_bytes"] == 244 and counters["ingester_bytes"] == 250
     assert counters["accepted_spans"] == 2 and counters["refused_spans"] == 0 and counters["discarded_spans"] == 0
     assert counters["metrics_rss_bytes"] == 113856512 and counters["metrics_cpu_seconds"] == pytest.approx(0.61)
@@ -40,17 +40,17 @@ def test_tempo_counters_keep_distributor_and_ingester_bytes_apart() -> None:
 
 def test_a_distributed_tempo_under_load_gives_distributor_and_per_ingester_figures() -> None:
     """The recorded pages of a real 7-process Tempo 2.10.8 right after ~15 s of load."""
-    distributor = counters_from_text((TEMPO / "distributor-0.metrics.txt").read_text())
+    distributor = counters_from_text((UNDER_LOAD / "distributor-0.metrics.txt").read_text())
     assert (distributor["distributor_bytes"], distributor["distributor_spans"]) == (73_157_204, 185_697)
     assert {key: value for key, value in distributor.items() if key.startswith("discarded_spans")} == {
         "discarded_spans": 0, "discarded_spans:live_traces_exceeded": 0, "discarded_spans:trace_too_large": 0,
         "discarded_spans:unknown_error": 0}
     assert distributor["tempo_limit:ingestion_rate_limit_bytes"] == 15e6
     assert distributor["tempo_limit:ingestion_burst_size_bytes"] == 20e6
-    ingesters = [counters_from_text((TEMPO / f"ingester-{n}.metrics.txt").read_text()) for n in range(3)]
+    ingesters = [counters_from_text((UNDER_LOAD / f"ingester-{n}.metrics.txt").read_text()) for n in range(3)]
     assert [counters["ingester_bytes"] for counters in ingesters] == [62_565_224, 59_629_721, 62_035_871]
     assert not any("distributor_bytes" in counters for counters in ingesters)
-    frontend = counters_from_text((TEMPO / "query-frontend-0.metrics.txt").read_text())
+    frontend = counters_from_text((UNDER_LOAD / "query-frontend-0.metrics.txt").read_text())
     assert "ingester_bytes" not in frontend and frontend["metrics_rss_bytes"] == 77_922_304
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from pytest_tracestack.load.figures import ReplicaFigures, accepted_bytes, replica_figures
@@ -13,6 +11,7 @@ from pytest_tracestack.load.replication import Replication, replication_factor
 from pytest_tracestack.load.scrape import ReplicaSample, Series, counters_from_text
 from pytest_tracestack.load.verdicts import Limits, SinkFigures, implied_replicas, judge, sizing_only
 from pytest_tracestack.profiles import Target, load_profile
+from recorded_tempo import UNDER_LOAD
 
 MIB = 2**20
 TARGETS = {"otelcol": Target("testbed Trace10kSPS", throughput_mb_s=(5, 5), memory_mib=(100, 100), cpu_cores=0.2)}
@@ -153,13 +152,12 @@ def test_replicas_implied_for_a_traffic_figure() -> None:
 
 # --- Tempo: recorded /metrics of a real distributed Tempo 2.10.8 after ~15 s of load ----------------------
 
-TEMPO = Path(__file__).with_name("load_data") / "tempo-2.10.8"
 DISTRIBUTOR_NAME = "otlp-grpc 127.0.1.1:4317"
 
 
 def _recorded(replica: str, component: str) -> Series:
     """The replica's recorded page as the last of two samples; the first has every counter at zero."""
-    counters = counters_from_text((TEMPO / f"{replica}.metrics.txt").read_text())
+    counters = counters_from_text((UNDER_LOAD / f"{replica}.metrics.txt").read_text())
     at_start = {key: (value if key.startswith("tempo_limit:") else 0.0) for key, value in counters.items()}
     return Series(replica, component, [ReplicaSample(1000.0, None, None, at_start, True),
                                        ReplicaSample(1015.0, None, None, counters, True)],

@@ -1,6 +1,6 @@
 """Why a stack refused or dropped spans, from what Tempo says: the message of a refused push and the reason
 label of ``tempo_discarded_spans_total``. Each known cause names the override that sets its limit, because
-hitting one is a configuration limit, not the stack's capacity (facts: Tempo 2.10.8, tests/load_data/tempo-2.10.8).
+hitting one is a configuration limit, not the stack's capacity (facts: Tempo 2.10.8, tests/recorded/tempo-2.10.8).
 
 Tempo's distributor refuses a push past the per-tenant ingestion limit with gRPC ``RESOURCE_EXHAUSTED`` (HTTP
 429) and a message in one of two forms::

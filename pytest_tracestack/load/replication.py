@@ -4,10 +4,10 @@ distributors accepted, that is min(RF, ingesters) / ingesters of it.
 The ingesters count bytes of the traces the distributor re-encoded for them
 (``tempo_ingester_bytes_received_total{data_type="trace"}``), not the OTLP bytes the distributor received
 (``tempo_distributor_bytes_received_total``). In the recorded run of tracestack's own payloads on a real
-Tempo 2.10.8 (replication factor 3, 3 ingesters; tests/load_data/tempo-2.10.8) the distributor accepted
-73.16 MB and the ingesters 62.57, 59.63 and 62.04 MB: 81.5-85.5 % of their share. The band below keeps 14 %
-under the lowest of those and stays above 2/3 of it (56 %), what an ingester gets when a third of the
-writes miss it; above 100 % an ingester got more than was sent (writes repeated).
+Tempo 2.10.8 (replication factor 3, 3 ingesters; tests/recorded/tempo-2.10.8/distributed-under-load) the
+distributor accepted 73.16 MB and the ingesters 62.57, 59.63 and 62.04 MB: 81.5-85.5 % of their share. The
+band below keeps 14 % under the lowest of those and stays above 2/3 of it (56 %), what an ingester gets when a
+third of the writes miss it; above 100 % an ingester got more than was sent (writes repeated).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 A test double of one Tempo 2.10.8 distributor's ingestion limit, so a load run past the limit can be driven
 on a machine without Tempo. It listens for OTLP gRPC and OTLP/HTTP, keeps a per-tenant token bucket
 (``rate_limit_bytes`` refilled per second, ``burst_size_bytes`` deep) and, past it, answers exactly what a real
-distributor answered (tests/load_data/tempo-2.10.8/rate-limited.txt): gRPC ``RESOURCE_EXHAUSTED`` with the
+distributor answered (tests/recorded/tempo-2.10.8/rate-limited.txt): gRPC ``RESOURCE_EXHAUSTED`` with the
 ``RATE_LIMITED: ...`` details, or HTTP 429 with a protobuf google.rpc.Status carrying the same message; a request
 larger than the burst gets the "batch size" form. Its HTTP port serves /metrics with the counters a real
 distributor exposes for this (``tempo_distributor_bytes_received_total`` after the limit,
