@@ -108,7 +108,7 @@ class BinaryProvider:
         for step in (self._explicit, self._on_path, self._in_cache, self._download, self._build):
             found = step(spec, tried)
             if found is not None:
-                reported = version_line(found[0], spec)
+                reported = version_line(found[0], spec.version_args)
                 self.found[kind] = FoundBinary(kind, found[0], _semver(reported), found[1], reported)
                 return self.found[kind]
         raise BinaryNotFoundError(kind, spec.version, tried,
@@ -226,22 +226,14 @@ class WrongVersionError(TracestackError):
     """The binary found is of a major version the profile does not fit."""
 
 
-def read_version(path: Path, spec: BinarySpec) -> str:
-    """The version the binary reports, e.g. '2.10.8' from 'tempo, version 2.10.8 (branch: ...)'."""
-    return _semver(version_line(path, spec))
-
-
-def version_line(path: Path, spec: BinarySpec) -> str:
-    """The first line the binary prints when asked its version ('nginx version: nginx/1.22.1'), or ''."""
-    return _first_line(path, spec.version_args)
-
-
 def reported_version(path: Path, version_args: tuple[str, ...]) -> str:
-    """The first x.y.z the program prints when run with ``version_args``; "" when it says none."""
-    return _semver(_first_line(path, version_args))
+    """The x.y.z in the first line the program prints when run with ``version_args`` ('2.10.8' from 'tempo,
+    version 2.10.8 (branch: ...)'); "" when it says none."""
+    return _semver(version_line(path, version_args))
 
 
-def _first_line(path: Path, version_args: tuple[str, ...]) -> str:
+def version_line(path: Path, version_args: tuple[str, ...]) -> str:
+    """The first line the program prints when asked its version ('nginx version: nginx/1.22.1'), or ''."""
     try:
         done = subprocess.run([str(path), *version_args], capture_output=True, text=True, timeout=20,
                               stdin=subprocess.DEVNULL)

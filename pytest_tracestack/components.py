@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .binaries import FoundBinary
+from .binaries import SPECS, FoundBinary
 from .runtimes.base import Stack
 
 # FoundBinary.source values that say tracestack itself fetched or built the binary (the cache holds
@@ -69,8 +69,8 @@ def _own_version() -> str:
 
 
 def _from_binary(binary: FoundBinary) -> ComponentUsed:
-    flag = "-version" if binary.kind == "tempo" else "-v" if binary.kind == "nginx" else "--version"
-    return ComponentUsed(binary.kind, binary.version or binary.reported, f"{binary.kind} {flag}", str(binary.path),
+    asked = " ".join((binary.kind, *SPECS[binary.kind].version_args))
+    return ComponentUsed(binary.kind, binary.version or binary.reported, asked, str(binary.path),
                          binary.source, binary.source.startswith(_VOUCHED_SOURCES),
                          said=binary.reported if binary.reported != binary.version else "")
 
