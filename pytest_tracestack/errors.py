@@ -54,3 +54,9 @@ def add_note(error: BaseException, note: str) -> None:
         error.add_note(note)
     else:
         error.__dict__.setdefault("__notes__", []).append(note)
+
+
+def first_line(error: BaseException) -> str:
+    """What a one-line summary shows of an error; a first line ending in ':' takes the next one along."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()] or [type(error).__name__]
+    return f"{lines[0]} {lines[1]}" if lines[0].endswith(":") and len(lines) > 1 else lines[0]

@@ -12,7 +12,7 @@ from . import progress
 from .binaries import SPECS, BinaryProvider, FoundBinary
 from .collector_build import build_collector
 from .components import ComponentUsed, components_used
-from .errors import TracestackError, UnavailableError
+from .errors import TracestackError, UnavailableError, first_line
 from .profiles import Profile
 from .report import CheckRecord, record_from_report
 from .runtime_choice import RuntimeChoice
@@ -115,7 +115,7 @@ class TracestackSession:
             try:
                 return client.build_info()
             except TracestackError as error:
-                return str(error).splitlines()[0]
+                return first_line(error)
 
     def close(self) -> None:
         stack, self.stack = self.stack, None
@@ -138,7 +138,7 @@ class TracestackSession:
         the stack gets this same outcome; the report of the first shows it in full (see refer_to_start_failure)."""
         if isinstance(error, UnavailableError) and self.skip_unavailable:
             outcome: BaseException = pytest.skip.Exception(
-                f"tracestack: {_first_line(error)} (skipped: --tracestack-skip-unavailable)")
+                f"tracestack: {first_line(error)} (skipped: --tracestack-skip-unavailable)")
         else:
             hint = ("\n(pass --tracestack-skip-unavailable to skip instead of failing)"
                     if isinstance(error, UnavailableError) else "")
@@ -222,7 +222,7 @@ class TracestackSession:
             lines.append(f"tracestack: checks listed by the profile that this version does not implement "
                          f"(not run, not passed): {', '.join(self.unimplemented_checks)}")
         if self.start_error is not None:
-            lines.append(f"tracestack: the stack did not start: {_first_line(self.start_error)}")
+            lines.append(f"tracestack: the stack did not start: {first_line(self.start_error)}")
         return lines + self.tell_kept()
 
     def finish(self, exitstatus: int) -> None:
@@ -232,11 +232,6 @@ class TracestackSession:
 
             write_session_report(self, self.report_dir)
 
-
-def _first_line(error: BaseException) -> str:
-    """What a one-line summary shows of an error; a first line ending in ':' takes the next one along."""
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()] or [type(error).__name__]
-    return f"{lines[0]} {lines[1]}" if lines[0].endswith(":") and len(lines) > 1 else lines[0]
 
 
 def make_runtime(name: str, config: pytest.Config, binaries: BinaryProvider | None = None) -> Runtime:

@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from .errors import ProfileError, TracestackError, UnavailableError
+from .errors import ProfileError, TracestackError, UnavailableError, first_line
 from .helm_render import HelmRenderError, HelmRendering, chart_tempo_config
 from .profile_paths import describe, manifest_file
 from .profiles import Component, Profile
@@ -43,7 +43,7 @@ def tempo_config_for(component: Component, rendering: HelmRendering | None) -> t
             config = chart_tempo_config(rendering, component.chart, [manifest_file(f) for f in files])
         except HelmRenderError as error:
             notes.append(f"{rendering.describe(component.chart)} failed, so tracestack translated the values "
-                         f"instead: {str(error).splitlines()[0]}")
+                         f"instead: {first_line(error)}")
         else:
             return config, [*notes, f"Tempo config: {rendering.describe(component.chart)}, the chart's own "
                                     "rendering; only the local overrides and defaults below differ"]
@@ -90,7 +90,7 @@ def rendering_lines(profile: Profile, rendering: HelmRendering | None = None) ->
         try:
             _config, notes = tempo_config_for(component, rendering)
         except TracestackError as error:   # the local run refuses it with this message; the header only reports
-            notes = [str(error).splitlines()[0]]
+            notes = [first_line(error)]
         lines += notes
     return lines
 

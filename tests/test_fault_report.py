@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pytest_tracestack.checks.faults import SteadyTraffic
 from pytest_tracestack.checks.sources import TempoSource
+from pytest_tracestack.errors import TracestackError
 from pytest_tracestack.tempo import TempoClient
 from pytest_tracestack.traffic.shapes import SMALL, build_trace
 from tempo_double import FakeTempoForTests
@@ -46,3 +47,16 @@ def test_reads_answered_with_an_error_are_reported_apart_with_the_error_and_the_
     assert f"1 x {url}/api/v2/traces/{stored[0].trace_id}: HTTP 503: b'Ingester not ready" in report
     assert "are gone" not in report
     assert account.as_properties()["reads_failed"] == 1 and account.as_properties()["acknowledged_but_lost"] == 0
+
+
+class _SourceAnsweringAnEmptyErrorForTests:
+    """A trace source whose every read fails with an error that carries no message."""
+
+    def read_trace(self, trace_id: str, min_spans: int, deadline_s: float):
+        raise TracestackError("")
+
+
+def test_a_read_failing_with_an_empty_message_is_reported_by_the_error_type() -> None:
+    account = _traffic(["a" * 32]).reconcile(_SourceAnsweringAnEmptyErrorForTests(), 1)  # type: ignore[arg-type]
+    assert account.read_failed == {"a" * 32: "TracestackError"}
+    assert "1 x TracestackError (first: " + "a" * 32 + ")" in account.describe_missing()

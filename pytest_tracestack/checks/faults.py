@@ -8,7 +8,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from ..errors import TracestackError
+from ..errors import TracestackError, first_line
 from ..tempo import VisibilityTimeout
 from ..traffic.senders import send
 from ..traffic.shapes import SMALL, build_trace
@@ -88,7 +88,7 @@ class SteadyTraffic:
                     continue
                 spans = []
             except TracestackError as error:       # an answer that is not a trace at all
-                self.account.read_failed[trace_id] = str(error).splitlines()[0]
+                self.account.read_failed[trace_id] = first_line(error)
                 continue
             if len(spans) >= self._spans_per_trace:
                 self.account.found += 1
