@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from .errors import TracestackError
+from .redaction import redact
 
 CONFIG_KEY = "tempo.yaml"
 HELM_TIMEOUT_S = 300.0
@@ -36,7 +37,7 @@ class HelmRendering:
     locate: Callable[[dict[str, Any]], tuple[str, ...]]   # kubernetes.charts entry -> helm's chart arguments
 
     def describe(self, chart: dict[str, Any]) -> str:
-        return f"helm template of chart {chart['chart']} {chart['version']} ({' '.join(self.locate(chart))})"
+        return redact(f"helm template of chart {chart['chart']} {chart['version']} ({' '.join(self.locate(chart))})")
 
 
 def chart_tempo_config(rendering: HelmRendering, chart: dict[str, Any], values_files: list[Path]) -> dict[str, Any]:
@@ -47,14 +48,14 @@ def chart_tempo_config(rendering: HelmRendering, chart: dict[str, Any], values_f
     output, problem = _helm_template(argv, stamps)
     if problem:
         raise HelmRenderError(problem)
-    return tempo_config_from_manifests(output, " ".join(argv))
+    return tempo_config_from_manifests(output, redact(" ".join(argv)))
 
 
 @functools.lru_cache(maxsize=16)
 def _helm_template(argv: tuple[str, ...], _stamps: tuple[int, ...]) -> tuple[str, str]:
     """(output, problem) of one rendering per chart and values: every replica of a stack shares it, failures
     included (a chart out of reach is not asked for again per replica); a changed values file renders anew."""
-    command = " ".join(argv)
+    command = redact(" ".join(argv))     # a chart mirror's URL may carry a password
     try:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=HELM_TIMEOUT_S, stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
@@ -62,7 +63,7 @@ def _helm_template(argv: tuple[str, ...], _stamps: tuple[int, ...]) -> tuple[str
     except OSError as error:
         return "", f"`{command}` could not run: {error.strerror}"
     if done.returncode != 0:
-        return "", f"`{command}` failed: {done.stderr.strip()[:500]}"
+        return "", f"`{command}` failed: {redact(done.stderr.strip()[:500])}"
     return done.stdout, ""
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from .errors import TracestackError
+from .redaction import redact
 from .runtime_choice import choose_runtime
 from .settings import read_setting
 
@@ -32,7 +33,7 @@ def print_plan(config: pytest.Config) -> int:
         # Kube runtimes render the charts with the helm the tool finder picks and validate everything first.
         plan = runtime.plan_report(profile)
     except TracestackError as error:
-        print(f"tracestack plan: validation failed:\n{error}")
+        print(f"tracestack plan: validation failed:\n{redact(str(error))}")
         return 1
     for line in plan.notes:
         print(line)

@@ -17,8 +17,13 @@ _INLINE = re.compile(
 )
 
 
+# scheme://user:password@host: a chart mirror or download base with basic-auth credentials in its URL.
+_URL_PASSWORD = re.compile(r"(?P<start>[a-z][a-z0-9+.\-]*://[^\s/:@]+:)[^\s/@]+@", re.IGNORECASE)
+
+
 def redact(text: str) -> str:
-    """Mask the value of every secret-looking key in free text."""
+    """Mask the value of every secret-looking key in free text, and the password in a URL."""
+    text = _URL_PASSWORD.sub(lambda m: f"{m.group('start')}{MASK}@", text)
     return _INLINE.sub(lambda m: f"{m.group('key')}{m.group('sep')}{MASK}", text)
 
 
@@ -30,3 +35,10 @@ def redact_data(value: Any) -> Any:
     if isinstance(value, list):
         return [redact_data(item) for item in value]
     return value
+
+
+def redact_setting(dotted: str, value: Any) -> Any:
+    """The value set at a dotted key (``storage.trace.s3.secret_key``), masked when a part of the key looks secret."""
+    if value not in (None, "") and any(SECRET_KEYS.search(part) for part in dotted.split(".")):
+        return MASK
+    return redact_data(value)

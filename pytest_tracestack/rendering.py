@@ -20,7 +20,7 @@ from .errors import ProfileError
 from .helm_render import HelmRendering
 from .profile_paths import describe, manifest_file
 from .profiles import Component, ConfigSource
-from .redaction import redact_data
+from .redaction import redact_setting
 from .tempo_config import tempo_config_for
 
 # libyaml's loader and emitter when PyYAML has them: rendering a 10-replica stack spent ~0.4 s in pure-Python YAML
@@ -126,7 +126,7 @@ def apply_overrides(config: dict[str, Any], overrides: dict[str, Any], context: 
             continue
         filled = fill_placeholders(value, context)
         set_dotted(result, key, filled)
-        _note(notes, f"local override: {key} " + ("removed" if filled is None else f"= {_inline(filled)}"))
+        _note(notes, f"local override: {key} " + ("removed" if filled is None else f"= {_inline(key, filled)}"))
     return result
 
 
@@ -140,7 +140,7 @@ def apply_defaults(config: dict[str, Any], defaults: dict[str, Any], context: Re
             continue
         filled = fill_placeholders(value, context)
         set_dotted(result, dotted, filled)
-        _note(notes, f"local default: {dotted} = {_inline(filled)} (your file does not set it)")
+        _note(notes, f"local default: {dotted} = {_inline(dotted, filled)} (your file does not set it)")
     return result
 
 
@@ -171,8 +171,10 @@ def _note(notes: list[str] | None, line: str) -> None:
         notes.append(line)
 
 
-def _inline(value: Any) -> str:
-    return yaml.safe_dump(redact_data(value), default_flow_style=True, width=10**6).strip().removesuffix("...").strip()
+def _inline(dotted: str, value: Any) -> str:
+    """The value a header note shows for a key, secrets masked (the rendered config itself keeps them)."""
+    shown = redact_setting(dotted, value)
+    return yaml.safe_dump(shown, default_flow_style=True, width=10**6).strip().removesuffix("...").strip()
 
 
 def set_dotted(config: dict[str, Any], dotted: str, value: Any) -> None:

@@ -14,6 +14,7 @@ from .collector_build import build_collector
 from .components import ComponentUsed, components_used
 from .errors import TracestackError, UnavailableError, first_line
 from .profiles import Profile
+from .redaction import redact
 from .report import CheckRecord, record_from_report
 from .runtime_choice import RuntimeChoice
 from .runtimes.base import Runtime, Stack
@@ -138,12 +139,13 @@ class TracestackSession:
         the stack gets this same outcome; the report of the first shows it in full (see refer_to_start_failure)."""
         if isinstance(error, UnavailableError) and self.skip_unavailable:
             outcome: BaseException = pytest.skip.Exception(
-                f"tracestack: {first_line(error)} (skipped: --tracestack-skip-unavailable)")
+                f"tracestack: {redact(first_line(error))} (skipped: --tracestack-skip-unavailable)")
         else:
             hint = ("\n(pass --tracestack-skip-unavailable to skip instead of failing)"
                     if isinstance(error, UnavailableError) else "")
             outcome = pytest.fail.Exception(f"tracestack could not start profile {self.profile.name!r} on the "
-                                            f"{self.runtime_choice.name} runtime: {error}{hint}", pytrace=False)
+                                            f"{self.runtime_choice.name} runtime: {redact(str(error))}{hint}",
+                                            pytrace=False)
         self.start_failure = outcome
         raise outcome
 
@@ -222,7 +224,7 @@ class TracestackSession:
             lines.append(f"tracestack: checks listed by the profile that this version does not implement "
                          f"(not run, not passed): {', '.join(self.unimplemented_checks)}")
         if self.start_error is not None:
-            lines.append(f"tracestack: the stack did not start: {first_line(self.start_error)}")
+            lines.append(f"tracestack: the stack did not start: {redact(first_line(self.start_error))}")
         return lines + self.tell_kept()
 
     def finish(self, exitstatus: int) -> None:

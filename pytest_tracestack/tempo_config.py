@@ -15,6 +15,7 @@ from .errors import ProfileError, TracestackError, UnavailableError, first_line
 from .helm_render import HelmRenderError, HelmRendering, chart_tempo_config
 from .profile_paths import describe, manifest_file
 from .profiles import Component, Profile
+from .redaction import redact
 from .tempo_values import CHART, CHART_SERIES, merge_values, translate_values
 
 
@@ -90,7 +91,7 @@ def rendering_lines(profile: Profile, rendering: HelmRendering | None = None) ->
         try:
             _config, notes = tempo_config_for(component, rendering)
         except TracestackError as error:   # the local run refuses it with this message; the header only reports
-            notes = [first_line(error)]
+            notes = [redact(first_line(error))]
         lines += notes
     return lines
 

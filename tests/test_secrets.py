@@ -7,7 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from pytest_tracestack.helm_render import HelmRendering
+from pytest_tracestack.profiles import load_profile
 from pytest_tracestack.redaction import redact, redact_data
+from pytest_tracestack.rendering import ReplicaContext, apply_defaults, apply_overrides
+from pytest_tracestack.tempo_config import tempo_config_for
 
 SECRETS = ("supersecret", "grafana-tempo")   # seed 000's MinIO/S3 credentials
 DOUBLE = Path(__file__).parent / "doubles" / "fake_tempo_for_tests.py"
@@ -47,3 +51,68 @@ def test_plans_reports_and_logs_of_a_profile_with_s3_keys_carry_none(pytester: p
     assert (tmp_path / "logs").is_dir()
     for output in outputs:
         assert not any(secret in output for secret in SECRETS)
+
+
+def test_a_password_in_a_url_is_masked() -> None:
+    masked = redact("helm template tempo tempo-distributed --repo https://ci:supersecret@charts.example/helm "
+                    "(from oci://ci:supersecret@registry.example/charts); Tempo at http://127.0.0.1:3200/ready")
+    assert "supersecret" not in masked
+    assert "https://ci:***@charts.example/helm" in masked and "http://127.0.0.1:3200/ready" in masked
+
+
+def test_the_rendered_header_names_a_secret_override_without_its_value(tmp_path: Path) -> None:
+    context = ReplicaContext("127.0.0.1", {}, tmp_path, tmp_path, "tempo-0", lambda c, p: "", lambda c, p: [])
+    notes: list[str] = []
+    config = apply_defaults({}, {"storage.trace.s3.access_key": "grafana-tempo"}, context, notes)
+    apply_overrides(config, {"storage.trace.s3.secret_key": "supersecret", "minio.rootPassword": "{instance_id}",
+                             "storage.trace.s3.bucket": "tempo-traces"}, context, notes)
+    assert notes == ["local default: storage.trace.s3.access_key = '***' (your file does not set it)",
+                     "local override: storage.trace.s3.secret_key = '***'",
+                     "local override: minio.rootPassword = '***'",
+                     "local override: storage.trace.s3.bucket = tempo-traces"]
+
+
+# A value of the user's config that the real collector quotes when it refuses it at start.
+LEAKING = """
+name: leaking
+description: the collector profile with a config value the real collector refuses and quotes (tests only)
+extends: collector
+components:
+  otelcol:
+    local_overrides:
+      processors.batch.timeout: token=supersecret
+"""
+
+
+def test_a_start_error_quoting_a_secret_reaches_the_terminal_and_report_masked(
+        pytester: pytest.Pytester, collector_env: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    scenarios = pytester.mkdir("profiles")
+    (scenarios / "leaking.yaml").write_text(LEAKING)
+    monkeypatch.setenv("TRACESTACK_SCENARIOS", str(scenarios))
+    result = pytester.runpytest_subprocess("--tracestack-profile=leaking", f"--tracestack-report={tmp_path}",
+                                           "-k", "roundtrip")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    output = result.stdout.str()
+    assert 'invalid duration "token=***' in output, output        # the collector's own words, masked
+    outputs = [output] + [file.read_text(errors="replace") for file in tmp_path.rglob("*") if file.is_file()]
+    assert not any("supersecret" in text for text in outputs)
+
+
+def test_a_plan_whose_chart_mirror_fails_names_the_mirror_without_its_password(pytester: pytest.Pytester,
+                                                                             helm: Path) -> None:
+    mirror = "http://ci:supersecret@127.0.0.1:9/charts"     # nothing listens on port 9: helm cannot fetch
+    result = pytester.runpytest("--tracestack-profile=distributed", "--tracestack-runtime=kind", "--tracestack-plan",
+                                "--tracestack-no-download", f"--tracestack-charts={mirror}", "-q")
+    output = result.stdout.str()
+    assert result.ret != 0 and "tracestack plan: validation failed:" in output, output
+    assert "http://ci:***@127.0.0.1:9/charts" in output and "supersecret" not in output
+
+
+def test_the_local_rendering_notes_name_a_chart_mirror_without_its_password(tmp_path: Path) -> None:
+    component = next(c for c in load_profile("distributed").components.values() if c.chart)
+    mirror = HelmRendering(str(tmp_path / "no-helm-here"),
+                           lambda chart: (chart["chart"], "--repo", "https://ci:supersecret@charts.example/helm"))
+    _config, notes = tempo_config_for(component, mirror)
+    assert any("failed, so tracestack translated the values instead" in note for note in notes), notes
+    assert any("https://ci:***@charts.example/helm" in note for note in notes)
+    assert not any("supersecret" in note for note in notes)
