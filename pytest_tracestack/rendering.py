@@ -126,8 +126,15 @@ def apply_overrides(config: dict[str, Any], overrides: dict[str, Any], context: 
             continue
         filled = fill_placeholders(value, context)
         set_dotted(result, key, filled)
-        _note(notes, f"local override: {key} " + ("removed" if filled is None else f"= {_inline(key, filled)}"))
+        _note(notes, f"local override: {key} " + ("removed" if filled is None else f"= {_inline(key, filled)}")
+              + _reserved_port_note(value))
     return result
+
+
+def _reserved_port_note(value: Any) -> str:
+    if not any("{localhost_port:" in text for text in _strings([value])):
+        return ""
+    return f" (from {value}: a port of 127.0.0.1 reserved for this stack, so stacks running at once never share it)"
 
 
 def apply_defaults(config: dict[str, Any], defaults: dict[str, Any], context: ReplicaContext,
@@ -247,13 +254,6 @@ def localhost_port_names(overrides: dict[str, Any]) -> list[str]:
     return names
 
 
-def localhost_port_notes(overrides: dict[str, Any], context: ReplicaContext) -> list[str]:
-    """A header line per override that uses a port reserved on 127.0.0.1, naming the key and the port."""
-    return [f"{dotted} = {fill_placeholders(value, context)} (from {value}: a port of 127.0.0.1 reserved for this "
-            f"stack, so stacks running at once never share it)"
-            for dotted, value in overrides.items() if any("{localhost_port:" in text for text in _strings([value]))]
-
-
 def _strings(values: list[Any]) -> list[str]:
     found: list[str] = []
     for value in values:
@@ -266,14 +266,14 @@ def _strings(values: list[Any]) -> list[str]:
     return found
 
 
-def render_yaml(config: Any, component: Component, notes: list[str]) -> str:
+def render_yaml(config: Any, component: Component) -> str:
     source = component.config
     header = [f"# Rendered by pytest-tracestack for the local runtime from {describe(source.manifest)}"
               f" ({source.kind}{' ' + source.name if source and source.name else ''})." if source else
               "# Rendered by pytest-tracestack for the local runtime."]
     carried = config.notes if isinstance(config, RenderedConfig) else []
     header += [f"# {line}" for line in carried]
-    header += [f"# local runtime: {note}" for note in (*component.local_notes, *notes)]
+    header += [f"# local runtime: {note}" for note in component.local_notes]
     body = dict(config) if isinstance(config, RenderedConfig) else config
     return "\n".join(header) + "\n" + yaml.dump(body, Dumper=_DUMPER, sort_keys=False)
 

@@ -59,7 +59,7 @@ def test_the_charts_rendering_of_the_users_values_is_what_the_local_tempo_runs(i
     assert config["memberlist"]["join_members"] == ["127.33.2.1:7946", "127.33.1.1:7946"]
     assert "per_tenant_override_config" not in config["overrides"]
     assert config["storage"]["trace"]["wal"]["path"] == str(tmp_path / "replica" / "wal")
-    text = render_yaml(config, component, [])
+    text = render_yaml(config, component)
     assert f"# Tempo config: helm template of chart tempo-distributed 2.26.2 ({TEST_CHART}), the chart's own " \
            "rendering; only the local overrides and defaults below differ" in text
     assert "# local override: overrides.per_tenant_override_config removed" in text

@@ -11,11 +11,11 @@ import yaml
 from pytest_tracestack.errors import ProfileError
 from pytest_tracestack.profiles import ConfigSource, load_profile
 from pytest_tracestack.rendering import (
+    RenderedConfig,
     ReplicaContext,
     apply_overrides,
     extract_config,
     localhost_port_names,
-    localhost_port_notes,
     render_yaml,
 )
 from pytest_tracestack.tempo_values import tempo_config_from_values
@@ -55,7 +55,7 @@ def test_the_rendered_collector_config_is_accepted_by_the_real_collector(tmp_pat
     rendered = apply_overrides(extract_config(component.config), component.local_overrides,
                                _context(tmp_path, component.ports))
     file = tmp_path / "otelcol.yaml"
-    file.write_text(render_yaml(rendered, component, []))
+    file.write_text(render_yaml(rendered, component))
     done = subprocess.run([str(otelcol_binary), "validate", f"--config={file}"], capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 0, done.stderr
@@ -75,7 +75,7 @@ def test_a_broken_override_is_refused_by_the_real_collector(tmp_path: Path, otel
 
 def test_rendered_header_names_the_source_and_every_local_difference(tmp_path: Path) -> None:
     component = load_profile("collector").components["otelcol"]
-    text = render_yaml({"a": 1}, component, [])
+    text = render_yaml({"a": 1}, component)
     assert text.startswith(
         "# Rendered by pytest-tracestack for the local runtime from manifests/operator/collector.yaml")
     assert "# local runtime: processors.batch.timeout is 1s instead of the config's own" in text
@@ -113,15 +113,15 @@ def test_a_single_binary_listens_for_grpc_where_tempo_dials_itself(tmp_path: Pat
     assert recorded["querier"]["frontend_worker"]["frontend_address"] == f"{forced}:{grpc_port}"
     component = load_profile(profile).components["tempo"]
     ports = dict(component.ports, grpc=10700)
+    notes: list[str] = []
     rendered = apply_overrides(extract_config(component.config), component.local_overrides,
-                               _context(tmp_path, ports, port_hosts={"grpc": forced}))
+                               _context(tmp_path, ports, port_hosts={"grpc": forced}), notes)
     server = rendered["server"]
     assert server.get("grpc_listen_address", "") in (forced, ""), "Tempo dials its own ingester on " + forced
     assert server["grpc_listen_port"] == 10700                   # the port reserved for this stack, not 9095
     assert rendered["querier"]["frontend_worker"]["frontend_address"] in (f"{forced}:10700", None)
-    context = _context(tmp_path, ports, port_hosts={"grpc": forced})
-    header = render_yaml(rendered, component, localhost_port_notes(component.local_overrides, context))
-    assert "# local runtime: server.grpc_listen_port = 10700 (from {localhost_port:grpc}: a port of 127.0.0.1 " \
+    header = render_yaml(RenderedConfig(rendered, notes), component)
+    assert "# local override: server.grpc_listen_port = 10700 (from {localhost_port:grpc}: a port of 127.0.0.1 " \
            "reserved for this stack" in header
     assert "a Tempo single binary forces its ingester address to 127.0.0.1" in header
 

@@ -117,7 +117,7 @@ def test_the_rendered_header_lists_every_override_default_and_key_not_applied(tm
     values["ingester"]["config"]["trace_idle_period"] = "20s"
     component = _user_profile(tmp_path, values).components["distributor"]
     config = render_component_config(component, _context(tmp_path, component.ports))
-    text = render_yaml(config, component, [])
+    text = render_yaml(config, component)
     header = [line for line in text.splitlines() if line.startswith("#")]
     assert header[0] == (f"# Rendered by pytest-tracestack for the local runtime from {tmp_path}/values.yaml "
                          "(HelmValues).")

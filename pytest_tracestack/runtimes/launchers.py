@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..profiles import Component
-from ..rendering import ReplicaContext, localhost_port_notes, render_yaml
+from ..rendering import ReplicaContext, render_yaml
 from .base import Replica
 from .process import ManagedProcess
 
@@ -35,7 +35,7 @@ def _process_launch(replica: Replica, argv: list[str], context: ReplicaContext, 
 
 def _write_config(context: ReplicaContext, component: Component, config: Any, name: str) -> Path:
     path = context.workdir / name
-    path.write_text(render_yaml(config, component, localhost_port_notes(component.local_overrides, context)))
+    path.write_text(render_yaml(config, component))
     return path
 
 
