@@ -16,7 +16,7 @@ from .profiles import load_profile
 from .runtime_choice import choose_runtime
 from .session import STASH_KEY, TracestackSession
 from .settings import add_options, read_path_setting, read_setting
-from .tempo_config import helm_rendering, pin_lines, rendering_lines
+from .tempo_config import pin_lines
 
 BUILTIN_CHECKS = Path(__file__).parent / "checks" / "builtin.py"
 
@@ -149,9 +149,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     session: TracestackSession | None = config.stash.get(STASH_KEY, None)
     if session is None:
         return ["tracestack: no profile selected (--tracestack-profile=NAME)"]
-    charts = read_setting(config, "charts").value
-    local = rendering_lines(session.profile, helm_rendering(charts)) if session.runtime_choice.name == "local" else []
-    return session.header_lines() + [f"tracestack: {line}" for line in (*pin_lines(session.profile), *local)]
+    lines = (*pin_lines(session.profile), *session.local_rendering_lines())
+    return session.header_lines() + [f"tracestack: {line}" for line in lines]
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from .redaction import redact
-from .tempo_config import helm_rendering, pin_lines, rendering_lines
+from .tempo_config import pin_lines
 
 
 @dataclass
@@ -59,8 +59,7 @@ def write_session_report(session, directory: Path) -> Path:
         "components": [{**asdict(component), "description": component.describe()}
                        for component in session.components_used],
         "pins": pin_lines(session.profile),
-        "local_rendering": (rendering_lines(session.profile, helm_rendering(session.setting("charts").value))
-                            if session.runtime_choice.name == "local" else []),
+        "local_rendering": session.local_rendering_lines(),
         "start_error": redact(str(session.start_error)) if session.start_error else None,
         "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "checks": [asdict(record) for record in session.records],

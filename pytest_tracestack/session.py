@@ -44,6 +44,7 @@ class TracestackSession:
     check_names: dict[str, str] = field(default_factory=dict)        # nodeid -> check name
     records: list[CheckRecord] = field(default_factory=list)
     kept: str | None = None                                          # how to reach a stack left running
+    _local_rendering: list[str] | None = field(default=None, repr=False)
     _keep_told: bool = False
     _binaries: BinaryProvider | None = field(default=None, repr=False)
     _runtime: Runtime | None = field(default=None, repr=False)
@@ -175,6 +176,18 @@ class TracestackSession:
             f"tracestack: components the profile asks for: {self._asked_versions()}; the versions that ran are "
             "printed when the stack is up (binaries' --version, Tempo's /api/status/buildinfo)",
         ]
+
+    def local_rendering_lines(self) -> list[str]:
+        """How the local runtime makes Tempo's config from Helm values, worked out once for the header and the
+        report (it may run helm)."""
+        if self._local_rendering is None:
+            self._local_rendering = []
+            if self.runtime_choice.name == "local":
+                from .tempo_config import helm_for, rendering_lines
+
+                helm = helm_for(self.profile, self.setting("charts").value)
+                self._local_rendering = rendering_lines(self.profile, helm)
+        return self._local_rendering
 
     def _asked_versions(self) -> str:
         asked = []

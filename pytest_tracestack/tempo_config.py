@@ -78,12 +78,21 @@ def pin_lines(profile: Profile) -> list[str]:
     return lines
 
 
+def helm_values_components(profile: Profile) -> list[Component]:
+    """The components whose config is Helm values: the only ones helm renders on the local runtime."""
+    return [component for component in profile.components.values()
+            if component.config and component.config.kind == "HelmValues"]
+
+
+def helm_for(profile: Profile, charts: str | None) -> HelmRendering | None:
+    """helm for the profile's Helm values, looked up only when it has some (a look-up runs `helm version`)."""
+    return helm_rendering(charts) if helm_values_components(profile) else None
+
+
 def rendering_lines(profile: Profile, rendering: HelmRendering | None = None) -> list[str]:
     """For the pytest header and the report: how each values file becomes Tempo's config on the local runtime."""
     lines, seen = [], set()
-    for component in profile.components.values():
-        if not (component.config and component.config.kind == "HelmValues"):
-            continue
+    for component in helm_values_components(profile):
         files = tuple(values_files(component))
         if files in seen:
             continue

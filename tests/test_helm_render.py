@@ -119,3 +119,30 @@ def test_a_local_run_with_the_charts_option_says_so_in_its_header(helm: Path, py
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines([f"tracestack: Tempo config: helm template of chart tempo-distributed 2.26.2 "
                                  f"({TEST_CHART}), the chart's own rendering*"])
+
+
+def _counting_helm(tmp_path: Path) -> tuple[Path, Path]:
+    """A helm stand-in that logs each command it is given, says it is 3.19.0 and renders nothing (tests only)."""
+    log, helm = tmp_path / "helm-commands.log", tmp_path / "helm-for-tests"
+    helm.write_text(f'#!/bin/sh\necho "$1" >> {log}\n'
+                    'if [ "$1" = version ]; then echo v3.19.0+gtests; exit 0; fi\necho "no chart here" >&2; exit 1\n')
+    helm.chmod(0o755)
+    return helm, log
+
+
+def test_helm_is_looked_up_once_per_session_and_only_for_helm_values(pytester: pytest.Pytester, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    helm, log = _counting_helm(tmp_path)
+    monkeypatch.setenv("TRACESTACK_HELM", str(helm))
+    report = tmp_path / "report"
+    collector = pytester.runpytest("--tracestack-profile=collector", "--tracestack-runtime=local", "--co",
+                                   f"--tracestack-report={report}")
+    assert collector.ret == 0 and not log.exists()      # no Helm values: helm is not asked anything
+    distributed = pytester.runpytest("--tracestack-profile=distributed", "--tracestack-runtime=local", "--co",
+                                     f"--tracestack-report={report}")
+    assert distributed.ret == 0
+    distributed.stdout.fnmatch_lines(["tracestack: helm template of chart tempo-distributed 2.26.2 * failed, so "
+                                      "tracestack translated the values instead*"])
+    assert (report / "tracestack-report.json").is_file()
+    # the header and the report say how Tempo's config was made; helm was found (and failed to render) once
+    assert log.read_text().splitlines() == ["version", "template"]

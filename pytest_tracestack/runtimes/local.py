@@ -17,7 +17,7 @@ from ..profile_paths import describe
 from ..profiles import Component, Profile
 from ..redaction import redact
 from ..rendering import ReplicaContext, base_config, localhost_port_names, replica_config
-from ..tempo_config import helm_rendering
+from ..tempo_config import helm_for
 from .addresses import LOCALHOST, Block, choose_block
 from .base import PlanStep, Replica, Stack
 from .launchers import LAUNCHERS, Launch
@@ -191,12 +191,13 @@ class LocalRuntime:
     def _launch_all(self, stack: LocalStack, binaries: dict[str, FoundBinary]) -> dict[str, float]:
         """Render and spawn every replica without waiting for any; returns when each was spawned."""
         began = time.monotonic()
+        helm = helm_for(stack.profile, self.settings.charts)
         bases: dict[Any, Any] = {}          # each config source is read once, however many replicas use it
         launched_at = {}
         for replica in stack.replicas:
             component = stack.profile.components[replica.component]
             if component.config not in bases:
-                bases[component.config] = _base_config(component, self.settings.charts)
+                bases[component.config] = base_config(component, helm)
             self._launch(stack, replica, binaries, bases[component.config])
             launched_at[replica.name] = time.monotonic()
         stack.timings.launch_s = time.monotonic() - began
@@ -310,9 +311,3 @@ def _lookup(stack: LocalStack, component: str, port: str) -> list[str]:
         raise TracestackError(f"profile {stack.profile.name}: local_overrides refer to {component}.{port}, "
                               f"which no component declares")
     return [replica.hostport(port) for replica in replicas]
-
-
-def _base_config(component: Component, charts: str | None) -> Any:
-    """The component's config as its source gives it (Tempo's: the chart's rendering when helm and the chart
-    are there), before the local defaults and overrides."""
-    return base_config(component, helm_rendering(charts))
