@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from .dotted import dotted_get, has_dotted
 from .errors import TracestackError
 from .profile_paths import describe
 from .profiles import Component, Profile
-from .tempo_values import RECEIVER_VALUES, dotted_get
+from .tempo_values import RECEIVER_VALUES
 
 # protocol -> (receiver, its protocols.<name>, or None for a receiver with one endpoint)
 _RECEIVERS = {"otlp-grpc": ("otlp", "grpc"), "otlp-http": ("otlp", "http"), "zipkin": ("zipkin", None),
@@ -53,12 +54,7 @@ def _explain(component: Component, protocol: str) -> str:
 def _missing_receiver(config: dict[str, Any], prefix: str, protocol: str, where: str) -> str:
     receiver, sub = _RECEIVERS[protocol]
     path = f"{prefix}.{receiver}" + (f".protocols.{sub}" if sub else "")
-    node: Any = config
-    for part in path.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return f"{path} is not in {where}"
-        node = node[part]
-    return ""
+    return "" if has_dotted(config, path) else f"{path} is not in {where}"
 
 
 def _missing_from_pipelines(config: dict[str, Any], protocol: str, where: str) -> str:

@@ -9,9 +9,10 @@ from typing import Any
 
 import yaml
 
+from .dotted import dotted_get
 from .errors import ProfileError
 from .profile_paths import describe, manifest_file
-from .tempo_values import dotted_get, merge_values
+from .tempo_values import merge_values
 
 DEFAULT_REGISTRY = "docker.io/"
 

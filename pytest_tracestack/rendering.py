@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from .dotted import dotted_get, has_dotted, set_dotted
 from .errors import ProfileError
 from .helm_render import HelmRendering
 from .profile_paths import describe, manifest_file
@@ -93,12 +94,9 @@ def _parse_config_text(text: str, source: ConfigSource) -> Any:
 
 
 def _dig(obj: dict[str, Any], dotted: str, source: ConfigSource) -> Any:
-    node: Any = obj
-    for part in dotted.split("."):
-        if not isinstance(node, dict) or part not in node:
-            raise ProfileError(source.manifest, f"{source.kind} {source.name}", f"has no {dotted}")
-        node = node[part]
-    return copy.deepcopy(node)
+    if not has_dotted(obj, dotted):
+        raise ProfileError(source.manifest, f"{source.kind} {source.name}", f"has no {dotted}")
+    return copy.deepcopy(dotted_get(obj, dotted))
 
 
 class RenderedConfig(dict):
@@ -142,22 +140,13 @@ def apply_defaults(config: dict[str, Any], defaults: dict[str, Any], context: Re
     """Set each dotted key the config does not set yet (the user's own value wins), placeholders filled in."""
     result = copy.deepcopy(config)
     for dotted, value in defaults.items():
-        if _has(result, dotted):
+        if has_dotted(result, dotted):
             _note(notes, f"local default not used: {dotted} is set by your file")
             continue
         filled = fill_placeholders(value, context)
         set_dotted(result, dotted, filled)
         _note(notes, f"local default: {dotted} = {_inline(dotted, filled)} (your file does not set it)")
     return result
-
-
-def _has(config: dict[str, Any], dotted: str) -> bool:
-    node: Any = config
-    for part in dotted.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return False
-        node = node[part]
-    return True
 
 
 def _missing_guard(config: dict[str, Any], dotted: str) -> str:
@@ -182,21 +171,6 @@ def _inline(dotted: str, value: Any) -> str:
     """The value a header note shows for a key, secrets masked (the rendered config itself keeps them)."""
     shown = redact_setting(dotted, value)
     return yaml.safe_dump(shown, default_flow_style=True, width=10**6).strip().removesuffix("...").strip()
-
-
-def set_dotted(config: dict[str, Any], dotted: str, value: Any) -> None:
-    *parents, leaf = dotted.split(".")
-    node = config
-    for part in parents:
-        if not isinstance(node.get(part), dict):
-            if value is None:
-                return   # deleting below a part that is not there: nothing to delete
-            node[part] = {}
-        node = node[part]
-    if value is None:
-        node.pop(leaf, None)
-    else:
-        node[leaf] = value
 
 
 def fill_placeholders(value: Any, context: ReplicaContext) -> Any:

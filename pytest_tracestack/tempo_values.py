@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any, TypeGuard
 
+from .dotted import dotted_get, set_dotted
 from .errors import ProfileError
 from .merging import deep_merge
 
@@ -170,7 +171,7 @@ def _place(key: str, value: Any, values: dict[str, Any], config: dict[str, Any],
     for prefix, target in _COPIED:
         remainder = _under(key, prefix)
         if remainder is not None:
-            _set(config, target + remainder, copy.deepcopy(value))
+            set_dotted(config, target + remainder, copy.deepcopy(value))
             return
     for pattern, why in _NOT_APPLIED:
         matched = _matched_prefix(key, pattern)
@@ -186,7 +187,7 @@ def _place(key: str, value: Any, values: dict[str, Any], config: dict[str, Any],
     storage = _storage_key(key, values)
     if storage is not None:
         if storage:
-            _set(config, storage, copy.deepcopy(value))
+            set_dotted(config, storage, copy.deepcopy(value))
         else:
             not_applied.setdefault(".".join(key.split(".")[:3]), "another storage backend is selected")
         return
@@ -268,27 +269,12 @@ def _enabled(section: Any) -> TypeGuard[dict[str, Any]]:
     return isinstance(section, dict) and section.get("enabled") is True
 
 
-def _set(config: dict[str, Any], dotted: str, value: Any) -> None:
-    *parents, leaf = dotted.split(".")
-    node = config
-    for part in parents:
-        node = node.setdefault(part, {})
-    node[leaf] = value
-
-
 def merge_values(documents: list[dict[str, Any]]) -> dict[str, Any]:
     """Values files merged as helm merges ``-f`` files: later mappings over earlier ones, lists replaced."""
     merged: dict[str, Any] = {}
     for document in documents:
         merged = deep_merge(merged, document)
     return merged
-
-
-def dotted_get(values: Any, dotted: str) -> Any:
-    node = values
-    for part in dotted.split("."):
-        node = node.get(part) if isinstance(node, dict) else None
-    return node
 
 
 def chart_replicas(values: dict[str, Any], component: str, values_file: str) -> int:

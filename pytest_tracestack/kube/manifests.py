@@ -10,9 +10,10 @@ from typing import Any
 
 import yaml
 
+from ..dotted import set_dotted
 from ..errors import ProfileError
 from ..profiles import Profile
-from ..rendering import load_manifest_documents, resolve_manifest, set_dotted
+from ..rendering import load_manifest_documents, resolve_manifest
 from .section import kubernetes_section
 from .settings import MANAGED_BY
 

@@ -16,11 +16,12 @@ import kubernetes_validate
 import yaml
 from kubernetes_validate.utils import VersionNotSupportedError, all_versions, major_minor
 
+from ..dotted import dotted_get
 from ..errors import TracestackError
 from ..profile_paths import describe
 from ..profiles import Profile
 from ..rendering import resolve_manifest
-from ..tempo_values import RECEIVER_VALUES, dotted_get
+from ..tempo_values import RECEIVER_VALUES
 from .charts import RenderedChart
 from .crds import custom_resource
 from .manifests import RenderedManifest, object_name, render_manifests

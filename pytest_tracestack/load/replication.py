@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..dotted import dotted_get
 from ..errors import ProfileError
 from ..profiles import Component, Profile
 from ..rendering import extract_config
@@ -66,9 +67,7 @@ def _configured_factor(component: Component) -> int:
     config: Any = extract_config(component.config) if component.config else {}
     if component.config and component.config.kind == "HelmValues":
         config = tempo_config_from_values(config)
-    node: Any = config
-    for part in _RF_KEY.split("."):
-        node = node.get(part) if isinstance(node, dict) else None
+    node = dotted_get(config, _RF_KEY)
     try:
         return int(node) if node is not None else 1      # Tempo's default
     except (TypeError, ValueError):
