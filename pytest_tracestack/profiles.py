@@ -49,9 +49,14 @@ class Component:
         """(port name, path) of the component's /metrics: what ``metrics`` says, else a port named
         ``metrics`` (the collectors' Prometheus reader), else None (nothing to scrape)."""
         if self.metrics:
-            port, _, path = self.metrics.removeprefix("http:").partition("/")
-            return port, "/" + path
+            return http_endpoint(self.metrics)
         return ("metrics", "/metrics") if "metrics" in self.ports else None
+
+
+def http_endpoint(spec: str) -> tuple[str, str]:
+    """(port name, path) of an ``http:PORT/PATH`` spec (a component's ``readiness`` or ``metrics``)."""
+    port, _, path = spec.removeprefix("http:").partition("/")
+    return port, "/" + path
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import yaml
 
 from ..dotted import set_dotted
 from ..errors import ProfileError
+from ..profile_paths import describe
 from ..profiles import Profile
 from ..rendering import load_manifest_documents, resolve_manifest
 from .section import kubernetes_section
@@ -50,7 +51,7 @@ def render_manifests(profile: Profile, workdir: Path) -> list[RenderedManifest]:
     rendered = []
     for relative in section.get("manifests", []):
         source = resolve_manifest(relative)
-        label = relative if Path(relative).is_absolute() else f"manifests/{relative}"
+        label = describe(relative)
         documents = [copy.deepcopy(document) for document in load_manifest_documents(relative)]
         for index, patch in enumerate(section.get("patches", [])):
             if patch["manifest"] == relative:

@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 from ..errors import UnavailableError
+from ..profile_paths import describe
 from ..profiles import Component
 from ..rendering import ReplicaContext
 from .base import Replica
@@ -79,8 +80,7 @@ def nginx_header(component: Component, build: NginxBuild, notes: list[str]) -> s
     source = component.config
     origin = "the profile"
     if source:
-        manifest = source.manifest if Path(source.manifest).is_absolute() else f"manifests/{source.manifest}"
-        origin = f"{manifest} ({source.kind} {source.name})"
+        origin = f"{describe(source.manifest)} ({source.kind} {source.name})"
     lines = [f"# Rendered by pytest-tracestack for the local runtime from {origin},",
              f"# for nginx {build.version or '(version unknown)'} at {build.binary}."]
     lines += [f"# local runtime: {note}" for note in (*component.local_notes, *notes)]

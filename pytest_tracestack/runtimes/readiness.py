@@ -10,6 +10,7 @@ from typing import Protocol
 import httpx
 
 from ..errors import ComponentExited, ReadinessTimeout
+from ..profiles import http_endpoint
 from .base import Replica
 
 POLL_INTERVAL_S = 0.2
@@ -47,8 +48,7 @@ def wait_ready(replica: Replica, readiness: str, handle: Handle, deadline: float
     """Poll ``http:PORT/PATH`` until 200; tell an exited process from a slow one, with its last log lines.
     Returns the ``time.monotonic()`` of the first 200."""
     give_up = give_up or threading.Event()
-    port_name, _, path = readiness.removeprefix("http:").partition("/")
-    url = replica.url(port_name, "/" + path)
+    url = replica.url(*http_endpoint(readiness))
     last = "no answer yet"
     with httpx.Client(timeout=REQUEST_TIMEOUT_S) as client:
         while time.monotonic() < deadline and not give_up.is_set():
