@@ -17,6 +17,7 @@ from pytest_tracestack.load.scrape import (
     Sampler,
     Series,
     counters_from_text,
+    counters_of,
     cpu_seconds,
     machine_cores,
     machine_cpu_seconds,
@@ -24,7 +25,7 @@ from pytest_tracestack.load.scrape import (
     rss_bytes,
 )
 from pytest_tracestack.profiles import load_profile
-from pytest_tracestack.prometheus import MetricsParseError
+from pytest_tracestack.prometheus import MetricsParseError, parse_metrics
 from pytest_tracestack.runtimes.base import Replica
 from recorded_tempo import FIXTURES, UNDER_LOAD
 
@@ -117,6 +118,16 @@ def test_two_spellings_of_one_figure_are_not_added_up() -> None:
     text = ("# TYPE otelcol_process_memory_rss_bytes gauge\notelcol_process_memory_rss_bytes 100\n"
             "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes 300\n")
     assert counters_from_text(text)["metrics_rss_bytes"] == 100
+
+
+RECORDED_PAGES = [FIXTURES / "metrics-full.txt", *sorted(UNDER_LOAD.glob("*.metrics.txt")),
+                  *sorted(DATA.glob("otelcol-*.txt")), FIXTURES.parent / "tempo-3.0.3" / "metrics-after-one-trace.txt"]
+
+
+@pytest.mark.parametrize("page", RECORDED_PAGES, ids=lambda page: f"{page.parent.name}/{page.name}")
+def test_reading_only_the_families_of_interest_gives_what_the_whole_page_gives(page: Path) -> None:
+    text = page.read_text()
+    assert counters_from_text(text) == counters_of(parse_metrics(text))
 
 
 def test_an_answer_that_is_not_prometheus_text_is_an_error_naming_its_source() -> None:
