@@ -120,3 +120,28 @@ def test_a_port_taken_on_every_loopback_address_is_named(otelcol_binary: Path) -
             _runtime(otelcol_binary).start(load_profile("lone-collector", [SCENARIOS]))
     finally:
         blocker.close()
+
+
+def test_a_ctrl_c_during_start_stays_a_ctrl_c_with_what_could_not_be_cleaned_as_a_note(
+        otelcol_binary: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pytest_tracestack.runtimes import local as local_module
+    from pytest_tracestack.runtimes.reservations import try_reserve
+
+    started: list = []
+
+    def interrupted(self, stack, launched_at) -> None:
+        started.append(stack)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(LocalRuntime, "_wait_ready", interrupted)
+    # stands for a listener the stop could not end (a port it cannot free stays open after the stop)
+    monkeypatch.setattr(local_module, "wait_ports_free", lambda endpoints, deadline_s=15.0: endpoints[:1])
+    with pytest.raises(KeyboardInterrupt) as raised:
+        _runtime(otelcol_binary).start(load_profile("lone-collector", [SCENARIOS]))
+    stack = started[0]
+    assert any(note.startswith("tracestack: after stopping lone-collector: still listening: 127.")
+               for note in getattr(raised.value, "__notes__", [])), raised.value
+    assert not any(_alive(r.pid) for r in stack.replicas) and not stack.workdir.exists()
+    again = try_reserve(f"loopback-block-{stack.block.number}")      # the block is free for the next stack
+    assert again is not None
+    again.release()

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..binaries import SPECS, BinaryProvider, FoundBinary, check_major_version
-from ..errors import ProfileError, TracestackError
+from ..errors import ProfileError, TracestackError, add_note
 from ..profile_paths import describe
 from ..profiles import Component, Profile
 from ..redaction import redact
@@ -24,7 +24,7 @@ from .launchers import LAUNCHERS, Launch
 from .nginx_config import find_otel_module
 from .process import GroupStop, ManagedProcess, process_state, stop_processes, wait_ports_free
 from .readiness import Handle, wait_all_ready, wait_ready
-from .state import write_state
+from .state import STATE_FILE, write_state
 
 
 @dataclass
@@ -157,10 +157,17 @@ class LocalRuntime:
             launched_at = self._launch_all(stack, binaries)
             self._wait_ready(stack, launched_at)
             write_state(stack)
-        except BaseException:
-            self.stop(stack, failed=True)
+        except BaseException as error:
+            self._stop_after_failure(stack, error)
             raise
         return stack
+
+    def _stop_after_failure(self, stack: LocalStack, error: BaseException) -> None:
+        """Stop what started; what could not be stopped is a note on the start's own error (a Ctrl-C stays one)."""
+        try:
+            self.stop(stack, failed=True)
+        except TracestackError as cleanup:
+            add_note(error, f"tracestack: {cleanup}")
 
     def _find_binaries(self, profile: Profile) -> dict[str, FoundBinary]:
         """Every real binary and module the profile needs, found before anything starts."""
@@ -233,17 +240,21 @@ class LocalRuntime:
         needed SIGKILL; then check that no address of the stack is still listening."""
         assert isinstance(stack, LocalStack)
         began = time.monotonic()
-        outcome = self._stop_replicas(stack)
-        leftovers = wait_ports_free([endpoint for replica in stack.replicas for endpoint in replica.endpoints()])
-        self._save_logs(stack, failed)
-        if stack.workdir and stack.workdir.exists():
-            shutil.rmtree(stack.workdir, ignore_errors=True)
-        if stack.block is not None:
-            stack.block.release()
+        try:
+            outcome = self._stop_replicas(stack)
+            leftovers = wait_ports_free([endpoint for replica in stack.replicas for endpoint in replica.endpoints()])
+            self._save_logs(stack, failed)
+        finally:   # the loopback block is free again, also when the stop itself is interrupted
+            if stack.block is not None:
+                stack.block.release()
         stack.timings.stop_s = time.monotonic() - began
         report = StopReport(stack.profile.name, stack.timings.stop_s, self.settings.stop_grace_s, outcome.killed)
         problems = [f"could not stop {name} (pids {', '.join(map(str, pids))} still running after SIGKILL)"
                     for name, pids in outcome.remaining.items()]
+        if outcome.remaining and (stack.workdir / STATE_FILE).is_file():
+            problems.append(f"work dir kept for them: tracestack stop {stack.workdir}")
+        else:
+            shutil.rmtree(stack.workdir, ignore_errors=True)
         if leftovers:
             problems.append(f"still listening: {', '.join(f'{a}:{p}' for a, p in leftovers)}")
         if problems:
