@@ -26,8 +26,16 @@ class CompletedCommand:
         return self.returncode == 0
 
     def describe(self) -> str:
-        tail = "\n".join((self.stderr or self.stdout).strip().splitlines()[-15:])
+        tail = "\n".join(self._said()[-15:])
         return redact(f"$ {' '.join(self.argv)}\nexit {self.returncode}\n{tail}")
+
+    def last_line(self) -> str:
+        """The command's last word (stderr, else stdout), secrets masked; "" when it printed nothing."""
+        said = self._said()
+        return redact(said[-1]) if said else ""
+
+    def _said(self) -> list[str]:
+        return (self.stderr or self.stdout).strip().splitlines()
 
 
 class BackgroundHandle(Protocol):

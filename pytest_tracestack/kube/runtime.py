@@ -236,8 +236,7 @@ class KubeRuntime:
     def _failure(self, step: KubeStep, done: CompletedCommand, stack: KubeStack) -> TracestackError:
         message = f"{step.action} {step.description} failed:\n{done.describe()}"
         if step.role == "namespace-absent":   # the first command that talks to the cluster
-            said = (done.stderr or done.stdout).strip().splitlines()
-            return UnavailableError(f"the {self.name} runtime cannot reach the cluster: {said[-1] if said else ''}\n"
+            return UnavailableError(f"the {self.name} runtime cannot reach the cluster: {done.last_line()}\n"
                                     f"{done.describe()}")
         if stack.created_namespace and step.action in ("helm", "apply", "wait"):
             message += "\n\n" + diagnostics.collect(self._run, stack.target.kubectl, stack.namespace,

@@ -33,9 +33,8 @@ class ClusterRuntime(KubeRuntime):
         try:
             server = json.loads(done.stdout)["serverVersion"]["gitVersion"]
         except (ValueError, KeyError, TypeError):
-            said = (done.stderr or done.stdout).strip().splitlines()
             raise UnavailableError(f"the cluster runtime cannot reach the cluster to learn its Kubernetes version: "
-                                   f"{said[-1] if said else 'kubectl printed no serverVersion'}\n{done.describe()}\n"
+                                   f"{done.last_line() or 'kubectl printed no serverVersion'}\n{done.describe()}\n"
                                    "(reach the cluster, or pass its version with --tracestack-k8s-version)") from None
         return server.removeprefix("v").split("-")[0].split("+")[0], "the server (kubectl version)"
 
