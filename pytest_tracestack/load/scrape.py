@@ -22,6 +22,7 @@ import httpx
 from ..profiles import Component
 from ..prometheus import MetricFamilies, MetricsParseError, parse_metrics, sample_value, values_by_label
 from ..runtimes.base import Replica
+from ..runtimes.process import proc_stat
 
 OTLP_GRPC_SERVICE = {"rpc_service": "opentelemetry.proto.collector.trace.v1.TraceService"}
 MACHINE = "machine"
@@ -198,13 +199,8 @@ def rss_bytes(pid: int | None) -> int | None:
 
 def cpu_seconds(pid: int | None) -> float | None:
     """User + system CPU time of a process from /proc/<pid>/stat."""
-    if pid is None:
-        return None
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return None
+    stat = proc_stat(pid) if pid is not None else None
+    return stat.cpu_ticks / os.sysconf("SC_CLK_TCK") if stat else None
 
 
 def wait_seconds(pid: int | None) -> float | None:

@@ -112,6 +112,7 @@ class ProcStat:
     state: str          # R running, S sleeping, T stopped, Z zombie, ...
     pgrp: int
     start_ticks: int    # start time in clock ticks after boot: tells a process from a later one with its pid
+    cpu_ticks: int      # user + system CPU time so far, in clock ticks
 
 
 def proc_stat(pid: int) -> ProcStat | None:
@@ -119,7 +120,8 @@ def proc_stat(pid: int) -> ProcStat | None:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
         return None
-    return ProcStat(state=fields[0], pgrp=int(fields[2]), start_ticks=int(fields[19]))
+    return ProcStat(state=fields[0], pgrp=int(fields[2]), start_ticks=int(fields[19]),
+                    cpu_ticks=int(fields[11]) + int(fields[12]))
 
 
 def process_state(pid: int) -> str:
