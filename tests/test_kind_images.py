@@ -98,6 +98,7 @@ def test_an_injected_language_whose_image_nothing_names_is_reported_unknown() ->
 def test_the_profiles_tempo_version_matches_the_tempo_image(image: str) -> None:
     found = images_used([Rendered("x", [{"kind": "Pod", "metadata": {"name": "t"},
                                          "spec": {"containers": [{"name": "t", "image": image}]}}])])
+    assert [use.image for use in found.uses] == [image]          # checked, not passed over
     check_tempo_version(load_profile("manifest"), found.uses)   # tempo_version 2.10.8; tempo-query is another image
 
 
