@@ -42,7 +42,7 @@ def report_document(result: LoadResult) -> dict:
                       "offered_spans": stats.offered_spans, "spans_answered_ok": stats.delivered_spans,
                       "bytes_per_request": stats.bytes_per_request, "spans_per_request": stats.spans_per_request,
                       "failures": stats.failures(), "push_p50_ms": stats.percentile_ms(0.5),
-                      "push_p99_ms": stats.percentile_ms(0.99), "cores": result.generator_cores,
+                      "push_p99_ms": stats.percentile_ms(0.99), "cores": result.generator.cores,
                       "side": asdict(result.generator),
                       "offered": None if result.offered is None else asdict(result.offered)},
         "sink": None if result.sink is None else asdict(result.sink),

@@ -64,10 +64,6 @@ class LoadResult:
     def failures(self) -> list[str]:
         return [verdict.text for verdict in self.verdicts if not verdict.passed]
 
-    @property
-    def generator_cores(self) -> float | None:
-        return self.generator.cores
-
 
 def run_load(stack: Stack, rate: Rate | str, duration_s: float | str, protocol: str, report_dir: Path,
              users: int = 4, traffic: Rate | str | None = None, *, limits: Limits = Limits(), sink: Any = None,
