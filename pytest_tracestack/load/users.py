@@ -28,9 +28,11 @@ import time
 
 import gevent
 import gevent.pool
+import grpc  # the locustfile made gRPC gevent-aware before importing this; channels are made in on_start
 from locust import FastHttpUser, User, constant, events, task
 from locust.runners import WorkerRunner
 from locust.stats import StatsError
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from .outcomes import grpc_outcome, http_outcome, partial_outcome
 from .pacing import Pacing, grpc_target, http_url, in_flight_per_user, parse_load_rate, split_targets
@@ -156,9 +158,6 @@ class OtlpGrpcUser(_PacedUser):
     abstract = PROTOCOL != "otlp-grpc"
 
     def on_start(self) -> None:
-        import grpc  # the gevent-aware gRPC was set up by the locustfile before any gRPC object exists
-        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
-
         super().on_start()
         target = grpc_target(self.pick(_targets("TRACESTACK_OTLP_GRPC", self.host)))
         self.request_name = f"otlp-grpc {target}"
@@ -171,8 +170,6 @@ class OtlpGrpcUser(_PacedUser):
         self.channel.close()
 
     def send(self, payload: bytes) -> None:
-        import grpc
-
         started = time.perf_counter()
         try:
             exception = partial_outcome(self.export(payload, timeout=10))
