@@ -144,3 +144,16 @@ def test_the_cli_prints_the_list_one_image_a_line_to_pull_before_loading(capsys:
                                                     "grafana/tempo:2.10.8"]
     assert main(["images", "manifest", "--k8s-version", "1.2.0"]) == 1
     assert "Kubernetes 1.2.0 cannot be checked" in capsys.readouterr().err
+
+
+def test_the_cli_reads_the_charts_and_kubernetes_version_from_the_same_variables_as_pytest(
+        helm: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from pytest_tracestack.cli import main
+
+    monkeypatch.setenv("TRACESTACK_CHARTS", str(Path(__file__).parent / "kube_data" / "charts"))   # stand-ins
+    monkeypatch.setenv("TRACESTACK_K8S_VERSION", "1.2.0")
+    assert main(["images", "distributed"]) == 1
+    assert "Kubernetes 1.2.0 cannot be checked" in capsys.readouterr().err
+    monkeypatch.delenv("TRACESTACK_K8S_VERSION")
+    assert main(["images", "distributed"]) == 0          # no chart repository reached: the stand-in rendered
+    assert "docker.io/grafana/tempo:2.10.8" in capsys.readouterr().out.splitlines()
