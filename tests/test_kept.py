@@ -46,7 +46,7 @@ def test_keep_names_the_capture_sink_as_stopped_with_pytest_not_as_pid_none(otel
     try:
         text = runtime.describe_keep(stack)
         assert "pid None" not in text
-        assert "  sink-0 (inside pytest, stopped with it): otlp-grpc 127." in text
+        assert "  sink-0 (ran inside pytest and stopped with it): otlp-grpc 127." in text
         otelcol = next(replica for replica in stack.replicas if replica.component == "otelcol")
         assert f"  otelcol-0 pid {otelcol.pid}: otlp-grpc {otelcol.address}:4317" in text
     finally:
