@@ -27,7 +27,8 @@ def test_status_prints_a_kept_stacks_endpoints_and_its_locust_targets(otelcol_bi
         status = capsys.readouterr().out
         grpc = [f"{replica.address}:4317" for replica in stack.replicas]
         assert f"  send otlp-grpc to: {', '.join(grpc)}\n" in status
-        locust = f"  load it with Locust: TRACESTACK_LOAD_PROTOCOL=otlp-grpc TRACESTACK_OTLP_GRPC={','.join(grpc)} locust -f "
+        locust = (f"  load it with Locust: TRACESTACK_LOAD_PROTOCOL=otlp-grpc TRACESTACK_OTLP_GRPC={','.join(grpc)} "
+                  "locust -f ")
         assert locust in status
         # the installed package's locustfile, by its absolute path: a user's repository has no loadtests/
         locustfile = Path(status.split(locust, 1)[1].split()[0])

@@ -75,7 +75,8 @@ def render_chart(chart: dict[str, Any], settings: KubeSettings, target: KubeTarg
     done = run(argv, RENDER_TIMEOUT_S)
     if not done.ok:
         raise ChartRenderFailed(f"chart {chart['chart']} {chart['version']} from {origin} cannot be rendered, so it "
-                                f"cannot be installed; helm said:\n{done.describe()}{_offline_hint(chart, settings, done)}")
+                                f"cannot be installed; helm said:\n{done.describe()}"
+                                + _offline_hint(chart, settings, done))
     try:
         documents = tuple(document for document in yaml.safe_load_all(done.stdout) if document)
     except yaml.YAMLError as error:
