@@ -464,8 +464,8 @@ def test_a_chart_helm_refuses_stops_the_run_before_anything_is_created() -> None
 def test_a_chart_repository_out_of_reach_is_answered_with_how_to_take_the_chart_from_a_directory() -> None:
     # helm v3.19.0's own words when the repository cannot be resolved (recorded on a machine without network)
     unreachable = ('Error: looks like "https://grafana-community.github.io/helm-charts" is not a valid chart '
-                   'repository or cannot be reached: Get "https://grafana-community.github.io/helm-charts/index.yaml": dial tcp: '
-                   'lookup grafana-community.github.io on 10.255.255.53:53: no such host')
+                   'repository or cannot be reached: Get "https://grafana-community.github.io/helm-charts/index.yaml": '
+                   'dial tcp: lookup grafana-community.github.io on 10.255.255.53:53: no such host')
     runner = _new_cluster().on(" template tempo ", returncode=1, stderr=unreachable)
     with pytest.raises(ChartRenderFailed) as raised:
         _runtime(runner).start(load_profile("distributed"))
