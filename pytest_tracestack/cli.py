@@ -25,8 +25,9 @@ def main(argv: list[str] | None = None) -> int:
                               "(SHA-256 verified), otelcol is built with OCB when that fails and Go is installed; "
                               "nginx is only found on PATH")
     install.add_argument("--no-download", action="store_true", help="do not try release downloads")
-    install.add_argument("--download-base", metavar="URL",
-                         help=f"mirror base URL for release downloads (default {DEFAULT_DOWNLOAD_BASE})")
+    install.add_argument("--download-base", metavar="URL", default=os.environ.get("TRACESTACK_DOWNLOAD_BASE"),
+                         help="mirror base URL for release downloads (default: $TRACESTACK_DOWNLOAD_BASE, as for "
+                              f"--tracestack-download-base, else {DEFAULT_DOWNLOAD_BASE})")
     images = commands.add_parser("images", help="print every image a profile's Kubernetes install uses, one a line "
                                                 "(to pull before --tracestack-load-images=profile)")
     images.add_argument("profile", help="a built-in profile's name, or a profile file")
