@@ -223,6 +223,8 @@ class TracestackSession:
                          f"(not run, not passed): {', '.join(self.unimplemented_checks)}")
         if self.start_error is not None:
             lines.append(f"tracestack: the stack did not start: {_first_line(self.start_error)}")
+        if self.report_dir is not None:      # written at session finish, before this summary
+            lines.append(f"tracestack: report: {(self.report_dir / 'tracestack-report.html').resolve().as_uri()}")
         return lines + self.tell_kept()
 
     def finish(self, exitstatus: int) -> None:

@@ -60,3 +60,13 @@ def test_install_advises_its_own_download_option(capsys, tmp_path: Path, monkeyp
     assert "download: disabled (--no-download)" in text
     assert "mirror the release and pass --download-base=URL" in text
     assert "--tracestack-download-base" not in text
+
+
+def test_install_takes_the_mirror_from_the_same_variable_as_pytest(capsys, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("TRACESTACK_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("TRACESTACK_DOWNLOAD_BASE", "http://127.0.0.1:9")      # nothing listens on the discard port
+    code, text = _tracestack(capsys, "install", "tempo")
+    assert code == 1
+    assert "download http://127.0.0.1:9/grafana/tempo/releases/download/v" in text

@@ -274,9 +274,8 @@ class LocalRuntime:
         lines = [f"tracestack: profile {stack.profile.name} left running (--tracestack-keep); work dir {stack.workdir}"]
         for replica in stack.replicas:
             ports = ", ".join(f"{name} {replica.hostport(name)}" for name in replica.ports)
-            lines.append(f"  {replica.name} pid {replica.pid}: {ports}")
-        if any(c.binary == "capture-sink" for c in stack.profile.components.values()):
-            lines.append("  note: the capture sink ran inside pytest and stopped with it")
+            process = f"pid {replica.pid}" if replica.pid else "(ran inside pytest and stopped with it)"
+            lines.append(f"  {replica.name} {process}: {ports}")
         lines.append(f"  its endpoints again: tracestack status {stack.workdir}")
         lines.append(f"  stop it with: tracestack stop {stack.workdir}")
         return "\n".join(lines)
