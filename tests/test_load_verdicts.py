@@ -113,7 +113,8 @@ def test_lost_spans_fail_naming_the_replica(counter: str, words: str) -> None:
 def test_the_sink_receiving_less_than_the_replicas_accepted_fails_the_delivery_check() -> None:
     _, verdicts = _judge(_stats(), _series(50_000), sink=SinkFigures(19_000_000, 47_500))
     assert _failed(verdicts) == [
-        "bytes the entry replicas accepted (estimated from their spans) 20.00 MB vs bytes the sink received 19.00 MB: 5.00% apart, limit 2%",
+        "bytes the entry replicas accepted (estimated from their spans) 20.00 MB vs bytes the sink received 19.00 MB: "
+        "5.00% apart, limit 2%",
         "spans the entry replicas exported 50,000 vs spans the sink received 47,500: 5.00% apart, limit 2%"]
 
 
