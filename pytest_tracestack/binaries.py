@@ -39,6 +39,10 @@ class BinarySpec:
     member: str = ""              # the binary's name inside the archive
     version_args: tuple[str, ...] = ("--version",)
 
+    @property
+    def env(self) -> str:
+        return f"TRACESTACK_{self.kind.upper()}"
+
 
 TEMPO = BinarySpec(
     kind="tempo", version="2.10.8", path_names=("tempo",), option="--tracestack-tempo / TRACESTACK_TEMPO",
@@ -95,6 +99,7 @@ class BinaryProvider:
     builders: dict[str, Callable[[BinarySpec, Path], Path]] = field(default_factory=dict)
     found: dict[str, FoundBinary] = field(default_factory=dict)     # kind -> what find() returned last
     options: str = "--tracestack-"   # how the command in use spells its options (`tracestack install`: "--")
+    reads_options: bool = True       # False for `tracestack install`: only TRACESTACK_<KIND> names a binary there
 
     def cached_path(self, spec: BinarySpec) -> Path:
         name = spec.member or spec.path_names[0]
@@ -116,14 +121,14 @@ class BinaryProvider:
                                   spec.remedy.format(v=spec.version))
 
     def _explicit(self, spec: BinarySpec, tried: list[str]) -> tuple[Path, str] | None:
-        given = self.explicit.get(spec.kind)
+        given, named_by = self.explicit.get(spec.kind), spec.option if self.reads_options else spec.env
         if not given:
-            tried.append(f"{spec.option}: not set")
+            tried.append(f"{named_by}: not set")
             return None
         path = Path(given).expanduser()
         if not (path.is_file() and _executable(path)):
             # An explicit path that is wrong is an error, not a reason to look elsewhere.
-            raise TracestackError(f"{spec.option} = {given}: no executable file there; fix the path or unset it")
+            raise TracestackError(f"{named_by} = {given}: no executable file there; fix the path or unset it")
         return path, "explicit path"
 
     def _on_path(self, spec: BinarySpec, tried: list[str]) -> tuple[Path, str] | None:
