@@ -21,6 +21,7 @@ import httpx
 
 from . import paths
 from .errors import BinaryNotFoundError, TracestackError
+from .install_lock import Install, installing
 from .progress import progress_download
 
 DEFAULT_DOWNLOAD_BASE = "https://github.com"
@@ -110,7 +111,7 @@ class BinaryProvider:
     def find(self, kind: str) -> FoundBinary:
         spec = SPECS[kind]
         tried: list[str] = []
-        for step in (self._explicit, self._on_path, self._in_cache, self._download, self._build):
+        for step in (self._explicit, self._on_path, self._in_cache, self._install):
             found = step(spec, tried)
             if found is not None:
                 reported = version_line(found[0], spec)
@@ -146,32 +147,53 @@ class BinaryProvider:
         tried.append(f"cache: {path} does not exist")
         return None
 
-    def _download(self, spec: BinarySpec, tried: list[str]) -> tuple[Path, str] | None:
+    def _install(self, spec: BinarySpec, tried: list[str]) -> tuple[Path, str] | None:
+        """A download, else a build, into the cache; one process at a time: the others wait, then use the cache."""
+        downloadable, builder = self._downloadable(spec, tried), self.builders.get(spec.kind)
+        if not (downloadable or builder):
+            return None
+        with installing(self.cached_path(spec)) as install:
+            if install.done_elsewhere:
+                return install.destination, "tracestack cache (installed by another tracestack process meanwhile)"
+            found = self._download(spec, tried, install) if downloadable else None
+            if found is None and builder is not None:
+                found = self._build(builder, spec, tried, install)
+            return found
+
+    def _downloadable(self, spec: BinarySpec, tried: list[str]) -> bool:
         if not spec.archive:
             tried.append("download: no official binary release for this component")
-            return None
-        if not self.allow_download:
+        elif not self.allow_download:
             tried.append(f"download: disabled ({self.options}no-download)")
-            return None
+        return bool(spec.archive) and self.allow_download
+
+    def _download(self, spec: BinarySpec, tried: list[str], install: Install) -> tuple[Path, str] | None:
         base = (self.download_base or DEFAULT_DOWNLOAD_BASE).rstrip("/")
         archive_url = f"{base}/{spec.archive.format(v=spec.version, arch=_arch())}"
         checksum_url = f"{base}/{spec.checksums.format(v=spec.version, arch=_arch())}"
+        install.doing(f"downloading {archive_url} into {install.destination}")
         try:
-            path = download_verified(archive_url, checksum_url, spec.member, self.cached_path(spec))
+            path = download_verified(archive_url, checksum_url, spec.member, install.destination)
         except (httpx.HTTPError, OSError) as error:
             tried.append(f"download {archive_url}: {type(error).__name__}: {error}")
             return None
         return path, f"downloaded from {archive_url}, SHA-256 verified"
 
-    def _build(self, spec: BinarySpec, tried: list[str]) -> tuple[Path, str] | None:
-        builder = self.builders.get(spec.kind)
-        if builder is None:
-            return None
+    @staticmethod
+    def _build(builder: Callable[[BinarySpec, Path], Path], spec: BinarySpec, tried: list[str],
+               install: Install) -> tuple[Path, str] | None:
+        install.doing(f"building {spec.kind} {spec.version} into {install.destination} with OCB",
+                      build_log(install.destination))
         try:
-            return builder(spec, self.cached_path(spec)), "built with OCB"
+            return builder(spec, install.destination), "built with OCB"
         except TracestackError as error:
             tried.append(f"build: {error}")
             return None
+
+
+def build_log(destination: Path) -> Path:
+    """Where a build of ``destination`` writes its log (collector_build.py)."""
+    return destination.parent / "build.log"
 
 
 def download_verified(archive_url: str, checksum_url: str, member: str, destination: Path,
