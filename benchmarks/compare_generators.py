@@ -20,10 +20,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import socket
 import platform
 import resource
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -219,7 +219,8 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=5000, help="spans/s of the fixed-rate round")
     parser.add_argument("--telemetrygen", default=shutil.which("telemetrygen"),
                         help="path of telemetrygen; 'build' installs the pinned version with go install")
-    parser.add_argument("--receiver", choices=("collector", "sink"), default="collector" if find_collector() else "sink")
+    parser.add_argument("--receiver", choices=("collector", "sink"),
+                        default="collector" if find_collector() else "sink")
     parser.add_argument("--out", type=Path, default=HERE / "generators.md")
     args = parser.parse_args()
     if args.telemetrygen == "build":
@@ -235,7 +236,8 @@ def main() -> None:
             argv, env = tracestack(target, args.seconds, rate)
             results.append(measure("tracestack (Locust, 4 users, 1 process)", mode, argv, receiver, env))
             if args.telemetrygen:
-                results.append(measure(f"telemetrygen {TELEMETRYGEN_VERSION} (4 workers, 12 child spans, batches of 1000)",
+                results.append(measure(f"telemetrygen {TELEMETRYGEN_VERSION} "
+                                       "(4 workers, 12 child spans, batches of 1000)",
                                        mode, telemetrygen(args.telemetrygen, target, args.seconds, rate), receiver))
             results.append(measure("OpenTelemetry Python SDK (BatchSpanProcessor, OTLP gRPC)", mode,
                                    sdk(target, args.seconds, rate), receiver))
@@ -248,7 +250,8 @@ def write(results: list[Measurement], args: argparse.Namespace) -> None:
     cpu_model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                       if line.startswith("model name")), platform.processor())
     lines = ["# Load generators side by side", "",
-             f"Command: `{command}`  ", f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} cores ({cpu_model}), "
+             f"Command: `{command}`  ",
+             f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} cores ({cpu_model}), "
              f"Python {platform.python_version()}, locust {version('locust')}, grpcio {version('grpcio')}, "
              f"opentelemetry-sdk {version('opentelemetry-sdk')}, telemetrygen {TELEMETRYGEN_VERSION} "
              f"(`go install {TELEMETRYGEN}`).", "",
@@ -261,7 +264,8 @@ def write(results: list[Measurement], args: argparse.Namespace) -> None:
                   "| generator | wall s | CPU s | cores used | MB received | spans received | bytes/span | "
                   "MB/s per core | spans/s per core |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
         lines += [f"| {r.generator} | {r.wall_s:.1f} | {r.cpu_s:.2f} | {r.cpu_s / r.wall_s:.2f} | "
-                  f"{r.received_bytes / 1e6:.1f} | {r.received_spans:,} | {r.received_bytes / max(1, r.received_spans):.0f} | "
+                  f"{r.received_bytes / 1e6:.1f} | {r.received_spans:,} | "
+                  f"{r.received_bytes / max(1, r.received_spans):.0f} | "
                   f"{r.mb_per_core_s:.2f} | {r.spans_per_core_s:,.0f} |" for r in rows]
         lines.append("")
     args.out.write_text("\n".join(lines))

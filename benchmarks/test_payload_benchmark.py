@@ -23,7 +23,8 @@ def test_stamp_a_request_of_ten_traces(benchmark) -> None:
 def test_build_and_encode_a_request_of_ten_traces(benchmark) -> None:
     def build() -> bytes:
         spans = [span for n in range(TRACES)
-                 for span in build_trace(DEFAULT_MIX[n % len(DEFAULT_MIX)], service_name="tracestack-load", rng_seed=1 + n)]
+                 for span in build_trace(DEFAULT_MIX[n % len(DEFAULT_MIX)], service_name="tracestack-load",
+                                         rng_seed=1 + n)]
         return to_export_request(spans).SerializeToString()
 
     payload = benchmark(build)

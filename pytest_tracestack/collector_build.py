@@ -72,7 +72,7 @@ def _run(argv: list[str], log: Path, cwd: Path, env: dict | None = None) -> None
             done = subprocess.run(argv, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
                                   timeout=BUILD_TIMEOUT_S)
         except subprocess.TimeoutExpired:
-            raise TracestackError(f"{' '.join(argv)} did not finish in {BUILD_TIMEOUT_S}s; see {log}")
+            raise TracestackError(f"{' '.join(argv)} did not finish in {BUILD_TIMEOUT_S}s; see {log}") from None
     if done.returncode != 0:
         tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])
         raise TracestackError(f"{' '.join(argv)} failed (exit {done.returncode}); last lines of {log}:\n{tail}")

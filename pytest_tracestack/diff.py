@@ -9,8 +9,9 @@ they are compared, so a loss the protocol forces is not reported and any other c
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable
+from typing import Any
 
 from .model import SPAN_KIND_NAMES, STATUS_NAMES, Attributes, AttrValue, Event, Link, Span
 from .traffic.zipkin import zipkin_tag_value
@@ -101,8 +102,8 @@ class TraceDiff:
         return {difference.kind for difference in self.differences}
 
     def render(self) -> str:
-        lossy = self.losses is not None and self.losses != ProtocolLosses(self.losses.protocol)
-        note = f"; {self.losses.describe()}" if lossy else ""
+        losses = self.losses
+        note = f"; {losses.describe()}" if losses is not None and losses != ProtocolLosses(losses.protocol) else ""
         if self.ok:
             lines = [f"trace {self.trace_id} matches{note}"]
         else:
@@ -164,7 +165,8 @@ def compare_traces(expected: list[Span], actual: list[Span], *,
         else:
             _compare_span(span, other, diff, options)
     wanted_ids = {span.span_id for span in wanted}
-    diff.differences += [Difference("unexpected_span", s.span_id, s.name) for s in found.values() if s.span_id not in wanted_ids]
+    diff.differences += [Difference("unexpected_span", s.span_id, s.name)
+                         for s in found.values() if s.span_id not in wanted_ids]
     diff.differences.sort(key=_order(wanted))
     return diff
 
@@ -294,7 +296,7 @@ def same_value(a: Any, b: Any) -> bool:
     if type(a) is not type(b):
         return False
     if isinstance(a, (tuple, list)):
-        return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, dict):
         return a.keys() == b.keys() and all(same_value(a[k], b[k]) for k in a)
     return a == b

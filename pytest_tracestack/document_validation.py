@@ -25,7 +25,7 @@ def explain(error: jsonschema.ValidationError) -> str:
     """What was wrong and what is allowed, in the words of the schema (its enums, keys and descriptions)."""
     schema = error.schema if isinstance(error.schema, dict) else {}
     hint = schema.get("description")
-    if error.validator == "enum":
+    if error.validator == "enum" and isinstance(error.validator_value, list):
         return f"{error.instance!r} is not one of {', '.join(map(str, error.validator_value))}"
     if error.validator == "additionalProperties":
         return f"{error.message}; allowed keys: {', '.join(sorted(schema.get('properties', {})))}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 
 class TracestackError(Exception):
     """Base class; the message is meant to be read by the person running pytest."""
@@ -43,3 +45,12 @@ class ReadinessTimeout(TracestackError):
 
 class ComponentExited(ReadinessTimeout):
     """A component's process exited while we waited for it to become ready."""
+
+
+def add_note(error: BaseException, note: str) -> None:
+    """``error.add_note(note)``, also on Python 3.10, which has no ``add_note``: there the note goes where
+    3.11 keeps it, ``__notes__``, which pytest shows through the exceptiongroup backport it depends on."""
+    if sys.version_info >= (3, 11):
+        error.add_note(note)
+    else:
+        error.__dict__.setdefault("__notes__", []).append(note)

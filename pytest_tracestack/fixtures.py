@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 
@@ -13,8 +13,8 @@ from .profiles import Profile
 from .runtimes.base import Stack
 from .session import STASH_KEY, TracestackSession
 
-__all__ = ["tracestack_session", "tracestack_profile", "tracestack_stack", "tracestack_sink", "tracestack_load", "tracestack_capacity",
-           "tracestack_tempo", "tracestack_service_name"]
+__all__ = ["tracestack_session", "tracestack_profile", "tracestack_stack", "tracestack_sink", "tracestack_load",
+           "tracestack_capacity", "tracestack_tempo", "tracestack_service_name"]
 
 _counter = itertools.count(1)
 
@@ -37,6 +37,7 @@ def tracestack_profile(tracestack_session: TracestackSession) -> Profile:
 @pytest.fixture(scope="session")
 def tracestack_stack(tracestack_session: TracestackSession) -> Iterator[Stack]:
     """The running topology, started once for the session and stopped at its end (unless kept)."""
+    failure: TracestackError | OSError | None
     try:
         stack = tracestack_session.start()
     except (TracestackError, OSError) as error:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import base64
 import functools
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 

@@ -8,9 +8,8 @@ tuple for arrays, dict for key-value lists) so a schema can tell ``200`` from ``
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
-AttrValue = Union[str, bool, int, float, bytes, tuple, dict, None]
+AttrValue = str | bool | int | float | bytes | tuple | dict | None
 Attributes = dict[str, AttrValue]
 
 # OTLP SpanKind values (opentelemetry.proto.trace.v1.Span.SpanKind).

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -61,11 +62,12 @@ def _span_to_proto(span: Span) -> trace_pb2.Span:
         span_id=bytes.fromhex(span.span_id),
         parent_span_id=bytes.fromhex(span.parent_span_id) if span.parent_span_id else b"",
         name=span.name,
-        kind=span.kind,
+        kind=trace_pb2.Span.SpanKind.ValueType(span.kind),
         start_time_unix_nano=span.start_ns,
         end_time_unix_nano=span.end_ns,
         attributes=to_key_values(span.attributes),
-        status=trace_pb2.Status(code=span.status_code, message=span.status_message),
+        status=trace_pb2.Status(code=trace_pb2.Status.StatusCode.ValueType(span.status_code),
+                                message=span.status_message),
     )
     for event in span.events:
         proto.events.add(name=event.name, time_unix_nano=event.time_ns,
@@ -82,7 +84,7 @@ def _resource_key(span: Span) -> tuple:
 
 def to_resource_spans(spans: Iterable[Span]) -> list[trace_pb2.ResourceSpans]:
     """Group spans by (resource, scope), as an SDK exporter would."""
-    groups: dict[tuple, trace_pb2.ResourceSpans] = {}
+    groups: dict[str, trace_pb2.ResourceSpans] = {}
     scopes: dict[tuple, trace_pb2.ScopeSpans] = {}
     for span in spans:
         res_key = json.dumps(span.resource, sort_keys=True, default=repr)
@@ -143,7 +145,8 @@ def _span_from_proto(proto: trace_pb2.Span, resource: Attributes, scope) -> Span
         status_code=proto.status.code,
         status_message=proto.status.message,
         events=tuple(Event(e.name, e.time_unix_nano, from_key_values(e.attributes)) for e in proto.events),
-        links=tuple(Link(l.trace_id.hex(), l.span_id.hex(), from_key_values(l.attributes)) for l in proto.links),
+        links=tuple(Link(link.trace_id.hex(), link.span_id.hex(), from_key_values(link.attributes))
+                    for link in proto.links),
     )
 
 

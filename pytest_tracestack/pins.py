@@ -51,8 +51,9 @@ def _check_image(file: Path, image: str, chart: dict[str, Any]) -> None:
     registry = dotted_get(values, "tempo.image.registry") or ""
     deployed = f"{registry + '/' if registry else ''}{dotted_get(values, 'tempo.image.repository') or 'grafana/tempo'}"
     if tag is None:
-        raise ProfileError(str(file), "tempo_image", f"pins {image}, but {where} leaves tempo.image.tag to the chart's "
-                                                     f"default; set tempo.image.tag there so what is pinned is deployed")
+        raise ProfileError(str(file), "tempo_image",
+                           f"pins {image}, but {where} leaves tempo.image.tag to the chart's default; "
+                           "set tempo.image.tag there so what is pinned is deployed")
     if _repository(f"{deployed}:{tag}") != _repository(image) or str(tag) != image.rsplit(":", 1)[-1]:
         raise ProfileError(str(file), "tempo_image", f"pins {image}, but {where} deploys {deployed}:{tag} "
                                                      "(tempo.image.*); make them agree")

@@ -25,7 +25,9 @@ def print_plan(config: pytest.Config) -> int:
         _print_steps(runtime.plan(profile))
         return 0
     from .kube.images import iter_lines
+    from .kube.runtime import KubeRuntime
 
+    assert isinstance(runtime, KubeRuntime), f"runtime {choice.name} is a Kubernetes one"
     try:
         # Kube runtimes render the charts with the helm the tool finder picks and validate everything first.
         plan = runtime.plan_report(profile)

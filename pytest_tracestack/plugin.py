@@ -11,10 +11,10 @@ import pytest
 from . import workers
 from .errors import ProfileError, TracestackError
 from .fixtures import *  # noqa: F401,F403
+from .load.summary import write_load_summary
 from .profiles import load_profile
 from .runtime_choice import choose_runtime
 from .session import STASH_KEY, TracestackSession
-from .load.summary import write_load_summary
 from .settings import add_options, read_path_setting, read_setting
 from .tempo_config import helm_rendering, pin_lines, rendering_lines
 
@@ -110,7 +110,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     session: TracestackSession | None = config.stash.get(STASH_KEY, None)
     if session is None:
         return
-    selected, dropped, implemented = [], [], set()
+    selected: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    implemented: set[str | None] = set()
     for item in items:
         marker = item.get_closest_marker("tracestack_check")
         name = marker.args[0] if marker and marker.args else None

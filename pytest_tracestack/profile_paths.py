@@ -13,8 +13,9 @@ checks) opens exactly the same file.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from . import paths
 from .errors import ProfileError
@@ -83,12 +84,11 @@ def describe(reference: str) -> str:
 def _path_fields(data: dict[str, Any]) -> Iterator[tuple[str, str, Callable[[str], None]]]:
     """Every (key, path, setter) of the fields that name files, in a profile document (malformed parts are
     skipped here: the schema check names them)."""
-    components = data.get("components") if isinstance(data.get("components"), dict) else {}
-    for name, spec in components.items():
+    for name, spec in _dict(data.get("components")).items():
         config = spec.get("config") if isinstance(spec, dict) else None
         if isinstance(config, dict) and isinstance(config.get("manifest"), str):
             yield f"components.{name}.config.manifest", config["manifest"], _setter(config, "manifest")
-    kubernetes = data.get("kubernetes") if isinstance(data.get("kubernetes"), dict) else {}
+    kubernetes = _dict(data.get("kubernetes"))
     yield from _list_fields(kubernetes.get("manifests"), "kubernetes.manifests")
     for index, chart in enumerate(_list(kubernetes.get("charts"))):
         if isinstance(chart, dict):
@@ -105,6 +105,10 @@ def _path_fields(data: dict[str, Any]) -> Iterator[tuple[str, str, Callable[[str
 
 def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _list_fields(items: Any, key: str) -> Iterator[tuple[str, str, Callable[[str], None]]]:

@@ -12,8 +12,8 @@ from . import paths
 from .document_validation import validate_document
 from .errors import ProfileError
 from .merging import deep_merge
-from .profile_paths import manifest_file, replace_files, resolve_own_paths
 from .pins import apply_pins
+from .profile_paths import manifest_file, replace_files, resolve_own_paths
 from .profile_schema import PROFILE_SCHEMA
 from .tempo_values import chart_replicas
 
@@ -244,19 +244,23 @@ def _check_references(profile: Profile) -> None:
         component = profile.components.get(component_name)
         if component is None:
             raise ProfileError(source, f"{key}.component",
-                               f"names unknown component {component_name!r}; components: {', '.join(profile.components)}")
+                               f"names unknown component {component_name!r}; "
+                               f"components: {', '.join(profile.components)}")
         if port and port not in component.ports:
             raise ProfileError(source, f"{key}.port",
-                               f"component {component_name!r} has no port {port!r}; its ports: {', '.join(component.ports) or 'none'}")
+                               f"component {component_name!r} has no port {port!r}; "
+                               f"its ports: {', '.join(component.ports) or 'none'}")
     for name, component in profile.components.items():
         endpoint = component.metrics_endpoint
         if component.metrics and endpoint and endpoint[0] not in component.ports:
             raise ProfileError(source, f"components.{name}.metrics",
                                f"names port {endpoint[0]!r}, which the component does not declare; its ports: "
-                               f"{', '.join(component.ports) or 'none'} (write 'http:PORT/PATH', e.g. 'http:http/metrics')")
+                               f"{', '.join(component.ports) or 'none'} "
+                               "(write 'http:PORT/PATH', e.g. 'http:http/metrics')")
     for name in profile.targets:
         if name not in profile.components:
-            raise ProfileError(source, f"targets.{name}", f"names unknown component; components: {', '.join(profile.components)}")
+            raise ProfileError(source, f"targets.{name}",
+                               f"names unknown component; components: {', '.join(profile.components)}")
     schemas = paths.scenarios_dir() / "schemas"
     for index, schema in enumerate(profile.schemas):
         schema_file = Path(schema) if Path(schema).is_absolute() else schemas / f"{schema}.yaml"

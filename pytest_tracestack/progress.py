@@ -10,8 +10,9 @@ import contextlib
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import ContextManager, Iterator, Protocol
+from typing import Protocol
 
 import httpx
 
@@ -20,14 +21,14 @@ TICK_S = 30.0     # how often a running step says how long it has taken
 
 class LineOutput(Protocol):
     def write_line(self, line: str) -> None: ...
-    def uncaptured(self) -> ContextManager[None]: ...
+    def uncaptured(self) -> contextlib.AbstractContextManager[None]: ...
 
 
 class _Stderr:
     def write_line(self, line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
-    def uncaptured(self) -> ContextManager[None]:
+    def uncaptured(self) -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext()
 
 

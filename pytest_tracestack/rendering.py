@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
 from .errors import ProfileError
+from .helm_render import HelmRendering
 from .profile_paths import describe, manifest_file
 from .profiles import Component, ConfigSource
 from .redaction import redact_data
-from .helm_render import HelmRendering
 from .tempo_config import tempo_config_for
 
 # libyaml's loader and emitter when PyYAML has them: rendering a 10-replica stack spent ~0.4 s in pure-Python YAML
@@ -74,7 +75,8 @@ def extract_config(source: ConfigSource) -> Any:
 
 def _find_object(documents: list[dict[str, Any]], source: ConfigSource) -> dict[str, Any]:
     for doc in documents:
-        if doc.get("kind") == source.kind and (source.name is None or doc.get("metadata", {}).get("name") == source.name):
+        named = source.name is None or doc.get("metadata", {}).get("name") == source.name
+        if doc.get("kind") == source.kind and named:
             return doc
     found = ", ".join(f"{d.get('kind')}/{d.get('metadata', {}).get('name')}" for d in documents)
     raise ProfileError(source.manifest, "", f"has no {source.kind} named {source.name!r}; it has: {found}")
@@ -225,8 +227,8 @@ def _resolve(name: str, argument: str | None, context: ReplicaContext, whole: bo
         port = context.ports[argument]
         return port if whole else str(port)
     if name in ("endpoint", "peers") and argument and "." in argument:
-        component, port = argument.rsplit(".", 1)
-        return context.endpoint(component, port) if name == "endpoint" else context.peers(component, port)
+        component, port_name = argument.rsplit(".", 1)
+        return context.endpoint(component, port_name) if name == "endpoint" else context.peers(component, port_name)
     raise ProfileError("local_overrides", f"{{{name}:{argument}}}" if argument else f"{{{name}}}",
                        "unknown placeholder; use {address}, {workdir}, {stackdir}, {instance_id}, {port:NAME}, "
                        "{localhost_port:NAME}, {endpoint:COMPONENT.PORT} or {peers:COMPONENT.PORT} with a port "

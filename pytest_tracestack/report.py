@@ -83,14 +83,18 @@ def render_html(document: dict[str, Any], directory: Path | None = None) -> str:
         if document["start_error"] else ""
     rendering = "".join(f"<li>{html.escape(line)}</li>" for line in (*document.get("pins", []),
                                                                        *document.get("local_rendering", [])))
-    rendering = f"<p>Pinned versions, and how the local runtime made Tempo's config:</p><ul>{rendering}</ul>" if rendering else ""
-    return f"""<!doctype html><html><head><meta charset="utf-8"><title>tracestack {html.escape(document['profile'])}</title>
-<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;vertical-align:top}}
+    if rendering:
+        rendering = f"<p>Pinned versions, and how the local runtime made Tempo's config:</p><ul>{rendering}</ul>"
+    return f"""<!doctype html><html><head><meta charset="utf-8">
+<title>tracestack {html.escape(document['profile'])}</title>
+<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:4px 8px;vertical-align:top}}
 .passed{{color:#17692d}}.failed,.error{{color:#b00020}}.skipped{{color:#8a6d00}}pre{{white-space:pre-wrap;margin:0}}
 ul.lines{{margin:0;padding-left:1.2em}}.expected{{color:#b00020}}.actual{{color:#17692d}}.subject{{font-weight:bold}}</style></head><body>
 <h1>tracestack: profile {html.escape(document['profile'])} on {html.escape(document['runtime'])}</h1>
 {_summary(document)}
-<p>{html.escape(document['runtime_reason'])}; written {document['written_at']}</p><ul>{components}</ul>{rendering}{error}
+<p>{html.escape(document['runtime_reason'])}; written {document['written_at']}</p>
+<ul>{components}</ul>{rendering}{error}
 <table><tr><th>check</th><th>verdict</th><th>seconds</th><th>inputs and timings</th><th>details</th></tr>
 {rows}</table></body></html>"""
 

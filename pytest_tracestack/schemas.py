@@ -176,7 +176,8 @@ def has_type(value: Any, type_name: str) -> bool:
 
 def applies_to(schema: Schema, span: Span) -> bool:
     """The schema's selector: the span's kind is one of its kinds, and it carries every selector attribute."""
-    return (not schema.kinds or span.kind in schema.kinds) and all(key in span.attributes for key in schema.has_attributes)
+    return ((not schema.kinds or span.kind in schema.kinds)
+            and all(key in span.attributes for key in schema.has_attributes))
 
 
 def check_span(schema: Schema, span: Span) -> list[Finding]:

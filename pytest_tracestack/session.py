@@ -217,8 +217,8 @@ class TracestackSession:
         ran = self.checks_passed + self.checks_failed
         used = "" if self.components_used else ", components used: none started"
         lines = [f"tracestack: {ran} checks ran ({self.checks_passed} passed, {self.checks_failed} failed, "
-                 f"{self.checks_skipped} skipped, {self.checks_not_run} could not run) on profile {self.profile.name}, runtime "
-                 f"{self.runtime_choice.name}{used}"]
+                 f"{self.checks_skipped} skipped, {self.checks_not_run} could not run) "
+                 f"on profile {self.profile.name}, runtime {self.runtime_choice.name}{used}"]
         if self.components_used:
             lines.append("tracestack: components used (version as each reported it; 'real' only where tracestack "
                          "fetched or built it itself):")
@@ -228,6 +228,8 @@ class TracestackSession:
                          f"(not run, not passed): {', '.join(self.unimplemented_checks)}")
         if self.start_error is not None:
             lines.append(f"tracestack: the stack did not start: {_first_line(self.start_error)}")
+        if self.report_dir is not None:      # written at session finish, before this summary
+            lines.append(f"tracestack: report: {(self.report_dir / 'tracestack-report.html').resolve().as_uri()}")
         return lines + self.tell_kept()
 
     def finish(self, exitstatus: int) -> None:

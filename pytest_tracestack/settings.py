@@ -6,9 +6,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
+
+from .kube.settings import KIND_NODE_IMAGE, KIND_VERSION
 
 RUNTIME_CHOICES = ("auto", "local", "kind", "cluster")
 
@@ -57,7 +59,8 @@ class OptionSpec:
 
 
 OPTIONS: tuple[OptionSpec, ...] = (
-    OptionSpec("profile", "profile to bring up and check: a name (scenarios/ or --tracestack-scenarios) or a .yaml file",
+    OptionSpec("profile",
+               "profile to bring up and check: a name (scenarios/ or --tracestack-scenarios) or a .yaml file",
                env="TRACESTACK_PROFILE", metavar="NAME"),
     OptionSpec("runtime", "where to run it: auto = kind when a container engine answers, else local",
                env="TRACESTACK_RUNTIME", default="auto", choices=RUNTIME_CHOICES),
@@ -72,7 +75,8 @@ OPTIONS: tuple[OptionSpec, ...] = (
                env="TRACESTACK_SKIP_UNAVAILABLE", flag=True, default=False),
     OptionSpec("plan", "print the ordered plan of what the runtime would do, validate the manifests, and exit",
                ini=False, flag=True, default=False),
-    OptionSpec("ready-timeout", "seconds to wait for each component to become ready",
+    OptionSpec("ready-timeout", "seconds to wait for each component to become ready (kind/cluster: for each helm "
+               "--wait and rollout, 300 unless given)",
                env="TRACESTACK_READY_TIMEOUT", default="90", metavar="SECONDS"),
     OptionSpec("tempo", "path of the Tempo binary", env="TRACESTACK_TEMPO", metavar="PATH"),
     OptionSpec("otelcol", "path of the OpenTelemetry Collector binary", env="TRACESTACK_OTELCOL", metavar="PATH"),
@@ -83,11 +87,14 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec("no-download", "never download binaries; use what is on the machine or build it",
                env="TRACESTACK_NO_DOWNLOAD", flag=True, default=False),
     OptionSpec("kube-context", "kubeconfig context for --tracestack-runtime=cluster", env="TRACESTACK_KUBE_CONTEXT"),
-    OptionSpec("kubeconfig", "kubeconfig file for --tracestack-runtime=cluster", env="TRACESTACK_KUBECONFIG", metavar="PATH"),
+    OptionSpec("kubeconfig", "kubeconfig file for --tracestack-runtime=cluster", env="TRACESTACK_KUBECONFIG",
+               metavar="PATH"),
     OptionSpec("namespace", "namespace to create and use on Kubernetes (default: tracestack-<random>)",
                env="TRACESTACK_NAMESPACE"),
-    OptionSpec("kind-cluster", "kind cluster name to create or reuse", env="TRACESTACK_KIND_CLUSTER", default="tracestack"),
-    OptionSpec("kind-image", "kind node image", env="TRACESTACK_KIND_IMAGE"),
+    OptionSpec("kind-cluster", "kind cluster name to create or reuse", env="TRACESTACK_KIND_CLUSTER",
+               default="tracestack"),
+    OptionSpec("kind-image", f"kind node image (default: {KIND_NODE_IMAGE}, the one kind {KIND_VERSION} is released "
+               "with; image:tag@sha256:... pins it fully)", env="TRACESTACK_KIND_IMAGE"),
     OptionSpec("load-images", "comma-separated pre-pulled images to load into the kind cluster; 'profile' = every "
                "image the rendered manifests and charts use", env="TRACESTACK_LOAD_IMAGES"),
     OptionSpec("k8s-version", "Kubernetes version whose schema the manifests are validated against (default: the "
@@ -124,8 +131,10 @@ def add_options(parser: pytest.Parser) -> None:
             group.addoption(spec.cli, action="store", dest=spec.dest, default=None, choices=spec.choices,
                             metavar=spec.value_name, help=spec.help_text())
         if spec.ini:
-            parser.addini(spec.dest, help=spec.help_text(), type="bool" if spec.flag else "string",
-                          default=None)
+            # a Literal, not a conditional of two strings: addini also takes a type form, and mypy would read
+            # a plain string there as an annotation
+            kind: Literal["bool", "string"] = "bool" if spec.flag else "string"
+            parser.addini(spec.dest, help=spec.help_text(), type=kind, default=None)
 
 
 def read_setting(config: pytest.Config, name: str) -> Setting:
@@ -173,7 +182,8 @@ def parse_seconds(setting: Setting, option: str) -> float:
     try:
         value = float(setting.value)
     except (TypeError, ValueError):
-        raise pytest.UsageError(f"{option} ({setting.source}): {setting.value!r} is not a number of seconds, e.g. 90")
+        raise pytest.UsageError(
+            f"{option} ({setting.source}): {setting.value!r} is not a number of seconds, e.g. 90") from None
     if value <= 0:
         raise pytest.UsageError(f"{option} ({setting.source}): must be more than 0 seconds, got {value}")
     return value

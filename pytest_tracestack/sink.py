@@ -139,7 +139,7 @@ class CaptureSink:
 
     # --- lifecycle ------------------------------------------------------------------------------
 
-    def start(self) -> "CaptureSink":
+    def start(self) -> CaptureSink:
         self._grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=8),
                                  options=[("grpc.max_receive_message_length", 64 * 1024 * 1024),
                                           ("grpc.so_reuseport", 0)])
@@ -172,7 +172,7 @@ class CaptureSink:
             self._http.server_close()
             self._http = None
 
-    def __enter__(self) -> "CaptureSink":
+    def __enter__(self) -> CaptureSink:
         return self.start()
 
     def __exit__(self, *exc) -> None:

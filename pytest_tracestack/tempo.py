@@ -10,9 +10,10 @@ query is a 400 in plain text; a trace over ``max_bytes_per_trace`` is a 422 (v1)
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 
@@ -104,7 +105,7 @@ class TempoClient:
     def close(self) -> None:
         self._client.close()
 
-    def __enter__(self) -> "TempoClient":
+    def __enter__(self) -> TempoClient:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -213,7 +214,7 @@ class TempoClient:
 
     # --- plumbing -----------------------------------------------------------------------------
 
-    def _request(self, path: str, params: dict | None = None, allow: set[int] = frozenset(),
+    def _request(self, path: str, params: dict | None = None, allow: AbstractSet[int] = frozenset(),
                  refused: str = "the query") -> httpx.Response:
         try:
             response = self._client.get(path, params=params)
@@ -286,7 +287,8 @@ def _decode_v1(response: httpx.Response, document: dict[str, Any]) -> list[Span]
 def _hit(item: Any, response: httpx.Response) -> SearchHit:
     try:
         span_sets = item.get("spanSets") or ([item["spanSet"]] if item.get("spanSet") else [])
-        span_ids = (normalize_hex_id(span["spanID"], 16) for span_set in span_sets for span in span_set.get("spans", []))
+        span_ids = (normalize_hex_id(span["spanID"], 16)
+                    for span_set in span_sets for span in span_set.get("spans", []))
         return SearchHit(
             trace_id=normalize_hex_id(item["traceID"], 32),
             root_service=item.get("rootServiceName", ""),
@@ -350,12 +352,13 @@ def _poll(attempt: Callable[[], tuple[bool, T]], deadline_s: float, what: str,
     while True:
         attempts += 1
         try:
-            done, last = attempt()
-            last_error = None
+            done, seen = attempt()
         except TempoUnavailable as error:
-            done, last_error = False, error
-        if done:
-            return last, time.monotonic() - started, attempts
+            last_error = error
+        else:
+            if done:
+                return seen, time.monotonic() - started, attempts
+            last, last_error = seen, None
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             answer = f"last error: {last_error}" if last_error else f"last answer: {describe_last(last)}"

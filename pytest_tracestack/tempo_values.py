@@ -11,9 +11,10 @@ defaults, not the chart's, except the few in ``_CHART_BASE``: the header of the 
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from typing import Any, Iterator
+from typing import Any, TypeGuard
 
 from .errors import ProfileError
 from .merging import deep_merge
@@ -258,12 +259,12 @@ def _under(key: str, prefix: str) -> str | None:
 def _matched_prefix(key: str, pattern: str) -> str:
     """The part of ``key`` a pattern (``*`` = one key) matches at its start, or ""."""
     parts, wanted = key.split("."), pattern.split(".")
-    if len(parts) < len(wanted) or not all(fnmatchcase(p, w) for p, w in zip(parts, wanted)):
+    if len(parts) < len(wanted) or not all(fnmatchcase(p, w) for p, w in zip(parts, wanted, strict=False)):
         return ""
     return ".".join(parts[:len(wanted)])
 
 
-def _enabled(section: Any) -> bool:
+def _enabled(section: Any) -> TypeGuard[dict[str, Any]]:
     return isinstance(section, dict) and section.get("enabled") is True
 
 
@@ -295,7 +296,8 @@ def chart_replicas(values: dict[str, Any], component: str, values_file: str) -> 
     section = values_section(component)
     replicas = (values.get(section) or {}).get("replicas", _CHART_REPLICAS.get(component, 1))
     if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 1:
-        raise ProfileError(values_file, f"{section}.replicas", f"must be a whole number of at least 1, got {replicas!r}")
+        raise ProfileError(values_file, f"{section}.replicas",
+                           f"must be a whole number of at least 1, got {replicas!r}")
     return replicas
 
 

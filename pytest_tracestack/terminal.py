@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import sys
 from dataclasses import dataclass
-from typing import ContextManager
 
 import pytest
 
@@ -16,7 +15,7 @@ class Terminal:
     config: pytest.Config
     stderr: bool = False    # lines go to stderr: an xdist worker's terminal reporter writes to /dev/null
 
-    def uncaptured(self) -> ContextManager[None]:
+    def uncaptured(self) -> contextlib.AbstractContextManager[None]:
         """Suspend pytest's capture (global and fixture) for the block, as ``pytest --pdb`` does."""
         capture = self.config.pluginmanager.get_plugin("capturemanager")
         return capture.global_and_fixture_disabled() if capture is not None else contextlib.nullcontext()

@@ -1,4 +1,5 @@
-"""Serves the responses recorded from a real Tempo 2.10.8 (tests/recorded/, README there) through httpx.MockTransport."""
+"""Serves the responses recorded from a real Tempo 2.10.8 (tests/recorded/, README there) through
+httpx.MockTransport."""
 
 from __future__ import annotations
 

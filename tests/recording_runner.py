@@ -7,10 +7,11 @@ import re
 import socket
 import tempfile
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -108,7 +109,7 @@ class RecordingRunner:
     pages: dict[str, Callable[[], str]] = field(default_factory=dict)   # forward argv fragment -> what it serves
 
     def on(self, fragment: str, returncode: int = 0, stdout: str = "", stderr: str = "",
-           raises: type[BaseException] | None = None, times: int | None = None) -> "RecordingRunner":
+           raises: type[BaseException] | None = None, times: int | None = None) -> RecordingRunner:
         def answer(argv: list[str]) -> CompletedCommand:
             if raises:
                 raise raises()

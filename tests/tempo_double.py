@@ -56,7 +56,7 @@ class FakeTempoForTests:
 
     # --- life cycle ---------------------------------------------------------------------------
 
-    def start(self) -> "FakeTempoForTests":
+    def start(self) -> FakeTempoForTests:
         self._server = ThreadingHTTPServer((self.host, self.port), _handler(self))
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
@@ -71,7 +71,7 @@ class FakeTempoForTests:
             self._server.server_close()
             self._server = None
 
-    def __enter__(self) -> "FakeTempoForTests":
+    def __enter__(self) -> FakeTempoForTests:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -185,7 +185,8 @@ def _handler(double: FakeTempoForTests) -> type[BaseHTTPRequestHandler]:
             limit = int(query.get("limit", ["20"])[0])
             if "tags" in query:
                 return self.reply_json(double.search_document(_tag_conditions(query["tags"][0]), limit))
-            conditions = [(scope or "", key, value) for scope, _, key, value in _CONDITION.findall(query.get("q", [""])[0])]
+            conditions = [(scope or "", key, value)
+                          for scope, _, key, value in _CONDITION.findall(query.get("q", [""])[0])]
             if not conditions:
                 return self.reply(400, b"invalid TraceQL query: the test double understands only k = \"v\"",
                                   "text/plain; charset=utf-8")

@@ -4,6 +4,7 @@ layer: the user's context on every command, a namespace of its own, and nothing 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -11,8 +12,6 @@ from pytest_tracestack.errors import UnavailableError
 from pytest_tracestack.kube.settings import KubeSettings
 from pytest_tracestack.profiles import load_profile
 from pytest_tracestack.runtimes.kind import KubeStepFailed, make_kube_runtime
-from pathlib import Path
-
 from recording_runner import RecordingRunner, runs_under_tmp_path, with_workdir_placeholder  # noqa: F401
 
 MANIFESTS = Path(__file__).resolve().parents[1] / "manifests"
@@ -108,7 +107,8 @@ def test_ctrl_c_while_waiting_for_a_rollout_removes_the_namespace() -> None:
     runner = _cluster().on("rollout status", raises=KeyboardInterrupt)
     with pytest.raises(KeyboardInterrupt):
         _runtime(runner).start(load_profile("nginx-otel"))
-    assert runner.lines()[-1] == f"{KUBECTL} delete namespace tracestack-t2 --wait=true --timeout=300s --ignore-not-found"
+    assert runner.lines()[-1] == (f"{KUBECTL} delete namespace tracestack-t2 --wait=true --timeout=300s "
+                                  "--ignore-not-found")
 
 
 def test_an_operator_installed_by_someone_else_is_not_touched() -> None:

@@ -27,8 +27,8 @@ def _stack(profile: str, runtime: str = "local", **binaries: str) -> Stack:
 def test_tempo_is_named_by_its_buildinfo_with_the_profiles_version_beside_it() -> None:
     tempo = FoundBinary("tempo", Path("/opt/tempo"), "3.0.3", "PATH (tempo)", "tempo, version 3.0.3 (branch: HEAD)")
     [used] = components_used(_stack("manifest", tempo="/opt/tempo"), {"tempo": tempo}, TEMPO_3_BUILD)
-    assert used.describe() == ("tempo v3.0.3 (/api/status/buildinfo at http://127.0.0.1:3100; /opt/tempo; PATH (tempo); "
-                               "not verified by tracestack; the profile says tempo_version 2.10.8)")
+    assert used.describe() == ("tempo v3.0.3 (/api/status/buildinfo at http://127.0.0.1:3100; /opt/tempo; "
+                               "PATH (tempo); not verified by tracestack; the profile says tempo_version 2.10.8)")
     assert used.real is False
 
 

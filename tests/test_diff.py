@@ -21,7 +21,6 @@ from pytest_tracestack.tempo import TempoClient
 from recorded_tempo import FIXTURES, TRACE_ID
 
 
-
 def _sent() -> list[Span]:
     return from_otlp_http_json((FIXTURES / "input-otlp.json").read_bytes())
 
@@ -81,7 +80,8 @@ def test_a_broken_parent_link_is_named() -> None:
 
 def test_a_child_turned_root_is_a_broken_parent() -> None:
     diff = _diff(lambda spans, rs: spans[1].pop("parentSpanId"))
-    assert [(d.kind, d.expected, d.actual) for d in diff.differences] == [("broken_parent", "8d0768a1b92d2e5d", "(root)")]
+    assert [(d.kind, d.expected, d.actual) for d in diff.differences] == [
+        ("broken_parent", "8d0768a1b92d2e5d", "(root)")]
 
 
 def test_clock_name_and_kind_changes_are_each_named_in_a_fixed_order() -> None:
@@ -260,7 +260,8 @@ def collector_to_sink(tmp_path_factory, otelcol_binary: Path):
     }))
     log = config.with_name("otelcol.log")
     with log.open("wb") as output:
-        process = subprocess.Popen([str(otelcol_binary), "--config", str(config)], stdout=output, stderr=subprocess.STDOUT)
+        process = subprocess.Popen([str(otelcol_binary), "--config", str(config)], stdout=output,
+                                   stderr=subprocess.STDOUT)
     try:
         _wait_healthy(process, ports["health"], log)
         yield sink, {"zipkin": f"http://127.0.0.1:{ports['zipkin']}/api/v2/spans",

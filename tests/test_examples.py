@@ -77,7 +77,8 @@ def test_the_teams_collector_pipeline_runs_for_real_on_the_local_runtime(pyteste
 
 def test_the_collector_runs_the_teams_config_with_only_local_addresses_changed(
         pytester: pytest.Pytester, repo: Path, collector_env, tmp_path: Path, monkeypatch) -> None:
-    rendered = _rendered(pytester, tmp_path, monkeypatch, "otelcol", "otelcol.yaml", "--tracestack-profile=my-collector")
+    rendered = _rendered(pytester, tmp_path, monkeypatch, "otelcol", "otelcol.yaml",
+                         "--tracestack-profile=my-collector")
     text, config = rendered["otelcol-0"]["text"], rendered["otelcol-0"]["config"]
     assert text.startswith(f"# Rendered by pytest-tracestack for the local runtime from "
                            f"{repo}/deploy/collector/collector.yaml (OpenTelemetryCollector gateway).")
@@ -111,6 +112,25 @@ def test_the_workflow_runs_the_gate_on_deploy_changes_and_installs_from_source()
     assert profiles == {path.stem for path in (EXAMPLE / "tracing").glob("*.yaml")}
 
 
+WORKFLOWS = [EXAMPLE / ".github" / "workflows" / "tracing-gate.yml",
+             EXAMPLE.parents[1] / ".github" / "workflows" / "tracestack-kind.yml"]
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda path: path.name)
+def test_each_workflow_to_copy_installs_from_source_and_pins_the_kind_and_kubectl_tracestack_needs(path: Path) -> None:
+    """helm/kind-action's own defaults are an older kind than the one kindest/node:v1.35.0 is built for, and a
+    kubectl older than tracestack's commands need; and pytest-tracestack is on no package index."""
+    from pytest_tracestack.kube.settings import KIND_NODE_IMAGE, KIND_VERSION
+    from pytest_tracestack.kube.tools import TOOLS, _numbers
+
+    steps = [step for job in yaml.safe_load(path.read_text())["jobs"].values() for step in job["steps"]]
+    kinds = [step.get("with") or {} for step in steps if str(step.get("uses", "")).startswith("helm/kind-action@")]
+    assert kinds and all(kind.get("version") == KIND_VERSION and kind.get("node_image") == KIND_NODE_IMAGE
+                         for kind in kinds), kinds
+    assert all(_numbers(kind.get("kubectl_version", "")) >= _numbers(TOOLS["kubectl"].minimum) for kind in kinds)
+    installs = [step["run"] for step in steps if "pip install" in step.get("run", "")]
+    assert installs and all("@ ${TRACESTACK_SOURCE}" in run for run in installs), installs
+
 # --- the gate catches a bad change ------------------------------------------------------------------
 
 
@@ -132,7 +152,8 @@ def test_a_receiver_turned_off_in_the_tempo_values_is_named_offline_and_on_the_l
     plan = pytester.runpytest("--tracestack-profile=my-tempo", "--tracestack-runtime=kind", "--tracestack-plan",
                               f"--tracestack-charts={STAND_INS}")
     assert plan.ret == 1
-    plan.stdout.fnmatch_lines([f"*{values}: traces.otlp.http.enabled is False, but profile my-tempo ingests otlp-http*"])
+    plan.stdout.fnmatch_lines(
+        [f"*{values}: traces.otlp.http.enabled is False, but profile my-tempo ingests otlp-http*"])
     # Against FAKE TEMPO FOR TESTS, which opens the receivers its config lists, as Tempo does.
     run = pytester.runpytest_subprocess("--tracestack-profile=my-tempo", "--tracestack-runtime=local",
                                         f"--tracestack-tempo={DOUBLE}", "-k", "roundtrip")

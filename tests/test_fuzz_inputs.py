@@ -12,8 +12,14 @@ from hypothesis import strategies as st
 
 from pytest_tracestack.errors import ProfileError
 from pytest_tracestack.model import Span
-from pytest_tracestack.otlp import OtlpDecodeError, from_otlp_http_json, from_protobuf_bytes, from_tempo_json, \
-    to_export_request, to_otlp_http_json
+from pytest_tracestack.otlp import (
+    OtlpDecodeError,
+    from_otlp_http_json,
+    from_protobuf_bytes,
+    from_tempo_json,
+    to_export_request,
+    to_otlp_http_json,
+)
 from pytest_tracestack.profiles import load_profile_file
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-10, 70000), st.text(max_size=12))

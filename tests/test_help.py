@@ -80,3 +80,13 @@ def test_install_lists_only_what_it_consulted_and_honours_the_env_var(capsys, tm
     monkeypatch.setenv("TRACESTACK_TEMPO", str(tmp_path / "nothing-here"))
     code, text = _tracestack(capsys, "install", "tempo", "--no-download")
     assert code == 1 and f"TRACESTACK_TEMPO = {tmp_path}/nothing-here: no executable file there" in text
+
+
+def test_install_takes_the_mirror_from_the_same_variable_as_pytest(capsys, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("TRACESTACK_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("TRACESTACK_DOWNLOAD_BASE", "http://127.0.0.1:9")      # nothing listens on the discard port
+    code, text = _tracestack(capsys, "install", "tempo")
+    assert code == 1
+    assert "download http://127.0.0.1:9/grafana/tempo/releases/download/v" in text

@@ -11,14 +11,13 @@ import re
 import subprocess
 import tarfile
 import threading
+from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import yaml
 
-from pytest_tracestack.errors import UnavailableError
 from pytest_tracestack.kube.charts import ChartNotFound, chart_source
 from pytest_tracestack.kube.install import CERTS_GENERATED
 from pytest_tracestack.profile_paths import as_copy
@@ -215,4 +214,5 @@ def test_without_any_helm_the_plan_fails_saying_what_was_tried(pytester: pytest.
     result = _plan(pytester, "distributed", f"--tracestack-charts={STAND_INS}")
     out = result.stdout.str()
     assert result.ret == 1, out
-    assert "helm v3.19.0 was not found: install helm v3.19.0" in out and "Tried, in order:" in out and "download: not allowed" in out
+    assert "helm v3.19.0 was not found: install helm v3.19.0" in out
+    assert "Tried, in order:" in out and "download: not allowed" in out

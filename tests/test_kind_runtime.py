@@ -70,7 +70,8 @@ def test_manifest_on_a_new_cluster_runs_exactly_these_commands_and_deletes_the_c
     started = _strip(runner.lines())
     assert started == [
         "kind get clusters",
-        "kind create cluster --name tracestack --image kindest/node:v1.35.0 --kubeconfig $WORKDIR/kubeconfig --wait 120s",
+        "kind create cluster --name tracestack --image kindest/node:v1.35.0 --kubeconfig $WORKDIR/kubeconfig "
+        "--wait 120s",
         "kind export kubeconfig --name tracestack --kubeconfig $WORKDIR/kubeconfig",
         f"{KUBECTL} get namespace tracestack-t1 --ignore-not-found -o name",
         f"{KUBECTL} create namespace tracestack-t1",
@@ -84,7 +85,7 @@ def test_manifest_on_a_new_cluster_runs_exactly_these_commands_and_deletes_the_c
         f"{KUBECTL} port-forward --address=127.0.0.1 --namespace tracestack-t1 svc/tempo-svc <local-port>:3100",
     ]
     # The rollout waits get the deadline on the command line, and a little more for the process itself.
-    assert [t for line, t in zip(started, runner.timeouts) if "rollout status" in line] == [230, 230]
+    assert [t for line, t in zip(started, runner.timeouts, strict=True) if "rollout status" in line] == [230, 230]
     tempo = stack.first("tempo")
     assert tempo.address == "127.0.0.1" and set(tempo.ports) == {"otlp-grpc", "otlp-http", "http"}
     assert len(set(tempo.ports.values())) == 3
@@ -310,7 +311,8 @@ def test_ctrl_c_while_creating_the_cluster_still_deletes_it() -> None:
 def test_a_port_forward_that_dies_stops_the_others_and_cleans_up() -> None:
     runner = _existing_cluster()
     runner.forward_failures += ["", "error: unable to forward port because pod is not running. Current status=Pending"]
-    with pytest.raises(PortForwardFailed, match=r"svc/tempo-svc:4318 exited before it listened(.|\n)*pod is not running"):
+    with pytest.raises(PortForwardFailed,
+                       match=r"svc/tempo-svc:4318 exited before it listened(.|\n)*pod is not running"):
         _runtime(runner).start(load_profile("manifest"))
     assert len(runner.forwards) == 2 and all(forward.stopped for forward in runner.forwards)
     assert "delete namespace tracestack-t1" in runner.lines()[-1]
@@ -347,8 +349,9 @@ def test_keep_on_failure_leaves_everything_and_the_error_says_how_to_remove_it()
 
 
 def test_a_namespace_that_could_not_be_created_is_not_deleted() -> None:
-    runner = _existing_cluster().on("create namespace", returncode=1,
-                                    stderr='Error from server (AlreadyExists): namespaces "tracestack-t1" already exists')
+    runner = _existing_cluster().on(
+        "create namespace", returncode=1,
+        stderr='Error from server (AlreadyExists): namespaces "tracestack-t1" already exists')
     with pytest.raises(KubeStepFailed, match="AlreadyExists"):
         _runtime(runner).start(load_profile("manifest"))
     assert not any("delete" in line for line in runner.lines())
@@ -460,6 +463,19 @@ def test_a_chart_helm_refuses_stops_the_run_before_anything_is_created() -> None
     assert "got string, want array" in message
     assert len(runner.lines()) == 1 and not list((Path(tempfile.gettempdir())).glob("tracestack-operator-*"))
 
+
+def test_a_chart_repository_out_of_reach_is_answered_with_how_to_take_the_chart_from_a_directory() -> None:
+    # helm v3.19.0's own words when the repository cannot be resolved (recorded on a machine without network)
+    unreachable = ('Error: looks like "https://grafana-community.github.io/helm-charts" is not a valid chart '
+                   'repository or cannot be reached: Get "https://grafana-community.github.io/helm-charts/index.yaml": '
+                   'dial tcp: lookup grafana-community.github.io on 10.255.255.53:53: no such host')
+    runner = _new_cluster().on(" template tempo ", returncode=1, stderr=unreachable)
+    with pytest.raises(ChartRenderFailed) as raised:
+        _runtime(runner).start(load_profile("distributed"))
+    assert str(raised.value).endswith(
+        "Without access to https://grafana-community.github.io/helm-charts: fetch the chart once where it is reachable "
+        "(`helm pull tempo-distributed --repo https://grafana-community.github.io/helm-charts --version 2.26.2 -d "
+        "charts/`) and pass --tracestack-charts=charts/ (TRACESTACK_CHARTS; `tracestack images --charts`)")
 
 @pytest.mark.parametrize(("settings", "expected"), [
     ({}, "1.35.0"),

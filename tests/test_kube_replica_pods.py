@@ -26,8 +26,7 @@ from pytest_tracestack.load.scrape import Sampler
 from pytest_tracestack.load.verdicts import judge
 from pytest_tracestack.profiles import load_profile, load_profile_file
 from recording_runner import RecordingRunner, runs_under_tmp_path  # noqa: F401
-from test_kind_runtime import (KUBECTL, MANIFESTS, _new_cluster, _runtime, _strip,  # noqa: F401
-                               _with_rendered_charts, engine_answers)
+from test_kind_runtime import KUBECTL, MANIFESTS, _new_cluster, _runtime, _strip, _with_rendered_charts, engine_answers  # noqa: F401
 
 TEMPO = Path(__file__).with_name("load_data") / "tempo-2.10.8"
 LABELS = "app.kubernetes.io/name=tempo,app.kubernetes.io/instance=tempo,app.kubernetes.io/component="
@@ -77,7 +76,8 @@ def test_the_plan_lists_a_forward_per_pod_of_every_component_the_load_judges() -
     actions = [step.action for step in steps]
     # The forwards are stopped before anything is removed.
     assert actions.index("stop") == actions.index("remove") - 1
-    assert "every kubectl port-forward this run started (to Services and to pods)" in steps[actions.index("stop")].description
+    stop_step = steps[actions.index("stop")]
+    assert "every kubectl port-forward this run started (to Services and to pods)" in stop_step.description
 
 
 def test_a_load_run_on_distributed_forwards_the_distributor_and_each_of_the_three_ingesters_on_its_own() -> None:
@@ -271,7 +271,8 @@ def _with_pod_forwards(tmp_path: Path, entries: list[dict]) -> Path:
     ({"component": "gateway", "selector": "a=b", "ports": {"http": 3200}}, "kubernetes.pod_forwards.0.component",
      "'gateway' is not a component of the profile"),
 ])
-def test_a_pod_forward_that_misses_a_port_the_load_run_needs_is_a_profile_error(tmp_path: Path, entry, key, said) -> None:
+def test_a_pod_forward_that_misses_a_port_the_load_run_needs_is_a_profile_error(tmp_path: Path, entry, key,
+                                                                                said) -> None:
     profile = load_profile_file(_with_pod_forwards(tmp_path, [entry]))
     with pytest.raises(ProfileError) as raised:
         kubernetes_section(profile)

@@ -33,7 +33,8 @@ def _deployment_taking(capacity_mb_s: float, ran: list[str]):
 
 def test_the_search_stops_at_the_first_broken_step_and_reports_the_knee() -> None:
     ran: list[str] = []
-    result = capacity_search(_deployment_taking(3.0, ran), [parse_rate(r) for r in ("1MB/s", "2MB/s", "4MB/s", "8MB/s")])
+    rates = [parse_rate(r) for r in ("1MB/s", "2MB/s", "4MB/s", "8MB/s")]
+    result = capacity_search(_deployment_taking(3.0, ran), rates)
     assert ran == ["1 MB/s", "2 MB/s", "4 MB/s"]
     assert result.knee.describe() == "2 MB/s" and result.broke_at.describe() == "4 MB/s"
     assert result.describe().splitlines() == [
@@ -56,6 +57,7 @@ def test_knee_below_the_first_step_and_no_break() -> None:
 
 
 def test_geometric_steps() -> None:
-    assert [r.describe() for r in geometric_rates(parse_rate("1MB/s"), 2, 4)] == ["1 MB/s", "2 MB/s", "4 MB/s", "8 MB/s"]
+    steps = geometric_rates(parse_rate("1MB/s"), 2, 4)
+    assert [r.describe() for r in steps] == ["1 MB/s", "2 MB/s", "4 MB/s", "8 MB/s"]
     with pytest.raises(ValueError, match=r"factor > 1"):
         geometric_rates(parse_rate("1MB/s"), 1, 3)

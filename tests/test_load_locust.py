@@ -41,8 +41,8 @@ def locust(tmp_path: Path, seconds: int, users: int = 2, host: str | None = None
             "--exit-code-on-error", "0", "--csv", str(tmp_path / "locust"), "--csv-full-history"]
     environment = {**{k: v for k, v in os.environ.items() if not k.startswith("TRACESTACK_")}, **env,
                    "PYTHONPATH": str(REPO)}
-    done = subprocess.run(argv + (["--host", host] if host else []) + list(extra), env=environment, capture_output=True, text=True,
-                          timeout=seconds + 60, cwd=tmp_path)
+    done = subprocess.run(argv + (["--host", host] if host else []) + list(extra), env=environment,
+                          capture_output=True, text=True, timeout=seconds + 60, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     return read_stats(done.stdout, tmp_path / "locust", len(REQUEST.data), REQUEST.spans)
 

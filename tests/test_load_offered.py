@@ -42,7 +42,8 @@ def test_the_issue_run_fails_where_it_passed_before() -> None:
     (GeneratorSide(cores=0.5, wait_share=0.34, machine_busy_cores=2.0, machine_cores=2, in_flight_limit=128),
      "machine", "the machine ran out of CPU: the generator waited for a core 34% of the time (limit 10%)"),
     (GeneratorSide(cores=0.5, machine_busy_cores=1.9, machine_cores=2, in_flight_limit=128), "machine",
-     "the machine ran out of CPU: its 2 cores were 1.90 busy on average (limit 90%), so the generator waited for a core"),
+     "the machine ran out of CPU: its 2 cores were 1.90 busy on average (limit 90%), "
+     "so the generator waited for a core"),
     (GeneratorSide(cores=0.5, machine_busy_cores=1.0, machine_cores=2, in_flight_limit=20), "stack latency",
      "the stack answered too slowly: 17 requests were in flight on average of the 20 the users may have"),
     (GeneratorSide(cores=0.5, machine_busy_cores=1.0, machine_cores=2, in_flight_limit=128), "not measured",

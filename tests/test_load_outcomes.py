@@ -8,8 +8,15 @@ import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from pytest_tracestack.load.locust_stats import percentile, read_stats
-from pytest_tracestack.load.outcomes import (Failed, PartiallyRejected, Refused, grpc_outcome, http_outcome,
-                                             parse_failure, partial_outcome)
+from pytest_tracestack.load.outcomes import (
+    Failed,
+    PartiallyRejected,
+    Refused,
+    grpc_outcome,
+    http_outcome,
+    parse_failure,
+    partial_outcome,
+)
 
 RUN = Path(__file__).with_name("load_data") / "locust-run"
 
@@ -44,7 +51,8 @@ def test_an_unknown_failure_text_is_kept_as_a_failure() -> None:
 
 
 def test_a_recorded_locust_run_reads_back_per_target_with_refusals_by_status() -> None:
-    stats = read_stats((RUN / "stdout.json").read_text(), RUN / "locust", bytes_per_request=48043, spans_per_request=122)
+    stats = read_stats((RUN / "stdout.json").read_text(), RUN / "locust", bytes_per_request=48043,
+                       spans_per_request=122)
     healthy, refusing = stats.targets["otlp-grpc 127.0.0.1:39057"], stats.targets["otlp-grpc 127.0.0.1:33133"]
     assert (healthy.requests, healthy.failed_requests, healthy.failures) == (39, 0, {})
     assert (refusing.requests, refusing.failed_requests) == (39, 3)

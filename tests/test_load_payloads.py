@@ -45,7 +45,8 @@ def test_stamping_changes_only_the_ids() -> None:
     # the tree's structure is kept: a span's parent is the stamped counterpart of its original parent
     position = {span.span_id: n for n, span in enumerate(stamped)}
     original_position = {span.span_id: n for n, span in enumerate(original)}
-    assert [position.get(s.parent_span_id) for s in stamped] == [original_position.get(s.parent_span_id) for s in original]
+    assert ([position.get(s.parent_span_id) for s in stamped]
+            == [original_position.get(s.parent_span_id) for s in original])
 
 
 def test_a_request_cycles_through_the_mix_of_shapes() -> None:

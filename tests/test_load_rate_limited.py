@@ -13,9 +13,9 @@ from pathlib import Path
 import grpc
 import httpx
 import pytest
-from doubles.tempo_rate_limit_for_tests import TempoRateLimitForTests
 from google.rpc.status_pb2 import Status
 
+from doubles.tempo_rate_limit_for_tests import TempoRateLimitForTests
 from pytest_tracestack.load.payloads import build_request
 from pytest_tracestack.load.runner import run_load
 from pytest_tracestack.profiles import load_profile
@@ -58,7 +58,8 @@ def test_the_double_answers_what_the_recorded_tempo_answered(distributor: TempoR
     body = ast.literal_eval(re.search(r"OTLP/HTTP answer .*\| body: (b'.*')", RECORDED)[1])
     assert (answer.status_code, answer.headers["content-type"]) == (429, "application/x-protobuf")
     assert Status.FromString(answer.content).code == Status.FromString(body).code == 8
-    assert Status.FromString(answer.content).message == Status.FromString(body).message.replace("2074881", str(len(big)))
+    recorded_message = Status.FromString(body).message
+    assert Status.FromString(answer.content).message == recorded_message.replace("2074881", str(len(big)))
 
 
 @pytest.mark.parametrize("protocol", ["otlp-grpc", "otlp-http"])

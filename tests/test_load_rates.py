@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_tracestack.load.pacing import (Pacing, apply_message, grpc_target, http_url, in_flight_per_user,
-                                           pacing_message, parse_load_rate, split_targets)
+from pytest_tracestack.load.pacing import (
+    Pacing,
+    apply_message,
+    grpc_target,
+    http_url,
+    in_flight_per_user,
+    pacing_message,
+    parse_load_rate,
+    split_targets,
+)
 from pytest_tracestack.load.rates import Rate, parse_duration, parse_rate, parse_steps
 
 
@@ -42,8 +50,9 @@ def test_rates_describe_and_convert() -> None:
 
 def test_durations_parse_and_refuse_nonsense() -> None:
     assert [parse_duration(t) for t in ("30s", "2m", "1.5h", "500ms", "10", 12)] == [30, 120, 5400, 0.5, 10, 12]
-    for bad in ("soon", "0s", "-3s", 0):
-        with pytest.raises(ValueError, match=r"is not a duration: write a positive number with ms, s, m or h, e.g. 30s"):
+    for bad in ("soon", "0s", "-3s", 0, True):   # True: what YAML makes of `duration: yes`
+        with pytest.raises(ValueError,
+                           match=r"is not a duration: write a positive number with ms, s, m or h, e.g. 30s"):
             parse_duration(bad)
 
 

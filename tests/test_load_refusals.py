@@ -11,7 +11,8 @@ from pytest_tracestack.load.refusals import RateLimit, explain_discards, explain
 
 RECORDED = (Path(__file__).with_name("load_data") / "tempo-2.10.8" / "rate-limited.txt").read_text()
 GRPC = re.findall(r"OTLP gRPC answer after \d+ accepted requests: StatusCode\.(\w+) \| details: (.*)", RECORDED)
-HTTP = re.search(r"OTLP/HTTP answer after \d+ accepted requests: (\d+) \| content-type: (\S+) \| body: (b'.*')", RECORDED)
+HTTP = re.search(r"OTLP/HTTP answer after \d+ accepted requests: (\d+) \| content-type: (\S+) \| body: (b'.*')",
+                 RECORDED)
 
 
 def test_the_recorded_answers_are_both_forms() -> None:
@@ -35,8 +36,8 @@ def test_a_grpc_rate_limited_refusal_keeps_tempos_limit_and_groups_without_the_r
 
 def test_the_verdict_names_the_per_tenant_limit_tempo_reported_and_its_override() -> None:
     text = explain_refusal(parse_failure(repr(grpc_outcome(*GRPC[1])))[1])
-    assert text == ("refused by the per-tenant ingestion rate limit (local 1,000,000 B/s, global 0 B/s, burst 1,000,000 "
-                    "B, as Tempo reported): a configuration limit, not the stack's capacity; set "
+    assert text == ("refused by the per-tenant ingestion rate limit (local 1,000,000 B/s, global 0 B/s, "
+                    "burst 1,000,000 B, as Tempo reported): a configuration limit, not the stack's capacity; set "
                     "overrides.defaults.ingestion.rate_limit_bytes / overrides.defaults.ingestion.burst_size_bytes "
                     "above the rate asked, or ask less")
 
@@ -52,13 +53,15 @@ def test_the_http_429_answer_is_read_from_its_protobuf_status() -> None:
     status, content_type, body = int(HTTP[1]), HTTP[2], ast.literal_eval(HTTP[3])
     outcome = http_outcome(status, body, None, content_type)
     kind, text = parse_failure(repr(outcome))
-    assert kind == "refused" and text.startswith("HTTP 429: RATE_LIMITED: batch size (2074881 bytes) exceeds ingestion "
-                                                 "limit (local: 1000000 bytes/s, global: 0 bytes/s, burst: 1000000 bytes)")
+    assert kind == "refused"
+    assert text.startswith("HTTP 429: RATE_LIMITED: batch size (2074881 bytes) exceeds ingestion "
+                           "limit (local: 1000000 bytes/s, global: 0 bytes/s, burst: 1000000 bytes)")
     assert "configuration limit" in explain_refusal(text)
 
 
 def test_other_refusals_keep_their_message_but_are_not_called_a_limit() -> None:
-    kind, text = parse_failure(repr(grpc_outcome("UNAVAILABLE", "at least 2 live replicas required, could only find 1")))
+    outcome = grpc_outcome("UNAVAILABLE", "at least 2 live replicas required, could only find 1")
+    kind, text = parse_failure(repr(outcome))
     assert (kind, text) == ("refused", "UNAVAILABLE: at least 2 live replicas required, could only find 1")
     assert explain_refusal(text) is None
     assert parse_failure("Refused('RESOURCE_EXHAUSTED')") == ("refused", "RESOURCE_EXHAUSTED"), "rows of older runs"

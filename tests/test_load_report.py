@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -34,10 +35,12 @@ def _result() -> LoadResult:
         ticks = [start - 0.5 + k for k in range(int(end - start) + 3)]
         series[name] = Series(name, "otelcol", [
             ReplicaSample(t, (50 + 5 * k + n) * 2**20, 1.0 + 0.05 * k,
-                          {"accepted_spans": accepted * min(1.0, k / (len(ticks) - 2)), "refused_spans": 366.0 * n * (k > 0),
+                          {"accepted_spans": accepted * min(1.0, k / (len(ticks) - 2)),
+                           "refused_spans": 366.0 * n * (k > 0),
                            "exported_spans": accepted * min(1.0, k / (len(ticks) - 2))}, True)
             for k, t in enumerate(ticks)])
-    series[GENERATOR] = Series(GENERATOR, GENERATOR, [ReplicaSample(start + k, 80 * 2**20, 0.1 * k, {}) for k in range(5)])
+    series[GENERATOR] = Series(GENERATOR, GENERATOR,
+                               [ReplicaSample(start + k, 80 * 2**20, 0.1 * k, {}) for k in range(5)])
     targets = {"otelcol": Target("testbed Trace10kSPS", throughput_mb_s=(5, 5), memory_mib=(100, 100), cpu_cores=0.2)}
     figures = [replica_figures(series[name], stats, request_name, stats.window) for name, request_name in NAMES.items()]
     sink = SinkFigures(received_bytes=75 * 48043, received_spans=75 * 122)
@@ -83,6 +86,6 @@ def test_offered_rate_per_target_integrates_to_the_bytes_sent_and_ends_with_the_
     points = offered_rate(stats, name)
     first = min((p for p in stats.history if p.name == name), key=lambda p: p.at)
     times = [first.at] + [t for t, _ in points]
-    sent = sum(rate * (t2 - t1) for t1, t2, (_, rate) in zip(times, times[1:], points))
+    sent = sum(rate * (t2 - t1) for (t1, t2), (_, rate) in zip(pairwise(times), points, strict=True))
     assert points[-1][0] == stats.targets[name].last_request
     assert sent == pytest.approx((stats.targets[name].requests - first.requests) * 48043)

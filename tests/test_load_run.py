@@ -15,9 +15,8 @@ import re
 import socket
 import subprocess
 import time
-from pathlib import Path
-
 from concurrent import futures
+from pathlib import Path
 
 import grpc
 import httpx
@@ -125,7 +124,8 @@ def test_otlp_http_load_is_measured_the_same_way(pipeline, tmp_path: Path) -> No
     result = run_load(stack, "4000spans/s", "4s", "otlp-http", tmp_path / "load", sink=sink)
     write_load_report(result, tmp_path / "load")
     assert result.passed, result.failures()
-    assert result.figures[0].counters["http_request_bytes"] > 0 and "grpc_request_bytes" not in result.figures[0].counters
+    counters = result.figures[0].counters
+    assert counters["http_request_bytes"] > 0 and "grpc_request_bytes" not in counters
     _check_accepted_bytes_agree_with_the_sink(tmp_path / "load", min_samples=3)
 
 
@@ -235,8 +235,9 @@ def test_the_plugin_fails_a_load_check_naming_replica_figure_and_limit(pytester:
     (scenarios / "tight-collector.yaml").write_text(
         "extends: collector\nname: tight-collector\ntargets:\n  otelcol:\n    memory_mib: 20\n"
         "    source: a limit below what any collector needs\n")
-    result = pytester.runpytest_subprocess(f"--tracestack-scenarios={scenarios}", "--tracestack-profile=tight-collector",
-                                           "--tracestack-load=1MB/s", "--tracestack-load-duration=3s", "-k", "test_load")
+    result = pytester.runpytest_subprocess(f"--tracestack-scenarios={scenarios}",
+                                           "--tracestack-profile=tight-collector", "--tracestack-load=1MB/s",
+                                           "--tracestack-load-duration=3s", "-k", "test_load")
     outcomes = result.parseoutcomes()
     assert outcomes.get("failed") == 1 and "passed" not in outcomes
     result.stdout.fnmatch_lines(["*otelcol-0 peak RSS * MiB, limit 20 MiB (a limit below what any collector needs)*"])
@@ -252,8 +253,9 @@ def test_knee(tracestack_capacity):
     result = tracestack_capacity(["0.5MB/s", "500MB/s"], duration="3s")
     print(result.describe())
 """)
-    result = pytester.runpytest_subprocess(f"--tracestack-scenarios={scenarios}", "--tracestack-profile=small-collector",
-                                           "test_capacity.py", "-k", "test_knee", "-s")
+    result = pytester.runpytest_subprocess(f"--tracestack-scenarios={scenarios}",
+                                           "--tracestack-profile=small-collector", "test_capacity.py",
+                                           "-k", "test_knee", "-s")
     assert result.parseoutcomes().get("passed") == 1
     result.stdout.fnmatch_lines(["*0.5 MB/s: held", "500 MB/s: broke: *otelcol-0 accepted * MB/s of the 500.00 MB/s "
                                  "asked of it (limit: at least 450.00 MB/s, 90%)*", "knee: 0.5 MB/s"])

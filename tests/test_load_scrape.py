@@ -11,8 +11,18 @@ from pathlib import Path
 import pytest
 
 from pytest_tracestack.errors import ProfileError
-from pytest_tracestack.load.scrape import (Probe, ReplicaSample, Sampler, Series, counters_from_text, cpu_seconds,
-                                           machine_cores, machine_cpu_seconds, metrics_url, rss_bytes)
+from pytest_tracestack.load.scrape import (
+    Probe,
+    ReplicaSample,
+    Sampler,
+    Series,
+    counters_from_text,
+    cpu_seconds,
+    machine_cores,
+    machine_cpu_seconds,
+    metrics_url,
+    rss_bytes,
+)
 from pytest_tracestack.profiles import load_profile
 from pytest_tracestack.prometheus import MetricsParseError
 from pytest_tracestack.runtimes.base import Replica
@@ -62,7 +72,8 @@ def test_every_tempo_replica_is_scraped_on_its_http_port_and_a_collector_on_its_
     otelcol = load_profile("collector").components["otelcol"]
     assert metrics_url(Replica("otelcol", 0, "127.0.7.1", dict(otelcol.ports)), otelcol) == "http://127.0.7.1:8888/metrics"
     # a runtime that does not reach the port (kind forwards only some ports): nothing to scrape, said so later
-    assert metrics_url(Replica("distributor", 0, "127.0.0.1", {"otlp-grpc": 4317}), distributed.components["distributor"]) is None
+    replica = Replica("distributor", 0, "127.0.0.1", {"otlp-grpc": 4317})
+    assert metrics_url(replica, distributed.components["distributor"]) is None
 
 
 def test_a_metrics_endpoint_naming_an_undeclared_port_is_a_profile_error(tmp_path: Path) -> None:
@@ -120,7 +131,8 @@ def _series(*points: tuple[float, int | None, dict[str, float]]) -> Series:
 
 
 def test_counters_become_rates_and_a_counter_that_appears_late_starts_from_zero() -> None:
-    series = _series((100.0, None, {}), (101.0, None, {"accepted_spans": 500.0}), (103.0, None, {"accepted_spans": 1500.0}))
+    series = _series((100.0, None, {}), (101.0, None, {"accepted_spans": 500.0}),
+                     (103.0, None, {"accepted_spans": 1500.0}))
     assert series.rate("accepted_spans") == [(101.0, 500.0), (103.0, 500.0)]
     assert series.delta("accepted_spans") == 1500.0
     assert series.delta("refused_spans") is None and series.rate("refused_spans") == []

@@ -29,7 +29,8 @@ def _stats(requests: int = 200, failures: dict[str, int] | None = None, seconds:
 def _series(accepted_spans: float, rss_mib: float = 60, cores: float = 0.1, extra: dict | None = None) -> Series:
     series = Series("otelcol-0", "otelcol", source="http://127.0.0.1:8888/metrics")
     series.samples = [ReplicaSample(999.0, 40 * MIB, 5.0, {}, True),
-                      ReplicaSample(1005.0, int(rss_mib * MIB), 5.0 + cores * 6, {"accepted_spans": accepted_spans / 2}, True),
+                      ReplicaSample(1005.0, int(rss_mib * MIB), 5.0 + cores * 6,
+                                    {"accepted_spans": accepted_spans / 2}, True),
                       ReplicaSample(1011.0, 50 * MIB, 5.0 + cores * 12,
                                     {"accepted_spans": accepted_spans, "exported_spans": accepted_spans,
                                      "refused_spans": 0.0, **(extra or {})}, True)]
@@ -140,9 +141,9 @@ def test_replicas_implied_for_a_traffic_figure() -> None:
     target = Target("seed 000 sizing guide", throughput_mb_s=(10, 10))
     held = implied_replicas(45e6, "distributor", [_entry(60)], 10.0, True, target)
     assert (held.replicas, held.bound, held.sizing_replicas, held.measured_mb_s) == (8, "at most", 5, 6.0)
-    assert held.text == ("distributor: at most 8 replica(s) for 45 MB/s at the 6.00 MB/s one replica took (the run held: "
-                         "its capacity is at least that); the sizing guide says 5 at 10 MB/s per replica "
-                         "(seed 000 sizing guide)")
+    assert held.text == ("distributor: at most 8 replica(s) for 45 MB/s at the 6.00 MB/s one replica took "
+                         "(the run held: its capacity is at least that); the sizing guide says 5 at 10 MB/s "
+                         "per replica (seed 000 sizing guide)")
     broke = implied_replicas(45e6, "distributor", [_entry(120)], 10.0, False, target)
     assert (broke.replicas, broke.bound) == (4, "about")
     ingester = sizing_only(45e6, "ingester", Target("seed 000 sizing guide", throughput_mb_s=(3, 5)))
@@ -162,7 +163,7 @@ def _recorded(replica: str, component: str) -> Series:
     at_start = {key: (value if key.startswith("tempo_limit:") else 0.0) for key, value in counters.items()}
     return Series(replica, component, [ReplicaSample(1000.0, None, None, at_start, True),
                                        ReplicaSample(1015.0, None, None, counters, True)],
-                  source=f"http://127.0.1.1:3200/metrics")
+                  source="http://127.0.1.1:3200/metrics")
 
 
 def _tempo_stats(failures: dict[str, int] | None = None) -> GeneratorStats:
@@ -204,9 +205,9 @@ def test_replication_accounting_holds_for_the_recorded_run() -> None:
     assert not _failed(verdicts), _failed(verdicts)
     text = next(v.text for v in verdicts if v.subject == "ingester-1" and v.figure == "ingester share")
     assert text == ("ingester-1 received 59.63 MB (3.98 MB/s), 82% of its due 73.16 MB: 100% of what the distributors "
-                    "accepted with replication factor 3 over 3 ingester(s); limit 70%-100% of that, the ingesters count "
-                    "the traces re-encoded for them (81.5-85.5 % in a recorded Tempo 2.10.8 run); sized for 3-5 MB/s per "
-                    "replica (seed 000 sizing guide: 2.5 cores, 4-20 GB per 3-5 MB/s)")
+                    "accepted with replication factor 3 over 3 ingester(s); limit 70%-100% of that, "
+                    "the ingesters count the traces re-encoded for them (81.5-85.5 % in a recorded Tempo 2.10.8 run); "
+                    "sized for 3-5 MB/s per replica (seed 000 sizing guide: 2.5 cores, 4-20 GB per 3-5 MB/s)")
     agree = next(v for v in verdicts if v.subject == "delivery" and v.figure.startswith("bytes"))
     assert agree.passed and agree.text.startswith("bytes answered OK to the generator 73.12 MB vs bytes the entry "
                                                   "replicas accepted 73.16 MB: 0.05% apart")
@@ -217,7 +218,8 @@ def test_an_ingester_that_missed_writes_fails_the_replication_accounting() -> No
     figures = _tempo_figures(stats)
     figures[3].counters["ingester_bytes"] *= 2 / 3         # a third of the writes missed ingester-2
     failed = _failed(_tempo_verdicts(stats, figures))
-    assert [text.split(":")[0] for text in failed] == ["ingester-2 received 41.36 MB (2.76 MB/s), 57% of its due 73.16 MB"]
+    assert [text.split(":")[0] for text in failed] == [
+        "ingester-2 received 41.36 MB (2.76 MB/s), 57% of its due 73.16 MB"]
 
 
 def test_ingesters_given_more_than_their_replication_factor_allows_fail() -> None:
@@ -252,9 +254,10 @@ def test_an_entry_replica_whose_accepted_bytes_are_unknown_fails_the_floor() -> 
     floor = next(v for v in verdicts if v.figure == "accepted MB/s")
     assert (floor.passed, floor.value) == (False, None)
     assert floor.text == ("distributor-0 accepted MB/s not measured (no /metrics to read: its component declares none "
-                          "this runtime reaches (profile key components.distributor.metrics, e.g. 'http:http/metrics' for "
-                          "Tempo)): the floor of 4.50 MB/s (90% of the 5.00 MB/s asked of it) cannot be checked; sized "
-                          "for 10 MB/s per replica (seed 000 sizing guide: 2 cores, 2 GB per 10 MB/s)")
+                          "this runtime reaches (profile key components.distributor.metrics, "
+                          "e.g. 'http:http/metrics' for Tempo)): the floor of 4.50 MB/s "
+                          "(90% of the 5.00 MB/s asked of it) cannot be checked; sized for 10 MB/s per replica "
+                          "(seed 000 sizing guide: 2 cores, 2 GB per 10 MB/s)")
     silent = Series("distributor-0", "distributor", [ReplicaSample(1000.0, None, None, {}, False)],
                     source="http://127.0.1.1:3200/metrics")
     text = replica_figures(silent, stats, DISTRIBUTOR_NAME, (1000.0, 1015.0)).why_not_measured()
@@ -267,8 +270,9 @@ def test_refusals_by_the_ingestion_limit_are_named_with_the_limit_and_the_overri
     stats = _tempo_stats({refused: 563})
     failed = _failed(_tempo_verdicts(stats, _tempo_figures(stats)))
     assert f"distributor-0 answered 563 of 2085 requests with an error ({refused}: 563), limit 0; 563 refused by the " \
-           "per-tenant ingestion rate limit (local 1,000,000 B/s, global 0 B/s, burst 1,000,000 B, as Tempo reported): " \
-           "a configuration limit, not the stack's capacity; set overrides.defaults.ingestion.rate_limit_bytes / " \
+           "per-tenant ingestion rate limit (local 1,000,000 B/s, global 0 B/s, burst 1,000,000 B, " \
+           "as Tempo reported): a configuration limit, not the stack's capacity; " \
+           "set overrides.defaults.ingestion.rate_limit_bytes / " \
            "overrides.defaults.ingestion.burst_size_bytes above the rate asked, or ask less" in failed
 
 
@@ -278,9 +282,9 @@ def test_discarded_spans_fail_naming_the_reason_and_what_sets_it() -> None:
     series.samples[-1].counters.update({"discarded_spans": 42.0, "discarded_spans:live_traces_exceeded": 42.0})
     figures = replica_figures(series, stats, DISTRIBUTOR_NAME, (1000.0, 1015.0))
     failed = _failed(judge(stats, 5e6, [figures], {}, GeneratorSide(cores=0.2)))
-    assert failed == ["distributor-0 discarded spans: 42, limit 0 (live_traces_exceeded 42: more live traces per ingester "
-                      "than the per-tenant limit (max_local_traces_per_user 10,000), dropped silently (the push was "
-                      "answered OK); a configuration limit, not a capacity: "
+    assert failed == ["distributor-0 discarded spans: 42, limit 0 (live_traces_exceeded 42: "
+                      "more live traces per ingester than the per-tenant limit (max_local_traces_per_user 10,000), "
+                      "dropped silently (the push was answered OK); a configuration limit, not a capacity: "
                       "overrides.defaults.ingestion.max_traces_per_user)"]
 
 

@@ -51,7 +51,8 @@ def test_each_replica_runs_on_its_own_loopback_address_and_stops_cleanly(otelcol
 def test_a_component_that_exits_at_start_is_reported_with_its_log(otelcol_binary: Path, tmp_path: Path) -> None:
     profile_text = (SCENARIOS / "lone-collector.yaml").read_text().replace(
         "      service.extensions: [health_check]", "      service.extensions: [health_check, zpages]")
-    (tmp_path / "broken-collector.yaml").write_text(profile_text.replace("name: lone-collector", "name: broken-collector"))
+    broken = profile_text.replace("name: lone-collector", "name: broken-collector")
+    (tmp_path / "broken-collector.yaml").write_text(broken)
     runtime = _runtime(otelcol_binary, report_dir=tmp_path / "report")
     with pytest.raises(ComponentExited) as raised:
         runtime.start(load_profile("broken-collector", [tmp_path]))

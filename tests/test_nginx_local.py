@@ -14,8 +14,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from nginx_without_otel_for_tests import (TEST_ONLY_NOTE, launch_nginx_without_otel_for_tests,
-                                          render_without_otel_for_tests, use_in_local_runtime)
+from nginx_without_otel_for_tests import (
+    TEST_ONLY_NOTE,
+    launch_nginx_without_otel_for_tests,
+    render_without_otel_for_tests,
+    use_in_local_runtime,
+)
 from pytest_tracestack.binaries import BinaryProvider
 from pytest_tracestack.errors import ComponentExited, ReadinessTimeout, UnavailableError
 from pytest_tracestack.profiles import load_profile
@@ -228,7 +232,7 @@ def test_a_missing_include_is_reported_with_nginxs_own_error_line(nginx_binary: 
     runtime = _runtime(nginx_binary, report_dir=tmp_path / "report")
     with pytest.raises(ComponentExited) as raised:
         runtime.start(load_profile("missing-include", [tmp_path]))
-    expected = (f'[emerg] ', f'open() "{read_nginx_build(nginx_binary).conf_dir}/tracestack-missing-for-tests.types" '
+    expected = ('[emerg] ', f'open() "{read_nginx_build(nginx_binary).conf_dir}/tracestack-missing-for-tests.types" '
                              f'failed (2: No such file or directory) in ')
     message = str(raised.value)
     assert "nginx-0 exited while waiting for" in message

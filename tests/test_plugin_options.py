@@ -22,7 +22,8 @@ def test_unknown_profile_is_a_usage_error_listing_the_valid_ones(pytester: pytes
     result = pytester.runpytest("--tracestack-profile=nope")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([
-        "*--tracestack-profile: nope: no such profile; valid profiles: collector, distributed, manifest, nginx-otel, operator*"
+        "*--tracestack-profile: nope: no such profile; "
+        "valid profiles: collector, distributed, manifest, nginx-otel, operator*"
     ])
 
 
@@ -37,13 +38,15 @@ def test_unknown_runtime_from_the_environment_names_the_variable(pytester: pytes
     monkeypatch.setenv("TRACESTACK_RUNTIME", "docker")
     result = pytester.runpytest("--tracestack-profile=collector")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*env TRACESTACK_RUNTIME: 'docker' is not a valid value; choose from auto, local, kind, cluster*"])
+    result.stderr.fnmatch_lines(
+        ["*env TRACESTACK_RUNTIME: 'docker' is not a valid value; choose from auto, local, kind, cluster*"])
 
 
 def test_profile_that_cannot_run_on_the_runtime_says_where_it_runs(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--tracestack-profile=collector", "--tracestack-runtime=kind")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*profile 'collector'*runs on local, not on runtime 'kind'*"])
+    result.stderr.fnmatch_lines(["*profile 'collector'*runs on local, not on runtime 'kind'*; pass "
+                                 "--tracestack-runtime=local"])
 
 
 @pytest.mark.parametrize(("args", "env", "ini", "expected"), [
@@ -81,5 +84,6 @@ def test_plan_prints_the_local_steps_even_under_quiet(pytester: pytest.Pytester)
 
 def test_the_local_plan_ends_with_the_stop(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--tracestack-profile=collector", "--tracestack-runtime=local", "--tracestack-plan")
-    result.stdout.fnmatch_lines(["*. wait     readiness of every replica*",
-                                 "*. stop     at the end (also after a failure or Ctrl-C; not with --tracestack-keep)*"])
+    result.stdout.fnmatch_lines([
+        "*. wait     readiness of every replica*",
+        "*. stop     at the end (also after a failure or Ctrl-C; not with --tracestack-keep)*"])

@@ -51,5 +51,6 @@ def test_an_absent_metric_or_label_is_none_not_zero(families) -> None:
 
 
 def test_text_that_is_not_prometheus_names_its_source() -> None:
-    with pytest.raises(MetricsParseError, match=r"http://replica:3200/metrics is not Prometheus text: .*it begins '<html>"):
+    with pytest.raises(MetricsParseError,
+                       match=r"http://replica:3200/metrics is not Prometheus text: .*it begins '<html>"):
         parse_metrics("<html>\nnot { metrics\n", "http://replica:3200/metrics")

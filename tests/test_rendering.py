@@ -10,10 +10,15 @@ import yaml
 
 from pytest_tracestack.errors import ProfileError
 from pytest_tracestack.profiles import ConfigSource, load_profile
-from pytest_tracestack.rendering import (ReplicaContext, apply_overrides, extract_config, localhost_port_names,
-                                         localhost_port_notes, render_yaml)
+from pytest_tracestack.rendering import (
+    ReplicaContext,
+    apply_overrides,
+    extract_config,
+    localhost_port_names,
+    localhost_port_notes,
+    render_yaml,
+)
 from pytest_tracestack.tempo_values import tempo_config_from_values
-
 
 RECORDED_SINGLE_BINARY = Path(__file__).parent / "recorded" / "tempo-2.10.8" / "single-binary"
 
@@ -71,7 +76,8 @@ def test_a_broken_override_is_refused_by_the_real_collector(tmp_path: Path, otel
 def test_rendered_header_names_the_source_and_every_local_difference(tmp_path: Path) -> None:
     component = load_profile("collector").components["otelcol"]
     text = render_yaml({"a": 1}, component, [])
-    assert text.startswith("# Rendered by pytest-tracestack for the local runtime from manifests/operator/collector.yaml")
+    assert text.startswith(
+        "# Rendered by pytest-tracestack for the local runtime from manifests/operator/collector.yaml")
     assert "# local runtime: processors.batch.timeout is 1s instead of the config's own" in text
 
 
@@ -103,7 +109,8 @@ def test_a_single_binary_listens_for_grpc_where_tempo_dials_itself(tmp_path: Pat
     given = yaml.safe_load((RECORDED_SINGLE_BINARY / "config-given.yaml").read_text())
     forced = recorded["ingester"]["lifecycler"]["address"]
     assert given["ingester"]["lifecycler"]["address"] != forced      # the recording shows Tempo overriding it
-    assert recorded["querier"]["frontend_worker"]["frontend_address"] == f"{forced}:{given['server']['grpc_listen_port']}"
+    grpc_port = given["server"]["grpc_listen_port"]
+    assert recorded["querier"]["frontend_worker"]["frontend_address"] == f"{forced}:{grpc_port}"
     component = load_profile(profile).components["tempo"]
     ports = dict(component.ports, grpc=10700)
     rendered = apply_overrides(extract_config(component.config), component.local_overrides,
@@ -112,8 +119,8 @@ def test_a_single_binary_listens_for_grpc_where_tempo_dials_itself(tmp_path: Pat
     assert server.get("grpc_listen_address", "") in (forced, ""), "Tempo dials its own ingester on " + forced
     assert server["grpc_listen_port"] == 10700                   # the port reserved for this stack, not 9095
     assert rendered["querier"]["frontend_worker"]["frontend_address"] in (f"{forced}:10700", None)
-    header = render_yaml(rendered, component, localhost_port_notes(component.local_overrides,
-                                                                    _context(tmp_path, ports, port_hosts={"grpc": forced})))
+    context = _context(tmp_path, ports, port_hosts={"grpc": forced})
+    header = render_yaml(rendered, component, localhost_port_notes(component.local_overrides, context))
     assert "# local runtime: server.grpc_listen_port = 10700 (from {localhost_port:grpc}: a port of 127.0.0.1 " \
            "reserved for this stack" in header
     assert "a Tempo single binary forces its ingester address to 127.0.0.1" in header

@@ -20,9 +20,11 @@ from pytest_tracestack.traffic.shapes import WIDE, build_trace
 
 def test_load(record_property):
     record_property("load_report", "{report}/load/load-report.html")
-    record_property("implied_replicas", "distributor: at most 1 replica(s) for 5 MB/s at the 6.00 MB/s one replica took")
+    record_property("implied_replicas",
+                    "distributor: at most 1 replica(s) for 5 MB/s at the 6.00 MB/s one replica took")
     record_property("implied_replicas", "ingester: at most 2 replica(s) for 5 MB/s at the 3.00 MB/s one replica took")
-    record_property("implied_replicas", {{"component": "querier", "text": "querier: the sizing guide says 3 replica(s)"}})
+    record_property("implied_replicas",
+                    {{"component": "querier", "text": "querier: the sizing guide says 3 replica(s)"}})
 
 
 def test_roundtrip(record_property):
@@ -66,7 +68,8 @@ def test_every_line_recorded_is_a_sentence_and_the_load_report_a_link(page: str)
 def test_a_failed_roundtrip_shows_the_diff_with_expected_and_actual_marked(page: str) -> None:
     details = re.search(r"<pre>(trace sent over otlp-grpc.*?)</pre>", page, re.S).group(1)
     assert "1 difference(s)" in details
-    assert re.search(r"<span class=subject>span &#x27;[^&]+&#x27; \([0-9a-f]{16}\):</span>\n  changed name name:", details)
+    assert re.search(r"<span class=subject>span &#x27;[^&]+&#x27; \([0-9a-f]{16}\):</span>\n  changed name name:",
+                     details)
     assert re.search(r"<span class=expected>    - expected &#x27;[^&]+&#x27;</span>\n"
                      r"<span class=actual>    \+ actual   &#x27;renamed&#x27;</span>", details)
     assert "assert" not in details and "AssertionError" not in details

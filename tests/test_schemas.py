@@ -13,8 +13,16 @@ import pytest
 from pytest_tracestack.errors import ProfileError
 from pytest_tracestack.model import Span
 from pytest_tracestack.otlp import from_tempo_json
-from pytest_tracestack.schemas import (Finding, applies_to, check_span, check_spans, has_type, load_schema,
-                                       render_findings, schema_names)
+from pytest_tracestack.schemas import (
+    Finding,
+    applies_to,
+    check_span,
+    check_spans,
+    has_type,
+    load_schema,
+    render_findings,
+    schema_names,
+)
 from pytest_tracestack.traffic.shapes import HTTP_SERVER, build_trace
 from recorded_tempo import RECORDED
 
@@ -52,8 +60,8 @@ def _seed_json(text: str) -> dict:
     for end, char in enumerate(text[start:], start):
         depth += {"{": 1, "}": -1}.get(char, 0)
         if depth == 0:
-            break
-    return json.loads(re.sub(r"\s#[^\n]*", "", text[start:end + 1]))
+            return json.loads(re.sub(r"\s#[^\n]*", "", text[start:end + 1]))
+    raise AssertionError("seed 002's Tempo answer never closes its braces")
 
 
 # --- the NGINX span of seed 002 ------------------------------------------------------------------

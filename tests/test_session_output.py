@@ -73,13 +73,14 @@ def test_skip_unavailable_says_the_missing_component_and_its_remedy_first(pytest
     result = pytester.runpytest_subprocess("--tracestack-profile=manifest", "--tracestack-no-download",
                                            "--tracestack-skip-unavailable", "-rs")
     assert result.ret == pytest.ExitCode.OK
-    remedy = "tempo 2.10.8 was not found: put Tempo 2.10.8's 'tempo' binary on PATH or pass --tracestack-tempo=/path/to/tempo"
+    remedy = ("tempo 2.10.8 was not found: put Tempo 2.10.8's 'tempo' binary on PATH "
+              "or pass --tracestack-tempo=/path/to/tempo")
     result.stdout.fnmatch_lines([f"tracestack: the stack did not start: {remedy}",
                                  f"SKIPPED [[]*[]] *: tracestack: {remedy} (skipped: --tracestack-skip-unavailable)"])
 
 
-def test_keep_shows_the_endpoints_and_the_stop_command_without_s(pytester: pytest.Pytester, with_collector,
-                                                                 monkeypatch: pytest.MonkeyPatch, own_tmpdir: Path) -> None:
+def test_keep_shows_the_endpoints_and_the_stop_command_without_s(
+        pytester: pytest.Pytester, with_collector, monkeypatch: pytest.MonkeyPatch, own_tmpdir: Path) -> None:
     monkeypatch.setenv("TRACESTACK_SCENARIOS", str(SCENARIOS))
     pytester.makepyfile(test_up=STACK_UP)
     result = pytester.runpytest_subprocess("--tracestack-profile=lone-collector", "--tracestack-keep", "test_up.py",
@@ -115,7 +116,8 @@ def test_the_components_used_are_named_with_the_version_each_reported(pytester: 
     ])
     assert "real components" not in result.stdout.str() and "real:" not in result.stdout.str()
     [tempo] = json.loads((tmp_path / "tracestack-report.json").read_text())["components"]
-    assert (tempo["kind"], tempo["version"], tempo["real"]) == ("tempo", "v2.10.8 FAKE TEMPO FOR TESTS (not Tempo)", False)
+    assert (tempo["kind"], tempo["version"], tempo["real"]) == (
+        "tempo", "v2.10.8 FAKE TEMPO FOR TESTS (not Tempo)", False)
 
 
 def test_deselected_checks_are_explained_by_the_profile(pytester: pytest.Pytester) -> None:
@@ -239,8 +241,8 @@ def test_two_xdist_workers_that_need_the_collector_build_it_once_the_second_says
 
 def test_with_xdist_the_summary_and_report_add_up_every_workers_stack(pytester: pytest.Pytester, with_collector,
                                                                      tmp_path: Path) -> None:
-    result = pytester.runpytest_subprocess("--tracestack-profile=collector", "-n", "2", "-k", "roundtrip or service_name",
-                                           f"--tracestack-report={tmp_path}")
+    result = pytester.runpytest_subprocess("--tracestack-profile=collector", "-n", "2",
+                                           "-k", "roundtrip or service_name", f"--tracestack-report={tmp_path}")
     result.assert_outcomes(passed=4)
     result.stdout.fnmatch_lines([
         "tracestack: 4 checks ran (4 passed, 0 failed, 0 skipped, 0 could not run) on profile collector, runtime local",

@@ -7,8 +7,8 @@ import pytest
 
 from pytest_tracestack.otlp import to_export_request, to_otlp_http_json
 from pytest_tracestack.sink import CaptureSink
-from pytest_tracestack.traffic.shapes import WIDE, build_trace
 from pytest_tracestack.traffic.senders import send
+from pytest_tracestack.traffic.shapes import WIDE, build_trace
 
 
 @pytest.fixture

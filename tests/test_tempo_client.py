@@ -13,8 +13,17 @@ import pytest
 
 from pytest_tracestack.model import Span
 from pytest_tracestack.otlp import from_otlp_http_json
-from pytest_tracestack.tempo import (SearchHit, SearchWait, TempoClient, TempoQueryError, TempoResponseError,
-                                     TempoUnavailable, TraceIncomplete, VisibilityTimeout, logfmt)
+from pytest_tracestack.tempo import (
+    SearchHit,
+    SearchWait,
+    TempoClient,
+    TempoQueryError,
+    TempoResponseError,
+    TempoUnavailable,
+    TraceIncomplete,
+    VisibilityTimeout,
+    logfmt,
+)
 from recorded_tempo import FIXTURES, RECORDED, TRACE_ID, recorded, transport
 from tempo_double import FakeTempoForTests
 
@@ -344,7 +353,8 @@ def test_search_waits_for_the_trace_asked_for_and_pads_its_id() -> None:
         client = TempoClient(double.url)
         found = client.wait_for_search(traceql='{ resource.service.name = "svc" }', trace_id=short, deadline_s=10)
         assert [hit.trace_id for hit in found] == [short]
-        with pytest.raises(VisibilityTimeout, match=r"to return 0+1; last answer: 2 trace\(s\): f{32}, 0{20}abcdef012345"):
+        with pytest.raises(VisibilityTimeout,
+                           match=r"to return 0+1; last answer: 2 trace\(s\): f{32}, 0{20}abcdef012345"):
             client.wait_for_search(tags={"service.name": "svc"}, trace_id=UNKNOWN_ID, deadline_s=0.2)
 
 

@@ -52,7 +52,8 @@ def test_a_figure_the_verdicts_add_gets_its_own_column() -> None:
 def test_a_figure_nobody_measured_shows_as_such_and_failed() -> None:
     recorded = _result()
     unmeasured = Verdict("otelcol-0", "accepted MB/s", None, 0.9, False, "otelcol-0 accepted MB/s not measured (...)")
-    verdicts = [unmeasured if v.subject == "otelcol-0" and v.figure == "accepted MB/s" else v for v in recorded.verdicts]
+    verdicts = [unmeasured if v.subject == "otelcol-0" and v.figure == "accepted MB/s" else v
+                for v in recorded.verdicts]
     row = next(line for line in summary_lines(replace(recorded, verdicts=verdicts)) if line.startswith("otelcol-0"))
     assert "not measured ✗ (limit 0.90)" in row
 

@@ -153,7 +153,8 @@ def test_the_plan_and_header_say_which_versions_are_pinned(pytester: pytest.Pyte
     chart_yaml = charts / "tempo-distributed" / "Chart.yaml"
     chart_yaml.write_text(chart_yaml.read_text().replace("version: 2.26.2", "version: 2.26.1"))
     plan = pytester.runpytest("--tracestack-profile=tracing/my-tempo.yaml", "--tracestack-runtime=kind",
-                              "--tracestack-plan", "--tracestack-namespace=tracestack-plan", f"--tracestack-charts={charts}")
+                              "--tracestack-plan", "--tracestack-namespace=tracestack-plan",
+                              f"--tracestack-charts={charts}")
     assert plan.ret == 0, plan.stdout.str()
     assert "chart tempo-distributed 2.26.1 from" in plan.stdout.str()
     header = pytester.runpytest("--tracestack-profile=tracing/my-tempo.yaml", "--tracestack-runtime=local",

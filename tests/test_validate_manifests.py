@@ -63,7 +63,8 @@ def test_an_unknown_propagator_fails_the_instrumentation_check(tmp_path: Path) -
     def mutate(docs):
         docs[0]["spec"]["propagators"].append("w3c")
 
-    with pytest.raises(ManifestInvalid, match=r"Instrumentation/global-optl-instrumentation: spec.propagators.3: 'w3c'"):
+    with pytest.raises(ManifestInvalid,
+                       match=r"Instrumentation/global-optl-instrumentation: spec.propagators.3: 'w3c'"):
         validate_file(_broken(tmp_path, "operator/instrumentation.yaml", mutate), "1.29.0")
 
 
@@ -83,8 +84,9 @@ def test_values_that_would_open_a_receiver_the_profile_expects_refused_are_refus
 
 def test_values_that_turn_off_a_receiver_the_profile_ingests_name_the_key(tmp_path: Path) -> None:
     values = _values_with(tmp_path, lambda v: v["traces"]["otlp"]["http"].update(enabled=False))
-    with pytest.raises(ManifestInvalid, match=r"values.yaml: traces.otlp.http.enabled is False, but profile distributed "
-                                              r"ingests otlp-http"):
+    with pytest.raises(ManifestInvalid,
+                       match=r"values.yaml: traces.otlp.http.enabled is False, "
+                             r"but profile distributed ingests otlp-http"):
         check_values(values, "tempo-distributed", load_profile("distributed"))
 
 
@@ -105,7 +107,8 @@ def test_an_s3_backend_without_a_bucket_is_refused(tmp_path: Path) -> None:
 
 
 def test_an_unsupported_kubernetes_version_says_which_to_use() -> None:
-    with pytest.raises(ManifestInvalid, match=r"Kubernetes 1.2.0 cannot be checked: the seeds need 1.29 or later.*pick a version such as 1.35.0"):
+    with pytest.raises(ManifestInvalid, match=r"Kubernetes 1.2.0 cannot be checked: the seeds need 1.29 or later"
+                                              r".*pick a version such as 1.35.0"):
         validate_file(MANIFESTS / "manifest" / "tempo.yaml", "1.2.0")
 
 
@@ -131,12 +134,15 @@ def test_plan_of_a_broken_user_manifest_fails_naming_the_object(pytester: pytest
     text = (MANIFESTS.parent / "scenarios" / "manifest.yaml").read_text()
     text = text.replace("name: manifest", "name: mine").replace("manifest: manifest/tempo.yaml",
                                                                 "manifest: builtin:manifest/tempo.yaml")
-    text = text.replace("[manifest/minio.yaml, manifest/tempo.yaml]", f"[builtin:manifest/minio.yaml, {tmp_path / 'tempo.yaml'}]")
+    text = text.replace("[manifest/minio.yaml, manifest/tempo.yaml]",
+                        f"[builtin:manifest/minio.yaml, {tmp_path / 'tempo.yaml'}]")
     (scenarios / "mine.yaml").write_text(text)
     result = pytester.runpytest(f"--tracestack-scenarios={scenarios}", "--tracestack-profile=mine",
                                 "--tracestack-runtime=kind", "--tracestack-plan")
     assert result.ret == 1
-    result.stdout.fnmatch_lines(["*validation failed:*", "*Deployment/tempo: spec.template.spec.containers.0.ports.0.containerPort: 'web' is not of type 'integer'*"])
+    result.stdout.fnmatch_lines([
+        "*validation failed:*",
+        "*Deployment/tempo: spec.template.spec.containers.0.ports.0.containerPort: 'web' is not of type 'integer'*"])
 
 
 def test_a_misspelt_collector_field_fails_the_crd_check(tmp_path: Path) -> None:
@@ -174,7 +180,8 @@ def test_the_values_keys_each_topology_relies_on_are_reported() -> None:
     results = validate_profile(load_profile("distributed"), "1.29.0")
     assert ("manifests/distributed/values.yaml: parsed; traces.otlp.grpc.enabled=True (ingest otlp-grpc); "
             "traces.otlp.http.enabled=True (ingest otlp-http); traces.zipkin.enabled not true (refused zipkin); "
-            "traces.jaeger.thriftHttp.enabled not true (refused jaeger-thrift-http); storage.trace.backend=s3") in results
+            "traces.jaeger.thriftHttp.enabled not true (refused jaeger-thrift-http); "
+            "storage.trace.backend=s3") in results
 
 
 def test_the_plan_validates_against_the_version_given_or_the_node_images(pytester: pytest.Pytester) -> None:
@@ -240,7 +247,8 @@ def test_a_wrong_kubernetes_section_names_the_file_and_key(tmp_path: Path, chang
 
 def test_cluster_scoped_objects_and_foreign_namespaces_are_refused_in_raw_manifests(tmp_path: Path) -> None:
     role = tmp_path / "role.yaml"
-    role.write_text("apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: reader}\nrules: []\n")
+    role.write_text("apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\n"
+                    "metadata: {name: reader}\nrules: []\n")
     profile = _profile_with(tmp_path, "manifest", lambda k: k["manifests"].append(str(role)))
     with pytest.raises(ProfileError, match=rf"{role}: ClusterRole/reader: is cluster-scoped"):
         validate_profile(profile, "1.29.0")

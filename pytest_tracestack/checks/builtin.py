@@ -122,7 +122,8 @@ def test_auto_instrumentation(tracestack_stack, trace_source, record_property):
     # The stable HTTP conventions say url.path; instrumentations still on the old ones say http.target.
     read = trace_source.find_by_attribute(("url.path", "http.target"), path, READ_DEADLINE_S)
     record_property("visible_after_s", round(read.visible_after_s, 3))
-    servers = [s for s in read.spans if s.kind == 2 and path in (s.attributes.get("url.path"), s.attributes.get("http.target"))]
+    servers = [s for s in read.spans
+               if s.kind == 2 and path in (s.attributes.get("url.path"), s.attributes.get("http.target"))]
     assert servers, f"no SERVER span with url.path or http.target {path} reached {read.where} within {READ_DEADLINE_S}s"
     assert servers[0].resource.get("telemetry.auto.version") or servers[0].scope_name.startswith("opentelemetry"), \
         f"the span does not come from OpenTelemetry instrumentation: scope {servers[0].scope_name!r}"
@@ -149,9 +150,11 @@ def test_propagation(tracestack_stack, trace_source, propagator):
     assert response.status_code == 200
     read = trace_source.read_trace(trace_id, 1, READ_DEADLINE_S)
     servers = [s for s in read.spans if s.kind == 2]
-    assert servers, f"no server span joined trace {trace_id} sent in {headers}; {read.where} has {len(read.spans)} spans"
+    assert servers, (f"no server span joined trace {trace_id} sent in {headers}; "
+                     f"{read.where} has {len(read.spans)} spans")
     assert servers[0].parent_span_id == parent_id, (
-        f"{propagator}: server span's parent is {servers[0].parent_span_id or '(none)'}, expected the caller's {parent_id}")
+        f"{propagator}: server span's parent is {servers[0].parent_span_id or '(none)'}, "
+        f"expected the caller's {parent_id}")
 
 
 @pytest.mark.tracestack_check("search")

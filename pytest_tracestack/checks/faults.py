@@ -56,7 +56,7 @@ class SteadyTraffic:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="tracestack-steady-traffic", daemon=True)
 
-    def __enter__(self) -> "SteadyTraffic":
+    def __enter__(self) -> SteadyTraffic:
         self._thread.start()
         return self
 

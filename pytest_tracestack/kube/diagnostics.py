@@ -6,8 +6,9 @@ Goes into the error message and ``<report dir>/kube-diagnostics.txt``, with secr
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..redaction import redact
 from .commands import CompletedCommand

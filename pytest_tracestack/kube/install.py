@@ -22,7 +22,8 @@ OPERATOR_CHART = "opentelemetry-operator"
 CERT_MANAGER_CRD = "certificates.cert-manager.io"
 OPERATOR_CRD = "opentelemetrycollectors.opentelemetry.io"
 CERTS_GENERATED = ("admissionWebhooks.certManager.enabled=false", "admissionWebhooks.autoGenerateCert.enabled=true")
-CERTS_FROM_CERT_MANAGER = ("admissionWebhooks.certManager.enabled=true", "admissionWebhooks.autoGenerateCert.enabled=false")
+CERTS_FROM_CERT_MANAGER = ("admissionWebhooks.certManager.enabled=true",
+                           "admissionWebhooks.autoGenerateCert.enabled=false")
 LOCAL_PORT = "<local-port>"            # chosen free when the forward starts
 CUSTOM_RESOURCE_APPLY_RETRY_S = 60.0   # the operator's webhook may need a moment after its pod is Ready
 
@@ -36,7 +37,7 @@ class KubeStep:
     when: str = ""                 # a condition decided at run time, shown in the plan
     role: str = ""                 # how the runtime reads the answer of this step (see KubeRuntime)
     retry_s: float = 0.0           # retry a failed command for this long
-    forward: tuple[str, str] = ()  # port-forward: (component, port name) the local port stands for
+    forward: tuple[str, ...] = ()  # port-forward: (component, port name) the local port stands for
 
     def render(self) -> str:
         condition = f" ({self.when})" if self.when else ""
@@ -95,7 +96,7 @@ def port_forward_steps(profile: Profile, target: KubeTarget) -> list[KubeStep]:
 
 def with_cert_manager(step: KubeStep) -> KubeStep:
     """The operator install when cert-manager is in the cluster: its certificate instead of a generated one."""
-    swap = dict(zip(CERTS_GENERATED, CERTS_FROM_CERT_MANAGER))
+    swap = dict(zip(CERTS_GENERATED, CERTS_FROM_CERT_MANAGER, strict=True))
     return replace(step, argv=tuple(swap.get(arg, arg) for arg in step.argv), when="")
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from ..errors import TracestackError
 from ..runtimes.process import port_open

@@ -72,7 +72,8 @@ def running_pods(answer: str, entry: PodForwards, expected: int, source: str) ->
     try:
         items = json.loads(answer)["items"]
     except (ValueError, KeyError, TypeError):
-        raise PodsNotFound(f"kubectl get pods -l {entry.selector} did not answer a pod list: {answer[:200]!r}") from None
+        raise PodsNotFound(f"kubectl get pods -l {entry.selector} did not answer a pod list: "
+                           f"{answer[:200]!r}") from None
     names = sorted((item["metadata"]["name"] for item in items
                     if item.get("status", {}).get("phase") == "Running"
                     and not item["metadata"].get("deletionTimestamp")), key=_natural)

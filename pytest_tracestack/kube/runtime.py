@@ -6,18 +6,17 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
-from ..errors import TracestackError, UnavailableError
+from ..errors import TracestackError, UnavailableError, add_note
 from ..profiles import Profile
 from ..runtimes.base import PlanStep, Replica, Stack
 from . import diagnostics
 from .commands import BackgroundHandle, CommandRunner, CompletedCommand, SubprocessRunner
 from .images import ImagePlan
-from .install import (LOCAL_PORT, KubeStep, KubeTarget, install_plan, kube_target, port_forward_steps,
-                      with_cert_manager)
+from .install import LOCAL_PORT, KubeStep, KubeTarget, install_plan, kube_target, port_forward_steps, with_cert_manager
 from .planning import clean_text, to_plan_steps
 from .portforward import open_forward
 from .preparation import Prepared, prepare
@@ -37,8 +36,9 @@ class KubeCleanupIncomplete(TracestackError):
 
 @dataclass
 class KubeStack(Stack):
+    workdir: Path = field(kw_only=True)      # start() makes both before the stack exists
+    target: KubeTarget = field(kw_only=True)
     namespace: str = ""
-    target: KubeTarget | None = None
     created_cluster: bool = False
     created_namespace: bool = False
     cert_manager: bool = False
@@ -139,12 +139,12 @@ class KubeRuntime:
             steps = self.steps(profile, workdir, prepared)
             releases = [_release(step) for step in steps if step.role == "helm-install"]
             target = self.target(workdir)
-            steps = to_plan_steps([*steps, *pod_plan_steps(kubernetes_section(profile), target), FORWARDS_STOP,
-                                   *self.removal_steps(target, releases)], workdir)
+            plan_steps = to_plan_steps([*steps, *pod_plan_steps(kubernetes_section(profile), target), FORWARDS_STOP,
+                                        *self.removal_steps(target, releases)], workdir)
             notes = [*(f"tool: {line}" for line in self.found.values()),
                      f"Kubernetes {prepared.k8s_version} (from {prepared.k8s_version_origin}): the schema every "
                      "object is validated against, and helm's --kube-version"]
-            return KubePlan(steps, [clean_text(line, workdir) for line in notes],
+            return KubePlan(plan_steps, [clean_text(line, workdir) for line in notes],
                             [clean_text(line, workdir) for line in prepared.checked], prepared.images)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -240,7 +240,7 @@ class KubeRuntime:
             return UnavailableError(f"the {self.name} runtime cannot reach the cluster: {said[-1] if said else ''}\n"
                                     f"{done.describe()}")
         if stack.created_namespace and step.action in ("helm", "apply", "wait"):
-            message += "\n\n" + diagnostics.collect(self._run, self._resolve(stack.target.kubectl), stack.namespace,
+            message += "\n\n" + diagnostics.collect(self._run, stack.target.kubectl, stack.namespace,
                                                     self.settings.report_dir)
             if self.settings.report_dir is not None:
                 message += f"\n(also in {self.settings.report_dir / diagnostics.REPORT_FILE})"
@@ -323,12 +323,12 @@ class KubeRuntime:
         if self.settings.keep:
             for handle in stack.forwards:
                 handle.stop(5.0)
-            error.add_note(self.describe_keep(stack))
+            add_note(error, self.describe_keep(stack))
             return
         leftovers = self._tear_down(stack)
         if leftovers:
-            error.add_note("tracestack could not remove everything it created:\n"
-                           + "\n".join(f"  - {line}" for line in leftovers))
+            add_note(error, "tracestack could not remove everything it created:\n"
+                     + "\n".join(f"  - {line}" for line in leftovers))
 
     def _tear_down(self, stack: KubeStack) -> list[str]:
         self._stop_pod_forwards(stack)
@@ -394,7 +394,8 @@ def _release(step: KubeStep) -> str:
 
 def release_removal(target: KubeTarget, release: str) -> KubeStep:
     return KubeStep("remove", f"helm release {release} (its cluster-wide objects too)",
-                    (*target.helm, "uninstall", release, "--namespace", target.namespace, "--wait", "--timeout", "300s"),
+                    (*target.helm, "uninstall", release, "--namespace", target.namespace,
+                     "--wait", "--timeout", "300s"),
                     timeout_s=330)
 
 

@@ -37,7 +37,7 @@ class KubeSettings:
     def from_options(cls, *, cluster_name: str | None, node_image: str | None, keep: bool, kubeconfig: str | None,
                      context: str | None, namespace: str | None, images_to_load: list[str], k8s_version: str | None,
                      rollout_timeout_s: float, report_dir: Path | None, tools_mirror: str | None = None,
-                     allow_download: bool = True, charts: str | None = None) -> "KubeSettings":
+                     allow_download: bool = True, charts: str | None = None) -> KubeSettings:
         return cls(cluster_name=cluster_name or "tracestack", node_image=node_image or KIND_NODE_IMAGE, keep=keep,
                    kubeconfig=kubeconfig, context=context, namespace=namespace or random_namespace(),
                    images_to_load=tuple(images_to_load), k8s_version=k8s_version or None,

@@ -7,8 +7,9 @@ field."""
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import jsonschema
 import kubernetes_validate

@@ -4,8 +4,9 @@ and the first broken step to narrow it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Protocol
 
 from .rates import Rate
 

@@ -7,9 +7,8 @@ estimated from accepted spans times the generator's bytes per span; ``accepted_b
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-
-from typing import Callable
 
 from .locust_stats import GeneratorStats
 from .scrape import Series

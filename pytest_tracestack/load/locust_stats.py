@@ -141,16 +141,21 @@ def read_stats(stdout: str, csv_prefix: Path, bytes_per_request: int, spans_per_
                           spans_per_request)
 
 
+def _skip_whitespace(text: str, position: int) -> int:
+    match = _WHITESPACE.match(text, position)
+    return match.end() if match else position
+
+
 def _json_statistics(stdout: str) -> list[dict]:
     """The run's statistics: with --processes every worker prints its own (empty) list before or after the
     master's, so the last non-empty list printed is the master's."""
     decoder, documents = json.JSONDecoder(), []
-    position = _WHITESPACE.match(stdout).end()
+    position = _skip_whitespace(stdout, 0)
     try:
         while position < len(stdout):
             document, end = decoder.raw_decode(stdout, position)
             documents.append(document)
-            position = _WHITESPACE.match(stdout, end).end()
+            position = _skip_whitespace(stdout, end)
     except ValueError:
         documents = []
     if not documents:

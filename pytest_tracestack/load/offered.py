@@ -90,8 +90,8 @@ def _starved(generator: GeneratorSide, limits: OfferLimits) -> bool:
 
 
 def _machine_busy(generator: GeneratorSide, limits: OfferLimits) -> bool:
-    return (generator.machine_busy_cores is not None and bool(generator.machine_cores)
-            and generator.machine_busy_cores >= limits.machine_busy_share * generator.machine_cores)
+    busy, cores = generator.machine_busy_cores, generator.machine_cores
+    return busy is not None and cores is not None and cores > 0 and busy >= limits.machine_busy_share * cores
 
 
 def _why(side: str, stats: GeneratorStats, generator: GeneratorSide, in_flight: float | None,
@@ -103,8 +103,9 @@ def _why(side: str, stats: GeneratorStats, generator: GeneratorSide, in_flight: 
         return (f"the machine ran out of CPU: the generator waited for a core {generator.wait_share:.0%} of the time "
                 f"(limit {limits.generator_wait_share:.0%})")
     if side == "machine":
-        return (f"the machine ran out of CPU: its {generator.machine_cores} cores were {generator.machine_busy_cores:.2f} "
-                f"busy on average (limit {limits.machine_busy_share:.0%}), so the generator waited for a core")
+        return (f"the machine ran out of CPU: its {generator.machine_cores} cores were "
+                f"{generator.machine_busy_cores:.2f} busy on average (limit {limits.machine_busy_share:.0%}), "
+                "so the generator waited for a core")
     if side == "stack latency":
         text = (f"the stack answered too slowly: {in_flight:.0f} requests were in flight on average of the "
                 f"{generator.in_flight_limit} the users may have (push p50 {stats.percentile_ms(0.5):.0f} ms, "

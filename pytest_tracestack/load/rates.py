@@ -28,7 +28,7 @@ class Rate:
     def bytes_per_s(self, bytes_per_span: float) -> float:
         return self.value if self.unit == "bytes" else self.value * bytes_per_span
 
-    def scaled(self, factor: float) -> "Rate":
+    def scaled(self, factor: float) -> Rate:
         return Rate(self.value * factor, self.unit)
 
 
@@ -49,7 +49,7 @@ def parse_duration(text: str | float, what: str = "duration") -> float:
         if text <= 0:
             raise ValueError(f"{what} {text!r} is not a duration: write {DURATION_FORMAT}")
         return float(text)
-    match = _DURATION.match(text or "")
+    match = _DURATION.match(text) if isinstance(text, str) else None
     if not match or float(match["number"]) <= 0:
         raise ValueError(f"{what} {text!r} is not a duration: write {DURATION_FORMAT}")
     factor = {"ms": 0.001, "s": 1, None: 1, "m": 60, "h": 3600}[match["unit"]]

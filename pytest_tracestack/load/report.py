@@ -7,9 +7,10 @@ import base64
 import html
 import io
 import json
+from collections.abc import Callable
 from dataclasses import asdict
+from itertools import pairwise
 from pathlib import Path
-from typing import Callable
 
 from .figures import byte_counters
 from .locust_stats import GeneratorStats, HistoryPoint
@@ -48,7 +49,9 @@ def report_document(result: LoadResult) -> dict:
         "sink_received_bytes": None if result.sink is None else result.sink.received_bytes,
         "verdicts": [asdict(verdict) for verdict in result.verdicts],
         "implied_replicas": [asdict(implied) for implied in result.implied],
-        "replicas": {f.replica: {**asdict(f), "accepted_mb_s": None if f.accepted_bytes is None else f.accepted_bytes / duration / 1e6,
+        "replicas": {f.replica: {**asdict(f),
+                                 "accepted_mb_s": None if f.accepted_bytes is None
+                                 else f.accepted_bytes / duration / 1e6,
                                  "offered_mb_s": None if f.offered_bytes is None else f.offered_bytes / duration / 1e6,
                                  "peak_rss_mib": None if f.peak_rss_bytes is None else f.peak_rss_bytes / MIB,
                                  "over_time": _over_time(result.series[f.replica], result, start)}
@@ -70,7 +73,7 @@ def accepted_rate(series: Series, result: LoadResult) -> list[tuple[float, float
     keys, _ = byte_counters(series.has)
     if keys:
         rates = [series.rate(key) for key in keys]
-        return [(points[0][0], sum(p[1] for p in points)) for points in zip(*rates)]
+        return [(points[0][0], sum(p[1] for p in points)) for points in zip(*rates, strict=True)]
     per_span = result.stats.bytes_per_request / result.stats.spans_per_request
     return [(t, v * per_span) for t, v in series.rate("accepted_spans")]
 
@@ -82,12 +85,12 @@ def offered_rate(stats: GeneratorStats, name: str) -> list[tuple[float, float]]:
     if name in stats.targets and (not points or stats.targets[name].last_request > points[-1][0]):
         points.append((stats.targets[name].last_request, stats.targets[name].requests))
     return [(t2, (r2 - r1) * stats.bytes_per_request / (t2 - t1))
-            for (t1, r1), (t2, r2) in zip(points, points[1:]) if t2 > t1]
+            for (t1, r1), (t2, r2) in pairwise(points) if t2 > t1]
 
 
 def _failures_rate(history: list[HistoryPoint], name: str) -> list[tuple[float, float]]:
     points = sorted((p.at, p.failures) for p in history if p.name == name)
-    return [(t2, (f2 - f1) / (t2 - t1)) for (t1, f1), (t2, f2) in zip(points, points[1:]) if t2 > t1]
+    return [(t2, (f2 - f1) / (t2 - t1)) for (t1, f1), (t2, f2) in pairwise(points) if t2 > t1]
 
 
 def _html(result: LoadResult) -> str:
@@ -100,13 +103,17 @@ def _html(result: LoadResult) -> str:
     stats, duration = result.stats, result.stats.duration_s
     sink = ("" if result.sink is None else
             f"; the sink received {result.sink.received_bytes / 1e6:.2f} MB, {result.sink.received_spans:,} spans")
-    return f"""<!doctype html><html><head><meta charset="utf-8"><title>tracestack load: {html.escape(result.rate.describe())}</title>
-<style>body{{font-family:sans-serif;margin:2em;max-width:1400px}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}
+    return f"""<!doctype html><html><head><meta charset="utf-8">
+<title>tracestack load: {html.escape(result.rate.describe())}</title>
+<style>body{{font-family:sans-serif;margin:2em;max-width:1400px}}
+td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}
 table{{border-collapse:collapse;margin:1em 0}}.pass{{color:#17692d}}.fail{{color:#b00020;font-weight:bold}}
 figure{{display:inline-block;margin:4px;width:48%}}img{{width:100%}}</style></head><body>
-<h1 class={'pass' if result.passed else 'fail'}>Load {html.escape(result.rate.describe())} over {html.escape(result.protocol)}:
+<h1 class={'pass' if result.passed else 'fail'}>
+Load {html.escape(result.rate.describe())} over {html.escape(result.protocol)}:
 {'passed' if result.passed else 'FAILED'}</h1>
-<p>{result.users} users offered {stats.offered_bytes / 1e6:.2f} MB ({stats.offered_spans:,} spans, {stats.requests:,} requests)
+<p>{result.users} users offered {stats.offered_bytes / 1e6:.2f} MB
+({stats.offered_spans:,} spans, {stats.requests:,} requests)
 in {duration:.1f} s, {stats.offered_bytes / duration / 1e6:.2f} MB/s{html.escape(sink)}.</p>
 <table><tr><th>subject</th><th>verdict</th><th>figure</th></tr>{rows}</table>
 <h2>Replicas</h2>{_replica_table(result)}
@@ -121,9 +128,11 @@ def _replica_table(result: LoadResult) -> str:
         return "" if value is None else format(value, fmt)
 
     rows = "".join(
-        f"<tr><td>{html.escape(f.replica)}</td><td>{cell(f.offered_bytes and f.offered_bytes / duration / 1e6, '.2f')}</td>"
+        f"<tr><td>{html.escape(f.replica)}</td>"
+        f"<td>{cell(f.offered_bytes and f.offered_bytes / duration / 1e6, '.2f')}</td>"
         f"<td>{cell(f.accepted_bytes and f.accepted_bytes / duration / 1e6, '.2f')}</td>"
-        f"<td>{html.escape(f.accepted_bytes_source)}</td><td>{cell(f.peak_rss_bytes and f.peak_rss_bytes / MIB, '.1f')}</td>"
+        f"<td>{html.escape(f.accepted_bytes_source)}</td>"
+        f"<td>{cell(f.peak_rss_bytes and f.peak_rss_bytes / MIB, '.1f')}</td>"
         f"<td>{cell(f.mean_cores, '.2f')}</td><td>{cell(f.push_p50_ms, '.0f')} / {cell(f.push_p99_ms, '.0f')}</td>"
         f"<td>{html.escape(', '.join(f'{k} {v:.0f}' for k, v in f.counters.items() if k.endswith('spans')))}</td></tr>"
         for f in result.figures)

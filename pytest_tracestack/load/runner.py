@@ -13,9 +13,10 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 
@@ -144,7 +145,8 @@ def _implied(stack: Stack, figures: list[ReplicaFigures], verdicts: list[Verdict
         entries = [f for f in figures if f.component == component and f.entry]
         if entries:
             held = all(v.passed for v in verdicts if v.subject in {f.replica for f in entries})
-            implied.append(implied_replicas(traffic_bytes, component, entries, duration_s, held, targets.get(component)))
+            implied.append(implied_replicas(traffic_bytes, component, entries, duration_s, held,
+                                            targets.get(component)))
         elif component in targets and (only := sizing_only(traffic_bytes, component, targets[component])):
             implied.append(only)
     return implied

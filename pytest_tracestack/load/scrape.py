@@ -14,6 +14,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 
 import httpx
@@ -75,11 +76,11 @@ class Probe:
     metrics_url: str | None = None
 
     @classmethod
-    def of(cls, replica: Replica, component: Component | None) -> "Probe":
+    def of(cls, replica: Replica, component: Component | None) -> Probe:
         return cls(replica.name, replica.component, replica.pid, metrics_url(replica, component))
 
     @classmethod
-    def machine(cls) -> "Probe":
+    def machine(cls) -> Probe:
         """The whole machine: CPU time of all its processes (pid None, see ``Sampler.sample_once``)."""
         return cls(MACHINE, MACHINE, None)
 
@@ -174,7 +175,7 @@ def _mean_rate(points: list[tuple[float, float]], start: float | None, end: floa
 
 
 def _rates(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    return [(t2, (v2 - v1) / (t2 - t1)) for (t1, v1), (t2, v2) in zip(points, points[1:]) if t2 > t1]
+    return [(t2, (v2 - v1) / (t2 - t1)) for (t1, v1), (t2, v2) in pairwise(points) if t2 > t1]
 
 
 def rss_bytes(pid: int | None) -> int | None:
@@ -271,7 +272,7 @@ class Sampler:
             self._probes.append(probe)
             self.series[probe.name] = Series(probe.name, probe.component, source=probe.metrics_url)
 
-    def __enter__(self) -> "Sampler":
+    def __enter__(self) -> Sampler:
         self._thread.start()
         return self
 

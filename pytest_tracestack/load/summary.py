@@ -90,7 +90,8 @@ def _number(value: float) -> str:
 
 def _render(table: Table) -> list[str]:
     """Plain text at the table's natural width: a figure is never wrapped or cut."""
-    console = Console(file=io.StringIO(), width=Measurement.get(_WIDE, _WIDE.options, table).maximum,
+    out = io.StringIO()
+    console = Console(file=out, width=Measurement.get(_WIDE, _WIDE.options, table).maximum,
                       color_system=None, force_terminal=False)
     console.print(table)
-    return [line.rstrip() for line in console.file.getvalue().splitlines() if line.strip()]
+    return [line.rstrip() for line in out.getvalue().splitlines() if line.strip()]

@@ -53,9 +53,10 @@ class LoadState:
     pacing: Pacing | None = None
 
     @classmethod
-    def configure(cls, rate_text: str, traces_per_request: int) -> None:
-        cls.payloads = PayloadSource(traces_per_request=traces_per_request)
-        cls.pacing = Pacing(parse_load_rate(rate_text), cls.payloads.bytes_per_request, cls.payloads.spans_per_request)
+    def configure(cls, rate_text: str, traces_per_request: int) -> Pacing:
+        cls.payloads = payloads = PayloadSource(traces_per_request=traces_per_request)
+        cls.pacing = pacing = Pacing(parse_load_rate(rate_text), payloads.bytes_per_request, payloads.spans_per_request)
+        return pacing
 
 
 @events.init_command_line_parser.add_listener
@@ -69,10 +70,11 @@ def _options(parser) -> None:
 @events.init.add_listener
 def _configure(environment, **_) -> None:
     options = environment.parsed_options
-    LoadState.configure(getattr(options, "tracestack_rate", None) or os.environ.get("TRACESTACK_LOAD_RATE", "1MB/s"),
-                        int(getattr(options, "tracestack_traces_per_request", None)
-                            or os.environ.get("TRACESTACK_TRACES_PER_REQUEST", "10")))
-    share_pacing(environment, LoadState.pacing)
+    pacing = LoadState.configure(
+        getattr(options, "tracestack_rate", None) or os.environ.get("TRACESTACK_LOAD_RATE", "1MB/s"),
+        int(getattr(options, "tracestack_traces_per_request", None)
+            or os.environ.get("TRACESTACK_TRACES_PER_REQUEST", "10")))
+    share_pacing(environment, pacing)
     path = os.environ.get("TRACESTACK_LOAD_FAILURES")
     if path and not isinstance(environment.runner, WorkerRunner):
         events.quit.add_listener(lambda **_: _write_failures(environment, path))
@@ -116,16 +118,19 @@ class _PacedUser(User):
     @task
     def export_traces(self) -> None:
         self.pace()
+        assert self._sending is not None and LoadState.payloads is not None   # on_start and the init event set them
         self._sending.spawn(self.send, LoadState.payloads.next())    # waits while every slot is taken
 
     def send(self, payload: bytes) -> None:
         raise NotImplementedError
 
     def pace(self) -> None:
-        while not LoadState.pacing.heard_from_master:
+        pacing = LoadState.pacing
+        assert pacing is not None    # set at Locust's init event, before any user starts
+        while not pacing.heard_from_master:
             gevent.sleep(0.05)
         runner = self.environment.runner
-        per_user = LoadState.pacing.per_user(runner.user_count if runner else 1)
+        per_user = pacing.per_user(runner.user_count if runner else 1)
         now = time.monotonic()
         if per_user is None:
             gevent.sleep(0)          # a point where a pending stop lands, before the request is sent
@@ -151,7 +156,7 @@ class OtlpGrpcUser(_PacedUser):
     abstract = PROTOCOL != "otlp-grpc"
 
     def on_start(self) -> None:
-        import grpc   # the gevent-aware gRPC was set up by the locustfile before any gRPC object exists
+        import grpc  # the gevent-aware gRPC was set up by the locustfile before any gRPC object exists
         from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
         super().on_start()
@@ -180,7 +185,7 @@ class OtlpHttpUser(_PacedUser, FastHttpUser):
     """OTLP/HTTP protobuf POST /v1/traces; target from TRACESTACK_OTLP_HTTP or --host."""
 
     abstract = PROTOCOL != "otlp-http"
-    host = (split_targets(os.environ.get("TRACESTACK_OTLP_HTTP")) or [None])[0]
+    host = next(iter(split_targets(os.environ.get("TRACESTACK_OTLP_HTTP"))), None)
     concurrency = IN_FLIGHT          # connections of this user's client: one per request in flight
 
     def on_start(self) -> None:
@@ -189,10 +194,12 @@ class OtlpHttpUser(_PacedUser, FastHttpUser):
         self.request_name = f"otlp-http {self.url}"
         # Every status is an answer for http_outcome to judge: geventhttpclient's own error path decodes the
         # body as UTF-8 for its log and dies on a binary one (Tempo's 429 carries a protobuf Status).
-        self.client.client.valid_response_codes = ANY_STATUS
+        self.client.client.valid_response_codes = ANY_STATUS  # type: ignore[misc]  # this client's, not the class's
 
     def send(self, payload: bytes) -> None:
-        with self.client.post(self.url, data=payload, headers={"Content-Type": "application/x-protobuf"},
+        with self.client.post(self.url,
+                              data=payload,  # type: ignore[arg-type]  # hinted str | dict; bytes are sent as they are
+                              headers={"Content-Type": "application/x-protobuf"},
                               name=self.request_name, catch_response=True) as response:
             response.request_meta["request_type"] = PROTOCOL
             response.request_meta["response_length"] = len(payload)

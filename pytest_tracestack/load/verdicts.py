@@ -28,7 +28,8 @@ class Limits:
     min_share_of_asked: float = 0.9       # accepted MB/s at least this share of the rate asked of a replica
     agreement: float = 0.02               # generator, replicas and sink agree within this fraction
     offer: OfferLimits = field(default_factory=OfferLimits)    # did the generator offer the rate (offered.py)
-    replication_band: tuple[float, float] = BAND   # an ingester's bytes / its share of the distributors' (replication.py)
+    # an ingester's bytes / its share of the distributors' (replication.py)
+    replication_band: tuple[float, float] = BAND
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,8 @@ def _entry(figures: ReplicaFigures, target: Target | None, asked: float, duratio
     refusals = sum(figures.failures.values())
     if figures.requests is not None:
         detail = ", ".join(f"{error}: {count}" for error, count in sorted(figures.failures.items()))
-        causes = [f"{count} {why}" for error, count in sorted(figures.failures.items()) if (why := explain_refusal(error))]
+        causes = [f"{count} {why}" for error, count in sorted(figures.failures.items())
+                  if (why := explain_refusal(error))]
         verdicts.append(Verdict(name, "failed requests", refusals, 0, refusals == 0,
                                 f"{name} answered {refusals} of {figures.requests} requests with an error"
                                 + (f" ({detail})" if detail else "") + ", limit 0"
@@ -94,8 +96,8 @@ def _entry(figures: ReplicaFigures, target: Target | None, asked: float, duratio
     if figures.push_p99_ms is not None:
         passed = figures.push_p99_ms <= limits.latency_p99_ms
         verdicts.append(Verdict(name, "push latency p99 ms", figures.push_p99_ms, limits.latency_p99_ms, passed,
-                                f"{name} push latency p50 {figures.push_p50_ms:.0f} ms, p99 {figures.push_p99_ms:.0f} ms"
-                                f", limit p99 {limits.latency_p99_ms:.0f} ms"))
+                                f"{name} push latency p50 {figures.push_p50_ms:.0f} ms, "
+                                f"p99 {figures.push_p99_ms:.0f} ms, limit p99 {limits.latency_p99_ms:.0f} ms"))
     return verdicts
 
 
@@ -150,7 +152,7 @@ def _replication(replicas: list[ReplicaFigures], replication: Replication, targe
     for name in replication.ingesters:
         figures = by_name.get(name)
         received = figures.counters.get("ingester_bytes") if figures else None
-        if received is None or not distributed:
+        if figures is None or received is None or not distributed:
             missing = ("it was not sampled" if figures is None else figures.why_not_measured() if received is None
                        else "no distributor's bytes were measured")
             verdicts.append(Verdict(name, "ingester share", None, low, False,
@@ -192,23 +194,29 @@ def _delivery(stats: GeneratorStats, entries: list[ReplicaFigures], sink: SinkFi
               limits: Limits) -> list[Verdict]:
     """Generator, entry replicas and sink must agree: what one side counts, the next one counted too."""
     verdicts = []
-    accepted_spans = [f.counters.get("accepted_spans") for f in entries]
-    if entries and all(value is not None for value in accepted_spans):
+    accepted_spans = _total([f.counters.get("accepted_spans") for f in entries])
+    if accepted_spans is not None:
         verdicts.append(_agree("spans answered OK to the generator", stats.delivered_spans,
-                               "spans the entry replicas accepted", sum(accepted_spans), limits))
-    accepted_bytes = [f.accepted_bytes for f in entries]
-    if entries and all(value is not None and f.accepted_bytes_source.startswith("measured")
-                       for f, value in zip(entries, accepted_bytes)):
+                               "spans the entry replicas accepted", accepted_spans, limits))
+    accepted_bytes = _total([f.accepted_bytes for f in entries])
+    if accepted_bytes is not None and all(f.accepted_bytes_source.startswith("measured") for f in entries):
         verdicts.append(_agree("bytes answered OK to the generator", stats.delivered_bytes,
-                               "bytes the entry replicas accepted", sum(accepted_bytes), limits, scale=1e6, unit="MB"))
-    if sink is not None and entries and all(value is not None for value in accepted_bytes):
-        verdicts.append(_agree("bytes the entry replicas accepted", sum(accepted_bytes),
+                               "bytes the entry replicas accepted", accepted_bytes, limits, scale=1e6, unit="MB"))
+    if sink is not None and accepted_bytes is not None:
+        verdicts.append(_agree("bytes the entry replicas accepted", accepted_bytes,
                                "bytes the sink received", sink.received_bytes, limits, scale=1e6, unit="MB"))
-        exported = [f.counters.get("exported_spans") for f in entries]
-        if all(value is not None for value in exported):
-            verdicts.append(_agree("spans the entry replicas exported", sum(exported),
+        exported = _total([f.counters.get("exported_spans") for f in entries])
+        if exported is not None:
+            verdicts.append(_agree("spans the entry replicas exported", exported,
                                    "spans the sink received", sink.received_spans, limits))
     return verdicts
+
+
+def _total(values: list[float | None]) -> float | None:
+    """The sum when every value was measured (and there is one at least), else None."""
+    if not values or any(value is None for value in values):
+        return None
+    return sum(value for value in values if value is not None)
 
 
 def _agree(left_name: str, left: float, right_name: str, right: float, limits: Limits, scale: float = 1.0,
@@ -233,12 +241,13 @@ def implied_replicas(traffic_bytes_per_s: float, component: str, entries: list[R
     bound = "at most" if held else "about"
     replicas = math.ceil(traffic_bytes_per_s / measured) if measured else None
     if measured:
-        text = (f"{component}: {bound} {replicas} replica(s) for {traffic_mb_s:g} MB/s at the {measured / 1e6:.2f} MB/s "
-                f"one replica took" + (" (the run held: its capacity is at least that)" if held else
-                                       " (the run broke: that is about its capacity)"))
+        text = (f"{component}: {bound} {replicas} replica(s) for {traffic_mb_s:g} MB/s "
+                f"at the {measured / 1e6:.2f} MB/s one replica took"
+                + (" (the run held: its capacity is at least that)" if held else
+                   " (the run broke: that is about its capacity)"))
     else:
         text = f"{component}: no throughput measured"
-    if sizing_replicas:
+    if sizing_replicas and target is not None:
         text += f"; the sizing guide says {sizing_replicas} at {sizing:g} MB/s per replica ({target.source})"
     return Implied(component, traffic_mb_s, None if measured is None else measured / 1e6, replicas, bound,
                    sizing_replicas, text)

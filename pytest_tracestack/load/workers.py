@@ -1,7 +1,7 @@
 """The rate across Locust workers (``--processes N``, ``--master``/``--worker``): it is the whole run's, not
 each worker's. The master tells its workers the rate (the stepped shape moves it there) and how many users
-it is running in all, at once when either changes and every second anyway; each user paces to its share. A worker's users send nothing until the
-master has been heard, so a run never starts at N times the rate.
+it is running in all, at once when either changes and every second anyway; each user paces to its share.
+A worker's users send nothing until the master has been heard, so a run never starts at N times the rate.
 
 Import only from a locustfile (Locust patches the process with gevent when it is imported).
 """

@@ -84,7 +84,8 @@ class Stack:
     def ingest_targets(self, protocol: str) -> list[str]:
         """The ingest target of every replica of the component taking ``protocol``."""
         endpoint = self.profile.ingest[protocol]
-        return [replica.hostport(endpoint.port) if protocol == "otlp-grpc" else replica.url(endpoint.port, endpoint.path)
+        return [replica.hostport(endpoint.port) if protocol == "otlp-grpc"
+                else replica.url(endpoint.port, endpoint.path)
                 for replica in self.replicas_of(endpoint.component)]
 
     def query_url(self) -> str | None:
@@ -105,8 +106,9 @@ class Runtime(Protocol):
     def start(self, profile: Profile) -> Stack:
         """Bring the topology up and wait until it is ready; clean up what it made if it fails."""
 
-    def stop(self, stack: Stack) -> None:
-        """Tear down everything ``start`` made (processes, ports, dirs, namespaces, clusters)."""
+    def stop(self, stack: Stack) -> object:
+        """Tear down everything ``start`` made (processes, ports, dirs, namespaces, clusters); what it returns
+        (the local runtime's StopReport) is for its own callers."""
 
     def describe_keep(self, stack: Stack) -> str:
         """How to reach and stop a stack left up with ``--tracestack-keep``."""

@@ -84,7 +84,8 @@ class KindRuntime(KubeRuntime):
 
     def removal_steps(self, target: KubeTarget, releases: list[str]) -> list[KubeStep]:
         name = self.settings.cluster_name
-        reused = [replace(step, when=f"when cluster {name} was reused") for step in super().removal_steps(target, releases)]
+        reused = [replace(step, when=f"when cluster {name} was reused")
+                  for step in super().removal_steps(target, releases)]
         return [*reused, replace(self._cluster_removal(), when="when this run created it; what is in it goes with it")]
 
     def _cluster_removal(self) -> KubeStep:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..profiles import Component
 from ..rendering import ReplicaContext, localhost_port_notes, render_yaml
@@ -57,7 +58,7 @@ def launch_capture_sink(component: Component, replica: Replica, config: Any, con
                         binary: Path | None, settings: Any) -> Launch:
     from ..sink import CaptureSink
 
-    def start() -> "SinkHandle":
+    def start() -> SinkHandle:
         sink = CaptureSink(host=replica.address, grpc_port=replica.ports["otlp-grpc"],
                            http_port=replica.ports["otlp-http"])
         sink.start()
@@ -92,13 +93,15 @@ def launch_nginx(component: Component, replica: Replica, config: Any, context: R
     from .nginx_build import read_nginx_build
     from .nginx_config import find_otel_module, render_nginx_conf
 
+    assert binary is not None, "the local runtime finds nginx before it launches it"
     module = find_otel_module(settings.nginx_otel_module)
     conf = render_nginx_conf(config, component, replica, context, read_nginx_build(binary), module)
     return nginx_launch(replica, context, binary, conf)
 
 
 def nginx_launch(replica: Replica, context: ReplicaContext, binary: Path, conf: str) -> Launch:
-    """nginx in the foreground on a rendered config; ``-e stderr`` so errors before the config is read are logged too."""
+    """nginx in the foreground on a rendered config; ``-e stderr`` so errors before the config is read are
+    logged too."""
     path = context.workdir / "nginx.conf"
     path.write_text(conf)
     argv = [str(binary), "-p", str(context.workdir), "-c", str(path), "-e", "stderr", "-g", "daemon off;"]

@@ -13,9 +13,9 @@ from typing import Any
 
 from ..binaries import SPECS, BinaryProvider, FoundBinary, check_major_version
 from ..errors import ProfileError, TracestackError
+from ..profile_paths import describe
 from ..profiles import Component, Profile
 from ..redaction import redact
-from ..profile_paths import describe
 from ..rendering import ReplicaContext, base_config, localhost_port_names, replica_config
 from ..tempo_config import helm_rendering
 from .addresses import LOCALHOST, Block, choose_block
@@ -69,6 +69,7 @@ class SlowStopWarning(UserWarning):
 
 @dataclass
 class LocalStack(Stack):
+    workdir: Path = field(kw_only=True)                            # start() makes it before the stack exists
     handles: dict[str, Handle] = field(default_factory=dict)      # replica name -> handle
     launches: dict[str, Launch] = field(default_factory=dict)     # replica name -> how it was started
     ready_timeout_s: float = 90.0
@@ -217,8 +218,8 @@ class LocalRuntime:
 
     def _wait_ready(self, stack: LocalStack, launched_at: dict[str, float]) -> None:
         began = time.monotonic()
-        waits = [(replica, stack.profile.components[replica.component].readiness, stack.handles[replica.name])
-                 for replica in stack.replicas if stack.profile.components[replica.component].readiness]
+        waits = [(replica, readiness, stack.handles[replica.name]) for replica in stack.replicas
+                 if (readiness := stack.profile.components[replica.component].readiness)]
         ready_at = wait_all_ready(waits, began + self.settings.ready_timeout_s, self.settings.ready_timeout_s)
         stack.timings.ready_s = time.monotonic() - began
         stack.timings.replica_ready_s = {name: at - launched_at[name] for name, at in ready_at.items()}
@@ -273,9 +274,8 @@ class LocalRuntime:
         lines = [f"tracestack: profile {stack.profile.name} left running (--tracestack-keep); work dir {stack.workdir}"]
         for replica in stack.replicas:
             ports = ", ".join(f"{name} {replica.hostport(name)}" for name in replica.ports)
-            lines.append(f"  {replica.name} pid {replica.pid}: {ports}")
-        if any(c.binary == "capture-sink" for c in stack.profile.components.values()):
-            lines.append("  note: the capture sink ran inside pytest and stopped with it")
+            process = f"pid {replica.pid}" if replica.pid else "(ran inside pytest and stopped with it)"
+            lines.append(f"  {replica.name} {process}: {ports}")
         lines.append(f"  its endpoints again: tracestack status {stack.workdir}")
         lines.append(f"  stop it with: tracestack stop {stack.workdir}")
         return "\n".join(lines)

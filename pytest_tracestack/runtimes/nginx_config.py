@@ -89,8 +89,9 @@ def nginx_header(component: Component, build: NginxBuild, notes: list[str]) -> s
 
 def _user(conf: str, workdir: Path) -> tuple[str, str]:
     if os.geteuid() != 0:
-        return USER_LINE.sub("", conf), ("the seed's `user nginx;` is left out: nginx ignores `user` unless started as root, so its "
-                      "workers run as the user running the tests, who owns the work dir")
+        return USER_LINE.sub("", conf), ("the seed's `user nginx;` is left out: nginx ignores `user` unless "
+                                         "started as root, so its workers run as the user running the tests, "
+                                         "who owns the work dir")
     owner = _owner(workdir)
     # Without a `user` line a root master runs its workers as `nobody`, who cannot enter the private work dir.
     note = (f"run as root: `user {owner};` (the work dir's owner) instead of the seed's `user nginx;`. The work dir "

@@ -41,10 +41,10 @@ class ManagedProcess:
         return self.popen.poll() if self.popen else None
 
     def signal(self, signum: int) -> None:
-        if self.alive():
+        if self.popen is not None and self.popen.poll() is None:
             os.killpg(self.popen.pid, signum)
 
-    def stop(self, grace_s: float = 10.0) -> "GroupStop":
+    def stop(self, grace_s: float = 10.0) -> GroupStop:
         """SIGTERM the process group, wait up to ``grace_s``, then SIGKILL what is left of it."""
         return stop_processes([self], grace_s)
 
@@ -66,11 +66,11 @@ class GroupStop:
 
 def stop_processes(processes: list[ManagedProcess], grace_s: float) -> GroupStop:
     """Stop our own children together (see ``stop_groups``), then reap them."""
-    started = [process for process in processes if process.popen is not None]
-    outcome = stop_groups({process.name: process.popen.pid for process in started}, grace_s)
-    for process in started:
-        if process.name not in outcome.remaining:
-            process.popen.wait(timeout=KILL_WAIT_S)
+    started = [(process.name, process.popen) for process in processes if process.popen is not None]
+    outcome = stop_groups({name: popen.pid for name, popen in started}, grace_s)
+    for name, popen in started:
+        if name not in outcome.remaining:
+            popen.wait(timeout=KILL_WAIT_S)
     return outcome
 
 

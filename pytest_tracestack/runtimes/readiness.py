@@ -19,7 +19,8 @@ REQUEST_TIMEOUT_S = 2.0
 class Handle(Protocol):
     """A started replica: a child process or an in-process server (the capture sink)."""
 
-    pid: int | None
+    @property
+    def pid(self) -> int | None: ...
 
     def alive(self) -> bool: ...
     def stop(self, grace_s: float = 10.0) -> object: ...

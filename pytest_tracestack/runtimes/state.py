@@ -24,6 +24,7 @@ def write_state(stack: Stack) -> None:
              "replicas": [_replica_state(replica) for replica in stack.replicas],
              "ingest": {protocol: stack.ingest_targets(protocol) for protocol in stack.profile.ingest},
              "query": stack.query_url()}
+    assert stack.workdir is not None, "only a started stack (it has a work dir) has state to write"
     path = stack.workdir / STATE_FILE
     partial = path.with_suffix(".json.partial")
     partial.write_text(json.dumps(state, indent=2))

@@ -7,8 +7,8 @@ receiver is closed with the same call it uses to prove one is open.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import grpc
 import httpx
@@ -116,7 +116,7 @@ def _otlp_partial_json(response: httpx.Response) -> tuple[int, str]:
     return int(partial.get("rejectedSpans") or 0), partial.get("errorMessage", "")
 
 
-SENDERS: dict[str, Callable[[list[Span], str], SendResult]] = {
+SENDERS: dict[str, Callable[[list[Span], str, float], SendResult]] = {
     "otlp-grpc": send_otlp_grpc,
     "otlp-http": send_otlp_http,
     "otlp-http-json": send_otlp_http_json,

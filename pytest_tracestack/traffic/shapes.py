@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..model import Attributes, Event, Link, Span
+from ..model import Attributes, AttrValue, Event, Link, Span
 
 KIND_SERVER, KIND_CLIENT, KIND_INTERNAL, KIND_PRODUCER, KIND_CONSUMER = 2, 3, 1, 4, 5
 
@@ -67,7 +68,8 @@ class _Builder:
             resource={"service.name": self.service_name, **dict(self.shape.resource)},
             scope_name="pytest-tracestack", scope_version="1",
             status_code=status, status_message="generated error" if status == 2 else "",
-            events=tuple(Event(f"event-{n}", start + duration // 2, {"event.index": n}) for n in range(self.shape.events)),
+            events=tuple(Event(f"event-{n}", start + duration // 2, {"event.index": n})
+                         for n in range(self.shape.events)),
             links=tuple(Link(self._hex(16), self._hex(8), {"link.index": n}) for n in range(self.shape.links)),
         )
         self.spans.append(span)
@@ -79,14 +81,15 @@ class _Builder:
 
     def _attributes(self, index: int, http: bool) -> Attributes:
         attributes: Attributes = {}
-        for n in range(self.shape.attributes):
-            attributes[f"tracestack.attr.{n}"] = [
+        values: list[Callable[[], AttrValue]] = [
                 lambda: "".join(self.rng.choices("abcdefghijklmnopqrstuvwxyz", k=self.shape.attribute_size)),
                 lambda: self.rng.randint(-(2 ** 40), 2 ** 40),
                 lambda: self.rng.random() * 1000,
                 lambda: self.rng.random() < 0.5,
                 lambda: tuple(self.rng.randint(0, 9) for _ in range(3)),
-            ][n % 5]()
+        ]
+        for n in range(self.shape.attributes):
+            attributes[f"tracestack.attr.{n}"] = values[n % 5]()
         attributes["tracestack.span.index"] = index
         if http:
             attributes.update(http_server_attributes(self.rng))

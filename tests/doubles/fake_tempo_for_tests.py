@@ -26,10 +26,10 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import grpc
 import yaml
@@ -57,7 +57,7 @@ class SingleBinaryDialing:
     frontend: str          # querier.frontend_worker.frontend_address, or the same as ``ingester`` when empty
 
     @classmethod
-    def from_config(cls, config: dict) -> "SingleBinaryDialing":
+    def from_config(cls, config: dict) -> SingleBinaryDialing:
         ingester = f"{FORCED_ADDRESS}:{grpc_listen(config)[1]}"
         worker = (config.get("querier") or {}).get("frontend_worker") or {}
         return cls(ingester=ingester, frontend=worker.get("frontend_address") or ingester)

@@ -22,8 +22,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import grpc
 from google.rpc.status_pb2 import Status
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (ExportTraceServiceRequest,
-                                                                      ExportTraceServiceResponse)
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
 
 from pytest_tracestack.sink import AnsweringHandler
 
@@ -40,7 +42,8 @@ class TempoRateLimitForTests:
     burst_size_bytes: int = 1_000_000
     host: str = "127.0.0.1"
     ports: dict[str, int] = field(default_factory=dict)        # otlp-grpc, otlp-http, http: filled by start()
-    counters: dict[str, float] = field(default_factory=lambda: {"ingress": 0, "bytes": 0, "spans": 0, "rate_limited": 0})
+    counters: dict[str, float] = field(
+        default_factory=lambda: {"ingress": 0, "bytes": 0, "spans": 0, "rate_limited": 0})
     _tokens: float = 0.0
     _refilled_at: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -48,7 +51,7 @@ class TempoRateLimitForTests:
 
     # --- life cycle ---------------------------------------------------------------------------
 
-    def start(self) -> "TempoRateLimitForTests":
+    def start(self) -> TempoRateLimitForTests:
         self._tokens, self._refilled_at = float(self.burst_size_bytes), time.monotonic()
         server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
         server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(
@@ -75,7 +78,7 @@ class TempoRateLimitForTests:
                 server.stop(grace=None).wait(2)
         self._servers.clear()
 
-    def __enter__(self) -> "TempoRateLimitForTests":
+    def __enter__(self) -> TempoRateLimitForTests:
         return self.start()
 
     def __exit__(self, *exc) -> None:
