@@ -5,7 +5,6 @@ collector build under `pytest -n 2` is tested in test_session_output.py.)"""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys

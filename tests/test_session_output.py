@@ -221,7 +221,7 @@ def test_two_xdist_workers_that_need_the_collector_build_it_once_the_second_says
     monkeypatch.delenv("TRACESTACK_OTELCOL", raising=False)
     pytester.makeconftest(FAKE_BUILD.replace("import collector_build, progress",
                                              "import binaries, collector_build, progress") + TWO_WORKERS_AT_ONCE)
-    pytester.makepyfile(test_up=STACK_UP + "\n\ndef test_up_too(tracestack_stack):\n    assert tracestack_stack.replicas\n")
+    pytester.makepyfile(test_up=STACK_UP + STACK_UP.replace("def test_up(", "def test_up_too("))
     result = pytester.runpytest_subprocess("-n", "2", "--tracestack-profile=lone-collector", "--tracestack-no-download",
                                            "test_up.py", "-k", "test_up")
     result.assert_outcomes(passed=2)
