@@ -152,7 +152,12 @@ class BinaryProvider:
         downloadable, builder = self._downloadable(spec, tried), self.builders.get(spec.kind)
         if not (downloadable or builder):
             return None
-        with installing(self.cached_path(spec)) as install:
+        destination = self.cached_path(spec)
+        if downloadable:
+            what, log = f"downloading {self._archive_url(spec)} into {destination}", None
+        else:
+            what, log = self._building(spec, destination)
+        with installing(destination, what, log) as install:
             if install.done_elsewhere:
                 return install.destination, "tracestack cache (installed by another tracestack process meanwhile)"
             found = self._download(spec, tried, install) if downloadable else None
@@ -168,10 +173,7 @@ class BinaryProvider:
         return bool(spec.archive) and self.allow_download
 
     def _download(self, spec: BinarySpec, tried: list[str], install: Install) -> tuple[Path, str] | None:
-        base = (self.download_base or DEFAULT_DOWNLOAD_BASE).rstrip("/")
-        archive_url = f"{base}/{spec.archive.format(v=spec.version, arch=_arch())}"
-        checksum_url = f"{base}/{spec.checksums.format(v=spec.version, arch=_arch())}"
-        install.doing(f"downloading {archive_url} into {install.destination}")
+        archive_url, checksum_url = self._archive_url(spec), self._archive_url(spec, spec.checksums)
         try:
             path = download_verified(archive_url, checksum_url, spec.member, install.destination)
         except (httpx.HTTPError, OSError) as error:
@@ -179,11 +181,17 @@ class BinaryProvider:
             return None
         return path, f"downloaded from {archive_url}, SHA-256 verified"
 
+    def _archive_url(self, spec: BinarySpec, template: str = "") -> str:
+        base = (self.download_base or DEFAULT_DOWNLOAD_BASE).rstrip("/")
+        return f"{base}/{(template or spec.archive).format(v=spec.version, arch=_arch())}"
+
     @staticmethod
-    def _build(builder: Callable[[BinarySpec, Path], Path], spec: BinarySpec, tried: list[str],
+    def _building(spec: BinarySpec, destination: Path) -> tuple[str, Path]:
+        return f"building {spec.kind} {spec.version} into {destination} with OCB", build_log(destination)
+
+    def _build(self, builder: Callable[[BinarySpec, Path], Path], spec: BinarySpec, tried: list[str],
                install: Install) -> tuple[Path, str] | None:
-        install.doing(f"building {spec.kind} {spec.version} into {install.destination} with OCB",
-                      build_log(install.destination))
+        install.doing(*self._building(spec, install.destination))
         try:
             return builder(spec, install.destination), "built with OCB"
         except TracestackError as error:

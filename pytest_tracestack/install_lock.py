@@ -35,10 +35,12 @@ class Install:
 
 
 @contextlib.contextmanager
-def installing(destination: Path) -> Iterator[Install]:
+def installing(destination: Path, what: str, log: Path | None = None) -> Iterator[Install]:
+    """Hold the install of ``destination``; ``what`` (and ``log``) tell the processes that wait for it what this
+    one does (``Install.doing`` changes it)."""
     destination.parent.mkdir(parents=True, exist_ok=True)
     lock = destination.with_name(destination.name + ".install-lock")
-    note = _note(f"installing {destination}")
+    note = _note(what, log)
     reservation = try_lock(lock, note) or _wait(lock, note, destination)
     try:
         yield Install(destination, _installed(destination), reservation)
@@ -47,7 +49,7 @@ def installing(destination: Path) -> Iterator[Install]:
 
 
 def _wait(lock: Path, note: str, destination: Path) -> Reservation:
-    holder = Holder.from_note(holder_note(lock), destination)
+    holder = _holder(lock, destination)
     deadline = time.monotonic() + WAIT_LIMIT_S
     with status(f"waiting for another tracestack process ({holder.who}) {holder.what}", holder.log):
         while (reservation := try_lock(lock, note)) is None:
@@ -56,6 +58,16 @@ def _wait(lock: Path, note: str, destination: Path) -> Reservation:
                                       f"(lock {lock}); end that process and run again")
             time.sleep(POLL_S)
     return reservation
+
+
+def _holder(lock: Path, destination: Path) -> Holder:
+    """The holder's note, which it writes a moment after it takes the lock."""
+    for _ in range(10):
+        holder = Holder.from_note(holder_note(lock), destination)
+        if holder.known:
+            break
+        time.sleep(0.05)
+    return holder
 
 
 def _note(what: str, log: Path | None = None) -> str:
@@ -67,15 +79,15 @@ class Holder:
     who: str
     what: str
     log: Path | None
+    known: bool = True
 
     @classmethod
     def from_note(cls, note: str, destination: Path) -> Holder:
-        """From the holder's note, written a moment after it took the lock (so possibly not yet)."""
         try:
             found = json.loads(note)
             return cls(f"pid {found['pid']}", found["what"], Path(found["log"]) if found["log"] else None)
         except (ValueError, TypeError, KeyError):
-            return cls("pid not known yet", f"installing {destination}", None)
+            return cls("pid unknown", f"installing {destination}", None, known=False)
 
 
 def _installed(destination: Path) -> bool:

@@ -23,8 +23,7 @@ import sys, time
 from pathlib import Path
 from pytest_tracestack.install_lock import installing
 
-with installing(Path(sys.argv[1])) as install:
-    install.doing("building a test binary", Path(sys.argv[1]).parent / "build.log")
+with installing(Path(sys.argv[1]), "building a test binary", Path(sys.argv[1]).parent / "build.log"):
     print("holding", flush=True)
     time.sleep(600)
 """
@@ -47,7 +46,7 @@ def test_the_lock_of_a_killed_install_does_not_block_the_next(tmp_path: Path,
         holder.wait(10)
     assert json.loads(holder_note(_lock(destination)))["pid"] == holder.pid     # its note is still in the file
     began = time.monotonic()
-    with installing(destination) as install:
+    with installing(destination, "building it again") as install:
         assert not install.done_elsewhere
     assert time.monotonic() - began < 1.0
     assert "waiting" not in capsys.readouterr().err
@@ -65,7 +64,7 @@ def test_a_wait_has_a_limit_and_names_whom_it_waited_for(tmp_path: Path, monkeyp
         with pytest.raises(TracestackError, match=r"waited 0s for pid 4242, which is still downloading "
                                                   r"https://example/tool \(lock .*tool.install-lock\); end that "
                                                   r"process and run again"):
-            with installing(destination):
+            with installing(destination, "downloading it too"):
                 pass
     finally:
         held.release()
@@ -80,7 +79,7 @@ def test_the_second_waits_then_uses_what_the_first_installed(tmp_path: Path, cap
         str(destination)], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout is not None and holder.stdout.readline() == "holding\n"
-        with installing(destination) as install:
+        with installing(destination, "building it too") as install:
             assert install.done_elsewhere and destination.read_text() == "built"
     finally:
         holder.kill()

@@ -140,11 +140,10 @@ def _download(spec: ToolSpec, cached: Path, mirror: str | None, tried: list[str]
     """A verified download into the cache; one process at a time: the others wait, then use what it got."""
     asset, checksum = spec.urls(mirror)
     pinned = spec.version.removeprefix("v")
-    with installing(cached) as install:
+    with installing(cached, f"downloading {asset} into {cached}") as install:
         if install.done_elsewhere:
             return FoundTool(spec.name, cached, pinned, "tracestack cache, the pinned version (installed by another "
                                                         "tracestack process meanwhile)", passed_over)
-        install.doing(f"downloading {asset} into {cached}")
         try:
             path = download_tool(asset, checksum, spec.member, cached)
         except (httpx.HTTPError, OSError) as error:
