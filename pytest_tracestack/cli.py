@@ -18,8 +18,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tracestack", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     install = commands.add_parser("install", help="find, download or build a binary into tracestack's cache",
-                                  description="Find a binary (PATH, cache), else download its verified release, "
-                                              "else (the collector) build it with OCB; print where it is.")
+                                  description="Find a binary (TRACESTACK_<BINARY>, PATH, cache), else download its "
+                                              "verified release, else (the collector) build it with OCB; print "
+                                              "where it is.")
     install.add_argument("binary", choices=sorted(SPECS), metavar="BINARY",
                          help=f"one of {', '.join(sorted(SPECS))}: tempo and otelcol are downloaded from their "
                               "releases (SHA-256 verified), otelcol is built with OCB when that fails and Go is "
@@ -53,8 +54,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _install(args: argparse.Namespace) -> int:
-    provider = BinaryProvider(download_base=args.download_base, allow_download=not args.no_download,
-                              builders={"otelcol": build_collector}, options="--")
+    # The binary a run would use first: TRACESTACK_<BINARY> (the --tracestack-<binary> option is pytest's).
+    spec = SPECS[args.binary]
+    provider = BinaryProvider(explicit={spec.kind: os.environ.get(spec.env)}, download_base=args.download_base,
+                              allow_download=not args.no_download, builders={"otelcol": build_collector},
+                              options="--", reads_options=False)
     found = provider.find(args.binary)
     print(f"{args.binary}: {found.describe()}")
     return 0

@@ -89,7 +89,7 @@ class TracestackSession:
             raise self.start_error
         started = time.monotonic()
         try:
-            with progress.shown_on(self.terminal):
+            with progress.shown_on(self._progress_output()):
                 self.stack = self.runtime().start(self.profile)
         except (TracestackError, OSError) as error:
             self.start_error = error
@@ -99,6 +99,11 @@ class TracestackSession:
                           f"in {time.monotonic() - started:.1f}s; components used:",
                           *(f"  {component.describe()}" for component in self.components_used))
         return self.stack
+
+    def _progress_output(self) -> Terminal:
+        """xdist sends a worker's stdout, and so its terminal reporter's lines, to /dev/null; its stderr is the
+        user's terminal."""
+        return Terminal(self.config, stderr=hasattr(self.config, "workerinput"))
 
     def _found_binaries(self) -> dict[str, FoundBinary]:
         return self._binaries.found if self._binaries is not None else {}

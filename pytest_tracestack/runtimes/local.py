@@ -22,6 +22,7 @@ from .addresses import LOCALHOST, Block, choose_block
 from .base import PlanStep, Replica, Stack
 from .launchers import LAUNCHERS, Launch
 from .nginx_config import find_otel_module
+from .privileged_ports import refuse_privileged_ports
 from .process import GroupStop, ManagedProcess, process_state, stop_processes, wait_ports_free
 from .readiness import Handle, wait_all_ready, wait_ready
 from .state import write_state
@@ -154,6 +155,7 @@ class LocalRuntime:
             stack.binaries["capture-sink"] = "in-process OTLP gRPC/HTTP server"
         try:
             self._assign_replicas(stack)
+            refuse_privileged_ports(profile, stack.replicas, binaries)
             launched_at = self._launch_all(stack, binaries)
             self._wait_ready(stack, launched_at)
             write_state(stack)
