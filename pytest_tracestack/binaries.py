@@ -21,6 +21,7 @@ import httpx
 
 from . import paths
 from .errors import BinaryNotFoundError, TracestackError
+from .install_lock import Install, installing
 from .progress import progress_download
 
 DEFAULT_DOWNLOAD_BASE = "https://github.com"
@@ -38,6 +39,10 @@ class BinarySpec:
     checksums: str = ""           # checksum file path under the download base
     member: str = ""              # the binary's name inside the archive
     version_args: tuple[str, ...] = ("--version",)
+
+    @property
+    def env(self) -> str:
+        return f"TRACESTACK_{self.kind.upper()}"
 
 
 TEMPO = BinarySpec(
@@ -95,6 +100,7 @@ class BinaryProvider:
     builders: dict[str, Callable[[BinarySpec, Path], Path]] = field(default_factory=dict)
     found: dict[str, FoundBinary] = field(default_factory=dict)     # kind -> what find() returned last
     options: str = "--tracestack-"   # how the command in use spells its options (`tracestack install`: "--")
+    reads_options: bool = True       # False for `tracestack install`: only TRACESTACK_<KIND> names a binary there
 
     def cached_path(self, spec: BinarySpec) -> Path:
         name = spec.member or spec.path_names[0]
@@ -105,7 +111,7 @@ class BinaryProvider:
     def find(self, kind: str) -> FoundBinary:
         spec = SPECS[kind]
         tried: list[str] = []
-        for step in (self._explicit, self._on_path, self._in_cache, self._download, self._build):
+        for step in (self._explicit, self._on_path, self._in_cache, self._install):
             found = step(spec, tried)
             if found is not None:
                 reported = version_line(found[0], spec.version_args)
@@ -116,14 +122,14 @@ class BinaryProvider:
                                   spec.remedy.format(v=spec.version))
 
     def _explicit(self, spec: BinarySpec, tried: list[str]) -> tuple[Path, str] | None:
-        given = self.explicit.get(spec.kind)
+        given, named_by = self.explicit.get(spec.kind), spec.option if self.reads_options else spec.env
         if not given:
-            tried.append(f"{spec.option}: not set")
+            tried.append(f"{named_by}: not set")
             return None
         path = Path(given).expanduser()
         if not (path.is_file() and _executable(path)):
             # An explicit path that is wrong is an error, not a reason to look elsewhere.
-            raise TracestackError(f"{spec.option} = {given}: no executable file there; fix the path or unset it")
+            raise TracestackError(f"{named_by} = {given}: no executable file there; fix the path or unset it")
         return path, "explicit path"
 
     def _on_path(self, spec: BinarySpec, tried: list[str]) -> tuple[Path, str] | None:
@@ -141,32 +147,61 @@ class BinaryProvider:
         tried.append(f"cache: {path} does not exist")
         return None
 
-    def _download(self, spec: BinarySpec, tried: list[str]) -> tuple[Path, str] | None:
+    def _install(self, spec: BinarySpec, tried: list[str]) -> tuple[Path, str] | None:
+        """A download, else a build, into the cache; one process at a time: the others wait, then use the cache."""
+        downloadable, builder = self._downloadable(spec, tried), self.builders.get(spec.kind)
+        if not (downloadable or builder):
+            return None
+        destination = self.cached_path(spec)
+        if downloadable:
+            what, log = f"downloading {self._archive_url(spec)} into {destination}", None
+        else:
+            what, log = self._building(spec, destination)
+        with installing(destination, what, log) as install:
+            if install.done_elsewhere:
+                return install.destination, "tracestack cache (installed by another tracestack process meanwhile)"
+            found = self._download(spec, tried, install) if downloadable else None
+            if found is None and builder is not None:
+                found = self._build(builder, spec, tried, install)
+            return found
+
+    def _downloadable(self, spec: BinarySpec, tried: list[str]) -> bool:
         if not spec.archive:
             tried.append("download: no official binary release for this component")
-            return None
-        if not self.allow_download:
+        elif not self.allow_download:
             tried.append(f"download: disabled ({self.options}no-download)")
-            return None
-        base = (self.download_base or DEFAULT_DOWNLOAD_BASE).rstrip("/")
-        archive_url = f"{base}/{spec.archive.format(v=spec.version, arch=_arch())}"
-        checksum_url = f"{base}/{spec.checksums.format(v=spec.version, arch=_arch())}"
+        return bool(spec.archive) and self.allow_download
+
+    def _download(self, spec: BinarySpec, tried: list[str], install: Install) -> tuple[Path, str] | None:
+        archive_url, checksum_url = self._archive_url(spec), self._archive_url(spec, spec.checksums)
         try:
-            path = download_verified(archive_url, checksum_url, spec.member, self.cached_path(spec))
+            path = download_verified(archive_url, checksum_url, spec.member, install.destination)
         except (httpx.HTTPError, OSError) as error:
             tried.append(f"download {archive_url}: {type(error).__name__}: {error}")
             return None
         return path, f"downloaded from {archive_url}, SHA-256 verified"
 
-    def _build(self, spec: BinarySpec, tried: list[str]) -> tuple[Path, str] | None:
-        builder = self.builders.get(spec.kind)
-        if builder is None:
-            return None
+    def _archive_url(self, spec: BinarySpec, template: str = "") -> str:
+        base = (self.download_base or DEFAULT_DOWNLOAD_BASE).rstrip("/")
+        return f"{base}/{(template or spec.archive).format(v=spec.version, arch=_arch())}"
+
+    @staticmethod
+    def _building(spec: BinarySpec, destination: Path) -> tuple[str, Path]:
+        return f"building {spec.kind} {spec.version} into {destination} with OCB", build_log(destination)
+
+    def _build(self, builder: Callable[[BinarySpec, Path], Path], spec: BinarySpec, tried: list[str],
+               install: Install) -> tuple[Path, str] | None:
+        install.doing(*self._building(spec, install.destination))
         try:
-            return builder(spec, self.cached_path(spec)), "built with OCB"
+            return builder(spec, install.destination), "built with OCB"
         except TracestackError as error:
             tried.append(f"build: {error}")
             return None
+
+
+def build_log(destination: Path) -> Path:
+    """Where a build of ``destination`` writes its log (collector_build.py)."""
+    return destination.parent / "build.log"
 
 
 def download_verified(archive_url: str, checksum_url: str, member: str, destination: Path,

@@ -4,6 +4,7 @@ show and stop a stack left up with --tracestack-keep."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -17,20 +18,26 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tracestack", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     install = commands.add_parser("install", help="find, download or build a binary into tracestack's cache",
-                                  description="Find a binary (PATH, cache), else download its verified release, "
-                                              "else (the collector) build it with OCB; print where it is.")
+                                  description="Find a binary (TRACESTACK_<BINARY>, PATH, cache), else download its "
+                                              "verified release, else (the collector) build it with OCB; print "
+                                              "where it is.")
     install.add_argument("binary", choices=sorted(SPECS), metavar="BINARY",
                          help=f"one of {', '.join(sorted(SPECS))}: tempo and otelcol are downloaded from their "
                               "releases (SHA-256 verified), otelcol is built with OCB when that fails and Go is "
                               "installed; nginx is only found on PATH")
     install.add_argument("--no-download", action="store_true", help="do not try release downloads")
-    install.add_argument("--download-base", metavar="URL",
-                         help=f"mirror base URL for release downloads (default {DEFAULT_DOWNLOAD_BASE})")
+    install.add_argument("--download-base", metavar="URL", default=os.environ.get("TRACESTACK_DOWNLOAD_BASE"),
+                         help="mirror base URL for release downloads (default: $TRACESTACK_DOWNLOAD_BASE, as for "
+                              f"--tracestack-download-base, else {DEFAULT_DOWNLOAD_BASE})")
     images = commands.add_parser("images", help="print every image a profile's Kubernetes install uses, one a line "
                                                 "(to pull before --tracestack-load-images=profile)")
     images.add_argument("profile", help="a built-in profile's name, or a profile file")
-    images.add_argument("--charts", help="the pinned charts from this directory or mirror URL (--tracestack-charts)")
-    images.add_argument("--k8s-version", help="the Kubernetes version to render for (default: the kind node image's)")
+    images.add_argument("--charts", metavar="DIR_OR_URL", default=os.environ.get("TRACESTACK_CHARTS"),
+                        help="the pinned charts from this directory or mirror URL, as --tracestack-charts (default: "
+                             "$TRACESTACK_CHARTS, else the charts' repositories)")
+    images.add_argument("--k8s-version", metavar="VERSION", default=os.environ.get("TRACESTACK_K8S_VERSION"),
+                        help="the Kubernetes version to render for (default: $TRACESTACK_K8S_VERSION, else the kind "
+                             "node image's)")
     add_status_command(commands)
     stop = commands.add_parser("stop", help="stop a stack left running with --tracestack-keep")
     stop.add_argument("workdir", type=Path, metavar="DIR", help="the work dir --tracestack-keep printed")
@@ -47,8 +54,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _install(args: argparse.Namespace) -> int:
-    provider = BinaryProvider(download_base=args.download_base, allow_download=not args.no_download,
-                              builders={"otelcol": build_collector}, options="--")
+    # The binary a run would use first: TRACESTACK_<BINARY> (the --tracestack-<binary> option is pytest's).
+    spec = SPECS[args.binary]
+    provider = BinaryProvider(explicit={spec.kind: os.environ.get(spec.env)}, download_base=args.download_base,
+                              allow_download=not args.no_download, builders={"otelcol": build_collector},
+                              options="--", reads_options=False)
     found = provider.find(args.binary)
     print(f"{args.binary}: {found.describe()}")
     return 0

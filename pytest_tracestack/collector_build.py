@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 from . import paths
-from .binaries import BinarySpec
+from .binaries import BinarySpec, build_log
 from .errors import TracestackError
 from .progress import status
 
@@ -43,7 +43,7 @@ def build_collector(spec: BinarySpec, destination: Path) -> Path:
     manifest["dist"]["output_path"] = str(work / "build")
     manifest_file = work / "builder-config.yaml"
     manifest_file.write_text(yaml.safe_dump(manifest, sort_keys=False))
-    log = work / "build.log"
+    log = build_log(destination)
     with status(f"building the OpenTelemetry Collector {version} into {destination} with OCB (first run only, "
                 f"{TYPICAL_BUILD})", log):
         _run([str(builder), f"--config={manifest_file}"], log, work)

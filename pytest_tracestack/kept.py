@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,8 @@ from .runtimes.state import read_state
 
 # The variables the Locust users read their targets from (pytest_tracestack/load/users.py).
 LOCUST_TARGETS = {"otlp-grpc": "TRACESTACK_OTLP_GRPC", "otlp-http": "TRACESTACK_OTLP_HTTP"}
+# The installed locustfile --tracestack-load runs (load/runner.py): loadtests/ exists only in a clone of the project.
+LOCUSTFILE = Path(__file__).parent / "load" / "locustfile.py"
 
 
 def add_status_command(commands: argparse._SubParsersAction) -> None:
@@ -53,7 +56,7 @@ def describe(state: dict[str, Any], workdir: Path) -> tuple[list[str], list[str]
 def _locust_lines(ingest: dict[str, list[str]]) -> list[str]:
     return [f"  load it with Locust: TRACESTACK_LOAD_PROTOCOL={protocol} "
             f"{LOCUST_TARGETS[protocol]}={','.join(targets)} "
-            "locust -f loadtests/locustfile.py --headless -u 4 -t 30s --tracestack-rate 1MB/s"
+            f"locust -f {shlex.quote(str(LOCUSTFILE))} --headless -u 4 -r 4 -t 30s --tracestack-rate 1MB/s"
             for protocol, targets in ingest.items() if protocol in LOCUST_TARGETS and targets]
 
 

@@ -169,7 +169,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node, error) -> None:
-    """pytest-xdist: a worker finished; its checks, components and kept stack join the controller's summary."""
+    """pytest-xdist: a worker finished; its checks, components, kept stack and load runs join the controller's
+    summary."""
     session: TracestackSession | None = node.config.stash.get(STASH_KEY, None)
     output = getattr(node, "workeroutput", {}).get(workers.KEY)
     if session is not None and output is not None:

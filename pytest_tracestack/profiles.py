@@ -227,7 +227,10 @@ def _component(file: Path, name: str, spec: dict[str, Any], charts: list[Any]) -
 
 
 def _replicas(file: Path, name: str, spec: dict[str, Any], config: ConfigSource | None) -> int:
-    """A component configured by Helm values runs as many replicas as the chart would make from them."""
+    """A component configured by Helm values runs as many replicas as the chart would make from them; one
+    configured by an OpenTelemetryCollector resource as many as its ``spec.replicas`` says, when it says."""
+    if config is not None and config.kind == "OpenTelemetryCollector":
+        return _collector_replicas(config) or spec.get("replicas", 1)
     if config is None or config.kind != "HelmValues":
         return spec.get("replicas", 1)
     if "replicas" in spec:
@@ -237,6 +240,22 @@ def _replicas(file: Path, name: str, spec: dict[str, Any], config: ConfigSource 
     values_file = manifest_file(config.manifest)
     values = _read_yaml(values_file) if values_file.is_file() else {}
     return chart_replicas(values if isinstance(values, dict) else {}, name, str(values_file))
+
+
+def _collector_replicas(config: ConfigSource) -> int | None:
+    """``spec.replicas`` of the named OpenTelemetryCollector, which the operator deploys (None when unset)."""
+    manifest = manifest_file(config.manifest)
+    if not manifest.is_file():
+        return None
+    for document in yaml.safe_load_all(manifest.read_text()):
+        if (isinstance(document, dict) and document.get("kind") == "OpenTelemetryCollector"
+                and document.get("metadata", {}).get("name") == config.name):
+            replicas = document.get("spec", {}).get("replicas")
+            if replicas is not None and (not isinstance(replicas, int) or replicas < 1):
+                raise ProfileError(str(manifest), f"OpenTelemetryCollector {config.name}.spec.replicas",
+                                   f"must be a whole number of at least 1, not {replicas!r}")
+            return replicas
+    return None
 
 
 def _check_references(profile: Profile) -> None:

@@ -39,7 +39,8 @@ def choose_runtime(setting: Setting, profile: Profile) -> RuntimeChoice:
         choice = _auto(profile)
     if choice.name not in profile.runtimes:
         raise pytest.UsageError(f"profile {profile.name!r} ({profile.source_file}) runs on "
-                                f"{', '.join(profile.runtimes)}, not on runtime {choice.name!r} ({choice.reason})")
+                                f"{', '.join(profile.runtimes)}, not on runtime {choice.name!r} ({choice.reason}); "
+                                f"pass --tracestack-runtime={profile.runtimes[0]}")
     return choice
 
 

@@ -91,7 +91,7 @@ class TracestackSession:
             raise self.start_error
         started = time.monotonic()
         try:
-            with progress.shown_on(self.terminal):
+            with progress.shown_on(self._progress_output()):
                 self.stack = self.runtime().start(self.profile)
         except (TracestackError, OSError) as error:
             self.start_error = error
@@ -101,6 +101,11 @@ class TracestackSession:
                           f"in {time.monotonic() - started:.1f}s; components used:",
                           *(f"  {component.describe()}" for component in self.components_used))
         return self.stack
+
+    def _progress_output(self) -> Terminal:
+        """xdist sends a worker's stdout, and so its terminal reporter's lines, to /dev/null; its stderr is the
+        user's terminal."""
+        return Terminal(self.config, stderr=hasattr(self.config, "workerinput"))
 
     def _found_binaries(self) -> dict[str, FoundBinary]:
         return self._binaries.found if self._binaries is not None else {}
@@ -238,6 +243,8 @@ class TracestackSession:
                          f"(not run, not passed): {', '.join(self.unimplemented_checks)}")
         if self.start_error is not None:
             lines.append(f"tracestack: the stack did not start: {redact(first_line(self.start_error))}")
+        if self.report_dir is not None:      # written at session finish, before this summary
+            lines.append(f"tracestack: report: {(self.report_dir / 'tracestack-report.html').resolve().as_uri()}")
         return lines + self.tell_kept()
 
     def finish(self, exitstatus: int) -> None:

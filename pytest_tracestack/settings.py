@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 import pytest
 
+from .kube.settings import KIND_NODE_IMAGE, KIND_VERSION
+
 RUNTIME_CHOICES = ("auto", "local", "kind", "cluster")
 
 
@@ -73,7 +75,8 @@ OPTIONS: tuple[OptionSpec, ...] = (
                env="TRACESTACK_SKIP_UNAVAILABLE", flag=True, default=False),
     OptionSpec("plan", "print the ordered plan of what the runtime would do, validate the manifests, and exit",
                ini=False, flag=True, default=False),
-    OptionSpec("ready-timeout", "seconds to wait for each component to become ready",
+    OptionSpec("ready-timeout", "seconds to wait for each component to become ready (kind/cluster: for each helm "
+               "--wait and rollout, 300 unless given)",
                env="TRACESTACK_READY_TIMEOUT", default="90", metavar="SECONDS"),
     OptionSpec("tempo", "path of the Tempo binary", env="TRACESTACK_TEMPO", metavar="PATH"),
     OptionSpec("otelcol", "path of the OpenTelemetry Collector binary", env="TRACESTACK_OTELCOL", metavar="PATH"),
@@ -90,7 +93,8 @@ OPTIONS: tuple[OptionSpec, ...] = (
                env="TRACESTACK_NAMESPACE"),
     OptionSpec("kind-cluster", "kind cluster name to create or reuse", env="TRACESTACK_KIND_CLUSTER",
                default="tracestack"),
-    OptionSpec("kind-image", "kind node image", env="TRACESTACK_KIND_IMAGE"),
+    OptionSpec("kind-image", f"kind node image (default: {KIND_NODE_IMAGE}, the one kind {KIND_VERSION} is released "
+               "with; image:tag@sha256:... pins it fully)", env="TRACESTACK_KIND_IMAGE"),
     OptionSpec("load-images", "comma-separated pre-pulled images to load into the kind cluster; 'profile' = every "
                "image the rendered manifests and charts use", env="TRACESTACK_LOAD_IMAGES"),
     OptionSpec("k8s-version", "Kubernetes version whose schema the manifests are validated against (default: the "

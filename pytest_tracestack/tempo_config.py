@@ -48,6 +48,10 @@ def tempo_config_for(component: Component, rendering: HelmRendering | None) -> t
         else:
             return config, [*notes, f"Tempo config: {rendering.describe(component.chart)}, the chart's own "
                                     "rendering; only the local overrides and defaults below differ"]
+    elif component.chart:
+        notes.append("helm was not found (TRACESTACK_HELM, PATH, tracestack's cache), so tracestack translated the "
+                     "values; with helm 3.18.5+ and the chart reachable (its repository, or --tracestack-charts=DIR) "
+                     "Tempo's config is the chart's own rendering")
     values = merge_values([read_values(f) for f in files])
     translation = translate_values(values, ", ".join(describe(f) for f in files))
     notes.append(f"Tempo config: translated by tracestack from the values as the {CHART} chart ({CHART_SERIES}) "

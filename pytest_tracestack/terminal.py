@@ -13,6 +13,7 @@ import pytest
 @dataclass
 class Terminal:
     config: pytest.Config
+    stderr: bool = False    # lines go to stderr: an xdist worker's terminal reporter writes to /dev/null
 
     def uncaptured(self) -> contextlib.AbstractContextManager[None]:
         """Suspend pytest's capture (global and fixture) for the block, as ``pytest --pdb`` does."""
@@ -22,7 +23,7 @@ class Terminal:
     def write_line(self, line: str) -> None:
         """One line, as it is; inside ``uncaptured()`` while a test runs."""
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None:
+        if reporter is not None and not self.stderr:
             reporter.write_line(line)
         else:
             print(line, file=sys.stderr, flush=True)

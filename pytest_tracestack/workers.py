@@ -1,5 +1,5 @@
 """Under pytest-xdist each worker starts its own stack: the controller's summary and report add up what
-the workers ran, used and kept (the controller runs no test itself)."""
+the workers ran, used and kept, and print their load runs (the controller runs no test itself)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 
 from .components import ComponentUsed
 from .errors import TracestackError
+from .load.summary import add_load_summaries, load_summaries
 from .report import CheckRecord
 
 KEY = "tracestack"
@@ -24,6 +25,7 @@ def worker_output(session) -> dict[str, Any]:
         "kept": session.kept,
         "start_error": str(session.start_error) if session.start_error is not None else None,
         "unimplemented": session.unimplemented_checks,
+        "load": load_summaries(session.config),
     }
     return json.loads(json.dumps(document, default=str))
 
@@ -43,6 +45,7 @@ def merge_worker_output(session, output: dict[str, Any]) -> None:
         session.kept = "\n".join(filter(None, [session.kept, output["kept"]]))
     if output["start_error"] and session.start_error is None:
         session.start_error = TracestackError(output["start_error"])
+    add_load_summaries(session.config, output["load"])
     for check in output["unimplemented"]:
         if check not in session.unimplemented_checks:
             session.unimplemented_checks.append(check)

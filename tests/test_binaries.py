@@ -132,7 +132,7 @@ def test_the_collector_is_built_when_nothing_else_works(tmp_path: Path, monkeypa
 
     def fake_build(spec, destination: Path) -> Path:
         built.append(spec.version)
-        destination.parent.mkdir(parents=True)
+        destination.parent.mkdir(parents=True, exist_ok=True)
         return _script(destination, "otelcol-tracestack version 0.129.0")
 
     provider = BinaryProvider(allow_download=False, cache_root=tmp_path / "cache", builders={"otelcol": fake_build})

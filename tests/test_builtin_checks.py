@@ -36,6 +36,7 @@ def test_collector_profile_passes_every_check_through_a_real_collector(pytester:
         "  capture-sink pytest-tracestack * (in-process OTLP gRPC/HTTP server; tracestack's own test sink, not a "
         "tracing backend)",
         "  otelcol 0.129.0 (otelcol --version said 'otelcol-* version 0.129.0'; */otelcol-*",
+        f"tracestack: report: {(tmp_path / 'report' / 'tracestack-report.html').resolve().as_uri()}",
     ])
     assert tracestack_processes() == [] and tracestack_sockets(before) == set()
     report = json.loads((tmp_path / "report" / "tracestack-report.json").read_text())

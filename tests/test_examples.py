@@ -112,6 +112,25 @@ def test_the_workflow_runs_the_gate_on_deploy_changes_and_installs_from_source()
     assert profiles == {path.stem for path in (EXAMPLE / "tracing").glob("*.yaml")}
 
 
+WORKFLOWS = [EXAMPLE / ".github" / "workflows" / "tracing-gate.yml",
+             EXAMPLE.parents[1] / ".github" / "workflows" / "tracestack-kind.yml"]
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda path: path.name)
+def test_each_workflow_to_copy_installs_from_source_and_pins_the_kind_and_kubectl_tracestack_needs(path: Path) -> None:
+    """helm/kind-action's own defaults are an older kind than the one kindest/node:v1.35.0 is built for, and a
+    kubectl older than tracestack's commands need; and pytest-tracestack is on no package index."""
+    from pytest_tracestack.kube.settings import KIND_NODE_IMAGE, KIND_VERSION
+    from pytest_tracestack.kube.tools import TOOLS, _numbers
+
+    steps = [step for job in yaml.safe_load(path.read_text())["jobs"].values() for step in job["steps"]]
+    kinds = [step.get("with") or {} for step in steps if str(step.get("uses", "")).startswith("helm/kind-action@")]
+    assert kinds and all(kind.get("version") == KIND_VERSION and kind.get("node_image") == KIND_NODE_IMAGE
+                         for kind in kinds), kinds
+    assert all(_numbers(kind.get("kubectl_version", "")) >= _numbers(TOOLS["kubectl"].minimum) for kind in kinds)
+    installs = [step["run"] for step in steps if "pip install" in step.get("run", "")]
+    assert installs and all("@ ${TRACESTACK_SOURCE}" in run for run in installs), installs
+
 # --- the gate catches a bad change ------------------------------------------------------------------
 
 

@@ -60,3 +60,33 @@ def test_install_advises_its_own_download_option(capsys, tmp_path: Path, monkeyp
     assert "download: disabled (--no-download)" in text
     assert "mirror the release and pass --download-base=URL" in text
     assert "--tracestack-download-base" not in text
+
+
+def test_install_lists_only_what_it_consulted_and_honours_the_env_var(capsys, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("TRACESTACK_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("TRACESTACK_TEMPO", raising=False)
+    code, text = _tracestack(capsys, "install", "tempo", "--no-download")
+    assert code == 1
+    assert "  - TRACESTACK_TEMPO: not set\n" in text
+    assert "--tracestack-tempo /" not in text          # a pytest option the command cannot read
+    given = tmp_path / "my-tempo"
+    given.write_text("#!/bin/sh\necho 'tempo, version 2.10.8 (branch: HEAD)'\n")
+    given.chmod(0o755)
+    monkeypatch.setenv("TRACESTACK_TEMPO", str(given))
+    code, text = _tracestack(capsys, "install", "tempo", "--no-download")
+    assert (code, text) == (0, f"tempo: {given} (2.10.8, explicit path)\n")
+    monkeypatch.setenv("TRACESTACK_TEMPO", str(tmp_path / "nothing-here"))
+    code, text = _tracestack(capsys, "install", "tempo", "--no-download")
+    assert code == 1 and f"TRACESTACK_TEMPO = {tmp_path}/nothing-here: no executable file there" in text
+
+
+def test_install_takes_the_mirror_from_the_same_variable_as_pytest(capsys, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("TRACESTACK_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("TRACESTACK_DOWNLOAD_BASE", "http://127.0.0.1:9")      # nothing listens on the discard port
+    code, text = _tracestack(capsys, "install", "tempo")
+    assert code == 1
+    assert "download http://127.0.0.1:9/grafana/tempo/releases/download/v" in text

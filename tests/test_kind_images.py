@@ -119,6 +119,24 @@ def test_the_shipped_manifests_run_the_profiles_tempo_version(profile: str, tmp_
     check_tempo_version(load_profile(profile), found.uses)
 
 
+def test_one_image_spelled_with_and_without_its_registry_is_listed_and_loaded_once() -> None:
+    """A chart writes docker.io/grafana/tempo:2.10.8 where a profile's tempo_image says grafana/tempo:2.10.8: one
+    image for Docker and containerd, so one pull and one `kind load`, with every user named."""
+    from pytest_tracestack.kube.images import ImagePlan, ImageUse, iter_lines
+
+    plan = ImagePlan((ImageUse("docker.io/grafana/tempo:2.10.8", "Deployment/tempo-distributor (chart)"),
+                      ImageUse("grafana/tempo:2.10.8", "the profile's kubernetes.images"),
+                      ImageUse("memcached:1.6.43-alpine", "StatefulSet/a"),
+                      ImageUse("docker.io/library/memcached:1.6.43-alpine", "StatefulSet/b"),
+                      ImageUse("quay.io/grafana/tempo:2.10.8", "Deployment/mirror")), ())
+    assert plan.images == ["docker.io/grafana/tempo:2.10.8", "memcached:1.6.43-alpine", "quay.io/grafana/tempo:2.10.8"]
+    assert list(iter_lines(plan))[0] == ("docker.io/grafana/tempo:2.10.8  <- Deployment/tempo-distributor (chart); "
+                                         "the profile's kubernetes.images")
+    from pytest_tracestack.kube.images import canonical
+
+    assert canonical("docker.io/memcached:1.6.43-alpine") == "docker.io/library/memcached:1.6.43-alpine"
+    assert canonical("localhost:5000/tempo:2.10.8") == "localhost:5000/tempo:2.10.8"
+
 def test_the_cli_prints_the_list_one_image_a_line_to_pull_before_loading(capsys: pytest.CaptureFixture[str]) -> None:
     from pytest_tracestack.cli import main
 
@@ -127,3 +145,16 @@ def test_the_cli_prints_the_list_one_image_a_line_to_pull_before_loading(capsys:
                                                     "grafana/tempo:2.10.8"]
     assert main(["images", "manifest", "--k8s-version", "1.2.0"]) == 1
     assert "Kubernetes 1.2.0 cannot be checked" in capsys.readouterr().err
+
+
+def test_the_cli_reads_the_charts_and_kubernetes_version_from_the_same_variables_as_pytest(
+        helm: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from pytest_tracestack.cli import main
+
+    monkeypatch.setenv("TRACESTACK_CHARTS", str(Path(__file__).parent / "kube_data" / "charts"))   # stand-ins
+    monkeypatch.setenv("TRACESTACK_K8S_VERSION", "1.2.0")
+    assert main(["images", "distributed"]) == 1
+    assert "Kubernetes 1.2.0 cannot be checked" in capsys.readouterr().err
+    monkeypatch.delenv("TRACESTACK_K8S_VERSION")
+    assert main(["images", "distributed"]) == 0          # no chart repository reached: the stand-in rendered
+    assert "docker.io/grafana/tempo:2.10.8" in capsys.readouterr().out.splitlines()

@@ -464,6 +464,19 @@ def test_a_chart_helm_refuses_stops_the_run_before_anything_is_created() -> None
     assert len(runner.lines()) == 1 and not list((Path(tempfile.gettempdir())).glob("tracestack-operator-*"))
 
 
+def test_a_chart_repository_out_of_reach_is_answered_with_how_to_take_the_chart_from_a_directory() -> None:
+    # helm v3.19.0's own words when the repository cannot be resolved (recorded on a machine without network)
+    unreachable = ('Error: looks like "https://grafana-community.github.io/helm-charts" is not a valid chart '
+                   'repository or cannot be reached: Get "https://grafana-community.github.io/helm-charts/index.yaml": '
+                   'dial tcp: lookup grafana-community.github.io on 10.255.255.53:53: no such host')
+    runner = _new_cluster().on(" template tempo ", returncode=1, stderr=unreachable)
+    with pytest.raises(ChartRenderFailed) as raised:
+        _runtime(runner).start(load_profile("distributed"))
+    assert str(raised.value).endswith(
+        "Without access to https://grafana-community.github.io/helm-charts: fetch the chart once where it is reachable "
+        "(`helm pull tempo-distributed --repo https://grafana-community.github.io/helm-charts --version 2.26.2 -d "
+        "charts/`) and pass --tracestack-charts=charts/ (TRACESTACK_CHARTS; `tracestack images --charts`)")
+
 @pytest.mark.parametrize(("settings", "expected"), [
     ({}, "1.35.0"),
     ({"node_image": "kindest/node:v1.33.1@sha256:" + "a" * 64}, "1.33.1"),

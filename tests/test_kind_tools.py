@@ -8,8 +8,11 @@ import hashlib
 import io
 import os
 import stat
+import subprocess
+import sys
 import tarfile
 import threading
+import time
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -252,3 +255,39 @@ def test_the_real_docker_cli_without_an_engine_is_reported(monkeypatch: pytest.M
     monkeypatch.setenv("PATH", os.path.dirname(docker))
     with pytest.raises(UnavailableError, match=r"`docker info` exited \d+: "):
         require_container_engine()
+
+
+FIND_KIND = """
+import sys
+from pathlib import Path
+from pytest_tracestack.kube.tools import find_tool
+
+print(find_tool("kind", cache_root=Path(sys.argv[1]), mirror=sys.argv[2]).source)
+"""
+
+
+def test_two_processes_that_need_kind_download_it_once(tmp_path: Path, release_server, empty_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    base, root = release_server
+    _publish(root, f"dl/v0.31.0/kind-linux-{_arch()}", PROGRAM, f"{_sha(PROGRAM)}  kind-linux-{_arch()}\n")
+    downloads = []
+
+    def slow_counted_get(handler: _QuietHandler) -> None:
+        if handler.path.endswith(f"kind-linux-{_arch()}"):
+            downloads.append(handler.path)
+            time.sleep(2)      # both processes are inside the install before the first download ends
+        SimpleHTTPRequestHandler.do_GET(handler)
+
+    monkeypatch.setattr(_QuietHandler, "do_GET", slow_counted_get, raising=False)
+    cache = tmp_path / "cache"
+    finders = [subprocess.Popen([sys.executable, "-c", FIND_KIND, str(cache), base], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    answers = [finder.communicate(timeout=60) for finder in finders]
+    assert [finder.returncode for finder in finders] == [0, 0], answers
+    assert len(downloads) == 1
+    sources = sorted(out.strip() for out, _ in answers)
+    assert sources == [f"downloaded from {base}/dl/v0.31.0/kind-linux-{_arch()}, SHA-256 verified",
+                       "tracestack cache, the pinned version (installed by another tracestack process meanwhile)"]
+    waited = next(err for out, err in answers if "meanwhile" in out)
+    assert "tracestack: waiting for another tracestack process (pid " in waited
+    assert f") downloading {base}/dl/v0.31.0/kind-linux-{_arch()} into {cache}/kind-v0.31.0/kind" in waited

@@ -257,5 +257,5 @@ def test_knee(tracestack_capacity):
                                            "--tracestack-profile=small-collector", "test_capacity.py",
                                            "-k", "test_knee", "-s")
     assert result.parseoutcomes().get("passed") == 1
-    result.stdout.fnmatch_lines(["*0.5 MB/s: held", "500 MB/s: broke: *otelcol-0 accepted * MB/s of the 500.00 MB/s "
+    result.stdout.fnmatch_lines(["*0.5 MB/s: held", "500 MB/s: broke: *otelcol-0 accepted * MB/s* of the 500.00 MB/s "
                                  "asked of it (limit: at least 450.00 MB/s, 90%)*", "knee: 0.5 MB/s"])

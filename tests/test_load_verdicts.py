@@ -77,7 +77,8 @@ def test_a_replica_over_its_cores_fails_naming_them() -> None:
 def test_a_replica_that_takes_less_than_asked_fails_with_both_figures_and_its_sizing() -> None:
     _, verdicts = _judge(_stats(requests=200), _series(50_000), asked=50e6)
     assert _failed(verdicts)[1:] == [
-        "otelcol-0 accepted 2.00 MB/s of the 50.00 MB/s asked of it (limit: at least 45.00 MB/s, 90%); "
+        "otelcol-0 accepted 2.00 MB/s (estimated: accepted spans x the generator's bytes per span) of the 50.00 MB/s "
+        "asked of it (limit: at least 45.00 MB/s, 90%); "
         "sized for 5 MB/s per replica (testbed Trace10kSPS); the generator did not offer the rate asked (see its "
         "verdict), so this may not be the replica's limit"]
 
@@ -111,7 +112,8 @@ def test_lost_spans_fail_naming_the_replica(counter: str, words: str) -> None:
 def test_the_sink_receiving_less_than_the_replicas_accepted_fails_the_delivery_check() -> None:
     _, verdicts = _judge(_stats(), _series(50_000), sink=SinkFigures(19_000_000, 47_500))
     assert _failed(verdicts) == [
-        "bytes the entry replicas accepted 20.00 MB vs bytes the sink received 19.00 MB: 5.00% apart, limit 2%",
+        "bytes the entry replicas accepted (estimated from their spans) 20.00 MB vs bytes the sink received 19.00 MB: "
+        "5.00% apart, limit 2%",
         "spans the entry replicas exported 50,000 vs spans the sink received 47,500: 5.00% apart, limit 2%"]
 
 

@@ -103,21 +103,25 @@ def test_faults_kill_pause_and_restart_a_replica(otelcol_binary: Path) -> None:
     assert not _alive(first.pid) and not _alive(second.pid)
 
 
-def test_a_port_taken_on_every_loopback_address_is_named(otelcol_binary: Path) -> None:
+def test_a_port_taken_on_every_loopback_address_is_named(otelcol_binary: Path, tmp_path: Path) -> None:
     import socket
 
     from pytest_tracestack.runtimes.addresses import PortTakenError
 
+    # A health port of this test's own: a listener on 0.0.0.0 takes the port on every loopback address, so with
+    # the profile's 13133 it would also break the stacks other xdist workers start meanwhile.
+    profile = (SCENARIOS / "lone-collector.yaml").read_text().replace("health: 13133", "health: 13177")
+    (tmp_path / "taken-collector.yaml").write_text(profile.replace("name: lone-collector", "name: taken-collector"))
     blocker = socket.socket()
     blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        blocker.bind(("0.0.0.0", 13133))
+        blocker.bind(("0.0.0.0", 13177))
     except OSError:
-        pytest.skip("port 13133 is already in use on this machine; cannot stage the conflict")
+        pytest.skip("port 13177 is already in use on this machine; cannot stage the conflict")
     blocker.listen()
     try:
-        with pytest.raises(PortTakenError, match=r"port\(s\) 13133 are taken on every loopback address"):
-            _runtime(otelcol_binary).start(load_profile("lone-collector", [SCENARIOS]))
+        with pytest.raises(PortTakenError, match=r"port\(s\) 13177 are taken on every loopback address"):
+            _runtime(otelcol_binary).start(load_profile("taken-collector", [tmp_path]))
     finally:
         blocker.close()
 

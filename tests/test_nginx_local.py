@@ -5,10 +5,14 @@ does not start or does not become ready. `nginx -t` checks the full rendering wh
 from __future__ import annotations
 
 import grp
+import json
 import os
 import pwd
+import re
 import shutil
 import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import httpx
@@ -21,14 +25,16 @@ from nginx_without_otel_for_tests import (
     use_in_local_runtime,
 )
 from pytest_tracestack.binaries import BinaryProvider
-from pytest_tracestack.errors import ComponentExited, ReadinessTimeout, UnavailableError
+from pytest_tracestack.errors import ComponentExited, ProfileError, ReadinessTimeout, UnavailableError
 from pytest_tracestack.profiles import load_profile
 from pytest_tracestack.rendering import ReplicaContext, extract_config, resolve_manifest
+from pytest_tracestack.runtimes import privileged_ports
 from pytest_tracestack.runtimes.base import Replica
 from pytest_tracestack.runtimes.launchers import LAUNCHERS
 from pytest_tracestack.runtimes.local import LocalRuntime, LocalSettings
 from pytest_tracestack.runtimes.nginx_build import NginxBuild, parse_nginx_v, read_nginx_build
 from pytest_tracestack.runtimes.nginx_config import find_otel_module, render_nginx_conf
+from pytest_tracestack.runtimes.privileged_ports import refuse_privileged_ports, unprivileged_port_start
 from pytest_tracestack.runtimes.process import port_open
 
 SCENARIOS = Path(__file__).parent / "scenarios"
@@ -255,3 +261,113 @@ def test_an_nginx_that_never_becomes_ready_is_told_from_one_that_exited_with_its
     assert not isinstance(raised.value, ComponentExited)
     assert "nginx-0 not ready after 3s: " in message and "last said HTTP 403" in message
     assert "[error] " in message and '/html/" is forbidden' in message, message
+
+
+# --- a user other than root ------------------------------------------------------------------------------------
+
+# Run in a process of a user other than root: the nginx-otel profile's own nginx component (its ports, manifest and
+# local notes) in a one-component profile, or the same with the ports given; started by the local runtime with the
+# test-only rendering. Prints the replica's URL, what GET / answered and the rendered header, or the error.
+AS_ANOTHER_USER = """
+import dataclasses, json, sys
+from pathlib import Path
+
+import httpx, pytest
+
+tests, nginx, ports = Path(sys.argv[1]), sys.argv[2], json.loads(sys.argv[3])
+sys.path.insert(0, str(tests))
+from nginx_without_otel_for_tests import use_in_local_runtime
+from pytest_tracestack.binaries import BinaryProvider
+from pytest_tracestack.errors import TracestackError
+from pytest_tracestack.profiles import load_profile
+from pytest_tracestack.runtimes.local import LocalRuntime, LocalSettings
+
+use_in_local_runtime(pytest.MonkeyPatch())
+product = load_profile("nginx-otel").components["nginx"]
+nginx_component = dataclasses.replace(product, ports=ports) if ports else product
+profile = dataclasses.replace(load_profile("lone-nginx", [tests / "scenarios"]), components={"nginx": nginx_component})
+runtime = LocalRuntime(LocalSettings(binaries=BinaryProvider(explicit={"nginx": nginx}, allow_download=False),
+                                     ready_timeout_s=30))
+try:
+    stack = runtime.start(profile)
+except TracestackError as error:
+    print(json.dumps({"error": f"{type(error).__name__}: {error}"}))
+    sys.exit(0)
+try:
+    url = stack.first("nginx").url("http", "/")
+    header = [line for line in (stack.workdir / "nginx-0" / "nginx.conf").read_text().splitlines() if line[:1] == "#"]
+    print(json.dumps({"url": url, "status": httpx.get(url, timeout=5).status_code, "header": header}))
+finally:
+    runtime.stop(stack)
+"""
+
+
+@pytest.fixture
+def as_another_user(tmp_path: Path):
+    """Runs AS_ANOTHER_USER as the user running the tests when that is not root, else as `nobody` (setpriv)."""
+    prefix: list[str] = []
+    home = tmp_path
+    if os.geteuid() == 0:
+        if shutil.which("setpriv") is None:
+            pytest.skip("running nginx as a user other than root needs setpriv (apt-get install util-linux)")
+        nobody = pwd.getpwnam("nobody")
+        prefix = ["setpriv", f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups"]
+        home = Path(tempfile.mkdtemp(prefix="tracestack-as-nobody-", dir="/tmp"))   # pytest's tmp is root's only
+        os.chown(home, nobody.pw_uid, nobody.pw_gid)
+    env = {"PATH": os.environ["PATH"], "HOME": str(home), "TMPDIR": str(home), "TRACESTACK_CACHE_DIR": str(home)}
+    tests = str(Path(__file__).parent)
+    imports = f"import sys; sys.path.insert(0, {tests!r}); import pytest_tracestack, nginx_without_otel_for_tests"
+    probe = subprocess.run([*prefix, sys.executable, "-c", imports], env=env, capture_output=True, text=True,
+                           timeout=60)
+    if probe.returncode != 0:
+        pytest.skip(f"the other user cannot import this checkout or its virtualenv: {probe.stderr.splitlines()[-1:]}")
+
+    def run(nginx: Path, ports: dict[str, int] | None = None) -> dict:
+        command = [*prefix, sys.executable, "-c", AS_ANOTHER_USER, tests, str(nginx), json.dumps(ports or {})]
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    yield run
+    if home != tmp_path:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def test_the_nginx_otel_profiles_nginx_runs_for_a_user_other_than_root(nginx_binary: Path, as_another_user) -> None:
+    answer = as_another_user(nginx_binary)
+    assert answer.get("status") == 200, answer
+    assert re.fullmatch(r"http://127\.\d+\.\d+\.\d+:8080/", answer["url"])
+    assert ("# local runtime: listens on port 8080 instead of the manifest's 80: only root may listen below 1024 "
+            "(net.ipv4.ip_unprivileged_port_start), and nginx runs as the user running the tests") in answer["header"]
+    assert f"# local runtime: listens on {answer['url'][7:-1]}; pid, access log and html root are under " in \
+        "\n".join(answer["header"])
+
+
+def test_a_privileged_port_for_a_user_other_than_root_is_refused_naming_the_key(nginx_binary: Path,
+                                                                                as_another_user) -> None:
+    answer = as_another_user(nginx_binary, {"http": 80})
+    start = unprivileged_port_start()
+    if start <= 80:
+        pytest.skip(f"net.ipv4.ip_unprivileged_port_start is {start} here: every user may listen on 80")
+    uid = pwd.getpwnam("nobody").pw_uid if os.geteuid() == 0 else os.geteuid()
+    assert answer == {"error": f"ProfileError: {SCENARIOS / 'lone-nginx.yaml'}: components.nginx.ports.http: 80 is "
+                               f"below {start} (net.ipv4.ip_unprivileged_port_start), where only root may listen, and "
+                               f"the tests run as uid {uid}: give it a port of {start} or more (the local runtime "
+                               "renders the config with it; kind and cluster keep the manifest's), or run as root"}
+
+
+def test_root_and_a_lowered_sysctl_may_use_a_privileged_port(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    profile = load_profile("nginx-otel")
+    replicas = [Replica("nginx", 0, "127.0.3.1", {"http": 80})]
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    sysctl = tmp_path / "ip_unprivileged_port_start"
+    monkeypatch.setattr(privileged_ports, "SYSCTL", sysctl)
+    sysctl.write_text("1024\n")
+    with pytest.raises(ProfileError, match=r"components\.nginx\.ports\.http: 80 is below 1024 "):
+        refuse_privileged_ports(profile, replicas, {})
+    sysctl.write_text("80\n")
+    refuse_privileged_ports(profile, replicas, {})
+    sysctl.write_text("1024\n")
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    refuse_privileged_ports(profile, replicas, {})

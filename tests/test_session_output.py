@@ -183,6 +183,62 @@ def test_the_first_runs_collector_build_shows_progress_without_s(pytester: pytes
     ])
 
 
+# Two xdist workers find no collector at the same moment. Each notes its arrival before looking for one, and the
+# stand-in build (FAKE_BUILD's, counted) waits until both have arrived, then a second more, so the other worker is
+# at the install lock (or, without one, in a build of its own) before the first build ends.
+TWO_WORKERS_AT_ONCE = """
+_find, _build = binaries.BinaryProvider.find, collector_build._run
+
+def find(self, kind):
+    (Path(os.environ["ARRIVALS"]) / str(os.getpid())).touch()
+    return _find(self, kind)
+
+def counted_build(argv, log, cwd, env=None):
+    with Path(os.environ["BUILDS"]).open("a") as builds:
+        builds.write(f"build by pid {os.getpid()}\\n")
+    deadline = time.monotonic() + 60
+    while len(list(Path(os.environ["ARRIVALS"]).iterdir())) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.0)
+    _build(argv, log, cwd, env)
+
+binaries.BinaryProvider.find = find
+collector_build._run = counted_build
+"""
+
+
+def test_two_xdist_workers_that_need_the_collector_build_it_once_the_second_says_it_waits(
+        pytester: pytest.Pytester, otelcol_binary: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    stand_ins = tmp_path / "bin"
+    stand_ins.mkdir()
+    (stand_ins / "go").write_text("#!/bin/sh\necho 'not Go: the test replaces the build' >&2\nexit 1\n")
+    (stand_ins / "go").chmod(0o755)
+    (tmp_path / "arrivals").mkdir()
+    for name, value in [("PATH", f"{stand_ins}:/usr/bin:/bin"), ("TRACESTACK_CACHE_DIR", str(tmp_path / "cache")),
+                        ("BUILT_COLLECTOR", str(otelcol_binary)), ("TRACESTACK_SCENARIOS", str(SCENARIOS)),
+                        ("ARRIVALS", str(tmp_path / "arrivals")), ("BUILDS", str(tmp_path / "builds.txt"))]:
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("TRACESTACK_OTELCOL", raising=False)
+    pytester.makeconftest(FAKE_BUILD.replace("import collector_build, progress",
+                                             "import binaries, collector_build, progress") + TWO_WORKERS_AT_ONCE)
+    pytester.makepyfile(test_up=STACK_UP + STACK_UP.replace("def test_up(", "def test_up_too("))
+    result = pytester.runpytest_subprocess("-n", "2", "--tracestack-profile=lone-collector", "--tracestack-no-download",
+                                           "test_up.py", "-k", "test_up")
+    result.assert_outcomes(passed=2)
+    builds = (tmp_path / "builds.txt").read_text().splitlines()
+    assert len(builds) == 1, builds
+    built = tmp_path / "cache" / "bin" / "otelcol-0.129.0"
+    builder = builds[0].removeprefix("build by ")
+    result.stderr.fnmatch_lines([
+        f"tracestack: waiting for another tracestack process ({builder}) building otelcol 0.129.0 into "
+        f"{built}/otelcol-tracestack with OCB (log: {built}/build.log)",
+        f"tracestack: waiting for another tracestack process ({builder}) *: done after *s",
+    ])
+    result.stdout.fnmatch_lines([f"  otelcol 0.129.0 (*; {built}/otelcol-tracestack; real: built with OCB)",
+                                 f"  otelcol 0.129.0 (*; {built}/otelcol-tracestack; real: tracestack cache (installed "
+                                 "by another tracestack process meanwhile))"], consecutive=False)
+
+
 def test_with_xdist_the_summary_and_report_add_up_every_workers_stack(pytester: pytest.Pytester, with_collector,
                                                                      tmp_path: Path) -> None:
     result = pytester.runpytest_subprocess("--tracestack-profile=collector", "-n", "2",

@@ -163,3 +163,16 @@ def test_the_pytest_header_and_the_report_say_how_tempos_config_was_made(pyteste
                                  "tracestack: not applied locally: ingester.resources (Kubernetes object settings)"])
     report = json.loads((tmp_path / "tracestack-report.json").read_text())
     assert "not applied locally: minio (not run by the local runtime)" in report["local_rendering"]
+
+
+def test_the_header_says_why_the_values_were_translated_when_helm_is_missing(tmp_path: Path) -> None:
+    """Without helm (rendering None, as helm_rendering answers then), the user learns how to get the chart's
+    own rendering instead of only that a translation was used."""
+    from pytest_tracestack.tempo_config import rendering_lines
+
+    lines = rendering_lines(_user_profile(tmp_path, _seed_values()), None)
+    assert ("helm was not found (TRACESTACK_HELM, PATH, tracestack's cache), so tracestack translated the values; "
+            "with helm 3.18.5+ and the chart reachable (its repository, or --tracestack-charts=DIR) Tempo's config is "
+            "the chart's own rendering") in lines
+    assert lines.index(next(line for line in lines if line.startswith("helm was not found"))) < \
+        lines.index(next(line for line in lines if line.startswith("Tempo config: translated")))

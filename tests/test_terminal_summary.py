@@ -58,6 +58,21 @@ def test_a_figure_nobody_measured_shows_as_such_and_failed() -> None:
     assert "not measured ✗ (limit 0.90)" in row
 
 
+def test_under_xdist_the_controller_prints_the_load_run_of_the_worker_that_ran_it(pytester: pytest.Pytester,
+                                                                                   collector_env) -> None:
+    result = pytester.runpytest_subprocess("-n", "2", "--tracestack-profile=collector", "--tracestack-load=1MB/s",
+                                           "--tracestack-load-duration=5s", "-k", "test_load")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([
+        "*- tracestack load -*",
+        "load 1 MB/s over otlp-grpc for * s, 4 users: passed",
+        "replica *offered MB/s *accepted MB/s *peak RSS MiB *CPU cores",
+        "otelcol-0 *",
+        "generator offered * MB/s of the 1.00 MB/s asked*",
+        "load report: file://*/load/load-report.html",
+    ])
+
+
 def test_no_load_run_no_load_section(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_nothing="def test_nothing():\n    pass\n")
     result = pytester.runpytest()

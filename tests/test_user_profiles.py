@@ -176,3 +176,20 @@ def test_a_schema_file_of_the_users_resolves_next_to_the_profile_and_loads(tmp_p
     profile = load_profile_file(profile_file)
     assert profile.schemas == (str(tmp_path / "tracing" / "our-http.yaml"), "otel-http-old")
     assert load_schema(profile.schemas[0]).name == "our-http"
+
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "infra-repo"
+
+
+def test_a_collector_resource_runs_as_many_replicas_as_its_spec_says(tmp_path: Path) -> None:
+    # The example team's OpenTelemetryCollector says spec.replicas: 2; the gate runs both, as the operator would.
+    profile = load_profile_file(EXAMPLE / "tracing" / "my-collector.yaml")
+    assert profile.components["otelcol"].replicas == 2
+    collector = yaml.safe_load((EXAMPLE / "deploy" / "collector" / "collector.yaml").read_text())
+    collector["spec"]["replicas"] = "two"
+    (tmp_path / "deploy" / "collector").mkdir(parents=True)
+    (tmp_path / "deploy" / "collector" / "collector.yaml").write_text(yaml.safe_dump(collector))
+    (tmp_path / "tracing").mkdir()
+    (tmp_path / "tracing" / "my-collector.yaml").write_text((EXAMPLE / "tracing" / "my-collector.yaml").read_text())
+    with pytest.raises(ProfileError, match=r"OpenTelemetryCollector gateway.spec.replicas.*not 'two'"):
+        load_profile_file(tmp_path / "tracing" / "my-collector.yaml")

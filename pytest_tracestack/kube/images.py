@@ -46,7 +46,24 @@ class ImagePlan:
 
     @property
     def images(self) -> list[str]:
-        return list(dict.fromkeys(use.image for use in self.uses))
+        """One name per image, as first written: ``grafana/tempo:2.10.8`` and ``docker.io/grafana/tempo:2.10.8``
+        are one image to pull and load."""
+        first: dict[str, str] = {}
+        for use in self.uses:
+            first.setdefault(canonical(use.image), use.image)
+        return list(first.values())
+
+    def users(self, image: str) -> list[str]:
+        return [use.used_by for use in self.uses if canonical(use.image) == canonical(image)]
+
+
+def canonical(image: str) -> str:
+    """The fully qualified reference Docker and containerd use for ``image`` (``docker.io/library/`` added)."""
+    name = _without_registry(image)
+    registry = image[:-len(name) - 1] if name != image else "docker.io"
+    if registry not in ("docker.io", "index.docker.io"):
+        return image
+    return f"docker.io/{name}" if "/" in name else f"docker.io/library/{name}"
 
 
 def images_used(sources: Sequence[Rendered]) -> ImagePlan:
@@ -156,7 +173,6 @@ def _without_registry(repository: str) -> str:
 
 def iter_lines(plan: ImagePlan) -> Iterator[str]:
     for image in plan.images:
-        users = [use.used_by for use in plan.uses if use.image == image]
-        yield f"{image}  <- {'; '.join(users)}"
+        yield f"{image}  <- {'; '.join(plan.users(image))}"
     for reason in plan.unknown:
         yield f"(not known, cannot be pre-loaded) {reason}"

@@ -57,6 +57,15 @@ def prepare(profile: Profile, settings: KubeSettings, target: KubeTarget, workdi
                     ImagePlan(found.uses + extra, found.unknown))
 
 
+def _offline_hint(chart: dict[str, Any], settings: KubeSettings, done: CompletedCommand) -> str:
+    """A chart repository out of reach (an air-gapped CI): how to take the chart from a directory instead."""
+    if settings.charts is not None or "cannot be reached" not in done.describe():
+        return ""
+    return (f"\nWithout access to {chart['repo']}: fetch the chart once where it is reachable (`helm pull "
+            f"{chart['chart']} --repo {chart['repo']} --version {chart['version']} -d charts/`) and pass "
+            "--tracestack-charts=charts/ (TRACESTACK_CHARTS; `tracestack images --charts`)")
+
+
 def render_chart(chart: dict[str, Any], settings: KubeSettings, target: KubeTarget, version: str,
                  run: Run) -> RenderedChart:
     """The chart's objects, rendered with the install's values and --set flags for ``version``."""
@@ -67,7 +76,8 @@ def render_chart(chart: dict[str, Any], settings: KubeSettings, target: KubeTarg
     done = run(argv, RENDER_TIMEOUT_S)
     if not done.ok:
         raise ChartRenderFailed(f"chart {chart['chart']} {chart['version']} from {origin} cannot be rendered, so it "
-                                f"cannot be installed; helm said:\n{done.describe()}")
+                                f"cannot be installed; helm said:\n{done.describe()}"
+                                + _offline_hint(chart, settings, done))
     try:
         documents = tuple(document for document in yaml.safe_load_all(done.stdout) if document)
     except yaml.YAMLError as error:

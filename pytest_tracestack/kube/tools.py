@@ -26,6 +26,7 @@ import httpx
 from .. import paths
 from ..binaries import ChecksumMismatch, _arch, expected_sha256, reported_version
 from ..errors import BinaryNotFoundError, UnavailableError
+from ..install_lock import installing
 from ..progress import progress_download
 
 MIRROR_ENV = "TRACESTACK_KUBE_TOOLS_MIRROR"
@@ -124,18 +125,31 @@ def find_tool(name: str, explicit: str | None = None, allow_download: bool = Tru
         return FoundTool(name, cached, pinned, "tracestack cache, the pinned version", tuple(passed_over))
     tried.append(f"cache: {cached} does not exist")
     if allow_download:
-        mirror = mirror or os.environ.get(MIRROR_ENV)
-        asset, checksum = spec.urls(mirror)
-        try:
-            path = download_tool(asset, checksum, spec.member, cached)
-            return FoundTool(name, path, pinned, f"downloaded from {asset}, SHA-256 verified", tuple(passed_over))
-        except (httpx.HTTPError, OSError) as error:
-            tried.append(f"download {asset}: {type(error).__name__}: {error}")
+        downloaded = _download(spec, cached, mirror or os.environ.get(MIRROR_ENV), tried, tuple(passed_over))
+        if downloaded is not None:
+            return downloaded
     else:
         tried.append("download: not allowed")
     raise BinaryNotFoundError(name, spec.version, tried,
                               f"install {name} {spec.version} on PATH, or set {spec.env}=PATH; behind a firewall "
                               f"set {MIRROR_ENV}=URL to a mirror holding the official release paths")
+
+
+def _download(spec: ToolSpec, cached: Path, mirror: str | None, tried: list[str],
+              passed_over: tuple[str, ...]) -> FoundTool | None:
+    """A verified download into the cache; one process at a time: the others wait, then use what it got."""
+    asset, checksum = spec.urls(mirror)
+    pinned = spec.version.removeprefix("v")
+    with installing(cached, f"downloading {asset} into {cached}") as install:
+        if install.done_elsewhere:
+            return FoundTool(spec.name, cached, pinned, "tracestack cache, the pinned version (installed by another "
+                                                        "tracestack process meanwhile)", passed_over)
+        try:
+            path = download_tool(asset, checksum, spec.member, cached)
+        except (httpx.HTTPError, OSError) as error:
+            tried.append(f"download {asset}: {type(error).__name__}: {error}")
+            return None
+    return FoundTool(spec.name, path, pinned, f"downloaded from {asset}, SHA-256 verified", passed_over)
 
 
 def _given(spec: ToolSpec, origin: str, path: Path) -> FoundTool:

@@ -16,23 +16,31 @@ from rich.table import Table
 if TYPE_CHECKING:
     from .runner import LoadResult
 
-LOAD_RESULTS = pytest.StashKey[list]()
+LOAD_SUMMARIES = pytest.StashKey[list]()     # the lines of each load run, rendered when it ended
 
 FAILED_MARK = "✗"
 _WIDE = Console(file=io.StringIO(), width=1000)
 
 
 def remember_load(config: pytest.Config, result: LoadResult) -> None:
-    """Keep a load run's result for the terminal summary."""
-    config.stash.setdefault(LOAD_RESULTS, []).append(result)
+    """Keep a load run's summary for the terminal summary (plain lines: an xdist worker hands them on)."""
+    add_load_summaries(config, [summary_lines(result)])
+
+
+def load_summaries(config: pytest.Config) -> list[list[str]]:
+    return config.stash.get(LOAD_SUMMARIES, [])
+
+
+def add_load_summaries(config: pytest.Config, summaries: list[list[str]]) -> None:
+    config.stash.setdefault(LOAD_SUMMARIES, []).extend(summaries)
 
 
 def write_load_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    results = config.stash.get(LOAD_RESULTS, [])
-    if results:
+    summaries = load_summaries(config)
+    if summaries:
         terminalreporter.write_sep("-", "tracestack load")
-    for result in results:
-        for line in summary_lines(result):
+    for lines in summaries:
+        for line in lines:
             terminalreporter.write_line(line)
 
 

@@ -112,7 +112,8 @@ def _accepted(figures: ReplicaFigures, target: Target | None, asked: float, dura
                        f"{floor / 1e6:.2f} MB/s ({limits.min_share_of_asked:.0%} of the {asked / 1e6:.2f} MB/s asked "
                        f"of it) cannot be checked{sizing}")
     rate = figures.accepted_bytes / duration
-    text = (f"{name} accepted {rate / 1e6:.2f} MB/s of the {asked / 1e6:.2f} MB/s asked of it "
+    how = "" if figures.accepted_bytes_source.startswith("measured") else f" ({figures.accepted_bytes_source})"
+    text = (f"{name} accepted {rate / 1e6:.2f} MB/s{how} of the {asked / 1e6:.2f} MB/s asked of it "
             f"(limit: at least {floor / 1e6:.2f} MB/s, {limits.min_share_of_asked:.0%}){sizing}")
     if not offered_held and rate < floor:
         text += "; the generator did not offer the rate asked (see its verdict), so this may not be the replica's limit"
@@ -203,7 +204,9 @@ def _delivery(stats: GeneratorStats, entries: list[ReplicaFigures], sink: SinkFi
         verdicts.append(_agree("bytes answered OK to the generator", stats.delivered_bytes,
                                "bytes the entry replicas accepted", accepted_bytes, limits, scale=1e6, unit="MB"))
     if sink is not None and accepted_bytes is not None:
-        verdicts.append(_agree("bytes the entry replicas accepted", accepted_bytes,
+        measured = all(f.accepted_bytes_source.startswith("measured") for f in entries)
+        accepted_name = "bytes the entry replicas accepted" + ("" if measured else " (estimated from their spans)")
+        verdicts.append(_agree(accepted_name, accepted_bytes,
                                "bytes the sink received", sink.received_bytes, limits, scale=1e6, unit="MB"))
         exported = _total([f.counters.get("exported_spans") for f in entries])
         if exported is not None:

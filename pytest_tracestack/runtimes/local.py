@@ -22,6 +22,7 @@ from .addresses import LOCALHOST, Block, choose_block
 from .base import PlanStep, Replica, Stack
 from .launchers import LAUNCHERS, Launch
 from .nginx_config import find_otel_module
+from .privileged_ports import refuse_privileged_ports
 from .process import GroupStop, ManagedProcess, process_state, stop_processes, wait_ports_free
 from .readiness import Handle, wait_all_ready, wait_ready
 from .state import STATE_FILE, write_state
@@ -154,6 +155,7 @@ class LocalRuntime:
             stack.binaries["capture-sink"] = "in-process OTLP gRPC/HTTP server"
         try:
             self._assign_replicas(stack)
+            refuse_privileged_ports(profile, stack.replicas, binaries)
             launched_at = self._launch_all(stack, binaries)
             self._wait_ready(stack, launched_at)
             write_state(stack)
@@ -286,9 +288,8 @@ class LocalRuntime:
         lines = [f"tracestack: profile {stack.profile.name} left running (--tracestack-keep); work dir {stack.workdir}"]
         for replica in stack.replicas:
             ports = ", ".join(f"{name} {replica.hostport(name)}" for name in replica.ports)
-            lines.append(f"  {replica.name} pid {replica.pid}: {ports}")
-        if any(c.binary == "capture-sink" for c in stack.profile.components.values()):
-            lines.append("  note: the capture sink ran inside pytest and stopped with it")
+            process = f"pid {replica.pid}" if replica.pid else "(ran inside pytest and stopped with it)"
+            lines.append(f"  {replica.name} {process}: {ports}")
         lines.append(f"  its endpoints again: tracestack status {stack.workdir}")
         lines.append(f"  stop it with: tracestack stop {stack.workdir}")
         return "\n".join(lines)
