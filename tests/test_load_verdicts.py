@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import yaml
 
 from pytest_tracestack.load.figures import ReplicaFigures, accepted_bytes, replica_figures
 from pytest_tracestack.load.locust_stats import GeneratorStats, TargetStats
@@ -10,7 +13,7 @@ from pytest_tracestack.load.offered import GeneratorSide
 from pytest_tracestack.load.replication import Replication, replication_factor
 from pytest_tracestack.load.scrape import ReplicaSample, Series, counters_from_text
 from pytest_tracestack.load.verdicts import Limits, SinkFigures, implied_replicas, judge, sizing_only
-from pytest_tracestack.profiles import Target, load_profile
+from pytest_tracestack.profiles import Target, load_profile, load_profile_file
 from recorded_tempo import UNDER_LOAD
 
 MIB = 2**20
@@ -301,3 +304,14 @@ def test_the_profiles_replication_factor_comes_from_their_tempo_config() -> None
     assert replication_factor(load_profile("distributed")) == 3
     assert replication_factor(load_profile("manifest")) == 1, "a single binary forces 1"
     assert replication_factor(load_profile("collector")) is None
+
+
+def test_the_replication_factor_is_read_from_every_values_file_of_the_chart(tmp_path: Path) -> None:
+    """A team's values over the built-in ones, as helm takes them (-f base -f team): the last file wins."""
+    (tmp_path / "team.yaml").write_text("ingester:\n  config:\n    replication_factor: 2\n")
+    chart = {"release": "tempo", "chart": "tempo-distributed", "repo_name": "grafana-community",
+             "repo": "https://grafana-community.github.io/helm-charts", "version": "2.26.2",
+             "values": ["builtin:distributed/values.yaml", "team.yaml"]}
+    (tmp_path / "mine.yaml").write_text(yaml.safe_dump({"name": "mine", "extends": "distributed",
+                                                        "kubernetes": {"charts": [chart]}}))
+    assert replication_factor(load_profile_file(tmp_path / "mine.yaml")) == 2

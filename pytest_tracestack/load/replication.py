@@ -20,7 +20,8 @@ from ..errors import ProfileError
 from ..profiles import Component, Profile
 from ..rendering import extract_config
 from ..runtimes.base import Replica
-from ..tempo_values import tempo_config_from_values
+from ..tempo_config import read_values, values_files
+from ..tempo_values import merge_values, tempo_config_from_values
 
 BAND = (0.70, 1.00)
 RECORDED = "81.5-85.5 % in a recorded Tempo 2.10.8 run"
@@ -65,8 +66,8 @@ def replication_factor(profile: Profile) -> int | None:
 
 def _configured_factor(component: Component) -> int:
     config: Any = extract_config(component.config) if component.config else {}
-    if component.config and component.config.kind == "HelmValues":
-        config = tempo_config_from_values(config)
+    if component.config and component.config.kind == "HelmValues":   # every values file, in helm's order
+        config = tempo_config_from_values(merge_values([read_values(f) for f in values_files(component)]))
     node = dotted_get(config, _RF_KEY)
     try:
         return int(node) if node is not None else 1      # Tempo's default
