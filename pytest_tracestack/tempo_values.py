@@ -136,6 +136,18 @@ class UntranslatedValues(ProfileError):
     """Values keys that change Tempo's behaviour and that tracestack's translation does not handle."""
 
 
+def replication_factor_of(values: dict[str, Any]) -> Any:
+    """The ingesters' replication factor the chart renders from ``values`` (structuredConfig over
+    ``ingester.config.replication_factor`` over the chart's 3), read without translating the rest, so a stack
+    configured by helm's own rendering is not held to what the translation refuses."""
+    key = "ingester.lifecycler.ring.replication_factor"
+    for found in (dotted_get(values, f"tempo.structuredConfig.{key}"),
+                  dotted_get(values, "ingester.config.replication_factor")):
+        if found is not None:
+            return found
+    return dotted_get(_CHART_BASE, key)
+
+
 def tempo_config_from_values(values: dict[str, Any], values_file: str = "the values file") -> dict[str, Any]:
     return translate_values(values, values_file).config
 

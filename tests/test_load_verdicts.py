@@ -315,3 +315,10 @@ def test_the_replication_factor_is_read_from_every_values_file_of_the_chart(tmp_
     (tmp_path / "mine.yaml").write_text(yaml.safe_dump({"name": "mine", "extends": "distributed",
                                                         "kubernetes": {"charts": [chart]}}))
     assert replication_factor(load_profile_file(tmp_path / "mine.yaml")) == 2
+    # A key the translation refuses (the stack then runs helm's own rendering) does not stop the verdict.
+    (tmp_path / "team.yaml").write_text("ingester:\n  config:\n    replication_factor: 2\n"
+                                        "distributor:\n  config:\n    a_key_no_translation_knows: 1\n")
+    assert replication_factor(load_profile_file(tmp_path / "mine.yaml")) == 2
+    (tmp_path / "team.yaml").write_text("tempo:\n  structuredConfig:\n    ingester:\n      lifecycler:\n"
+                                        "        ring:\n          replication_factor: 1\n")
+    assert replication_factor(load_profile_file(tmp_path / "mine.yaml")) == 1

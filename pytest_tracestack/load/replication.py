@@ -13,7 +13,6 @@ third of the writes miss it; above 100 % an ingester got more than was sent (wri
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from ..dotted import dotted_get
 from ..errors import ProfileError
@@ -21,7 +20,7 @@ from ..profiles import Component, Profile
 from ..rendering import extract_config
 from ..runtimes.base import Replica
 from ..tempo_config import read_values, values_files
-from ..tempo_values import merge_values, tempo_config_from_values
+from ..tempo_values import merge_values, replication_factor_of
 
 BAND = (0.70, 1.00)
 RECORDED = "81.5-85.5 % in a recorded Tempo 2.10.8 run"
@@ -65,10 +64,10 @@ def replication_factor(profile: Profile) -> int | None:
 
 
 def _configured_factor(component: Component) -> int:
-    config: Any = extract_config(component.config) if component.config else {}
     if component.config and component.config.kind == "HelmValues":   # every values file, in helm's order
-        config = tempo_config_from_values(merge_values([read_values(f) for f in values_files(component)]))
-    node = dotted_get(config, _RF_KEY)
+        node = replication_factor_of(merge_values([read_values(f) for f in values_files(component)]))
+    else:
+        node = dotted_get(extract_config(component.config) if component.config else {}, _RF_KEY)
     try:
         return int(node) if node is not None else 1      # Tempo's default
     except (TypeError, ValueError):
