@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -116,3 +117,24 @@ def test_the_local_rendering_notes_name_a_chart_mirror_without_its_password(tmp_
     assert any("failed, so tracestack translated the values instead" in note for note in notes), notes
     assert any("https://ci:***@charts.example/helm" in note for note in notes)
     assert not any("supersecret" in note for note in notes)
+
+
+def test_readiness_errors_mask_secrets_in_the_replicas_log_lines(tmp_path) -> None:
+    """The error a caller of the runtime gets (not only what the session prints) carries no secret."""
+    from pytest_tracestack.errors import ComponentExited
+    from pytest_tracestack.runtimes.base import Replica
+    from pytest_tracestack.runtimes.readiness import wait_ready
+
+    class ExitedWithASecretInItsLog:
+        pid = None
+
+        def alive(self) -> bool:
+            return False
+
+        def last_log_lines(self, count: int = 25) -> str:
+            return "Error: bad config: secret_key: AKIAREALLYSECRET endpoint: s3.local"
+
+    replica = Replica("tempo", 0, "127.0.0.1", {"http": 9})
+    with pytest.raises(ComponentExited) as raised:
+        wait_ready(replica, "http:http/ready", ExitedWithASecretInItsLog(), time.monotonic() + 5, 5)
+    assert "AKIAREALLYSECRET" not in str(raised.value) and "secret_key: ***" in str(raised.value)

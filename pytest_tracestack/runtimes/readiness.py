@@ -11,6 +11,7 @@ import httpx
 
 from ..errors import ComponentExited, ReadinessTimeout
 from ..profiles import http_endpoint
+from ..redaction import redact
 from .base import Replica
 
 POLL_INTERVAL_S = 0.2
@@ -54,7 +55,7 @@ def wait_ready(replica: Replica, readiness: str, handle: Handle, deadline: float
         while time.monotonic() < deadline and not give_up.is_set():
             if not handle.alive():
                 raise ComponentExited(f"{replica.name} exited while waiting for {url} to answer 200; "
-                                      f"last log lines:\n{handle.last_log_lines()}")
+                                      f"last log lines:\n{redact(handle.last_log_lines())}")
             try:
                 response = client.get(url)
                 if response.status_code == 200:
@@ -64,4 +65,4 @@ def wait_ready(replica: Replica, readiness: str, handle: Handle, deadline: float
                 last = f"{type(error).__name__}: {error}"
             give_up.wait(POLL_INTERVAL_S)
     raise ReadinessTimeout(f"{replica.name} not ready after {timeout_s:.0f}s: {url} last said {last}; "
-                           f"last log lines:\n{handle.last_log_lines()}")
+                           f"last log lines:\n{redact(handle.last_log_lines())}")
