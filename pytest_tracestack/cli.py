@@ -13,6 +13,8 @@ from .collector_build import build_collector
 from .errors import TracestackError
 from .kept import add_status_command
 
+CONTROL_PLANE = "kube-control-plane"
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tracestack", description=__doc__)
@@ -21,10 +23,12 @@ def main(argv: list[str] | None = None) -> int:
                                   description="Find a binary (TRACESTACK_<BINARY>, PATH, cache), else download its "
                                               "verified release, else (the collector) build it with OCB; print "
                                               "where it is.")
-    install.add_argument("binary", choices=sorted(SPECS), metavar="BINARY",
-                         help=f"one of {', '.join(sorted(SPECS))}: tempo and otelcol are downloaded from their "
-                              "releases (SHA-256 verified), otelcol is built with OCB when that fails and Go is "
-                              "installed; nginx is only found on PATH")
+    install.add_argument("binary", choices=[*sorted(SPECS), CONTROL_PLANE], metavar="BINARY",
+                         help=f"one of {', '.join([*sorted(SPECS), CONTROL_PLANE])}: tempo and otelcol are downloaded "
+                              "from their releases (SHA-256 verified), otelcol is built with OCB when that fails and "
+                              "Go is installed; nginx is only found on PATH; kube-control-plane builds kube-apiserver, "
+                              "kube-controller-manager, kube-scheduler, kubectl, etcd, kwok and kwokctl from their Go "
+                              "modules (once per version) for the cluster runtime's tests")
     install.add_argument("--no-download", action="store_true", help="do not try release downloads")
     install.add_argument("--download-base", metavar="URL", default=os.environ.get("TRACESTACK_DOWNLOAD_BASE"),
                          help="mirror base URL for release downloads (default: $TRACESTACK_DOWNLOAD_BASE, as for "
@@ -54,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _install(args: argparse.Namespace) -> int:
+    if args.binary == CONTROL_PLANE:
+        return _install_control_plane()
     # The binary a run would use first: TRACESTACK_<BINARY> (the --tracestack-<binary> option is pytest's).
     spec = SPECS[args.binary]
     provider = BinaryProvider(explicit={spec.kind: os.environ.get(spec.env)}, download_base=args.download_base,
@@ -61,6 +67,14 @@ def _install(args: argparse.Namespace) -> int:
                               options="--", reads_options=False)
     found = provider.find(args.binary)
     print(f"{args.binary}: {found.describe()}")
+    return 0
+
+
+def _install_control_plane() -> int:
+    from .kube.control_plane import install_control_plane
+
+    binaries = install_control_plane()
+    print("\n".join(f"{name.replace('_', '-')}: {path}" for name, path in vars(binaries).items()))
     return 0
 
 
