@@ -20,6 +20,7 @@ import pytest
 
 from pytest_tracestack.binaries import _arch
 from pytest_tracestack.errors import BinaryNotFoundError, UnavailableError
+from pytest_tracestack.kube.control_plane import KUBERNETES_VERSION, binary_paths
 from pytest_tracestack.kube import tools
 from pytest_tracestack.kube.tools import TOOLS, download_tool, find_tool, require_container_engine
 
@@ -130,7 +131,7 @@ def test_a_mirror_serves_the_official_paths_and_the_download_is_cached(tmp_path:
 def test_the_mirror_can_come_from_the_environment(tmp_path: Path, release_server, empty_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     base, root = release_server
-    _publish(root, f"release/v1.35.0/bin/linux/{_arch()}/kubectl", PROGRAM, _sha(PROGRAM))
+    _publish(root, f"release/{TOOLS['kubectl'].version}/bin/linux/{_arch()}/kubectl", PROGRAM, _sha(PROGRAM))
     monkeypatch.setenv(tools.MIRROR_ENV, base)
     assert find_tool("kubectl", cache_root=tmp_path / "cache").path.read_bytes() == PROGRAM
 
@@ -193,14 +194,27 @@ def test_an_explicit_helm_of_an_unsuitable_version_is_an_error_not_a_fallback(tm
         find_tool("helm", cache_root=tmp_path / "cache", allow_download=False)
 
 
-def test_kubectl_on_path_is_used_from_1_31(tmp_path: Path, empty_path: Path) -> None:
-    kubectl = _program(empty_path / "kubectl", "Client Version: v1.30.14")
-    with pytest.raises(BinaryNotFoundError, match=r"it is 1.30.14; tracestack needs kubectl 1.31.0 or later "
-                                                  r"\(`kubectl wait --for=create` came in 1.31\)"):
+def test_kubectl_on_path_must_be_within_one_minor_of_the_pinned_kubernetes(tmp_path: Path, empty_path: Path) -> None:
+    """The pin is the Kubernetes `tracestack install kube-control-plane` builds (v1.35.4): kubectl's version skew
+    policy allows one minor either way, so the v1.32 wrapper on PATH here is refused, saying why."""
+    assert TOOLS["kubectl"].version == KUBERNETES_VERSION == "v1.35.4"
+    kubectl = _program(empty_path / "kubectl", "Client Version: v1.32.4-dispatcher\nKustomize Version: v5.5.0")
+    with pytest.raises(BinaryNotFoundError, match=r"kubectl on PATH \(.*\) not used: it is 1.32.4; tracestack needs "
+                                                  r"kubectl 1.34.0 or later and below 1.37.0 \(kubectl is supported "
+                                                  r"within one minor version of the API server"):
         find_tool("kubectl", cache_root=tmp_path / "cache", allow_download=False)
-    _program(kubectl, "Client Version: v1.32.4-dispatcher\nKustomize Version: v5.5.0")
+    _program(kubectl, "Client Version: v1.34.2")
     found = find_tool("kubectl", cache_root=tmp_path / "cache", allow_download=False)
-    assert (found.path, found.version, found.source) == (kubectl, "1.32.4", "PATH")
+    assert (found.path, found.version, found.source) == (kubectl, "1.34.2", "PATH")
+
+
+def test_the_pinned_kubectl_in_the_cache_comes_before_the_one_on_path(tmp_path: Path, empty_path: Path) -> None:
+    """Where `tracestack install kube-control-plane` puts kubectl is where the finder looks first."""
+    _program(empty_path / "kubectl", "Client Version: v1.35.0")
+    cached = _program(tmp_path / "cache" / f"kubernetes-{KUBERNETES_VERSION}" / "kubectl", "Client Version: v1.35.4")
+    assert binary_paths(tmp_path / "cache").kubectl == cached
+    found = find_tool("kubectl", cache_root=tmp_path / "cache", allow_download=False)
+    assert (found.path, found.source) == (cached, "tracestack cache, the pinned version")
 
 
 def test_an_env_var_naming_no_program_is_an_error_not_a_fallback(tmp_path: Path, empty_path: Path,

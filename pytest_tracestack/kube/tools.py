@@ -1,8 +1,10 @@
 """kind, kubectl and helm: an explicit path or env var, PATH, tracestack's cache, or a verified download
 from the official release URL (or a mirror of it); and the container engine kind needs.
 
-A tool on PATH is used only when its version suits tracestack's commands (kubectl 1.31+, helm 3.18.5+ and
-below 4); otherwise the pinned one from the cache or a download is used, and the result says why.
+A tool on PATH is used only when its version suits tracestack's commands (kubectl within one minor version of
+the pinned one, helm 3.18.5+ and below 4); otherwise the pinned one from the cache or a download is used, and
+the result says why. kubectl's pin is the Kubernetes `tracestack install kube-control-plane` builds, and that
+kubectl, once in the cache, comes before the one on PATH.
 
 Checksums: kind publishes ``<asset>.sha256sum`` ("digest  name"), kubectl ``<asset>.sha256`` (the bare
 digest), helm ``<tarball>.sha256sum`` ("digest  name"). Nothing is installed unless the digest matches.
@@ -28,6 +30,7 @@ from ..binaries import ChecksumMismatch, _arch, expected_sha256, reported_versio
 from ..errors import BinaryNotFoundError, UnavailableError
 from ..install_lock import installing
 from ..progress import progress_download
+from .control_plane import KUBERNETES_VERSION
 
 MIRROR_ENV = "TRACESTACK_KUBE_TOOLS_MIRROR"
 
@@ -43,6 +46,8 @@ class ToolSpec:
     minimum: str = ""   # the oldest version tracestack's commands work with ("" = not checked)
     below: str = ""     # the first version they are not written for (a new major)
     why: str = ""       # the reason for the range, said when a version is refused
+    cache_dir: str = ""     # the cache directory holding it, when not <name>-<version>
+    cache_first: bool = False   # the pinned one in the cache comes before PATH
 
     @property
     def env(self) -> str:
@@ -71,13 +76,22 @@ class ToolSpec:
         return asset, checksum
 
 
+def _minor_step(version: str, step: int) -> str:
+    """1.35.4, -1 -> 1.34.0: the first release of the minor version ``step`` away."""
+    major, minor = version.removeprefix("v").split(".")[:2]
+    return f"{major}.{int(minor) + step}.0"
+
+
 TOOLS = {
     "kind": ToolSpec("kind", "v0.31.0", "https://kind.sigs.k8s.io/dl/{v}/kind-linux-{arch}",
                      "https://kind.sigs.k8s.io/dl/{v}/kind-linux-{arch}.sha256sum"),
-    "kubectl": ToolSpec("kubectl", "v1.35.0", "https://dl.k8s.io/release/{v}/bin/linux/{arch}/kubectl",
+    "kubectl": ToolSpec("kubectl", KUBERNETES_VERSION, "https://dl.k8s.io/release/{v}/bin/linux/{arch}/kubectl",
                         "https://dl.k8s.io/release/{v}/bin/linux/{arch}/kubectl.sha256",
-                        version_args=("version", "--client"), minimum="1.31.0",
-                        why="`kubectl wait --for=create` came in 1.31"),
+                        version_args=("version", "--client"), minimum=_minor_step(KUBERNETES_VERSION, -1),
+                        below=_minor_step(KUBERNETES_VERSION, +2),
+                        why=f"kubectl is supported within one minor version of the API server, and tracestack "
+                            f"pins and is tested with Kubernetes {KUBERNETES_VERSION}",
+                        cache_dir=f"kubernetes-{KUBERNETES_VERSION}", cache_first=True),
     "helm": ToolSpec("helm", "v3.19.0", "https://get.helm.sh/helm-{v}-linux-{arch}.tar.gz",
                      "https://get.helm.sh/helm-{v}-linux-{arch}.tar.gz.sha256sum", member="helm",
                      version_args=("version", "--short"), minimum="3.18.5", below="4.0.0",
@@ -103,7 +117,7 @@ class FoundTool:
 def find_tool(name: str, explicit: str | None = None, allow_download: bool = True, cache_root: Path | None = None,
               mirror: str | None = None) -> FoundTool:
     """The tool, in this order: ``explicit``, ``TRACESTACK_<NAME>``, PATH (if its version suits), cache,
-    verified download. An explicit one of an unsuitable version is an error, not a reason to look elsewhere."""
+    verified download (kubectl: the cache before PATH). An explicit one of an unsuitable version is an error, not a reason to look elsewhere."""
     spec = TOOLS[name]
     tried: list[str] = []
     for origin, given in (("explicit path", explicit), (spec.env, os.environ.get(spec.env))):
@@ -111,6 +125,10 @@ def find_tool(name: str, explicit: str | None = None, allow_download: bool = Tru
             return _given(spec, origin, Path(given))
         tried.append(f"{origin}: not given")
     passed_over: list[str] = []
+    pinned = spec.version.removeprefix("v")
+    cached = cached_tool_path(name, cache_root)
+    if spec.cache_first and _runnable(cached):
+        return FoundTool(name, cached, pinned, "tracestack cache, the pinned version")
     located = shutil.which(name)
     if located:
         version = reported_version(Path(located), spec.version_args)
@@ -119,8 +137,6 @@ def find_tool(name: str, explicit: str | None = None, allow_download: bool = Tru
             return FoundTool(name, Path(located), version, "PATH")
         passed_over.append(f"{name} on PATH ({located}) not used: {problem}")
     tried.append(passed_over[-1] if passed_over else f"PATH: no {name}")
-    pinned = spec.version.removeprefix("v")
-    cached = cached_tool_path(name, cache_root)
     if _runnable(cached):
         return FoundTool(name, cached, pinned, "tracestack cache, the pinned version", tuple(passed_over))
     tried.append(f"cache: {cached} does not exist")
@@ -132,7 +148,9 @@ def find_tool(name: str, explicit: str | None = None, allow_download: bool = Tru
         tried.append("download: not allowed")
     raise BinaryNotFoundError(name, spec.version, tried,
                               f"install {name} {spec.version} on PATH, or set {spec.env}=PATH; behind a firewall "
-                              f"set {MIRROR_ENV}=URL to a mirror holding the official release paths")
+                              f"set {MIRROR_ENV}=URL to a mirror holding the official release paths"
+                              + (", or build it with `tracestack install kube-control-plane` (needs Go)"
+                                 if name == "kubectl" else ""))
 
 
 def _download(spec: ToolSpec, cached: Path, mirror: str | None, tried: list[str],
@@ -166,7 +184,7 @@ def _given(spec: ToolSpec, origin: str, path: Path) -> FoundTool:
 
 def cached_tool_path(name: str, cache_root: Path | None = None) -> Path:
     spec = TOOLS[name]
-    return (cache_root or paths.cache_dir() / "bin") / f"{name}-{spec.version}" / name
+    return (cache_root or paths.cache_dir() / "bin") / (spec.cache_dir or f"{name}-{spec.version}") / name
 
 
 def download_tool(url: str, checksum_url: str, member: str, destination: Path) -> Path:
