@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from kwok_cluster import kwok_cluster  # noqa: F401  (the session's real API server)
 from pytest_tracestack.binaries import BinaryProvider
 from pytest_tracestack.errors import BinaryNotFoundError
 
@@ -45,6 +46,27 @@ def helm(installed_helm: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return installed_helm
 
 
+@pytest.fixture(scope="session")
+def installed_kubectl() -> Path:
+    """The kubectl the tool finder accepts (tracestack's cache, or PATH within one minor of the pin), looked up
+    before pytester gives the test a HOME of its own."""
+    from pytest_tracestack.errors import UnavailableError
+    from pytest_tracestack.kube.tools import find_tool
+
+    try:
+        return find_tool("kubectl", allow_download=False).path
+    except UnavailableError as error:
+        pytest.skip(f"no suitable kubectl ({str(error).splitlines()[0]}); `tracestack install kube-control-plane` "
+                    "builds the pinned one, as .ci/run does")
+
+
+@pytest.fixture
+def kubectl(installed_kubectl: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """That kubectl, named in TRACESTACK_KUBECTL for the runs the test starts."""
+    monkeypatch.setenv("TRACESTACK_KUBECTL", str(installed_kubectl))
+    return installed_kubectl
+
+
 @pytest.fixture
 def collector_env(otelcol_binary: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The real collector for pytest runs in subprocesses (pytester)."""
@@ -58,3 +80,4 @@ def own_tmpdir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     directory.mkdir()
     monkeypatch.setenv("TMPDIR", str(directory))
     return directory
+

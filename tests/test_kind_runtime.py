@@ -76,8 +76,8 @@ def test_manifest_on_a_new_cluster_runs_exactly_these_commands_and_deletes_the_c
         f"{KUBECTL} get namespace tracestack-t1 --ignore-not-found -o name",
         f"{KUBECTL} create namespace tracestack-t1",
         f"{KUBECTL} label namespace tracestack-t1 app.kubernetes.io/managed-by=pytest-tracestack",
-        f"{KUBECTL} apply --namespace tracestack-t1 -f $WORKDIR/manifests/manifest__minio.yaml",
-        f"{KUBECTL} apply --namespace tracestack-t1 -f $WORKDIR/manifests/manifest__tempo.yaml",
+        f"{KUBECTL} apply --validate=strict --namespace tracestack-t1 -f $WORKDIR/manifests/manifest__minio.yaml",
+        f"{KUBECTL} apply --validate=strict --namespace tracestack-t1 -f $WORKDIR/manifests/manifest__tempo.yaml",
         f"{KUBECTL} rollout status --namespace tracestack-t1 deployment/tempo-minio --timeout=200s",
         f"{KUBECTL} rollout status --namespace tracestack-t1 deployment/tempo --timeout=200s",
         f"{KUBECTL} port-forward --address=127.0.0.1 --namespace tracestack-t1 svc/tempo-svc <local-port>:4317",
@@ -284,7 +284,7 @@ def test_a_failed_rollout_reports_events_pods_and_logs_and_cleans_up(tmp_path: P
 
 
 def test_ctrl_c_during_install_deletes_the_cluster_it_created() -> None:
-    runner = _new_cluster().on("apply --namespace tracestack-t1 -f", raises=KeyboardInterrupt)
+    runner = _new_cluster().on("apply --validate=strict --namespace tracestack-t1 -f", raises=KeyboardInterrupt)
     with pytest.raises(KeyboardInterrupt):
         _runtime(runner).start(load_profile("manifest"))
     assert runner.lines()[-1] == "kind delete cluster --name tracestack"
@@ -393,11 +393,17 @@ def test_no_container_engine_is_reported_before_anything_runs(monkeypatch: pytes
 
 def test_a_profile_without_a_kubernetes_section_is_refused_naming_the_file(tmp_path: Path) -> None:
     from pytest_tracestack.errors import ProfileError
+    from pytest_tracestack.profiles import load_profile_file
 
+    document = yaml.safe_load((MANIFESTS.parent / "scenarios" / "collector.yaml").read_text())
+    del document["kubernetes"]
+    document["components"]["otelcol"]["config"]["manifest"] = "builtin:collector/collector.yaml"
+    local_only = tmp_path / "local-only.yaml"
+    local_only.write_text(yaml.safe_dump(document))
     runner = RecordingRunner()
-    with pytest.raises(ProfileError, match=r"scenarios/collector.yaml: kubernetes: profile collector has no "
+    with pytest.raises(ProfileError, match=r"local-only.yaml: kubernetes: profile collector has no "
                                            r"kubernetes section"):
-        _runtime(runner).start(load_profile("collector"))
+        _runtime(runner).start(load_profile_file(local_only))
     assert runner.commands == []
 
 

@@ -20,8 +20,8 @@ import pytest
 
 from pytest_tracestack.binaries import _arch
 from pytest_tracestack.errors import BinaryNotFoundError, UnavailableError
-from pytest_tracestack.kube.control_plane import KUBERNETES_VERSION, binary_paths
 from pytest_tracestack.kube import tools
+from pytest_tracestack.kube.control_plane import KUBERNETES_VERSION, binary_paths
 from pytest_tracestack.kube.tools import TOOLS, download_tool, find_tool, require_container_engine
 
 PROGRAM = b"#!/bin/sh\necho release\n"

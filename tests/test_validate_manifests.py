@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -197,9 +196,7 @@ def test_the_plan_validates_against_the_version_given_or_the_node_images(pyteste
 
 
 def test_a_cluster_plan_asks_the_server_for_its_version_and_says_when_it_cannot(pytester: pytest.Pytester,
-                                                                                tmp_path: Path) -> None:
-    if shutil.which("kubectl") is None:
-        pytest.skip("kubectl is not installed (apt-get install kubectl, or put it on PATH)")
+                                                                                tmp_path: Path, kubectl: Path) -> None:
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text("""apiVersion: v1
 kind: Config
@@ -216,6 +213,8 @@ current-context: nowhere
     given = pytester.runpytest("--tracestack-profile=manifest", "--tracestack-runtime=cluster", "--tracestack-plan",
                                f"--tracestack-kubeconfig={kubeconfig}", "--tracestack-k8s-version=1.33.0")
     assert given.ret == 0
+    given.stdout.fnmatch_lines(["validated: not checked by the API server (server-side dry run): it cannot be "
+                                "reached: *127.0.0.1:9*"])
 
 
 def _profile_with(tmp_path: Path, name: str, change) -> Profile:

@@ -106,7 +106,7 @@ def _install(program: GoProgram, cache_root: Path | None) -> None:
         started = time.monotonic()
         with status(f"{what} (first run only, {TYPICAL_BUILD} for the whole control plane)", log):
             built = build_program(program, directory / "build", directory / "build" / "bin", log)
-        for source, target in zip(built, targets):
+        for source, target in zip(built, targets, strict=True):
             source.replace(target)
         shutil.rmtree(directory / "build", ignore_errors=True)
         with log.open("a") as out:

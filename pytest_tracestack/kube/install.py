@@ -168,7 +168,8 @@ def _crd_waits(target: KubeTarget, manifests: list[RenderedManifest]) -> list[Ku
 def _apply_step(target: KubeTarget, manifest: RenderedManifest) -> KubeStep:
     has_custom = any(custom_resource(document) for document in manifest.documents)
     return KubeStep("apply", f"{manifest.label}: {', '.join(manifest.objects)}",
-                    (*target.kubectl, "apply", "--namespace", target.namespace, "-f", str(manifest.path)),
+                    (*target.kubectl, "apply", "--validate=strict", "--namespace", target.namespace, "-f",
+                     str(manifest.path)),
                     retry_s=CUSTOM_RESOURCE_APPLY_RETRY_S if has_custom else 0.0,
                     when="retried for up to 60s while the operator's webhook starts" if has_custom else "")
 

@@ -99,6 +99,10 @@ class KubeRuntime:
     def preflight(self) -> None:
         """Fail before anything is created when this runtime cannot work on this machine."""
 
+    def server_checks(self, target: KubeTarget, prepared: Prepared, workdir: Path) -> list[str]:
+        """What the plan has the cluster itself check, one line each (the cluster runtime: a server dry run)."""
+        return []
+
     def skip(self, step: KubeStep, stack: KubeStack) -> bool:
         return False
 
@@ -139,13 +143,14 @@ class KubeRuntime:
             steps = self.steps(profile, workdir, prepared)
             releases = [_release(step) for step in steps if step.role == "helm-install"]
             target = self.target(workdir)
+            checked = [*prepared.checked, *self.server_checks(target, prepared, workdir)]
             plan_steps = to_plan_steps([*steps, *pod_plan_steps(kubernetes_section(profile), target), FORWARDS_STOP,
                                         *self.removal_steps(target, releases)], workdir)
             notes = [*(f"tool: {line}" for line in self.found.values()),
                      f"Kubernetes {prepared.k8s_version} (from {prepared.k8s_version_origin}): the schema every "
                      "object is validated against, and helm's --kube-version"]
             return KubePlan(plan_steps, [clean_text(line, workdir) for line in notes],
-                            [clean_text(line, workdir) for line in prepared.checked], prepared.images)
+                            [clean_text(line, workdir) for line in checked], prepared.images)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
 
@@ -180,12 +185,13 @@ class KubeRuntime:
         """Each tool's path, with its version and where it was found when the finder found it."""
         return {**self.tools, **{name: line.removeprefix(f"{name} ") for name, line in self.found.items()}}
 
-    def _find_tools(self, names: list[str]) -> None:
+    def _find_tools(self, names: list[str], allow_download: bool = True) -> None:
         from .tools import find_tool
 
         for name in names:
             if name not in self.tools:
-                found = find_tool(name, allow_download=self.settings.allow_download, mirror=self.settings.tools_mirror)
+                found = find_tool(name, allow_download=allow_download and self.settings.allow_download,
+                                  mirror=self.settings.tools_mirror)
                 self.tools[name] = str(found.path)
                 self.found[name] = found.describe()
 

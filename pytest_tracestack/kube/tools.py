@@ -117,7 +117,8 @@ class FoundTool:
 def find_tool(name: str, explicit: str | None = None, allow_download: bool = True, cache_root: Path | None = None,
               mirror: str | None = None) -> FoundTool:
     """The tool, in this order: ``explicit``, ``TRACESTACK_<NAME>``, PATH (if its version suits), cache,
-    verified download (kubectl: the cache before PATH). An explicit one of an unsuitable version is an error, not a reason to look elsewhere."""
+    verified download (kubectl: the cache before PATH). An explicit one of an unsuitable version is an error,
+    not a reason to look elsewhere."""
     spec = TOOLS[name]
     tried: list[str] = []
     for origin, given in (("explicit path", explicit), (spec.env, os.environ.get(spec.env))):

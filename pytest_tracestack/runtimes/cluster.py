@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..errors import UnavailableError
+from ..errors import UnavailableError, first_line
 from ..kube.install import KubeTarget
+from ..kube.preparation import Prepared
 from ..kube.runtime import KubeRuntime, KubeStack
+from ..kube.server_dry_run import server_dry_run, server_reachable
 from ..profiles import Profile
 
 
@@ -37,6 +39,19 @@ class ClusterRuntime(KubeRuntime):
                                    f"{done.last_line() or 'kubectl printed no serverVersion'}\n{done.describe()}\n"
                                    "(reach the cluster, or pass its version with --tracestack-k8s-version)") from None
         return server.removeprefix("v").split("-")[0].split("+")[0], "the server (kubectl version)"
+
+    def server_checks(self, target: KubeTarget, prepared: Prepared, workdir: Path) -> list[str]:
+        """Every raw object dry-run by the API server, when it can be reached (with --tracestack-k8s-version the
+        plan may be printed away from the cluster: then it says it was not)."""
+        if self.settings.k8s_version:
+            try:
+                self._find_tools(["kubectl"], allow_download=False)
+            except UnavailableError as error:
+                return [f"not checked by the API server (server-side dry run): {first_line(error)}"]
+            reachable, said = server_reachable(self._run, target.kubectl)
+            if not reachable:
+                return [f"not checked by the API server (server-side dry run): it cannot be reached: {said}"]
+        return server_dry_run(self._run, target.kubectl, target.namespace, prepared.manifests, workdir)
 
     def keep_lines(self, stack: KubeStack) -> list[str]:
         flags = " ".join(self.connection(Path(".")))
