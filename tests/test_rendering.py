@@ -77,7 +77,7 @@ def test_rendered_header_names_the_source_and_every_local_difference(tmp_path: P
     component = load_profile("collector").components["otelcol"]
     text = render_yaml({"a": 1}, component)
     assert text.startswith(
-        "# Rendered by pytest-tracestack for the local runtime from manifests/operator/collector.yaml")
+        "# Rendered by pytest-tracestack for the local runtime from manifests/collector/collector.yaml")
     assert "# local runtime: processors.batch.timeout is 1s instead of the config's own" in text
 
 
