@@ -25,18 +25,22 @@ def otelcol_binary() -> Path:
         pytest.skip(f"needs the OpenTelemetry Collector: {error.how}")
 
 
-@pytest.fixture(scope="session")
-def installed_helm() -> Path:
-    """The helm the tool finder accepts (PATH or tracestack's cache), looked up before pytester gives the test
-    a HOME of its own (and so another cache)."""
+def _installed_tool(name: str, how: str) -> Path:
+    """The tool the finder accepts without downloading, looked up before pytester gives the test a HOME of its
+    own (and so another cache); a skip naming what was refused and ``how`` to get it otherwise."""
     from pytest_tracestack.errors import UnavailableError
     from pytest_tracestack.kube.tools import find_tool
 
     try:
-        return find_tool("helm", allow_download=False).path
+        return find_tool(name, allow_download=False).path
     except UnavailableError as error:
-        pytest.skip(f"no helm 3.18.5+ on PATH or in tracestack's cache ({str(error).splitlines()[0]}); .ci/run "
-                    "builds the pinned one: go install helm.sh/helm/v3/cmd/helm@v3.19.0")
+        pytest.skip(f"no suitable {name} on PATH or in tracestack's cache ({str(error).splitlines()[0]}); {how}")
+
+
+@pytest.fixture(scope="session")
+def installed_helm() -> Path:
+    """helm 3.18.5+ from PATH or tracestack's cache."""
+    return _installed_tool("helm", ".ci/run builds the pinned one: go install helm.sh/helm/v3/cmd/helm@v3.19.0")
 
 
 @pytest.fixture
@@ -48,16 +52,8 @@ def helm(installed_helm: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture(scope="session")
 def installed_kubectl() -> Path:
-    """The kubectl the tool finder accepts (tracestack's cache, or PATH within one minor of the pin), looked up
-    before pytester gives the test a HOME of its own."""
-    from pytest_tracestack.errors import UnavailableError
-    from pytest_tracestack.kube.tools import find_tool
-
-    try:
-        return find_tool("kubectl", allow_download=False).path
-    except UnavailableError as error:
-        pytest.skip(f"no suitable kubectl ({str(error).splitlines()[0]}); `tracestack install kube-control-plane` "
-                    "builds the pinned one, as .ci/run does")
+    """The pinned kubectl from tracestack's cache, or one on PATH within one minor version of it."""
+    return _installed_tool("kubectl", "`tracestack install kube-control-plane` builds the pinned one, as .ci/run does")
 
 
 @pytest.fixture
