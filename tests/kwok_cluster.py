@@ -34,7 +34,8 @@ CREATE_TIMEOUT_S = 180
 PROBE_NAMESPACE, PROBE_POD = "kwok-probe", "probe"
 # What a test hands to the pytest run it starts in-process (pytester.runpytest), e.g. a capture sink.
 SHARED: dict[str, Any] = {}
-# A node's lease: short, so a node kwok just took over is Ready at once (the default leaves pods Pending for minutes).
+# A node's lease, short (kwokctl multiplies it by its --heartbeat-factor, 5): a cluster started again otherwise
+# leaves pods Pending for minutes until the old lease runs out.
 NODE_LEASE_S = 10
 
 
