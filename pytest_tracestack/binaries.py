@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from . import paths
+from . import paths, versions
 from .errors import BinaryNotFoundError, TracestackError
 from .install_lock import Install, installing
 from .progress import progress_download
@@ -46,7 +46,7 @@ class BinarySpec:
 
 
 TEMPO = BinarySpec(
-    kind="tempo", version="2.10.8", path_names=("tempo",), option="--tracestack-tempo / TRACESTACK_TEMPO",
+    kind="tempo", version=versions.TEMPO.version, path_names=("tempo",), option="--tracestack-tempo / TRACESTACK_TEMPO",
     archive="grafana/tempo/releases/download/v{v}/tempo_{v}_linux_{arch}.tar.gz",
     checksums="grafana/tempo/releases/download/v{v}/SHA256SUMS",
     member="tempo", version_args=("-version",),
@@ -58,7 +58,7 @@ TEMPO = BinarySpec(
 )
 
 OTELCOL = BinarySpec(
-    kind="otelcol", version="0.129.0", path_names=("otelcol-tracestack", "otelcol-contrib"),
+    kind="otelcol", version=versions.OTELCOL.version, path_names=("otelcol-tracestack", "otelcol-contrib"),
     option="--tracestack-otelcol / TRACESTACK_OTELCOL",
     archive="open-telemetry/opentelemetry-collector-releases/releases/download/v{v}/otelcol-contrib_{v}_linux_{arch}.tar.gz",
     checksums="open-telemetry/opentelemetry-collector-releases/releases/download/v{v}/opentelemetry-collector-releases_otelcol-contrib_checksums.txt",
@@ -69,7 +69,7 @@ OTELCOL = BinarySpec(
 )
 
 NGINX = BinarySpec(
-    kind="nginx", version="1.27", path_names=("nginx",), option="--tracestack-nginx / TRACESTACK_NGINX",
+    kind="nginx", version=versions.NGINX.version, path_names=("nginx",), option="--tracestack-nginx / TRACESTACK_NGINX",
     version_args=("-v",),
     remedy="install nginx with the OpenTelemetry module (nginx-module-otel) or pass --tracestack-nginx=/path/to/nginx",
     how=("install nginx (Debian: apt-get install nginx) and the OpenTelemetry module from nginx.org's "
@@ -250,7 +250,7 @@ def check_major_version(found: FoundBinary, wanted: str | None, profile: str) ->
     """A binary whose major version differs from the profile's is refused (Tempo 3 has no ingesters)."""
     if not wanted or not found.version:
         return
-    if found.version.split(".")[0] != wanted.split(".")[0]:
+    if not versions.Accepted.same_major(wanted).admits(found.version):
         raise WrongVersionError(
             f"profile {profile} is written for {found.kind} {wanted} ({wanted.split('.')[0]}.x), but {found.path} "
             f"reports {found.version}; provide {found.kind} {wanted} (--tracestack-{found.kind}=PATH) or use a "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .versions import TEMPO
+
 PROTOCOLS = ("otlp-grpc", "otlp-http", "zipkin", "jaeger-thrift-http")
 RUNTIMES = ("local", "kind", "cluster")
 BINARIES = ("tempo", "otelcol", "nginx", "capture-sink", "sample-app")
@@ -86,7 +88,7 @@ PROFILE_SCHEMA = {
         "chart_version": {"type": "string", "pattern": r"^\d+\.\d+\.\d+",
                           "description": "the version of the chart installing the Helm values"},
         "tempo_image": {"type": "string", "pattern": r"^\S+:[\w.\-]+$",
-                        "description": "the Tempo image the values deploy, e.g. grafana/tempo:2.10.8"},
+                        "description": f"the Tempo image the values deploy, e.g. grafana/tempo:{TEMPO.version}"},
         "components": {"type": "object", "minProperties": 1, "additionalProperties": _COMPONENT},
         "ingest": {
             "type": "object",

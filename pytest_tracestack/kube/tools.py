@@ -1,8 +1,8 @@
 """kind, kubectl and helm: an explicit path or env var, PATH, tracestack's cache, or a verified download
 from the official release URL (or a mirror of it); and the container engine kind needs.
 
-A tool on PATH is used only when its version suits tracestack's commands (kubectl 1.31+, helm 3.18.5+ and
-below 4); otherwise the pinned one from the cache or a download is used, and the result says why.
+A tool on PATH is used only when its version suits tracestack's commands (``Accepted`` in versions.py, where the
+pinned versions are); otherwise the pinned one from the cache or a download is used, and the result says why.
 
 Checksums: kind publishes ``<asset>.sha256sum`` ("digest  name"), kubectl ``<asset>.sha256`` (the bare
 digest), helm ``<tarball>.sha256sum`` ("digest  name"). Nothing is installed unless the digest matches.
@@ -28,6 +28,7 @@ from ..binaries import ChecksumMismatch, _arch, expected_sha256, reported_versio
 from ..errors import BinaryNotFoundError, UnavailableError
 from ..install_lock import installing
 from ..progress import progress_download
+from ..versions import HELM, KIND, KUBECTL, Accepted
 
 MIRROR_ENV = "TRACESTACK_KUBE_TOOLS_MIRROR"
 
@@ -35,14 +36,12 @@ MIRROR_ENV = "TRACESTACK_KUBE_TOOLS_MIRROR"
 @dataclass(frozen=True)
 class ToolSpec:
     name: str
-    version: str
+    version: str        # the pinned release tag, v0.31.0
     url: str            # {v} and {arch} filled in
     checksum_url: str
     member: str = ""    # the binary inside a .tar.gz, or "" for a plain binary
     version_args: tuple[str, ...] = ("version",)
-    minimum: str = ""   # the oldest version tracestack's commands work with ("" = not checked)
-    below: str = ""     # the first version they are not written for (a new major)
-    why: str = ""       # the reason for the range, said when a version is refused
+    accepted: Accepted | None = None   # the versions found on PATH or given that will do (None: any)
 
     @property
     def env(self) -> str:
@@ -50,17 +49,16 @@ class ToolSpec:
 
     @property
     def wanted(self) -> str:
-        return f"{self.name} {self.minimum} or later" + (f" and below {self.below}" if self.below else "")
+        return self.accepted.describe(self.name) if self.accepted else f"{self.name} {self.version}"
 
     def unsuitable(self, version: str) -> str:
         """Why ``version`` (as the tool reports it) will not do, or "" when it will."""
-        if not self.minimum:
+        if self.accepted is None:
             return ""
         if not version:
             return f"it did not say its version; tracestack needs {self.wanted}"
-        found = _numbers(version)
-        if found < _numbers(self.minimum) or (self.below and found >= _numbers(self.below)):
-            return f"it is {version}; tracestack needs {self.wanted} ({self.why})"
+        if not self.accepted.admits(version):
+            return f"it is {version}; tracestack needs {self.wanted} ({self.accepted.why})"
         return ""
 
     def urls(self, mirror: str | None = None) -> tuple[str, str]:
@@ -72,18 +70,14 @@ class ToolSpec:
 
 
 TOOLS = {
-    "kind": ToolSpec("kind", "v0.31.0", "https://kind.sigs.k8s.io/dl/{v}/kind-linux-{arch}",
-                     "https://kind.sigs.k8s.io/dl/{v}/kind-linux-{arch}.sha256sum"),
-    "kubectl": ToolSpec("kubectl", "v1.35.0", "https://dl.k8s.io/release/{v}/bin/linux/{arch}/kubectl",
+    "kind": ToolSpec("kind", KIND.tag, "https://kind.sigs.k8s.io/dl/{v}/kind-linux-{arch}",
+                     "https://kind.sigs.k8s.io/dl/{v}/kind-linux-{arch}.sha256sum", accepted=KIND.accepted),
+    "kubectl": ToolSpec("kubectl", KUBECTL.tag, "https://dl.k8s.io/release/{v}/bin/linux/{arch}/kubectl",
                         "https://dl.k8s.io/release/{v}/bin/linux/{arch}/kubectl.sha256",
-                        version_args=("version", "--client"), minimum="1.31.0",
-                        why="`kubectl wait --for=create` came in 1.31"),
-    "helm": ToolSpec("helm", "v3.19.0", "https://get.helm.sh/helm-{v}-linux-{arch}.tar.gz",
+                        version_args=("version", "--client"), accepted=KUBECTL.accepted),
+    "helm": ToolSpec("helm", HELM.tag, "https://get.helm.sh/helm-{v}-linux-{arch}.tar.gz",
                      "https://get.helm.sh/helm-{v}-linux-{arch}.tar.gz.sha256sum", member="helm",
-                     version_args=("version", "--short"), minimum="3.18.5", below="4.0.0",
-                     why="from 3.18.5 on, helm checks a chart's values schema against its metaschema as the pinned "
-                         "v3.19.0 does, so an older one would accept a chart the pinned one refuses; tracestack's "
-                         "helm commands are written for helm 3"),
+                     version_args=("version", "--short"), accepted=HELM.accepted),
 }
 
 
@@ -205,11 +199,6 @@ def _extract(payload: bytes, member: str, url: str) -> bytes:
                 if extracted is not None:
                     return extracted.read()
     raise OSError(f"{url} holds no file named {member}")
-
-
-def _numbers(version: str) -> tuple[int, ...]:
-    match = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", version)
-    return tuple(int(part or 0) for part in match.groups()) if match else ()
 
 
 def _runnable(path: Path) -> bool:

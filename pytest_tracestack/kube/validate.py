@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +23,11 @@ from ..profile_paths import describe
 from ..profiles import Profile
 from ..rendering import resolve_manifest
 from ..tempo_values import RECEIVER_VALUES
+from ..versions import KUBERNETES, KUBERNETES_SEEDS, version_numbers
 from .charts import RenderedChart
 from .crds import custom_resource
 from .manifests import RenderedManifest, object_name, render_manifests
 from .section import kubernetes_section
-
-MINIMUM_VERSION = (1, 29)   # the seeds ask for Kubernetes 1.29+
 
 
 class ManifestInvalid(TracestackError):
@@ -35,15 +35,13 @@ class ManifestInvalid(TracestackError):
 
 
 def check_version(version: str) -> None:
-    try:
-        wanted = tuple(int(part) for part in version.removeprefix("v").split(".")[:2])
-    except ValueError:
-        raise ManifestInvalid(f"Kubernetes version {version!r} is not like 1.29.0") from None
-    supported = sorted({tuple(int(p) for p in major_minor(v).split(".")) for v in all_versions()})
-    if wanted < MINIMUM_VERSION or wanted > supported[-1]:
-        raise ManifestInvalid(f"Kubernetes {version} cannot be checked: the seeds need 1.29 or later, and "
-                              f"kubernetes-validate has schemas up to {'.'.join(map(str, supported[-1]))}; "
-                              f"pick a version such as 1.35.0 (--tracestack-k8s-version)")
+    if not version_numbers(version):
+        raise ManifestInvalid(f"Kubernetes version {version!r} is not like {KUBERNETES.version}")
+    newest = max(version_numbers(major_minor(known)) for known in all_versions())
+    if not replace(KUBERNETES_SEEDS, below=f"{newest[0]}.{newest[1] + 1}").admits(version):
+        raise ManifestInvalid(f"Kubernetes {version} cannot be checked: the seeds need {KUBERNETES_SEEDS.minimum} or "
+                              f"later, and kubernetes-validate has schemas up to {newest[0]}.{newest[1]}; pick a "
+                              f"version such as {KUBERNETES.version} (--tracestack-k8s-version)")
 
 
 def validate_object(obj: dict[str, Any], version: str, where: str) -> str:
@@ -66,7 +64,7 @@ def validate_object(obj: dict[str, Any], version: str, where: str) -> str:
                               f"{obj.get('kind')}, and tracestack has no schema for it as a custom resource") from None
     except VersionNotSupportedError:
         raise ManifestInvalid(f"Kubernetes {version} has no schema in kubernetes-validate; pick a released "
-                              "version such as 1.35.0 (--tracestack-k8s-version)") from None
+                              f"version such as {KUBERNETES.version} (--tracestack-k8s-version)") from None
     return name
 
 

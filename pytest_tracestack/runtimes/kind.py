@@ -16,6 +16,7 @@ from ..kube.runtime import KubeCleanupIncomplete, KubeRuntime, KubeStack, KubeSt
 from ..kube.settings import KIND_VERSION, PROFILE_IMAGES, KubeSettings
 from ..kube.tools import require_container_engine
 from ..profiles import Profile
+from ..versions import KUBERNETES
 
 __all__ = ["KindRuntime", "KubeCleanupIncomplete", "KubeStepFailed", "make_kube_runtime"]
 
@@ -34,12 +35,12 @@ class KindRuntime(KubeRuntime):
         require_container_engine()
 
     def cluster_k8s_version(self, target: KubeTarget) -> tuple[str, str]:
-        """The version in the node image's tag (kindest/node:v1.35.0[@sha256:...])."""
+        """The version in the node image's tag (kindest/node:vX.Y.Z[@sha256:...])."""
         image = self.settings.node_image
         match = re.search(r":v?(\d+\.\d+\.\d+)(?:@|$)", image)
         if match is None:
-            raise UnavailableError(f"node image {image}: its tag names no Kubernetes version (like v1.35.0); pass "
-                                   "the version it runs with --tracestack-k8s-version")
+            raise UnavailableError(f"node image {image}: its tag names no Kubernetes version (like {KUBERNETES.tag}); "
+                                   "pass the version it runs with --tracestack-k8s-version")
         return match.group(1), f"the node image {image}"
 
     def setup_steps(self, profile: Profile, target: KubeTarget, workdir: Path, prepared: Prepared) -> list[KubeStep]:
