@@ -85,9 +85,9 @@ def tracestack_service_name(request: pytest.FixtureRequest) -> str:
 def tracestack_load(tracestack_stack: Stack, tracestack_session: TracestackSession, tmp_path_factory):
     """Run load against the stack: ``tracestack_load(rate="5MB/s", duration="30s", protocol="otlp-grpc")``
     returns a LoadResult with per-replica verdicts; defaults come from --tracestack-load* options."""
-    from .load.rates import parse_duration, parse_rate
     from .load.report import write_load_report
     from .load.runner import run_load
+    from .load.spec import LoadSpec
     from .load.summary import remember_load
 
     def run(rate: str | None = None, duration: str | None = None, protocol: str | None = None, users: int = 4):
@@ -95,7 +95,7 @@ def tracestack_load(tracestack_stack: Stack, tracestack_session: TracestackSessi
         duration = duration or tracestack_session.setting("load-duration").value
         protocol = protocol or tracestack_session.setting("load-protocol").value
         report = (tracestack_session.report_dir or tmp_path_factory.mktemp("load")) / "load"
-        result = run_load(tracestack_stack, parse_rate(rate), parse_duration(duration), protocol, report, users)
+        result = run_load(tracestack_stack, LoadSpec.of(rate, duration, protocol, report, users=users))
         write_load_report(result, report)
         remember_load(tracestack_session.config, result)
         return result

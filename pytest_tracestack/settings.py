@@ -11,6 +11,7 @@ from typing import Any, Literal
 import pytest
 
 from .kube.settings import KIND_NODE_IMAGE, KIND_VERSION
+from .load.locust_env import PROTOCOL_VAR, PROTOCOLS
 
 RUNTIME_CHOICES = ("auto", "local", "kind", "cluster")
 
@@ -106,8 +107,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
                env="TRACESTACK_LOAD", metavar="RATE"),
     OptionSpec("load-duration", "duration of the load run (e.g. 30s, 2m)", env="TRACESTACK_LOAD_DURATION",
                default="30s", metavar="DURATION"),
-    OptionSpec("load-protocol", "protocol the load uses", env="TRACESTACK_LOAD_PROTOCOL", default="otlp-grpc",
-               choices=("otlp-grpc", "otlp-http")),
+    OptionSpec("load-protocol", "protocol the load uses", env=PROTOCOL_VAR, default="otlp-grpc", choices=PROTOCOLS),
 )
 
 _TRUE = {"1", "true", "yes", "on"}
