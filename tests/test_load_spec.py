@@ -23,10 +23,10 @@ def test_the_variables_a_user_of_plain_locust_sets_are_read_as_documented() -> N
                                "TRACESTACK_TRACES_PER_REQUEST": "3", "TRACESTACK_LOAD_IN_FLIGHT": "8",
                                "TRACESTACK_OTLP_HTTP": " http://a:4318 ,http://b:4318",
                                "TRACESTACK_OTLP_GRPC": "c:4317",
-                               "TRACESTACK_LOAD_FAILURES": "/tmp/f.json", "TRACESTACK_LOAD_STEPS": "1MB/s,2MB/s",
+                               "TRACESTACK_LOAD_FAILURES": "f.json", "TRACESTACK_LOAD_STEPS": "1MB/s,2MB/s",
                                "TRACESTACK_LOAD_STEP_SECONDS": "3", "TRACESTACK_LOAD_USERS": "2", "HOME": "/root"})
     assert read == LocustEnv("otlp-http", "5MB/s", "3", 8, ("c:4317",), ("http://a:4318", "http://b:4318"),
-                             "/tmp/f.json", "1MB/s,2MB/s", "3", "2")
+                             "f.json", "1MB/s,2MB/s", "3", "2")
     assert LocustEnv.from_env({}) == LocustEnv() == LocustEnv("otlp-grpc", "1MB/s", "10", 32, (), (), None, None,
                                                               "20", "4")
     assert LocustEnv.from_env({"TRACESTACK_LOAD_STEPS": ""}).steps == "", "set but empty still turns the shape on"
@@ -42,7 +42,7 @@ def test_a_bad_protocol_or_in_flight_is_refused_naming_the_variable(variables: d
 
 
 def test_what_is_written_is_read_back_and_replaces_what_the_parent_had() -> None:
-    settings = LocustEnv("otlp-grpc", "2500B/s", "5", 4, ("127.0.0.2:4317", "127.0.0.3:4317"), (), "/r/f.json")
+    settings = LocustEnv("otlp-grpc", "2500B/s", "5", 4, ("127.0.0.2:4317", "127.0.0.3:4317"), (), "r/f.json")
     assert LocustEnv.from_env(settings.to_env()) == settings
     parent = {"PATH": "/bin", "TRACESTACK_LOAD_STEPS": "1MB/s,9MB/s", "TRACESTACK_OTLP_HTTP": "http://old:4318",
               "TRACESTACK_LOAD_RATE": "9MB/s", "TRACESTACK_PROFILE": "distributed"}
