@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..deadlines import poll_until
 from ..errors import TracestackError, UnavailableError, add_note
 from ..profiles import Profile
 from ..runtimes.base import PlanStep, Replica, Stack
@@ -209,12 +209,8 @@ class KubeRuntime:
         self._read_answer(step, done, stack)
 
     def _attempt(self, step: KubeStep) -> CompletedCommand:
-        deadline = time.monotonic() + step.retry_s
-        while True:
-            done = self._run(step.argv, step.timeout_s)
-            if done.ok or time.monotonic() + self.settings.retry_interval_s > deadline:
-                return done
-            time.sleep(self.settings.retry_interval_s)
+        return poll_until(lambda: self._run(step.argv, step.timeout_s), step.retry_s, self.settings.retry_interval_s,
+                          done=lambda answer: answer.ok).last
 
     def _read_answer(self, step: KubeStep, done: CompletedCommand, stack: KubeStack) -> None:
         found = done.stdout.strip()

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..binaries import SPECS, BinaryProvider, FoundBinary, check_major_version
+from ..deadlines import Deadline, poll_until
 from ..errors import ProfileError, TracestackError, add_note
 from ..profile_paths import describe
 from ..profiles import Component, Profile
@@ -88,9 +89,7 @@ class LocalStack(Stack):
         """SIGSTOP a replica: it keeps its sockets but answers nothing, as a hung pod."""
         process = self._process(replica_name)
         process.signal(signal.SIGSTOP)
-        deadline = time.monotonic() + 5
-        while process_state(process.pid) != "T" and time.monotonic() < deadline:
-            time.sleep(0.01)
+        poll_until(lambda: process_state(process.pid), 5.0, 0.01, done=lambda state: state == "T")
 
     def resume(self, replica_name: str) -> None:
         self._process(replica_name).signal(signal.SIGCONT)
@@ -106,8 +105,7 @@ class LocalStack(Stack):
         write_state(self)
         readiness = self.profile.components[replica.component].readiness
         if readiness:
-            wait_ready(replica, readiness, self.handles[replica_name], time.monotonic() + self.ready_timeout_s,
-                       self.ready_timeout_s)
+            wait_ready(replica, readiness, self.handles[replica_name], Deadline(self.ready_timeout_s))
 
     def _process(self, replica_name: str):
         handle = self.handles.get(replica_name)
@@ -230,7 +228,7 @@ class LocalRuntime:
         began = time.monotonic()
         waits = [(replica, readiness, stack.handles[replica.name]) for replica in stack.replicas
                  if (readiness := stack.profile.components[replica.component].readiness)]
-        ready_at = wait_all_ready(waits, began + self.settings.ready_timeout_s, self.settings.ready_timeout_s)
+        ready_at = wait_all_ready(waits, Deadline(self.settings.ready_timeout_s))
         stack.timings.ready_s = time.monotonic() - began
         stack.timings.replica_ready_s = {name: at - launched_at[name] for name, at in ready_at.items()}
 
