@@ -82,9 +82,6 @@ class Trace:
     trace_id: str
     spans: tuple[Span, ...]
 
-    def by_span_id(self) -> dict[str, Span]:
-        return {span.span_id: span for span in self.spans}
-
     @property
     def root(self) -> Span | None:
         roots = [span for span in self.spans if not span.parent_span_id]

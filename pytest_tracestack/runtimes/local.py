@@ -165,7 +165,7 @@ class LocalRuntime:
     def _stop_after_failure(self, stack: LocalStack, error: BaseException) -> None:
         """Stop what started; what could not be stopped is a note on the start's own error (a Ctrl-C stays one)."""
         try:
-            self.stop(stack, failed=True)
+            self.stop(stack)
         except TracestackError as cleanup:
             add_note(error, f"tracestack: {cleanup}")
 
@@ -234,7 +234,7 @@ class LocalRuntime:
 
     # --- stop ---------------------------------------------------------------------------------
 
-    def stop(self, stack: Stack, failed: bool = False) -> StopReport:
+    def stop(self, stack: Stack) -> StopReport:
         """Signal every replica at once with one shared deadline (no replica waits for another: a Tempo
         query-frontend that ignores SIGTERM costs the grace once, not once per replica); name those that
         needed SIGKILL; then check that no address of the stack is still listening."""
@@ -243,7 +243,7 @@ class LocalRuntime:
         try:
             outcome = self._stop_replicas(stack)
             leftovers = wait_ports_free([endpoint for replica in stack.replicas for endpoint in replica.endpoints()])
-            self._save_logs(stack, failed)
+            self._save_logs(stack)
         finally:   # the loopback block is free again, also when the stop itself is interrupted
             if stack.block is not None:
                 stack.block.release()
@@ -272,7 +272,7 @@ class LocalRuntime:
                 handle.stop(self.settings.stop_grace_s)     # in-process servers (the capture sink)
         return outcome
 
-    def _save_logs(self, stack: LocalStack, failed: bool) -> None:
+    def _save_logs(self, stack: LocalStack) -> None:
         if not (self.settings.report_dir and stack.workdir):
             return
         target = self.settings.report_dir / "logs"

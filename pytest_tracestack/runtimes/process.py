@@ -38,9 +38,6 @@ class ManagedProcess:
     def alive(self) -> bool:
         return self.popen is not None and self.popen.poll() is None
 
-    def exit_code(self) -> int | None:
-        return self.popen.poll() if self.popen else None
-
     def signal(self, signum: int) -> None:
         if self.popen is not None and self.popen.poll() is None:
             os.killpg(self.popen.pid, signum)
