@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import signal
 import tempfile
@@ -128,9 +129,11 @@ class LocalRuntime:
         for component in profile.components.values():
             source = f"config from {describe(component.config.manifest)}" if component.config else "built in"
             target = f" -target={component.target}" if component.target else ""
+            args = f" {shlex.join(component.args)}" if component.args else ""
+            command = f"{component.binary}{target}{args}"
             localhost = localhost_port_names(component.local_overrides)
             where = f" ({', '.join(localhost)} on {LOCALHOST}, a port reserved per stack)" if localhost else ""
-            steps.append(PlanStep("start", f"{component.replicas} x {component.name} ({component.binary}{target}), "
+            steps.append(PlanStep("start", f"{component.replicas} x {component.name} ({command}), "
                                            f"{source}, ports {component.ports}{where}"))
         steps.append(PlanStep("wait", f"readiness of every replica at once, {self.settings.ready_timeout_s:.0f}s "
                                       f"deadline"))
