@@ -23,6 +23,7 @@ T = TypeVar("T")
 
 def require(offer: Offer[T]) -> T:
     """What the stack provides; skips the test with the runtime's reason when the runtime declines it."""
+    __tracebackhide__ = True     # the skip is reported at the caller's line, the check that needed it
     if offer.value is None:
         pytest.skip(offer.declined())
     return offer.value
