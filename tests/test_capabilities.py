@@ -15,16 +15,7 @@ from pytest_tracestack.checks.closed import closed_target
 from pytest_tracestack.kube.install import kube_target
 from pytest_tracestack.kube.runtime import KubeStack
 from pytest_tracestack.profiles import Profile, load_profile
-from pytest_tracestack.runtimes.base import (
-    CAPTURE_SINK,
-    FAULT_INJECTION,
-    UNLISTED_PORTS,
-    FaultInjection,
-    Offer,
-    PlanStep,
-    Replica,
-    Stack,
-)
+from pytest_tracestack.runtimes.base import Capability, FaultInjection, Offer, PlanStep, Replica, Stack
 from pytest_tracestack.runtimes.launchers import SinkHandle
 from pytest_tracestack.runtimes.local import LocalStack
 from pytest_tracestack.runtimes.process import ManagedProcess
@@ -60,13 +51,13 @@ class OwnStack(Stack):
 
     def fault_injection(self) -> Offer[FaultInjection]:
         if self.faults is None:
-            return self._decline(FAULT_INJECTION, "ownrt's replicas cannot be signalled (test reason 41)")
-        return self._provide(FAULT_INJECTION, self.faults)
+            return self._decline(Capability.FAULT_INJECTION, "ownrt's replicas cannot be signalled (test reason 41)")
+        return self._provide(Capability.FAULT_INJECTION, self.faults)
 
     def capture_sink(self, replica: Replica) -> Offer[CaptureSink]:
         if not self.offers_sink or self.sink is None:
-            return self._decline(CAPTURE_SINK, "ownrt keeps no sink in the test process (test reason 42)")
-        return self._provide(CAPTURE_SINK, self.sink)
+            return self._decline(Capability.CAPTURE_SINK, "ownrt keeps no sink in the test process (test reason 42)")
+        return self._provide(Capability.CAPTURE_SINK, self.sink)
 
 
 @dataclass
@@ -133,8 +124,8 @@ def test_the_refused_check_skips_on_a_runtime_that_reaches_only_listed_ports(pyt
     result = _run_with(pytester, monkeypatch, OwnRuntime(), "-k", "refused")
     result.assert_outcomes(skipped=2)
     result.stdout.fnmatch_lines([
-        f"SKIPPED [[]2[]] *: {UNLISTED_PORTS}: the ownrt runtime declines: it makes only the ports a replica lists "
-        "reachable"])
+        f"SKIPPED [[]2[]] *: {Capability.UNLISTED_PORTS.value}: the ownrt runtime declines: it makes only the "
+        "ports a replica lists reachable"])
 
 
 # --- each runtime's stack provides or declines, with its reason -------------------------------------------------
@@ -167,8 +158,8 @@ def test_the_kube_stack_declines_each_capability_with_its_reason(collector, tmp_
     replica = stack.replicas[0]
     offers = [stack.fault_injection(), stack.capture_sink(replica), stack.unlisted_port_host(replica),
               stack.process_id(replica)]
-    assert not any(offer.provided for offer in offers)
-    assert all(offer.declined().startswith(f"{offer.what}: the kind runtime declines: ") for offer in offers)
+    assert all(offer.value is None for offer in offers)
+    assert all(offer.declined().startswith(f"{offer.what.value}: the kind runtime declines: ") for offer in offers)
     assert "only the ports a replica lists are forwarded" in offers[2].reason
     with pytest.raises(pytest.skip.Exception, match="the kind runtime declines: only the ports a replica lists"):
         closed_target(stack, "zipkin")

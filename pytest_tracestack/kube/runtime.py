@@ -13,17 +13,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import TracestackError, UnavailableError, add_note
 from ..profiles import Profile
-from ..runtimes.base import (
-    CAPTURE_SINK,
-    FAULT_INJECTION,
-    PROCESS_ID,
-    UNLISTED_PORTS,
-    FaultInjection,
-    Offer,
-    PlanStep,
-    Replica,
-    Stack,
-)
+from ..runtimes.base import Capability, FaultInjection, Offer, PlanStep, Replica, Stack
 from . import diagnostics
 from .commands import BackgroundHandle, CommandRunner, CompletedCommand, SubprocessRunner
 from .images import ImagePlan
@@ -70,21 +60,21 @@ class KubeStack(Stack):
     # --- capabilities: every replica is a pod, reached only through kubectl port-forward ------------
 
     def fault_injection(self) -> Offer[FaultInjection]:
-        return self._decline(FAULT_INJECTION, "its replicas are pods the cluster runs, and tracestack kills or "
-                                              "restarts none of them (the local runtime does, by signals)")
+        return self._decline(Capability.FAULT_INJECTION, "its replicas are pods the cluster runs, and tracestack "
+                             "kills or restarts none of them (the local runtime does, by signals)")
 
     def capture_sink(self, replica: Replica) -> Offer[CaptureSink]:
-        return self._decline(CAPTURE_SINK, f"{replica.name} is a pod in the cluster, not an object in the test "
-                                           "process")
+        return self._decline(Capability.CAPTURE_SINK,
+                             f"{replica.name} is a pod in the cluster, not an object in the test process")
 
     def unlisted_port_host(self, replica: Replica) -> Offer[str]:
-        return self._decline(UNLISTED_PORTS, "only the ports a replica lists are forwarded to this machine, so "
-                                             "probing another one here would prove nothing; the values and "
-                                             "manifests that keep a receiver off are checked by --tracestack-plan")
+        return self._decline(Capability.UNLISTED_PORTS, "only the ports a replica lists are forwarded to this "
+                             "machine, so probing another one here would prove nothing; the values and manifests "
+                             "that keep a receiver off are checked by --tracestack-plan")
 
     def process_id(self, replica: Replica) -> Offer[int]:
-        return self._decline(PROCESS_ID, f"{replica.name} is a pod, not a process tracestack started; its CPU "
-                                         "and memory come from its /metrics, where it reports them")
+        return self._decline(Capability.PROCESS_ID, f"{replica.name} is a pod, not a process tracestack started; "
+                             "its CPU and memory come from its /metrics, where it reports them")
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
@@ -12,12 +13,6 @@ if TYPE_CHECKING:
     from ..sink import CaptureSink
 
 T = TypeVar("T")
-
-# The capabilities a stack may offer beyond its replicas' endpoints (the ``what`` of an Offer).
-FAULT_INJECTION = "fault injection (kill, pause or restart a replica)"
-CAPTURE_SINK = "the capture sink in the test process"
-UNLISTED_PORTS = "reaching a port the replica does not list (where a disabled receiver would listen)"
-PROCESS_ID = "a process id on this machine to sample in /proc"
 
 
 @dataclass(frozen=True)
@@ -33,23 +28,28 @@ class PlanStep:
         return text + (f"\n         $ {' '.join(self.command)}" if self.command else "")
 
 
+class Capability(str, Enum):
+    """What a stack may offer beyond its replicas' endpoints; the text starts the reason a skipped check prints."""
+
+    FAULT_INJECTION = "fault injection (kill, pause or restart a replica)"
+    CAPTURE_SINK = "the capture sink in the test process"
+    UNLISTED_PORTS = "reaching a port the replica does not list (where a disabled receiver would listen)"
+    PROCESS_ID = "a process id on this machine to sample in /proc"
+
+
 @dataclass(frozen=True)
 class Offer(Generic[T]):
     """A capability of a stack: provided (``value``), or declined by its runtime with a reason, which a check
     that needs it prints when it skips. Callers ask the stack (``stack.fault_injection()`` ...) and never
     probe its type, so a new runtime never needs a check edited."""
 
-    what: str
+    what: Capability
     runtime: str
     value: T | None = None
     reason: str = ""           # why the runtime declines; empty when it provides
 
-    @property
-    def provided(self) -> bool:
-        return self.value is not None
-
     def declined(self) -> str:
-        return f"{self.what}: the {self.runtime} runtime declines: {self.reason}"
+        return f"{self.what.value}: the {self.runtime} runtime declines: {self.reason}"
 
 
 class FaultInjection(Protocol):
@@ -115,28 +115,28 @@ class Stack:
     # --- capabilities: each runtime's stack provides or declines them (these defaults decline) ---------
 
     def fault_injection(self) -> Offer[FaultInjection]:
-        return self._decline(FAULT_INJECTION, "it has no way to kill or restart a replica")
+        return self._decline(Capability.FAULT_INJECTION, "it has no way to kill or restart a replica")
 
     def capture_sink(self, replica: Replica) -> Offer[CaptureSink]:
         """The CaptureSink object serving ``replica``, when it runs in the test process."""
-        return self._decline(CAPTURE_SINK, f"{replica.name} does not run in the test process")
+        return self._decline(Capability.CAPTURE_SINK, f"{replica.name} does not run in the test process")
 
     def unlisted_port_host(self, replica: Replica) -> Offer[str]:
         """The host on which the test process reaches any port of ``replica``, also one it does not list in
         ``ports`` (the ports it lists are reached through ``Replica.hostport`` on every runtime)."""
-        return self._decline(UNLISTED_PORTS, "it makes only the ports a replica lists reachable")
+        return self._decline(Capability.UNLISTED_PORTS, "it makes only the ports a replica lists reachable")
 
     def process_id(self, replica: Replica) -> Offer[int]:
         """The id of ``replica``'s process on this machine, for /proc sampling under load. A stack made
         directly from replicas offers the pid it was given."""
         if replica.pid is None:
-            return self._decline(PROCESS_ID, f"it gave {replica.name} no process id")
-        return self._provide(PROCESS_ID, replica.pid)
+            return self._decline(Capability.PROCESS_ID, f"it gave {replica.name} no process id")
+        return self._provide(Capability.PROCESS_ID, replica.pid)
 
-    def _provide(self, what: str, value: T) -> Offer[T]:
+    def _provide(self, what: Capability, value: T) -> Offer[T]:
         return Offer(what, self.runtime, value)
 
-    def _decline(self, what: str, reason: str) -> Offer:
+    def _decline(self, what: Capability, reason: str) -> Offer:
         return Offer(what, self.runtime, reason=reason)
 
     def replicas_of(self, component: str) -> list[Replica]:

@@ -19,17 +19,7 @@ from ..redaction import redact
 from ..rendering import ReplicaContext, base_config, localhost_port_names, replica_config
 from ..tempo_config import helm_for
 from .addresses import LOCALHOST, Block, choose_block
-from .base import (
-    CAPTURE_SINK,
-    FAULT_INJECTION,
-    PROCESS_ID,
-    UNLISTED_PORTS,
-    FaultInjection,
-    Offer,
-    PlanStep,
-    Replica,
-    Stack,
-)
+from .base import Capability, FaultInjection, Offer, PlanStep, Replica, Stack
 from .launchers import LAUNCHERS, Launch, ReplicaHandle, SinkHandle
 from .nginx_config import find_otel_module
 from .privileged_ports import refuse_privileged_ports
@@ -93,25 +83,25 @@ class LocalStack(Stack):
     # --- capabilities ------------------------------------------------------------------------------
 
     def fault_injection(self) -> Offer[FaultInjection]:
-        return self._provide(FAULT_INJECTION, self)     # by signals to the replicas' process groups
+        return self._provide(Capability.FAULT_INJECTION, self)     # by signals to the replicas' process groups
 
     def capture_sink(self, replica: Replica) -> Offer[CaptureSink]:
         handle = self.handles.get(replica.name)
         if not isinstance(handle, SinkHandle):
-            return self._decline(CAPTURE_SINK, f"{replica.name} is not a capture sink")
-        return self._provide(CAPTURE_SINK, handle.sink)
+            return self._decline(Capability.CAPTURE_SINK, f"{replica.name} is not a capture sink")
+        return self._provide(Capability.CAPTURE_SINK, handle.sink)
 
     def unlisted_port_host(self, replica: Replica) -> Offer[str]:
-        return self._provide(UNLISTED_PORTS, replica.address)    # loopback: every port of it is on this machine
+        return self._provide(Capability.UNLISTED_PORTS, replica.address)   # loopback: every port is on this machine
 
     def process_id(self, replica: Replica) -> Offer[int]:
         handle = self.handles.get(replica.name)
         if isinstance(handle, SinkHandle):
-            return self._decline(PROCESS_ID, f"{replica.name} runs inside the pytest process (its figures would "
-                                             "be pytest's own)")
+            return self._decline(Capability.PROCESS_ID,
+                                 f"{replica.name} runs inside the pytest process (its figures would be pytest's own)")
         if handle is None or handle.pid is None:
-            return self._decline(PROCESS_ID, f"{replica.name} is not running")
-        return self._provide(PROCESS_ID, handle.pid)
+            return self._decline(Capability.PROCESS_ID, f"{replica.name} is not running")
+        return self._provide(Capability.PROCESS_ID, handle.pid)
 
     # --- fault injection, by signals --------------------------------------------------------------
 
