@@ -11,6 +11,8 @@ import time
 import pytest
 
 from pytest_tracestack.checks.sources import SinkSource, TempoSource, TraceSource
+from pytest_tracestack.fixtures import require
+from pytest_tracestack.model import SpanKind
 from pytest_tracestack.session import STASH_KEY
 
 READ_DEADLINE_S = 30.0
@@ -123,7 +125,7 @@ def test_auto_instrumentation(tracestack_stack, trace_source, record_property):
     read = trace_source.find_by_attribute(("url.path", "http.target"), path, READ_DEADLINE_S)
     record_property("visible_after_s", round(read.visible_after_s, 3))
     servers = [s for s in read.spans
-               if s.kind == 2 and path in (s.attributes.get("url.path"), s.attributes.get("http.target"))]
+               if s.kind == SpanKind.SERVER and path in (s.attributes.get("url.path"), s.attributes.get("http.target"))]
     assert servers, f"no SERVER span with url.path or http.target {path} reached {read.where} within {READ_DEADLINE_S}s"
     assert servers[0].resource.get("telemetry.auto.version") or servers[0].scope_name.startswith("opentelemetry"), \
         f"the span does not come from OpenTelemetry instrumentation: scope {servers[0].scope_name!r}"
@@ -149,7 +151,7 @@ def test_propagation(tracestack_stack, trace_source, propagator):
     response = httpx.get(_app_url(tracestack_stack) + "/reviews/1", headers=headers, timeout=10)
     assert response.status_code == 200
     read = trace_source.read_trace(trace_id, 1, READ_DEADLINE_S)
-    servers = [s for s in read.spans if s.kind == 2]
+    servers = [s for s in read.spans if s.kind == SpanKind.SERVER]
     assert servers, (f"no server span joined trace {trace_id} sent in {headers}; "
                      f"{read.where} has {len(read.spans)} spans")
     assert servers[0].parent_span_id == parent_id, (
@@ -241,11 +243,10 @@ def _fault_run(stack, trace_source, service_name, record_property, fault) -> Non
 def test_collector_restart_loses_nothing_acknowledged(tracestack_stack, trace_source, tracestack_service_name,
                                                       record_property):
     """Restart a collector replica (SIGTERM, start again) under steady traffic: every acknowledged trace arrives."""
-    if not hasattr(tracestack_stack, "restart"):
-        pytest.skip(f"fault injection by signals needs the local runtime, not {tracestack_stack.runtime}")
+    faults = require(tracestack_stack.fault_injection())
     replica = tracestack_stack.replicas_of(next(iter(tracestack_stack.profile.ingest.values())).component)[0]
     _fault_run(tracestack_stack, trace_source, tracestack_service_name, record_property,
-               lambda: tracestack_stack.restart(replica.name))
+               lambda: faults.restart(replica.name))
 
 
 @pytest.mark.tracestack_check("ingester-kill")
@@ -253,11 +254,10 @@ def test_ingester_kill_loses_nothing_acknowledged(tracestack_stack, trace_source
                                                   record_property):
     """SIGKILL one of the ingesters under steady traffic (replication factor 3): every acknowledged trace is
     still retrievable by id."""
-    if not hasattr(tracestack_stack, "kill"):
-        pytest.skip(f"fault injection by signals needs the local runtime, not {tracestack_stack.runtime}")
+    faults = require(tracestack_stack.fault_injection())
     victim = tracestack_stack.replicas_of("ingester")[-1]
     try:
         _fault_run(tracestack_stack, trace_source, tracestack_service_name, record_property,
-                   lambda: tracestack_stack.kill(victim.name))
+                   lambda: faults.kill(victim.name))
     finally:
-        tracestack_stack.restart(victim.name)   # later checks get the whole ring back
+        faults.restart(victim.name)   # later checks get the whole ring back

@@ -12,7 +12,6 @@ import math
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ import httpx
 
 import pytest_tracestack
 
+from ..deadlines import Deadline, poll_until
 from ..errors import TracestackError
 from ..runtimes.base import Replica, Stack
 from ..runtimes.process import stop_child
@@ -92,8 +92,9 @@ def run_load(stack: Stack, spec: LoadSpec) -> LoadResult:
 
 
 def replica_probes(stack: Stack) -> list[Probe]:
-    """What to sample of each replica: its process (local runtime) and where it serves /metrics."""
-    return [Probe.of(replica, stack.profile.components.get(replica.component)) for replica in stack.replicas]
+    """What to sample of each replica: its process (where the stack offers its id) and where it serves /metrics."""
+    return [Probe.of(replica, stack.profile.components.get(replica.component), stack.process_id(replica).value)
+            for replica in stack.replicas]
 
 
 def _judge(stack: Stack, spec: LoadSpec, users: int, stats: GeneratorStats, series: dict[str, Series],
@@ -182,9 +183,11 @@ def _run_locust(spec: LoadSpec, entries: dict[str, str], users: int, sampler: Sa
 
 
 def _sink_of(stack: Stack) -> Any:
-    for handle in getattr(stack, "handles", {}).values():
-        if hasattr(handle, "sink"):
-            return handle.sink
+    """The first capture sink the stack offers in this process, if any."""
+    for replica in stack.replicas:
+        offer = stack.capture_sink(replica)
+        if offer.value is not None:
+            return offer.value
     return None
 
 
@@ -199,7 +202,7 @@ def _wait_until_flushed(stack: Stack, entries: dict[str, str], sink: Any, deadli
     urls = [url for r in stack.replicas if r.name in entries
             and (url := metrics_url(r, stack.profile.components.get(r.component)))]
     with httpx.Client(timeout=2.0) as client:
-        _poll_until(lambda: _flushed(client, urls), lambda: _sink_counts(sink), deadline_s, quiet_s)
+        poll_until(_settled(lambda: _flushed(client, urls), lambda: _sink_counts(sink), quiet_s), deadline_s, 0.25)
 
 
 def _flushed(client: httpx.Client, urls: list[str]) -> bool:
@@ -210,13 +213,16 @@ def _flushed(client: httpx.Client, urls: list[str]) -> bool:
     return True
 
 
-def _poll_until(done: Callable[[], bool], progress: Callable[[], Any], deadline_s: float, quiet_s: float) -> None:
-    deadline = time.monotonic() + deadline_s
-    last, quiet_since = progress(), time.monotonic()
-    while time.monotonic() < deadline:
-        time.sleep(0.25)
+def _settled(done: Callable[[], bool], progress: Callable[[], Any], quiet_s: float) -> Callable[[], bool]:
+    """A check that holds once ``done()`` and ``progress()`` has not moved for ``quiet_s``."""
+    last, quiet = progress(), Deadline(quiet_s)
+
+    def check() -> bool:
+        nonlocal last, quiet
         current = progress()
         if current != last:
-            last, quiet_since = current, time.monotonic()
-        elif done() and time.monotonic() - quiet_since >= quiet_s:
-            return
+            last, quiet = current, Deadline(quiet_s)
+            return False
+        return done() and quiet.expired()
+
+    return check

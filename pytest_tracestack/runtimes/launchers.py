@@ -18,7 +18,7 @@ class Launch:
     """Everything needed to start (and restart) one replica."""
 
     log_path: Path
-    start: Callable[[], Any]        # returns a handle with alive/stop/last_log_lines/pid
+    start: Callable[[], ReplicaHandle]
     argv: tuple[str, ...] = ()
 
 
@@ -42,7 +42,7 @@ def _write_config(context: ReplicaContext, component: Component, config: Any, na
 def launch_otelcol(component: Component, replica: Replica, config: Any, context: ReplicaContext,
                    binary: Path | None, settings: Any) -> Launch:
     path = _write_config(context, component, config, "otelcol.yaml")
-    return _process_launch(replica, [str(binary), f"--config={path}"], context)
+    return _process_launch(replica, [str(binary), f"--config={path}", *component.args], context)
 
 
 def launch_tempo(component: Component, replica: Replica, config: Any, context: ReplicaContext,
@@ -51,7 +51,7 @@ def launch_tempo(component: Component, replica: Replica, config: Any, context: R
     argv = [str(binary), f"-config.file={path}"]
     if component.target:
         argv.append(f"-target={component.target}")
-    return _process_launch(replica, argv, context)
+    return _process_launch(replica, [*argv, *component.args], context)
 
 
 def launch_capture_sink(component: Component, replica: Replica, config: Any, context: ReplicaContext,
@@ -88,6 +88,10 @@ class SinkHandle:
         return f"(in-process capture sink; {self.sink.request_count} requests received)"
 
 
+# What the local runtime holds of each started replica: a child process, or the capture sink in pytest.
+ReplicaHandle = ManagedProcess | SinkHandle
+
+
 def launch_nginx(component: Component, replica: Replica, config: Any, context: ReplicaContext,
                  binary: Path | None, settings: Any) -> Launch:
     from .nginx_build import read_nginx_build
@@ -96,15 +100,16 @@ def launch_nginx(component: Component, replica: Replica, config: Any, context: R
     assert binary is not None, "the local runtime finds nginx before it launches it"
     module = find_otel_module(settings.nginx_otel_module)
     conf = render_nginx_conf(config, component, replica, context, read_nginx_build(binary), module)
-    return nginx_launch(replica, context, binary, conf)
+    return nginx_launch(replica, context, binary, conf, component.args)
 
 
-def nginx_launch(replica: Replica, context: ReplicaContext, binary: Path, conf: str) -> Launch:
+def nginx_launch(replica: Replica, context: ReplicaContext, binary: Path, conf: str,
+                 args: tuple[str, ...] = ()) -> Launch:
     """nginx in the foreground on a rendered config; ``-e stderr`` so errors before the config is read are
-    logged too."""
+    logged too; ``args`` (the component's) come last."""
     path = context.workdir / "nginx.conf"
     path.write_text(conf)
-    argv = [str(binary), "-p", str(context.workdir), "-c", str(path), "-e", "stderr", "-g", "daemon off;"]
+    argv = [str(binary), "-p", str(context.workdir), "-c", str(path), "-e", "stderr", "-g", "daemon off;", *args]
     return _process_launch(replica, argv, context)
 
 
@@ -113,7 +118,7 @@ def launch_sample_app(component: Component, replica: Replica, config: Any, conte
     from .sample_app_launch import sample_app_argv_env
 
     argv, env = sample_app_argv_env(component, replica, config or {}, context)
-    return _process_launch(replica, argv, context, env)
+    return _process_launch(replica, [*argv, *component.args], context, env)
 
 
 LAUNCHERS: dict[str, Callable[..., Launch]] = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import signal
 import tempfile
@@ -9,9 +10,10 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..binaries import SPECS, BinaryProvider, FoundBinary, check_major_version
+from ..deadlines import Deadline, poll_until
 from ..errors import ProfileError, TracestackError, add_note
 from ..profile_paths import describe
 from ..profiles import Component, Profile
@@ -19,13 +21,16 @@ from ..redaction import redact
 from ..rendering import ReplicaContext, base_config, localhost_port_names, replica_config
 from ..tempo_config import helm_for
 from .addresses import LOCALHOST, Block, choose_block
-from .base import PlanStep, Replica, Stack
-from .launchers import LAUNCHERS, Launch
+from .base import Capability, FaultInjection, Offer, PlanStep, Replica, Stack
+from .launchers import LAUNCHERS, Launch, ReplicaHandle, SinkHandle
 from .nginx_config import find_otel_module
 from .privileged_ports import refuse_privileged_ports
 from .process import GroupStop, ManagedProcess, process_state, stop_processes, wait_ports_free
-from .readiness import Handle, wait_all_ready, wait_ready
+from .readiness import wait_all_ready, wait_ready
 from .state import STATE_FILE, write_state
+
+if TYPE_CHECKING:
+    from ..sink import CaptureSink
 
 
 @dataclass
@@ -71,26 +76,51 @@ class SlowStopWarning(UserWarning):
 @dataclass
 class LocalStack(Stack):
     workdir: Path = field(kw_only=True)                            # start() makes it before the stack exists
-    handles: dict[str, Handle] = field(default_factory=dict)      # replica name -> handle
+    handles: dict[str, ReplicaHandle] = field(default_factory=dict)   # replica name -> handle
     launches: dict[str, Launch] = field(default_factory=dict)     # replica name -> how it was started
     ready_timeout_s: float = 90.0
     block: Block | None = None                                     # the loopback block held for this stack
     timings: StackTimings = field(default_factory=StackTimings)
 
+    # --- capabilities ------------------------------------------------------------------------------
+
+    def fault_injection(self) -> Offer[FaultInjection]:
+        return self._provide(Capability.FAULT_INJECTION, self)     # by signals to the replicas' process groups
+
+    def capture_sink(self, replica: Replica) -> Offer[CaptureSink]:
+        handle = self.handles.get(replica.name)
+        if not isinstance(handle, SinkHandle):
+            return self._decline(Capability.CAPTURE_SINK, f"{replica.name} is not a capture sink")
+        return self._provide(Capability.CAPTURE_SINK, handle.sink)
+
+    def unlisted_port_host(self, replica: Replica) -> Offer[str]:
+        return self._provide(Capability.UNLISTED_PORTS, replica.address)   # loopback: every port is on this machine
+
+    def process_id(self, replica: Replica) -> Offer[int]:
+        handle = self.handles.get(replica.name)
+        if isinstance(handle, SinkHandle):
+            return self._decline(Capability.PROCESS_ID,
+                                 f"{replica.name} runs inside the pytest process (its figures would be pytest's own)")
+        if handle is None or handle.pid is None:
+            return self._decline(Capability.PROCESS_ID, f"{replica.name} is not running")
+        return self._provide(Capability.PROCESS_ID, handle.pid)
+
     # --- fault injection, by signals --------------------------------------------------------------
 
     def kill(self, replica_name: str) -> None:
         """SIGKILL a replica: no shutdown, no flush, as a crashed pod."""
-        self._process(replica_name).signal(signal.SIGKILL)
-        self._process(replica_name).popen.wait(timeout=10)
+        process = self._process(replica_name)
+        process.signal(signal.SIGKILL)
+        if process.popen is not None:
+            process.popen.wait(timeout=10)
 
     def pause(self, replica_name: str) -> None:
         """SIGSTOP a replica: it keeps its sockets but answers nothing, as a hung pod."""
         process = self._process(replica_name)
         process.signal(signal.SIGSTOP)
-        deadline = time.monotonic() + 5
-        while process_state(process.pid) != "T" and time.monotonic() < deadline:
-            time.sleep(0.01)
+        pid = process.pid
+        if pid is not None:
+            poll_until(lambda: process_state(pid), 5.0, 0.01, done=lambda state: state == "T")
 
     def resume(self, replica_name: str) -> None:
         self._process(replica_name).signal(signal.SIGCONT)
@@ -106,13 +136,12 @@ class LocalStack(Stack):
         write_state(self)
         readiness = self.profile.components[replica.component].readiness
         if readiness:
-            wait_ready(replica, readiness, self.handles[replica_name], time.monotonic() + self.ready_timeout_s,
-                       self.ready_timeout_s)
+            wait_ready(replica, readiness, self.handles[replica_name], Deadline(self.ready_timeout_s))
 
-    def _process(self, replica_name: str):
+    def _process(self, replica_name: str) -> ManagedProcess:
         handle = self.handles.get(replica_name)
-        if handle is None or not hasattr(handle, "signal"):
-            names = ", ".join(name for name, h in self.handles.items() if hasattr(h, "signal"))
+        if not isinstance(handle, ManagedProcess):
+            names = ", ".join(name for name, h in self.handles.items() if isinstance(h, ManagedProcess))
             raise TracestackError(f"no process replica named {replica_name!r}; process replicas: {names}")
         return handle
 
@@ -130,9 +159,11 @@ class LocalRuntime:
         for component in profile.components.values():
             source = f"config from {describe(component.config.manifest)}" if component.config else "built in"
             target = f" -target={component.target}" if component.target else ""
+            args = f" {shlex.join(component.args)}" if component.args else ""
+            command = f"{component.binary}{target}{args}"
             localhost = localhost_port_names(component.local_overrides)
             where = f" ({', '.join(localhost)} on {LOCALHOST}, a port reserved per stack)" if localhost else ""
-            steps.append(PlanStep("start", f"{component.replicas} x {component.name} ({component.binary}{target}), "
+            steps.append(PlanStep("start", f"{component.replicas} x {component.name} ({command}), "
                                            f"{source}, ports {component.ports}{where}"))
         steps.append(PlanStep("wait", f"readiness of every replica at once, {self.settings.ready_timeout_s:.0f}s "
                                       f"deadline"))
@@ -167,7 +198,7 @@ class LocalRuntime:
     def _stop_after_failure(self, stack: LocalStack, error: BaseException) -> None:
         """Stop what started; what could not be stopped is a note on the start's own error (a Ctrl-C stays one)."""
         try:
-            self.stop(stack, failed=True)
+            self.stop(stack)
         except TracestackError as cleanup:
             add_note(error, f"tracestack: {cleanup}")
 
@@ -230,13 +261,13 @@ class LocalRuntime:
         began = time.monotonic()
         waits = [(replica, readiness, stack.handles[replica.name]) for replica in stack.replicas
                  if (readiness := stack.profile.components[replica.component].readiness)]
-        ready_at = wait_all_ready(waits, began + self.settings.ready_timeout_s, self.settings.ready_timeout_s)
+        ready_at = wait_all_ready(waits, Deadline(self.settings.ready_timeout_s))
         stack.timings.ready_s = time.monotonic() - began
         stack.timings.replica_ready_s = {name: at - launched_at[name] for name, at in ready_at.items()}
 
     # --- stop ---------------------------------------------------------------------------------
 
-    def stop(self, stack: Stack, failed: bool = False) -> StopReport:
+    def stop(self, stack: Stack) -> StopReport:
         """Signal every replica at once with one shared deadline (no replica waits for another: a Tempo
         query-frontend that ignores SIGTERM costs the grace once, not once per replica); name those that
         needed SIGKILL; then check that no address of the stack is still listening."""
@@ -245,7 +276,7 @@ class LocalRuntime:
         try:
             outcome = self._stop_replicas(stack)
             leftovers = wait_ports_free([endpoint for replica in stack.replicas for endpoint in replica.endpoints()])
-            self._save_logs(stack, failed)
+            self._save_logs(stack)
         finally:   # the loopback block is free again, also when the stop itself is interrupted
             if stack.block is not None:
                 stack.block.release()
@@ -274,7 +305,7 @@ class LocalRuntime:
                 handle.stop(self.settings.stop_grace_s)     # in-process servers (the capture sink)
         return outcome
 
-    def _save_logs(self, stack: LocalStack, failed: bool) -> None:
+    def _save_logs(self, stack: LocalStack) -> None:
         if not (self.settings.report_dir and stack.workdir):
             return
         target = self.settings.report_dir / "logs"
