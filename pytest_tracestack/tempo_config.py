@@ -13,6 +13,8 @@ import yaml
 
 from .errors import ProfileError, TracestackError, UnavailableError, first_line
 from .helm_render import HelmRenderError, HelmRendering, chart_tempo_config
+from .kube.charts import chart_source
+from .kube.tools import find_tool
 from .profile_paths import describe, manifest_file
 from .profiles import Component, Profile
 from .redaction import redact
@@ -22,9 +24,6 @@ from .tempo_values import CHART, CHART_SERIES, merge_values, translate_values
 def helm_rendering(charts: str | None = None) -> HelmRendering | None:
     """helm as the kube runtimes find it (TRACESTACK_HELM, PATH, tracestack's cache; never downloaded for this),
     and the chart where they take it: ``--tracestack-charts`` (a directory or mirror), else its repository."""
-    from .kube.charts import chart_source
-    from .kube.tools import find_tool
-
     try:
         helm = find_tool("helm", allow_download=False)
     except UnavailableError:
