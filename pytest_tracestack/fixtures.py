@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterator
+from typing import TypeVar
 
 import pytest
 
@@ -13,7 +14,7 @@ from .load.capacity import capacity_search
 from .load.rates import Rate, parse_duration, parse_rate
 from .load.summary import remember_load
 from .profiles import Profile
-from .runtimes.base import Stack
+from .runtimes.base import Offer, Stack
 from .session import STASH_KEY, TracestackSession
 
 __all__ = ["tracestack_session", "tracestack_profile", "tracestack_stack", "tracestack_sink", "tracestack_load",
@@ -22,6 +23,15 @@ __all__ = ["tracestack_session", "tracestack_profile", "tracestack_stack", "trac
 # Numbers for tracestack_service_name, one series per pytest run (runs in one process, as under pytester,
 # each count from 1).
 SERVICE_NUMBERS = pytest.StashKey[Iterator[int]]()
+T = TypeVar("T")
+
+
+def require(offer: Offer[T]) -> T:
+    """What the stack provides; skips the test with the runtime's reason when the runtime declines it."""
+    __tracebackhide__ = True     # the skip is reported at the caller's line, the check that needed it
+    if offer.value is None:
+        pytest.skip(offer.declined())
+    return offer.value
 
 
 @pytest.fixture(scope="session")
@@ -61,10 +71,7 @@ def tracestack_sink(tracestack_stack: Stack):
     sinks = [c.name for c in tracestack_stack.profile.components.values() if c.binary == "capture-sink"]
     if not sinks:
         pytest.skip(f"profile {tracestack_stack.profile.name} has no capture sink")
-    handle = getattr(tracestack_stack, "handles", {}).get(tracestack_stack.first(sinks[0]).name)
-    if handle is None:
-        pytest.skip(f"the capture sink runs in-process on the local runtime only, not on {tracestack_stack.runtime}")
-    return handle.sink
+    return require(tracestack_stack.capture_sink(tracestack_stack.first(sinks[0])))
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ template``); otherwise tracestack's translation of the values, which refuses wha
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import yaml
@@ -28,7 +29,13 @@ def helm_rendering(charts: str | None = None) -> HelmRendering | None:
         helm = find_tool("helm", allow_download=False)
     except UnavailableError:
         return None
-    return HelmRendering(str(helm.path), lambda chart: chart_source(chart, charts).reference)
+    return _shared_rendering(str(helm.path), charts)
+
+
+@functools.lru_cache(maxsize=8)
+def _shared_rendering(helm: str, charts: str | None) -> HelmRendering:
+    """One per helm and chart location, so the header, the report and the local start share its renderings."""
+    return HelmRendering(helm, lambda chart: chart_source(chart, charts).reference)
 
 
 def tempo_config_for(component: Component, rendering: HelmRendering | None) -> tuple[dict[str, Any], list[str]]:
