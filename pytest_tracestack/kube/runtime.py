@@ -25,6 +25,7 @@ from .replica_pods import PodForwards, list_pods_step, pod_forward_argv, pod_for
 from .replica_pods import plan_steps as pod_plan_steps
 from .section import kubernetes_section
 from .settings import KubeSettings
+from .tools import find_tool
 
 if TYPE_CHECKING:
     from ..sink import CaptureSink
@@ -204,8 +205,6 @@ class KubeRuntime:
         return {**self.tools, **{name: line.removeprefix(f"{name} ") for name, line in self.found.items()}}
 
     def _find_tools(self, names: list[str]) -> None:
-        from .tools import find_tool
-
         for name in names:
             if name not in self.tools:
                 found = find_tool(name, allow_download=self.settings.allow_download, mirror=self.settings.tools_mirror)

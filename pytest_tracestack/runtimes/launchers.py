@@ -9,8 +9,12 @@ from typing import Any
 
 from ..profiles import Component
 from ..rendering import ReplicaContext, render_yaml
+from ..sink import CaptureSink
 from .base import Replica
+from .nginx_build import read_nginx_build
+from .nginx_config import find_otel_module, render_nginx_conf
 from .process import ManagedProcess
+from .sample_app_launch import sample_app_argv_env
 
 
 @dataclass
@@ -56,8 +60,6 @@ def launch_tempo(component: Component, replica: Replica, config: Any, context: R
 
 def launch_capture_sink(component: Component, replica: Replica, config: Any, context: ReplicaContext,
                         binary: Path | None, settings: Any) -> Launch:
-    from ..sink import CaptureSink
-
     def start() -> SinkHandle:
         sink = CaptureSink(host=replica.address, grpc_port=replica.ports["otlp-grpc"],
                            http_port=replica.ports["otlp-http"])
@@ -94,9 +96,6 @@ ReplicaHandle = ManagedProcess | SinkHandle
 
 def launch_nginx(component: Component, replica: Replica, config: Any, context: ReplicaContext,
                  binary: Path | None, settings: Any) -> Launch:
-    from .nginx_build import read_nginx_build
-    from .nginx_config import find_otel_module, render_nginx_conf
-
     assert binary is not None, "the local runtime finds nginx before it launches it"
     module = find_otel_module(settings.nginx_otel_module)
     conf = render_nginx_conf(config, component, replica, context, read_nginx_build(binary), module)
@@ -115,8 +114,6 @@ def nginx_launch(replica: Replica, context: ReplicaContext, binary: Path, conf: 
 
 def launch_sample_app(component: Component, replica: Replica, config: Any, context: ReplicaContext,
                       binary: Path | None, settings: Any) -> Launch:
-    from .sample_app_launch import sample_app_argv_env
-
     argv, env = sample_app_argv_env(component, replica, config or {}, context)
     return _process_launch(replica, [*argv, *component.args], context, env)
 
