@@ -20,6 +20,7 @@ from .runtime_choice import RuntimeChoice
 from .runtimes.base import Runtime, Stack
 from .settings import Setting, parse_seconds, read_setting
 from .terminal import Terminal
+from .versitygw_build import build_versitygw
 
 STASH_KEY = pytest.StashKey["TracestackSession"]()
 
@@ -275,10 +276,10 @@ def make_runtime(name: str, config: pytest.Config, binaries: BinaryProvider | No
 
 def binary_provider(config: pytest.Config) -> BinaryProvider:
     return BinaryProvider(
-        explicit={kind: read_setting(config, kind).value for kind in ("tempo", "otelcol", "nginx")},
+        explicit={kind: read_setting(config, kind).value for kind in ("tempo", "otelcol", "nginx", "versitygw")},
         download_base=read_setting(config, "download-base").value,
         allow_download=not read_setting(config, "no-download").value,
-        builders={"otelcol": build_collector},
+        builders={"otelcol": build_collector, "versitygw": build_versitygw},
     )
 
 
