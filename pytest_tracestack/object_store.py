@@ -76,7 +76,7 @@ def make_bucket(settings: S3Settings) -> bool:
     from botocore.exceptions import ClientError
 
     try:
-        _client(settings).create_bucket(Bucket=settings.bucket)
+        s3_client(settings).create_bucket(Bucket=settings.bucket)
     except ClientError as error:
         if _code(error) in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
             return False
@@ -92,7 +92,7 @@ def list_blocks(settings: S3Settings, tenant: str = SINGLE_TENANT) -> dict[str, 
     prefix = settings.tenant_prefix(tenant)
     found: dict[str, list[str]] = {}
     try:
-        pages = _client(settings).get_paginator("list_objects_v2").paginate(Bucket=settings.bucket, Prefix=prefix)
+        pages = s3_client(settings).get_paginator("list_objects_v2").paginate(Bucket=settings.bucket, Prefix=prefix)
         for page in pages:
             for item in page.get("Contents", []):
                 block, _, name = item["Key"][len(prefix):].partition("/")
@@ -103,7 +103,8 @@ def list_blocks(settings: S3Settings, tenant: str = SINGLE_TENANT) -> dict[str, 
     return {block: StoredBlock(block, tuple(sorted(names))) for block, names in found.items()}
 
 
-def _client(settings: S3Settings) -> Any:
+def s3_client(settings: S3Settings) -> Any:
+    """A boto3 S3 client for the bucket's server, addressing the bucket in the path."""
     import boto3
     from botocore.config import Config
 

@@ -13,8 +13,8 @@ from typing import Any
 
 from ..binaries import SPECS, BinaryProvider, FoundBinary, check_major_version
 from ..errors import ProfileError, TracestackError, add_note
-from ..profile_paths import describe
 from ..helm_render import HelmRendering
+from ..profile_paths import describe
 from ..profiles import Component, Profile, start_phases
 from ..redaction import redact
 from ..rendering import ReplicaContext, base_config, localhost_port_names, replica_config
@@ -134,7 +134,8 @@ class LocalRuntime:
         phases = start_phases(profile)
         for number, phase in enumerate(phases, 1):
             steps += [_start_step(profile.components[name]) for name in phase]
-            which = "every replica" if len(phases) == 1 else f"start phase {number} of {len(phases)} ({', '.join(phase)})"
+            which = ("every replica" if len(phases) == 1
+                     else f"start phase {number} of {len(phases)} ({', '.join(phase)})")
             later = "" if number == len(phases) else "; the next phase starts once it is ready (the profile's 'after')"
             steps.append(PlanStep("wait", f"readiness of {which} at once, {self.settings.ready_timeout_s:.0f}s "
                                           f"deadline{later}"))
@@ -237,8 +238,8 @@ class LocalRuntime:
 
     def _wait_ready(self, stack: LocalStack, launched_at: dict[str, float]) -> None:
         began = time.monotonic()
-        waits = [(replica, readiness, stack.handles[replica.name]) for replica in stack.replicas
-                 if replica.name in launched_at and (readiness := stack.profile.components[replica.component].readiness)]
+        waits = [(replica, readiness, stack.handles[replica.name]) for replica in stack.replicas if
+                 replica.name in launched_at and (readiness := stack.profile.components[replica.component].readiness)]
         ready_at = wait_all_ready(waits, began + self.settings.ready_timeout_s, self.settings.ready_timeout_s)
         stack.timings.ready_s += time.monotonic() - began
         stack.timings.replica_ready_s.update({name: at - launched_at[name] for name, at in ready_at.items()})
@@ -309,7 +310,8 @@ def _start_step(component: Component) -> PlanStep:
     target = f" -target={component.target}" if component.target else ""
     localhost = localhost_port_names(component.local_overrides)
     where = f" ({', '.join(localhost)} on {LOCALHOST}, a port reserved per stack)" if localhost else ""
-    generated = f", credentials generated for the run ({', '.join(component.credentials)})" if component.credentials else ""
+    generated = (f", credentials generated for the run ({', '.join(component.credentials)})"
+                 if component.credentials else "")
     return PlanStep("start", f"{component.replicas} x {component.name} ({component.binary}{target}), {source}, "
                              f"ports {component.ports}{where}{generated}")
 
