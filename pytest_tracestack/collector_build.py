@@ -46,7 +46,7 @@ def build_collector(spec: BinarySpec, destination: Path) -> Path:
     log = build_log(destination)
     with status(f"building the OpenTelemetry Collector {version} into {destination} with OCB (first run only, "
                 f"{TYPICAL_BUILD})", log):
-        run_build([str(builder), f"--config={manifest_file}"], log, work)
+        _run([str(builder), f"--config={manifest_file}"], log, work)
     built = work / "build" / manifest["dist"]["name"]
     if not built.is_file():
         raise TracestackError(f"OCB finished but {built} is missing; see {log}")
@@ -62,12 +62,11 @@ def _install_builder(go: str, version: str, tools: Path) -> Path:
     env = {**os.environ, "GOBIN": str(builder.parent)}
     log = builder.parent / "install.log"
     with status(f"installing the Collector Builder v{version} (go install)", log):
-        run_build([go, "install", f"go.opentelemetry.io/collector/cmd/builder@v{version}"], log, builder.parent, env)
+        _run([go, "install", f"go.opentelemetry.io/collector/cmd/builder@v{version}"], log, builder.parent, env)
     return builder
 
 
-def run_build(argv: list[str], log: Path, cwd: Path, env: dict | None = None) -> None:
-    """Run one build command with its output in ``log``; a failure raises with the log's last lines."""
+def _run(argv: list[str], log: Path, cwd: Path, env: dict | None = None) -> None:
     with log.open("wb") as out:
         try:
             done = subprocess.run(argv, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,

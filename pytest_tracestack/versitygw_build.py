@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 from .binaries import BinarySpec, build_log
-from .collector_build import run_build
+from .collector_build import _run as run_build  # one build command, its log, its deadline
 from .errors import TracestackError
 from .progress import status
 

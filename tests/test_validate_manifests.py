@@ -19,7 +19,8 @@ MANIFESTS = Path(__file__).resolve().parents[1] / "manifests"
 
 
 @pytest.mark.parametrize("version", ["1.29.0", "1.35.0"])
-@pytest.mark.parametrize("profile", ["manifest", "distributed", "operator", "nginx-otel"])
+@pytest.mark.parametrize("profile", ["manifest", "distributed", "operator", "nginx-otel", "manifest-s3",
+                                     "distributed-s3"])
 def test_every_profile_validates(profile: str, version: str) -> None:
     results = validate_profile(load_profile(profile), version)
     assert results and all("manifests/" in line or line.startswith("chart ") for line in results)

@@ -7,8 +7,9 @@ for real; what it writes is not Tempo's:
   exits when it cannot (the bucket missing, the credentials refused);
 - ingesters (and single binaries) keep what the distributors received in a directory the stack's processes share,
   and every ``ingester.flush_check_period`` write what is older than ``ingester.max_block_duration`` (at once
-  on ``/flush``: all of it) as a block: ``<bucket>/[<prefix>/]single-tenant/<block uuid>/{data.parquet, index, bloom-0, meta.json}``, meta.json
-  last. ``data.parquet`` holds an OTLP protobuf export request, NOT Parquet; a failed write is logged and retried;
+  on ``/flush``: all of it) as a block, ``<bucket>/[<prefix>/]single-tenant/<block uuid>/`` holding
+  ``data.parquet``, ``index``, ``bloom-0`` and, last, ``meta.json``. ``data.parquet`` holds an OTLP protobuf
+  export request, NOT Parquet; a failed write is logged and retried;
 - queriers (and single binaries) answer ``/querier/api/v2/traces/<id>?mode=blocks`` from the blocks they saw at
   their last ``storage.trace.blocklist_poll``, as Tempo's poller does.
 """
@@ -143,7 +144,8 @@ def _meta(block: uuid.UUID, spans: list[Span]) -> dict:
         return datetime.fromtimestamp(ns / 1e9, tz=timezone.utc).isoformat()
 
     return {"format": "FAKE TEMPO FOR TESTS (not vParquet)", "blockID": str(block), "tenantID": SINGLE_TENANT,
-            "startTime": when(min(span.start_ns for span in spans)), "endTime": when(max(span.end_ns for span in spans)),
+            "startTime": when(min(span.start_ns for span in spans)),
+            "endTime": when(max(span.end_ns for span in spans)),
             "totalObjects": len({span.trace_id for span in spans})}
 
 
