@@ -114,7 +114,7 @@ def test_an_unsupported_kubernetes_version_says_which_to_use() -> None:
 
 
 # distributed and operator need helm and their charts: tests/test_kind_charts.py plans them with a real helm.
-@pytest.mark.parametrize("profile", ["manifest", "nginx-otel"])
+@pytest.mark.parametrize("profile", ["manifest", "nginx-otel", "manifest-s3"])
 def test_plan_prints_the_complete_plan_under_quiet_and_validates(pytester: pytest.Pytester, profile: str) -> None:
     result = pytester.runpytest(f"--tracestack-profile={profile}", "--tracestack-runtime=kind", "--tracestack-plan",
                                 "-q", "--tracestack-namespace=tracestack-plan")
