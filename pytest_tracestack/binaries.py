@@ -16,6 +16,7 @@ import subprocess
 import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 
 import httpx
@@ -90,16 +91,35 @@ VERSITYGW = BinarySpec(
 SPECS = {spec.kind: spec for spec in (TEMPO, OTELCOL, NGINX, VERSITYGW)}
 
 
+class Obtained(Enum):
+    """How a binary was obtained. Only what tracestack fetched from the official release (its SHA-256 verified) or
+    built itself is vouched for: a binary's word about its version proves nothing about what it is."""
+
+    EXPLICIT = "explicit path"
+    PATH = "found on PATH"
+    CACHE = "tracestack's cache"       # holds only tracestack's verified downloads and builds
+    DOWNLOADED = "downloaded and SHA-256 verified"
+    BUILT = "built by tracestack"
+
+    @property
+    def by_tracestack(self) -> bool:
+        return self in (Obtained.CACHE, Obtained.DOWNLOADED, Obtained.BUILT)
+
+
 @dataclass(frozen=True)
 class FoundBinary:
     kind: str
     path: Path
     version: str      # as the binary reports it ("" when it would not say)
-    source: str       # how it was found
+    source: str       # how it was found, in words for the user
     reported: str = ""   # the first line the binary printed when asked its version
+    obtained: Obtained = field(kw_only=True)
 
     def describe(self) -> str:
         return f"{self.path} ({self.version or 'version unknown'}, {self.source})"
+
+
+Located = tuple[Path, str, Obtained]   # where a step of the search found a binary, in words, and how
 
 
 @dataclass
@@ -125,14 +145,15 @@ class BinaryProvider:
         for step in (self._explicit, self._on_path, self._in_cache, self._install):
             found = step(spec, tried)
             if found is not None:
-                reported = version_line(found[0], spec.version_args)
-                self.found[kind] = FoundBinary(kind, found[0], _semver(reported), found[1], reported)
+                path, source, obtained = found
+                reported = version_line(path, spec.version_args)
+                self.found[kind] = FoundBinary(kind, path, _semver(reported), source, reported, obtained=obtained)
                 return self.found[kind]
         raise BinaryNotFoundError(kind, spec.version, tried,
                                   spec.how.format(v=spec.version, arch=_arch(), options=self.options),
                                   spec.remedy.format(v=spec.version))
 
-    def _explicit(self, spec: BinarySpec, tried: list[str]) -> tuple[Path, str] | None:
+    def _explicit(self, spec: BinarySpec, tried: list[str]) -> Located | None:
         given, named_by = self.explicit.get(spec.kind), spec.option if self.reads_options else spec.env
         if not given:
             tried.append(f"{named_by}: not set")
@@ -141,24 +162,24 @@ class BinaryProvider:
         if not (path.is_file() and _executable(path)):
             # An explicit path that is wrong is an error, not a reason to look elsewhere.
             raise TracestackError(f"{named_by} = {given}: no executable file there; fix the path or unset it")
-        return path, "explicit path"
+        return path, "explicit path", Obtained.EXPLICIT
 
-    def _on_path(self, spec: BinarySpec, tried: list[str]) -> tuple[Path, str] | None:
+    def _on_path(self, spec: BinarySpec, tried: list[str]) -> Located | None:
         for name in spec.path_names:
             located = shutil.which(name)
             if located:
-                return Path(located), f"PATH ({name})"
+                return Path(located), f"PATH ({name})", Obtained.PATH
         tried.append(f"PATH: none of {', '.join(spec.path_names)}")
         return None
 
-    def _in_cache(self, spec: BinarySpec, tried: list[str]) -> tuple[Path, str] | None:
+    def _in_cache(self, spec: BinarySpec, tried: list[str]) -> Located | None:
         path = self.cached_path(spec)
         if path.is_file() and _executable(path):
-            return path, "tracestack cache"
+            return path, "tracestack cache", Obtained.CACHE
         tried.append(f"cache: {path} does not exist")
         return None
 
-    def _install(self, spec: BinarySpec, tried: list[str]) -> tuple[Path, str] | None:
+    def _install(self, spec: BinarySpec, tried: list[str]) -> Located | None:
         """A download, else a build, into the cache; one process at a time: the others wait, then use the cache."""
         downloadable, builder = self._downloadable(spec, tried), self.builders.get(spec.kind)
         if not (downloadable or builder):
@@ -170,7 +191,8 @@ class BinaryProvider:
             what, log = self._building(spec, destination)
         with installing(destination, what, log) as install:
             if install.done_elsewhere:
-                return install.destination, "tracestack cache (installed by another tracestack process meanwhile)"
+                return (install.destination, "tracestack cache (installed by another tracestack process meanwhile)",
+                        Obtained.CACHE)
             found = self._download(spec, tried, install) if downloadable else None
             if found is None and builder is not None:
                 found = self._build(builder, spec, tried, install)
@@ -183,14 +205,14 @@ class BinaryProvider:
             tried.append(f"download: disabled ({self.options}no-download)")
         return bool(spec.archive) and self.allow_download
 
-    def _download(self, spec: BinarySpec, tried: list[str], install: Install) -> tuple[Path, str] | None:
+    def _download(self, spec: BinarySpec, tried: list[str], install: Install) -> Located | None:
         archive_url, checksum_url = self._archive_url(spec), self._archive_url(spec, spec.checksums)
         try:
             path = download_verified(archive_url, checksum_url, spec.member, install.destination)
         except (httpx.HTTPError, OSError) as error:
             tried.append(f"download {archive_url}: {type(error).__name__}: {error}")
             return None
-        return path, f"downloaded from {archive_url}, SHA-256 verified"
+        return path, f"downloaded from {archive_url}, SHA-256 verified", Obtained.DOWNLOADED
 
     def _archive_url(self, spec: BinarySpec, template: str = "") -> str:
         base = (self.download_base or DEFAULT_DOWNLOAD_BASE).rstrip("/")
@@ -201,10 +223,10 @@ class BinaryProvider:
         return f"building {spec.kind} {spec.version} into {destination} with {spec.built_with}", build_log(destination)
 
     def _build(self, builder: Callable[[BinarySpec, Path], Path], spec: BinarySpec, tried: list[str],
-               install: Install) -> tuple[Path, str] | None:
+               install: Install) -> Located | None:
         install.doing(*self._building(spec, install.destination))
         try:
-            return builder(spec, install.destination), f"built with {spec.built_with}"
+            return builder(spec, install.destination), f"built with {spec.built_with}", Obtained.BUILT
         except TracestackError as error:
             tried.append(f"build: {error}")
             return None
@@ -215,26 +237,25 @@ def build_log(destination: Path) -> Path:
     return destination.parent / "build.log"
 
 
-def download_verified(archive_url: str, checksum_url: str, member: str, destination: Path,
-                      timeout: float = 30.0) -> Path:
-    """Download a release archive, check its SHA-256 against the release's checksum file, extract one member."""
+def download_verified(url: str, checksum_url: str, member: str, destination: Path, timeout: float = 60.0) -> Path:
+    """Download ``url``, check its SHA-256 against the release's ``checksum_url``, and install it (or the member
+    of that name in the .tar.gz, when ``member`` is given) at ``destination``; a mismatch installs nothing."""
     with httpx.Client(follow_redirects=True, timeout=httpx.Timeout(timeout, connect=10.0)) as client:
         checksums = client.get(checksum_url)
         checksums.raise_for_status()
-        expected = expected_sha256(checksums.text, archive_url.rsplit("/", 1)[-1], checksum_url)
-        payload = progress_download(client, archive_url)
+        expected = expected_sha256(checksums.text, url.rsplit("/", 1)[-1], checksum_url)
+        payload = progress_download(client, url)
     actual = hashlib.sha256(payload).hexdigest()
     if actual != expected:
-        raise ChecksumMismatch(f"checksum mismatch for {archive_url}: expected {expected} "
-                               f"(from {checksum_url}), got {actual}; the file was not installed")
+        raise ChecksumMismatch(f"checksum mismatch for {url}: expected {expected} (from {checksum_url}), got "
+                               f"{actual}; nothing was installed")
+    if member:
+        payload = _extract(payload, member, url)
     destination.parent.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(fileobj=io.BytesIO(payload), mode="r:gz") as archive:
-        extracted = archive.extractfile(_member(archive, member, archive_url))
-        assert extracted is not None
-        temporary = destination.with_suffix(".partial")
-        temporary.write_bytes(extracted.read())
-    temporary.chmod(0o755)
-    temporary.replace(destination)
+    partial = destination.with_name(destination.name + ".partial")
+    partial.write_bytes(payload)
+    partial.chmod(0o755)
+    partial.replace(destination)
     return destination
 
 
@@ -243,6 +264,11 @@ class ChecksumMismatch(OSError):
 
 
 def expected_sha256(checksum_text: str, file_name: str, checksum_url: str) -> str:
+    """The digest of ``file_name`` in a checksum file: lines of "digest  name", or one bare digest (kubectl's
+    ``<asset>.sha256``)."""
+    words = checksum_text.split()
+    if len(words) == 1 and re.fullmatch(r"[0-9a-fA-F]{64}", words[0]):
+        return words[0].lower()
     for line in checksum_text.splitlines():
         parts = line.split()
         if len(parts) >= 2 and parts[-1].lstrip("*") == file_name and re.fullmatch(r"[0-9a-f]{64}", parts[0]):
@@ -250,11 +276,13 @@ def expected_sha256(checksum_text: str, file_name: str, checksum_url: str) -> st
     raise ChecksumMismatch(f"{checksum_url} lists no SHA-256 for {file_name}")
 
 
-def _member(archive: tarfile.TarFile, name: str, url: str) -> tarfile.TarInfo:
-    for info in archive.getmembers():
-        if info.isfile() and Path(info.name).name == name:
-            return info
-    raise OSError(f"{url} has no file named {name}")
+def _extract(payload: bytes, member: str, url: str) -> bytes:
+    with tarfile.open(fileobj=io.BytesIO(payload), mode="r:gz") as archive:
+        for info in archive.getmembers():
+            extracted = archive.extractfile(info) if info.isfile() and Path(info.name).name == member else None
+            if extracted is not None:
+                return extracted.read()
+    raise OSError(f"{url} holds no file named {member}")
 
 
 def check_major_version(found: FoundBinary, wanted: str | None, profile: str) -> None:

@@ -15,9 +15,6 @@ from dataclasses import dataclass
 from .binaries import SPECS, FoundBinary
 from .runtimes.base import Stack
 
-# FoundBinary.source values that say tracestack itself fetched or built the binary (the cache holds
-# only verified downloads and OCB builds).
-_VOUCHED_SOURCES = ("downloaded from", "built with OCB", "built with go install", "tracestack cache")
 IN_PROCESS = "capture-sink"
 
 
@@ -72,7 +69,7 @@ def _own_version() -> str:
 def _from_binary(binary: FoundBinary) -> ComponentUsed:
     asked = " ".join((binary.kind, *SPECS[binary.kind].version_args))
     return ComponentUsed(binary.kind, binary.version or binary.reported, asked, str(binary.path),
-                         binary.source, binary.source.startswith(_VOUCHED_SOURCES),
+                         binary.source, binary.obtained.by_tracestack,
                          said=binary.reported if binary.reported != binary.version else "")
 
 
@@ -80,7 +77,7 @@ def _tempo(stack: Stack, binary: FoundBinary | None, build: dict | str) -> Compo
     url = stack.query_url()
     where = str(binary.path) if binary else f"{stack.profile.query.component} through {url}"
     origin = binary.source if binary else f"image deployed by the {stack.runtime} runtime"
-    real = binary is not None and binary.source.startswith(_VOUCHED_SOURCES)
+    real = binary is not None and binary.obtained.by_tracestack
     if isinstance(build, str):
         version, said = (binary.version, binary.reported) if binary else ("", "")
         reported_by = f"tempo -version, as /api/status/buildinfo failed: {build}"

@@ -5,18 +5,28 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterator
+from typing import TypeVar
 
 import pytest
 
 from .errors import TracestackError
 from .profiles import Profile
-from .runtimes.base import Stack
+from .runtimes.base import Offer, Stack
 from .session import STASH_KEY, TracestackSession
 
 __all__ = ["tracestack_session", "tracestack_profile", "tracestack_stack", "tracestack_sink", "tracestack_load",
            "tracestack_capacity", "tracestack_tempo", "tracestack_service_name"]
 
 _counter = itertools.count(1)
+T = TypeVar("T")
+
+
+def require(offer: Offer[T]) -> T:
+    """What the stack provides; skips the test with the runtime's reason when the runtime declines it."""
+    __tracebackhide__ = True     # the skip is reported at the caller's line, the check that needed it
+    if offer.value is None:
+        pytest.skip(offer.declined())
+    return offer.value
 
 
 @pytest.fixture(scope="session")
@@ -56,10 +66,7 @@ def tracestack_sink(tracestack_stack: Stack):
     sinks = [c.name for c in tracestack_stack.profile.components.values() if c.binary == "capture-sink"]
     if not sinks:
         pytest.skip(f"profile {tracestack_stack.profile.name} has no capture sink")
-    handle = getattr(tracestack_stack, "handles", {}).get(tracestack_stack.first(sinks[0]).name)
-    if handle is None:
-        pytest.skip(f"the capture sink runs in-process on the local runtime only, not on {tracestack_stack.runtime}")
-    return handle.sink
+    return require(tracestack_stack.capture_sink(tracestack_stack.first(sinks[0])))
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ import time
 import pytest
 
 from pytest_tracestack.checks.sources import SinkSource, TempoSource, TraceSource
+from pytest_tracestack.fixtures import require
 from pytest_tracestack.session import STASH_KEY
 
 READ_DEADLINE_S = 30.0
@@ -241,11 +242,10 @@ def _fault_run(stack, trace_source, service_name, record_property, fault) -> Non
 def test_collector_restart_loses_nothing_acknowledged(tracestack_stack, trace_source, tracestack_service_name,
                                                       record_property):
     """Restart a collector replica (SIGTERM, start again) under steady traffic: every acknowledged trace arrives."""
-    if not hasattr(tracestack_stack, "restart"):
-        pytest.skip(f"fault injection by signals needs the local runtime, not {tracestack_stack.runtime}")
+    faults = require(tracestack_stack.fault_injection())
     replica = tracestack_stack.replicas_of(next(iter(tracestack_stack.profile.ingest.values())).component)[0]
     _fault_run(tracestack_stack, trace_source, tracestack_service_name, record_property,
-               lambda: tracestack_stack.restart(replica.name))
+               lambda: faults.restart(replica.name))
 
 
 @pytest.mark.tracestack_check("ingester-kill")
@@ -253,14 +253,13 @@ def test_ingester_kill_loses_nothing_acknowledged(tracestack_stack, trace_source
                                                   record_property):
     """SIGKILL one of the ingesters under steady traffic (replication factor 3): every acknowledged trace is
     still retrievable by id."""
-    if not hasattr(tracestack_stack, "kill"):
-        pytest.skip(f"fault injection by signals needs the local runtime, not {tracestack_stack.runtime}")
+    faults = require(tracestack_stack.fault_injection())
     victim = tracestack_stack.replicas_of("ingester")[-1]
     try:
         _fault_run(tracestack_stack, trace_source, tracestack_service_name, record_property,
-                   lambda: tracestack_stack.kill(victim.name))
+                   lambda: faults.kill(victim.name))
     finally:
-        tracestack_stack.restart(victim.name)   # later checks get the whole ring back
+        faults.restart(victim.name)   # later checks get the whole ring back
 
 
 def _push_and_flush(stack, service_name: str):

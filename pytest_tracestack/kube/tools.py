@@ -1,5 +1,5 @@
 """kind, kubectl and helm: an explicit path or env var, PATH, tracestack's cache, or a verified download
-from the official release URL (or a mirror of it); and the container engine kind needs.
+from the official release URL (or a mirror of it).
 
 A tool on PATH is used only when its version suits tracestack's commands (kubectl 1.31+, helm 3.18.5+ and
 below 4); otherwise the pinned one from the cache or a download is used, and the result says why.
@@ -10,13 +10,9 @@ digest), helm ``<tarball>.sha256sum`` ("digest  name"). Nothing is installed unl
 
 from __future__ import annotations
 
-import hashlib
-import io
 import os
 import re
 import shutil
-import subprocess
-import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -24,10 +20,9 @@ from urllib.parse import urlsplit
 import httpx
 
 from .. import paths
-from ..binaries import ChecksumMismatch, _arch, expected_sha256, reported_version
+from ..binaries import _arch, download_verified, reported_version
 from ..errors import BinaryNotFoundError, UnavailableError
 from ..install_lock import installing
-from ..progress import progress_download
 
 MIRROR_ENV = "TRACESTACK_KUBE_TOOLS_MIRROR"
 
@@ -145,7 +140,7 @@ def _download(spec: ToolSpec, cached: Path, mirror: str | None, tried: list[str]
             return FoundTool(spec.name, cached, pinned, "tracestack cache, the pinned version (installed by another "
                                                         "tracestack process meanwhile)", passed_over)
         try:
-            path = download_tool(asset, checksum, spec.member, cached)
+            path = download_verified(asset, checksum, spec.member, cached)
         except (httpx.HTTPError, OSError) as error:
             tried.append(f"download {asset}: {type(error).__name__}: {error}")
             return None
@@ -169,44 +164,6 @@ def cached_tool_path(name: str, cache_root: Path | None = None) -> Path:
     return (cache_root or paths.cache_dir() / "bin") / f"{name}-{spec.version}" / name
 
 
-def download_tool(url: str, checksum_url: str, member: str, destination: Path) -> Path:
-    """Download ``url``, check its SHA-256 against ``checksum_url``, install it (or the archive's
-    ``member``) at ``destination``; a mismatch installs nothing."""
-    with httpx.Client(follow_redirects=True, timeout=httpx.Timeout(60, connect=10)) as client:
-        checksum_text = client.get(checksum_url).raise_for_status().text
-        payload = progress_download(client, url)
-    expected = _expected_digest(checksum_text, url.rsplit("/", 1)[-1], checksum_url)
-    actual = hashlib.sha256(payload).hexdigest()
-    if actual != expected:
-        raise ChecksumMismatch(f"checksum mismatch for {url}: expected {expected} (from {checksum_url}), got "
-                               f"{actual}; nothing was installed")
-    if member:
-        payload = _extract(payload, member, url)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    partial = destination.with_name(destination.name + ".partial")
-    partial.write_bytes(payload)
-    partial.chmod(0o755)
-    partial.replace(destination)
-    return destination
-
-
-def _expected_digest(checksum_text: str, file_name: str, checksum_url: str) -> str:
-    words = checksum_text.split()
-    if len(words) == 1 and re.fullmatch(r"[0-9a-fA-F]{64}", words[0]):   # kubectl's bare digest
-        return words[0].lower()
-    return expected_sha256(checksum_text, file_name, checksum_url)
-
-
-def _extract(payload: bytes, member: str, url: str) -> bytes:
-    with tarfile.open(fileobj=io.BytesIO(payload), mode="r:gz") as archive:
-        for info in archive.getmembers():
-            if info.isfile() and Path(info.name).name == member:
-                extracted = archive.extractfile(info)
-                if extracted is not None:
-                    return extracted.read()
-    raise OSError(f"{url} holds no file named {member}")
-
-
 def _numbers(version: str) -> tuple[int, ...]:
     match = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", version)
     return tuple(int(part or 0) for part in match.groups()) if match else ()
@@ -214,29 +171,3 @@ def _numbers(version: str) -> tuple[int, ...]:
 
 def _runnable(path: Path) -> bool:
     return path.is_file() and os.access(path, os.X_OK)
-
-
-def require_container_engine(timeout_s: float = 15.0) -> str:
-    """The first of docker/podman whose ``info`` answers; otherwise UnavailableError saying what each said."""
-    answers = []
-    for engine in ("docker", "podman"):
-        if shutil.which(engine) is None:
-            answers.append(f"{engine}: not on PATH")
-            continue
-        try:
-            done = subprocess.run([engine, "info"], capture_output=True, text=True, timeout=timeout_s,
-                                  stdin=subprocess.DEVNULL)
-        except subprocess.TimeoutExpired:
-            answers.append(f"`{engine} info`: no answer within {timeout_s:.0f}s")
-            continue
-        except OSError as error:
-            answers.append(f"`{engine} info`: {error}")
-            continue
-        if done.returncode == 0:
-            return engine
-        reason = next((line.strip() for line in (done.stderr or done.stdout).splitlines() if line.strip()), "")
-        answers.append(f"`{engine} info` exited {done.returncode}: {reason[:300]}")
-    raise UnavailableError("the kind runtime needs a running container engine, and none answered:\n"
-                           + "\n".join(f"  - {answer}" for answer in answers)
-                           + "\nStart Docker (or Podman), or run with --tracestack-runtime=local, or "
-                             "--tracestack-runtime=cluster against an existing cluster.")

@@ -104,8 +104,9 @@ def run_load(stack: Stack, rate: Rate | str, duration_s: float | str, protocol: 
 
 
 def replica_probes(stack: Stack) -> list[Probe]:
-    """What to sample of each replica: its process (local runtime) and where it serves /metrics."""
-    return [Probe.of(replica, stack.profile.components.get(replica.component)) for replica in stack.replicas]
+    """What to sample of each replica: its process (where the stack offers its id) and where it serves /metrics."""
+    return [Probe.of(replica, stack.profile.components.get(replica.component), stack.process_id(replica).value)
+            for replica in stack.replicas]
 
 
 def _judge(stack: Stack, protocol: str, rate: Rate, in_flight_limit: int, stats: GeneratorStats,
@@ -199,9 +200,11 @@ def _run_locust(entries: dict[str, str], rate: Rate, duration_s: float, protocol
 
 
 def _sink_of(stack: Stack) -> Any:
-    for handle in getattr(stack, "handles", {}).values():
-        if hasattr(handle, "sink"):
-            return handle.sink
+    """The first capture sink the stack offers in this process, if any."""
+    for replica in stack.replicas:
+        offer = stack.capture_sink(replica)
+        if offer.value is not None:
+            return offer.value
     return None
 
 

@@ -7,6 +7,7 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
+from ..container_engine import require_container_engine
 from ..errors import UnavailableError
 from ..kube.commands import CommandRunner
 from ..kube.images import ImagesUnknown
@@ -14,7 +15,6 @@ from ..kube.install import KubeStep, KubeTarget
 from ..kube.preparation import Prepared
 from ..kube.runtime import KubeCleanupIncomplete, KubeRuntime, KubeStack, KubeStepFailed
 from ..kube.settings import KIND_VERSION, PROFILE_IMAGES, KubeSettings
-from ..kube.tools import require_container_engine
 from ..profiles import Profile
 
 __all__ = ["KindRuntime", "KubeCleanupIncomplete", "KubeStepFailed", "make_kube_runtime"]

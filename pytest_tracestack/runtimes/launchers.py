@@ -18,7 +18,7 @@ class Launch:
     """Everything needed to start (and restart) one replica."""
 
     log_path: Path
-    start: Callable[[], Any]        # returns a handle with alive/stop/last_log_lines/pid
+    start: Callable[[], ReplicaHandle]
     argv: tuple[str, ...] = ()
 
 
@@ -107,6 +107,10 @@ class SinkHandle:
 
     def last_log_lines(self, count: int = 25) -> str:
         return f"(in-process capture sink; {self.sink.request_count} requests received)"
+
+
+# What the local runtime holds of each started replica: a child process, or the capture sink in pytest.
+ReplicaHandle = ManagedProcess | SinkHandle
 
 
 def launch_nginx(component: Component, replica: Replica, config: Any, context: ReplicaContext,

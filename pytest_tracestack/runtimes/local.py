@@ -9,7 +9,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..binaries import SPECS, BinaryProvider, FoundBinary, check_major_version
 from ..errors import ProfileError, TracestackError, add_note
@@ -21,14 +21,17 @@ from ..rendering import ReplicaContext, base_config, localhost_port_names, repli
 from ..run_credentials import RunCredentials, generate_credentials
 from ..tempo_config import helm_for
 from .addresses import LOCALHOST, Block, choose_block
-from .base import PlanStep, Replica, Stack
-from .launchers import LAUNCHERS, Launch
+from .base import Capability, FaultInjection, Offer, PlanStep, Replica, Stack
+from .launchers import LAUNCHERS, Launch, ReplicaHandle, SinkHandle
 from .nginx_config import find_otel_module
 from .privileged_ports import refuse_privileged_ports
 from .process import GroupStop, ManagedProcess, process_state, stop_processes, wait_ports_free
-from .readiness import Handle, wait_all_ready, wait_ready
+from .readiness import wait_all_ready, wait_ready
 from .state import STATE_FILE, write_state
 from .versitygw_launch import check_versitygw_components
+
+if TYPE_CHECKING:
+    from ..sink import CaptureSink
 
 
 @dataclass
@@ -74,26 +77,51 @@ class SlowStopWarning(UserWarning):
 @dataclass
 class LocalStack(Stack):
     workdir: Path = field(kw_only=True)                            # start() makes it before the stack exists
-    handles: dict[str, Handle] = field(default_factory=dict)      # replica name -> handle
+    handles: dict[str, ReplicaHandle] = field(default_factory=dict)   # replica name -> handle
     launches: dict[str, Launch] = field(default_factory=dict)     # replica name -> how it was started
     ready_timeout_s: float = 90.0
     block: Block | None = None                                     # the loopback block held for this stack
     credentials: RunCredentials = field(default_factory=RunCredentials, repr=False)   # generated for this run
     timings: StackTimings = field(default_factory=StackTimings)
 
+    # --- capabilities ------------------------------------------------------------------------------
+
+    def fault_injection(self) -> Offer[FaultInjection]:
+        return self._provide(Capability.FAULT_INJECTION, self)     # by signals to the replicas' process groups
+
+    def capture_sink(self, replica: Replica) -> Offer[CaptureSink]:
+        handle = self.handles.get(replica.name)
+        if not isinstance(handle, SinkHandle):
+            return self._decline(Capability.CAPTURE_SINK, f"{replica.name} is not a capture sink")
+        return self._provide(Capability.CAPTURE_SINK, handle.sink)
+
+    def unlisted_port_host(self, replica: Replica) -> Offer[str]:
+        return self._provide(Capability.UNLISTED_PORTS, replica.address)   # loopback: every port is on this machine
+
+    def process_id(self, replica: Replica) -> Offer[int]:
+        handle = self.handles.get(replica.name)
+        if isinstance(handle, SinkHandle):
+            return self._decline(Capability.PROCESS_ID,
+                                 f"{replica.name} runs inside the pytest process (its figures would be pytest's own)")
+        if handle is None or handle.pid is None:
+            return self._decline(Capability.PROCESS_ID, f"{replica.name} is not running")
+        return self._provide(Capability.PROCESS_ID, handle.pid)
+
     # --- fault injection, by signals --------------------------------------------------------------
 
     def kill(self, replica_name: str) -> None:
         """SIGKILL a replica: no shutdown, no flush, as a crashed pod."""
-        self._process(replica_name).signal(signal.SIGKILL)
-        self._process(replica_name).popen.wait(timeout=10)
+        process = self._process(replica_name)
+        process.signal(signal.SIGKILL)
+        if process.popen is not None:
+            process.popen.wait(timeout=10)
 
     def pause(self, replica_name: str) -> None:
         """SIGSTOP a replica: it keeps its sockets but answers nothing, as a hung pod."""
         process = self._process(replica_name)
         process.signal(signal.SIGSTOP)
         deadline = time.monotonic() + 5
-        while process_state(process.pid) != "T" and time.monotonic() < deadline:
+        while process.pid is not None and process_state(process.pid) != "T" and time.monotonic() < deadline:
             time.sleep(0.01)
 
     def resume(self, replica_name: str) -> None:
@@ -113,10 +141,10 @@ class LocalStack(Stack):
             wait_ready(replica, readiness, self.handles[replica_name], time.monotonic() + self.ready_timeout_s,
                        self.ready_timeout_s)
 
-    def _process(self, replica_name: str):
+    def _process(self, replica_name: str) -> ManagedProcess:
         handle = self.handles.get(replica_name)
-        if handle is None or not hasattr(handle, "signal"):
-            names = ", ".join(name for name, h in self.handles.items() if hasattr(h, "signal"))
+        if not isinstance(handle, ManagedProcess):
+            names = ", ".join(name for name, h in self.handles.items() if isinstance(h, ManagedProcess))
             raise TracestackError(f"no process replica named {replica_name!r}; process replicas: {names}")
         return handle
 

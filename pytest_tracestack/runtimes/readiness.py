@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Protocol
 
@@ -29,7 +30,7 @@ class Handle(Protocol):
     def last_log_lines(self, count: int = 25) -> str: ...
 
 
-def wait_all_ready(waits: list[tuple[Replica, str, Handle]], deadline: float, timeout_s: float) -> dict[str, float]:
+def wait_all_ready(waits: Sequence[tuple[Replica, str, Handle]], deadline: float, timeout_s: float) -> dict[str, float]:
     """Poll every replica's readiness at the same time (a slow or hanging one delays no other); the first
     failure is raised at once. Returns when (``time.monotonic()``) each replica first answered ready."""
     if not waits:
