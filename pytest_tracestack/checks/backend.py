@@ -13,15 +13,11 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
-
-import yaml
 
 from ..dotted import dotted_get
 from ..errors import TracestackError
 from ..object_store import SINGLE_TENANT, S3Settings, StoredBlock, list_blocks
-from ..rendering import base_config
 from ..runtimes.base import Replica, Stack
 from ..tempo import TempoClient, TempoUnavailable
 
@@ -58,12 +54,9 @@ def _tempo_target(stack: Stack, replica: Replica) -> str | None:
 
 
 def tempo_config(stack: Stack, replica: Replica) -> dict[str, Any]:
-    """The config the replica runs: the local runtime's rendering of it (in the stack's work dir), else what the
-    profile's ConfigMap or Helm values give Tempo on Kubernetes."""
-    rendered = Path(stack.workdir or "/nonexistent") / replica.name / "tempo.yaml"
-    if rendered.is_file():
-        return yaml.safe_load(rendered.read_text()) or {}
-    config = base_config(stack.profile.components[replica.component])
+    """The config the replica runs (the local runtime's rendering; on Kubernetes, the profile's ConfigMap or Helm
+    values as tracestack reads them)."""
+    config = stack.running_config(replica)
     return dict(config) if isinstance(config, dict) else {}
 
 

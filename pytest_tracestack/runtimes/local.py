@@ -82,7 +82,11 @@ class LocalStack(Stack):
     ready_timeout_s: float = 90.0
     block: Block | None = None                                     # the loopback block held for this stack
     credentials: RunCredentials = field(default_factory=RunCredentials, repr=False)   # generated for this run
+    configs: dict[str, Any] = field(default_factory=dict, repr=False)   # replica name -> the config it runs
     timings: StackTimings = field(default_factory=StackTimings)
+
+    def running_config(self, replica: Replica) -> Any:
+        return self.configs[replica.name]
 
     # --- capabilities ------------------------------------------------------------------------------
 
@@ -255,7 +259,7 @@ class LocalRuntime:
         replica_dir = stack.workdir / replica.name
         replica_dir.mkdir(parents=True, exist_ok=True)
         context = _context(stack, replica, replica_dir)
-        config = replica_config(component, base, context)
+        config = stack.configs[replica.name] = replica_config(component, base, context)
         launcher = LAUNCHERS[component.binary]
         binary = binaries.get(component.binary)
         launch = launcher(component, replica, config, context, binary.path if binary else None, self.settings)
