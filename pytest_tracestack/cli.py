@@ -12,6 +12,11 @@ from .binaries import DEFAULT_DOWNLOAD_BASE, SPECS, BinaryProvider
 from .collector_build import build_collector
 from .errors import TracestackError
 from .kept import add_status_command
+from .kube.images import ImagesUnknown
+from .kube.settings import KubeSettings
+from .profiles import load_profile, load_profile_file
+from .runtimes.kind import make_kube_runtime
+from .runtimes.state import stop_kept_stack
 from .versitygw_build import build_versitygw
 
 
@@ -68,11 +73,6 @@ def _install(args: argparse.Namespace) -> int:
 
 
 def _images(args: argparse.Namespace) -> int:
-    from .kube.images import ImagesUnknown
-    from .kube.settings import KubeSettings
-    from .profiles import load_profile, load_profile_file
-    from .runtimes.kind import make_kube_runtime
-
     given = Path(args.profile)
     profile = load_profile_file(given) if given.suffix in (".yaml", ".yml") else load_profile(args.profile)
     runtime = make_kube_runtime("kind", KubeSettings(charts=args.charts, k8s_version=args.k8s_version))
@@ -86,8 +86,6 @@ def _images(args: argparse.Namespace) -> int:
 
 def _stop(workdir: Path, grace_s: float) -> int:
     """Returns only when every process it signalled is gone, or names those that are not (exit status 1)."""
-    from .runtimes.state import stop_kept_stack
-
     result = stop_kept_stack(workdir, grace_s)
     print("\n".join(result.lines()))
     if not result.complete:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
 
 from .binaries import SPECS, FoundBinary
 from .runtimes.base import Stack
@@ -58,8 +59,6 @@ def components_used(stack: Stack, found: dict[str, FoundBinary], tempo_build: di
 
 
 def _own_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
     try:
         return version("pytest-tracestack")
     except PackageNotFoundError:

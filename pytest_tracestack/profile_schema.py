@@ -47,7 +47,9 @@ _COMPONENT = {
         "local_defaults": {"type": "object", "description": "dotted config keys the local runtime sets where the "
                                                             "config does not"},
         "local_notes": {"type": "array", "items": {"type": "string"}},
-        "args": {"type": "array", "items": {"type": "string"}},
+        "args": {"type": "array", "items": {"type": "string"},
+                 "description": "command-line arguments the local runtime adds to each replica's command (the kind "
+                                "and cluster runtimes refuse them: put them in the manifest or the Helm values)"},
         "after": {"type": "array", "items": {"type": "string"}, "uniqueItems": True,
                   "description": "components started, and ready, before this one starts (the local runtime starts "
                                  "the others all at once)"},

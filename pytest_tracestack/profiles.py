@@ -247,6 +247,9 @@ def _build(file: Path, data: dict[str, Any]) -> Profile:
 
 
 def _component(file: Path, name: str, spec: dict[str, Any], charts: list[Any]) -> Component:
+    if spec.get("args") and spec["binary"] == "capture-sink":
+        raise ProfileError(str(file), f"components.{name}.args", "the capture sink runs inside pytest and has no "
+                                                                 "command line to add arguments to; remove args")
     config = ConfigSource(**spec["config"]) if "config" in spec else None
     chart = next((dict(chart) for chart in charts if isinstance(chart, dict) and config and
                   config.kind == "HelmValues" and config.manifest in (chart.get("values") or [])), {})

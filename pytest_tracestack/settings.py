@@ -120,9 +120,6 @@ class Setting:
     value: Any
     source: str   # "command line", "env TRACESTACK_X", "ini tracestack_x", "default"
 
-    def describe(self) -> str:
-        return f"{self.value} (from {self.source})"
-
 
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("tracestack", "tracing topologies (pytest-tracestack)")

@@ -9,7 +9,6 @@ query is a 400 in plain text; a trace over ``max_bytes_per_trace`` is a 422 (v1)
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from .deadlines import poll_until
 from .errors import TracestackError
 from .model import Span, normalize_hex_id
 from .otlp import OtlpDecodeError, from_tempo_json
@@ -374,27 +374,22 @@ def _poll(attempt: Callable[[], tuple[bool, T]], deadline_s: float, what: str,
     ``TempoUnavailable`` (no answer, 429, 5xx) is retried: a starting or restarting Tempo says so. Any
     other error (a refused query, garbage) will not get better by waiting and is raised at once.
     """
-    started = time.monotonic()
-    deadline = started + deadline_s
-    pause, attempts = first_pause_s, 0
-    last: T | None = None
-    last_error: TempoUnavailable | None = None
-    while True:
-        attempts += 1
+    def observe() -> tuple[bool, T | TempoUnavailable]:
         try:
-            done, seen = attempt()
+            return attempt()
         except TempoUnavailable as error:
-            last_error = error
-        else:
-            if done:
-                return seen, time.monotonic() - started, attempts
-            last, last_error = seen, None
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            answer = f"last error: {last_error}" if last_error else f"last answer: {describe_last(last)}"
-            timeout = VisibilityTimeout(f"waited {deadline_s:g}s ({attempts} attempts over "
-                                        f"{time.monotonic() - started:.1f}s) for {what}; {answer}")
-            timeout.last_error = last_error
-            raise timeout
-        time.sleep(min(pause, remaining))
-        pause = min(pause * 1.5, max_pause_s)
+            return False, error
+
+    polled = poll_until(observe, deadline_s, first_pause_s, done=lambda answer: answer[0], backoff=1.5,
+                        max_interval_s=max_pause_s)
+    seen = polled.last[1]
+    if isinstance(seen, TempoUnavailable):
+        answer, last_error = f"last error: {seen}", seen
+    elif polled.ok:
+        return seen, polled.elapsed_s, polled.attempts
+    else:
+        answer, last_error = f"last answer: {describe_last(seen)}", None
+    timeout = VisibilityTimeout(f"waited {deadline_s:g}s ({polled.attempts} attempts over "
+                                f"{polled.elapsed_s:.1f}s) for {what}; {answer}")
+    timeout.last_error = last_error
+    raise timeout

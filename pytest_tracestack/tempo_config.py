@@ -14,6 +14,8 @@ import yaml
 
 from .errors import ProfileError, TracestackError, UnavailableError, first_line
 from .helm_render import HelmRenderError, HelmRendering, chart_tempo_config
+from .kube.charts import chart_source
+from .kube.tools import find_tool
 from .profile_paths import describe, manifest_file
 from .profiles import Component, Profile
 from .redaction import redact
@@ -23,8 +25,6 @@ from .tempo_values import CHART, CHART_SERIES, merge_values, translate_values
 def helm_rendering(charts: str | None = None) -> HelmRendering | None:
     """helm as the kube runtimes find it (TRACESTACK_HELM, PATH, tracestack's cache; never downloaded for this),
     and the chart where they take it: ``--tracestack-charts`` (a directory or mirror), else its repository."""
-    from .kube.tools import find_tool
-
     try:
         helm = find_tool("helm", allow_download=False)
     except UnavailableError:
@@ -35,8 +35,6 @@ def helm_rendering(charts: str | None = None) -> HelmRendering | None:
 @functools.lru_cache(maxsize=8)
 def _shared_rendering(helm: str, charts: str | None) -> HelmRendering:
     """One per helm and chart location, so the header, the report and the local start share its renderings."""
-    from .kube.charts import chart_source
-
     return HelmRendering(helm, lambda chart: chart_source(chart, charts).reference)
 
 

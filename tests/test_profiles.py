@@ -81,6 +81,15 @@ def test_malformed_profile_names_file_key_and_expectation(tmp_path: Path, change
     assert message in raised.value.problem
 
 
+def test_args_for_the_in_process_capture_sink_are_refused(tmp_path: Path) -> None:
+    file = _write(tmp_path, _minimal(components="components:\n  otelcol:\n    binary: capture-sink\n"
+                                                "    args: [--verbose]\n    ports: {otlp-grpc: 4317}"))
+    with pytest.raises(ProfileError) as raised:
+        load_profile_file(file)
+    assert (raised.value.source, raised.value.key) == (str(file), "components.otelcol.args")
+    assert "the capture sink runs inside pytest" in raised.value.problem
+
+
 def test_invalid_yaml_names_the_file(tmp_path: Path) -> None:
     file = _write(tmp_path, "name: [unclosed\n")
     with pytest.raises(ProfileError, match=r"broken\.yaml: is not valid YAML"):

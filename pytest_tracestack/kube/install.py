@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..profiles import Profile
+from ..rendering import resolve_manifest
 from .charts import chart_source
 from .crds import custom_resource
 from .manifests import RenderedManifest
@@ -137,8 +138,6 @@ def _operator_checks(target: KubeTarget) -> list[KubeStep]:
 def chart_arguments(chart: dict[str, Any], settings: KubeSettings) -> list[str]:
     """The chart (from --tracestack-charts or its repository), its values files and --set flags: what
     `helm template` validates is what `helm upgrade --install` installs."""
-    from ..rendering import resolve_manifest
-
     values = [arg for path in chart.get("values", []) for arg in ("-f", str(resolve_manifest(path)))]
     extra: list[str] = []
     if chart["chart"] == OPERATOR_CHART:

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..deadlines import poll_until
 from ..errors import TracestackError, UnavailableError, add_note
 from ..profiles import Profile
 from ..runtimes.base import Capability, FaultInjection, Offer, PlanStep, Replica, Stack
@@ -25,6 +25,7 @@ from .replica_pods import PodForwards, list_pods_step, pod_forward_argv, pod_for
 from .replica_pods import plan_steps as pod_plan_steps
 from .section import kubernetes_section
 from .settings import KubeSettings
+from .tools import find_tool
 
 if TYPE_CHECKING:
     from ..sink import CaptureSink
@@ -204,8 +205,6 @@ class KubeRuntime:
         return {**self.tools, **{name: line.removeprefix(f"{name} ") for name, line in self.found.items()}}
 
     def _find_tools(self, names: list[str]) -> None:
-        from .tools import find_tool
-
         for name in names:
             if name not in self.tools:
                 found = find_tool(name, allow_download=self.settings.allow_download, mirror=self.settings.tools_mirror)
@@ -232,12 +231,8 @@ class KubeRuntime:
         self._read_answer(step, done, stack)
 
     def _attempt(self, step: KubeStep) -> CompletedCommand:
-        deadline = time.monotonic() + step.retry_s
-        while True:
-            done = self._run(step.argv, step.timeout_s)
-            if done.ok or time.monotonic() + self.settings.retry_interval_s > deadline:
-                return done
-            time.sleep(self.settings.retry_interval_s)
+        return poll_until(lambda: self._run(step.argv, step.timeout_s), step.retry_s, self.settings.retry_interval_s,
+                          done=lambda answer: answer.ok).last
 
     def _read_answer(self, step: KubeStep, done: CompletedCommand, stack: KubeStack) -> None:
         found = done.stdout.strip()

@@ -12,7 +12,6 @@ import math
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ import httpx
 
 import pytest_tracestack
 
+from ..deadlines import Deadline, poll_until
 from ..errors import TracestackError
 from ..runtimes.base import Replica, Stack
 from ..runtimes.process import stop_child
@@ -219,7 +219,7 @@ def _wait_until_flushed(stack: Stack, entries: dict[str, str], sink: Any, deadli
     urls = [url for r in stack.replicas if r.name in entries
             and (url := metrics_url(r, stack.profile.components.get(r.component)))]
     with httpx.Client(timeout=2.0) as client:
-        _poll_until(lambda: _flushed(client, urls), lambda: _sink_counts(sink), deadline_s, quiet_s)
+        poll_until(_settled(lambda: _flushed(client, urls), lambda: _sink_counts(sink), quiet_s), deadline_s, 0.25)
 
 
 def _flushed(client: httpx.Client, urls: list[str]) -> bool:
@@ -230,13 +230,16 @@ def _flushed(client: httpx.Client, urls: list[str]) -> bool:
     return True
 
 
-def _poll_until(done: Callable[[], bool], progress: Callable[[], Any], deadline_s: float, quiet_s: float) -> None:
-    deadline = time.monotonic() + deadline_s
-    last, quiet_since = progress(), time.monotonic()
-    while time.monotonic() < deadline:
-        time.sleep(0.25)
+def _settled(done: Callable[[], bool], progress: Callable[[], Any], quiet_s: float) -> Callable[[], bool]:
+    """A check that holds once ``done()`` and ``progress()`` has not moved for ``quiet_s``."""
+    last, quiet = progress(), Deadline(quiet_s)
+
+    def check() -> bool:
+        nonlocal last, quiet
         current = progress()
         if current != last:
-            last, quiet_since = current, time.monotonic()
-        elif done() and time.monotonic() - quiet_since >= quiet_s:
-            return
+            last, quiet = current, Deadline(quiet_s)
+            return False
+        return done() and quiet.expired()
+
+    return check

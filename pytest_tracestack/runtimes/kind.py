@@ -16,6 +16,7 @@ from ..kube.preparation import Prepared
 from ..kube.runtime import KubeCleanupIncomplete, KubeRuntime, KubeStack, KubeStepFailed
 from ..kube.settings import KIND_VERSION, PROFILE_IMAGES, KubeSettings
 from ..profiles import Profile
+from .cluster import ClusterRuntime
 
 __all__ = ["KindRuntime", "KubeCleanupIncomplete", "KubeStepFailed", "make_kube_runtime"]
 
@@ -110,8 +111,6 @@ def make_kube_runtime(kind: str, settings: KubeSettings, runner: CommandRunner |
                       tools: dict[str, str] | None = None) -> KubeRuntime:
     """The ``kind`` or ``cluster`` runtime. ``runner`` replaces the command layer (tests record with it);
     ``tools`` maps kind/kubectl/helm to paths (found on first start when omitted)."""
-    from .cluster import ClusterRuntime
-
     runtimes: dict[str, type[KubeRuntime]] = {"kind": KindRuntime, "cluster": ClusterRuntime}
     if kind not in runtimes:
         raise ValueError(f"no Kubernetes runtime {kind!r}; choose kind or cluster")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import signal
 import tempfile
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..binaries import SPECS, BinaryProvider, FoundBinary, check_major_version
+from ..deadlines import Deadline, poll_until
 from ..errors import ProfileError, TracestackError, add_note
 from ..helm_render import HelmRendering
 from ..profile_paths import describe
@@ -124,9 +126,9 @@ class LocalStack(Stack):
         """SIGSTOP a replica: it keeps its sockets but answers nothing, as a hung pod."""
         process = self._process(replica_name)
         process.signal(signal.SIGSTOP)
-        deadline = time.monotonic() + 5
-        while process.pid is not None and process_state(process.pid) != "T" and time.monotonic() < deadline:
-            time.sleep(0.01)
+        pid = process.pid
+        if pid is not None:
+            poll_until(lambda: process_state(pid), 5.0, 0.01, done=lambda state: state == "T")
 
     def resume(self, replica_name: str) -> None:
         self._process(replica_name).signal(signal.SIGCONT)
@@ -142,8 +144,7 @@ class LocalStack(Stack):
         write_state(self)
         readiness = self.profile.components[replica.component].readiness
         if readiness:
-            wait_ready(replica, readiness, self.handles[replica_name], time.monotonic() + self.ready_timeout_s,
-                       self.ready_timeout_s)
+            wait_ready(replica, readiness, self.handles[replica_name], Deadline(self.ready_timeout_s))
 
     def _process(self, replica_name: str) -> ManagedProcess:
         handle = self.handles.get(replica_name)
@@ -205,7 +206,7 @@ class LocalRuntime:
     def _stop_after_failure(self, stack: LocalStack, error: BaseException) -> None:
         """Stop what started; what could not be stopped is a note on the start's own error (a Ctrl-C stays one)."""
         try:
-            self.stop(stack, failed=True)
+            self.stop(stack)
         except TracestackError as cleanup:
             add_note(error, f"tracestack: {cleanup}")
 
@@ -272,13 +273,13 @@ class LocalRuntime:
         began = time.monotonic()
         waits = [(replica, readiness, stack.handles[replica.name]) for replica in stack.replicas if
                  replica.name in launched_at and (readiness := stack.profile.components[replica.component].readiness)]
-        ready_at = wait_all_ready(waits, began + self.settings.ready_timeout_s, self.settings.ready_timeout_s)
+        ready_at = wait_all_ready(waits, Deadline(self.settings.ready_timeout_s))
         stack.timings.ready_s += time.monotonic() - began
         stack.timings.replica_ready_s.update({name: at - launched_at[name] for name, at in ready_at.items()})
 
     # --- stop ---------------------------------------------------------------------------------
 
-    def stop(self, stack: Stack, failed: bool = False) -> StopReport:
+    def stop(self, stack: Stack) -> StopReport:
         """Signal every replica at once with one shared deadline (no replica waits for another: a Tempo
         query-frontend that ignores SIGTERM costs the grace once, not once per replica); name those that
         needed SIGKILL; then check that no address of the stack is still listening."""
@@ -287,7 +288,7 @@ class LocalRuntime:
         try:
             outcome = self._stop_replicas(stack)
             leftovers = wait_ports_free([endpoint for replica in stack.replicas for endpoint in replica.endpoints()])
-            self._save_logs(stack, failed)
+            self._save_logs(stack)
         finally:   # the loopback block is free again, also when the stop itself is interrupted
             if stack.block is not None:
                 stack.block.release()
@@ -316,7 +317,7 @@ class LocalRuntime:
                 handle.stop(self.settings.stop_grace_s)     # in-process servers (the capture sink)
         return outcome
 
-    def _save_logs(self, stack: LocalStack, failed: bool) -> None:
+    def _save_logs(self, stack: LocalStack) -> None:
         if not (self.settings.report_dir and stack.workdir):
             return
         target = self.settings.report_dir / "logs"
@@ -340,11 +341,12 @@ class LocalRuntime:
 def _start_step(component: Component) -> PlanStep:
     source = f"config from {describe(component.config.manifest)}" if component.config else "built in"
     target = f" -target={component.target}" if component.target else ""
+    args = f" {shlex.join(component.args)}" if component.args else ""
     localhost = localhost_port_names(component.local_overrides)
     where = f" ({', '.join(localhost)} on {LOCALHOST}, a port reserved per stack)" if localhost else ""
     generated = (f", credentials generated for the run ({', '.join(component.credentials)})"
                  if component.credentials else "")
-    return PlanStep("start", f"{component.replicas} x {component.name} ({component.binary}{target}), {source}, "
+    return PlanStep("start", f"{component.replicas} x {component.name} ({component.binary}{target}{args}), {source}, "
                              f"ports {component.ports}{where}{generated}")
 
 

@@ -40,5 +40,6 @@ def versitygw_argv_env(component: Component, replica: Replica, context: ReplicaC
     root.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, **{variable: context.credential(component.name, name)
                             for name, variable in component.credentials.items()}}
-    argv = [str(binary), "--port", replica.hostport(PORT), "--health", HEALTH_PATH, "posix", str(root)]
+    argv = [str(binary), "--port", replica.hostport(PORT), "--health", HEALTH_PATH, *component.args, "posix",
+            str(root)]
     return argv, env
