@@ -1,7 +1,8 @@
 """Finds the real binaries a profile needs, in a fixed order, and says what it tried when it can't.
 
 Order: explicit option / env var -> PATH -> tracestack's cache -> official release download with
-SHA-256 verification (not for nginx) -> for the collector, an OCB build when Go is present.
+SHA-256 verification (not for nginx) -> for the collector, an OCB build when Go is present; for versitygw,
+a `go install` of its module.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class BinarySpec:
     checksums: str = ""           # checksum file path under the download base
     member: str = ""              # the binary's name inside the archive
     version_args: tuple[str, ...] = ("--version",)
+    built_with: str = "OCB"       # how tracestack builds it into its cache when it has a builder for it
 
     @property
     def env(self) -> str:
@@ -77,7 +79,16 @@ NGINX = BinarySpec(
          "packages (nginx-module-otel), or use the kind runtime with the official nginx:<ver>-otel image"),
 )
 
-SPECS = {spec.kind: spec for spec in (TEMPO, OTELCOL, NGINX)}
+VERSITYGW = BinarySpec(
+    kind="versitygw", version=versions.VERSITYGW.version, path_names=("versitygw",),
+    option="--tracestack-versitygw / TRACESTACK_VERSITYGW", built_with="go install",
+    remedy="run 'tracestack install versitygw' (needs Go) or pass --tracestack-versitygw=/path/to/versitygw",
+    how=("run 'tracestack install versitygw' (builds the S3 server of the S3 profiles, Apache-2.0, from its Go "
+         "module github.com/versity/versitygw v{v}; needs Go), or put versitygw {v} on PATH, or pass "
+         "--tracestack-versitygw=/path/to/versitygw"),
+)
+
+SPECS = {spec.kind: spec for spec in (TEMPO, OTELCOL, NGINX, VERSITYGW)}
 
 
 class Obtained(Enum):
@@ -209,13 +220,13 @@ class BinaryProvider:
 
     @staticmethod
     def _building(spec: BinarySpec, destination: Path) -> tuple[str, Path]:
-        return f"building {spec.kind} {spec.version} into {destination} with OCB", build_log(destination)
+        return f"building {spec.kind} {spec.version} into {destination} with {spec.built_with}", build_log(destination)
 
     def _build(self, builder: Callable[[BinarySpec, Path], Path], spec: BinarySpec, tried: list[str],
                install: Install) -> Located | None:
         install.doing(*self._building(spec, install.destination))
         try:
-            return builder(spec, install.destination), "built with OCB", Obtained.BUILT
+            return builder(spec, install.destination), f"built with {spec.built_with}", Obtained.BUILT
         except TracestackError as error:
             tried.append(f"build: {error}")
             return None

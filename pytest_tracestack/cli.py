@@ -17,6 +17,7 @@ from .kube.settings import KubeSettings
 from .profiles import load_profile, load_profile_file
 from .runtimes.kind import make_kube_runtime
 from .runtimes.state import stop_kept_stack
+from .versitygw_build import build_versitygw
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,12 +25,13 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     install = commands.add_parser("install", help="find, download or build a binary into tracestack's cache",
                                   description="Find a binary (TRACESTACK_<BINARY>, PATH, cache), else download its "
-                                              "verified release, else (the collector) build it with OCB; print "
-                                              "where it is.")
+                                              "verified release, else (the collector) build it with OCB, "
+                                              "(versitygw) with go install; print where it is.")
     install.add_argument("binary", choices=sorted(SPECS), metavar="BINARY",
                          help=f"one of {', '.join(sorted(SPECS))}: tempo and otelcol are downloaded from their "
                               "releases (SHA-256 verified), otelcol is built with OCB when that fails and Go is "
-                              "installed; nginx is only found on PATH")
+                              "installed; versitygw (the S3 profiles' server) is built from its Go module; nginx is "
+                              "only found on PATH")
     install.add_argument("--no-download", action="store_true", help="do not try release downloads")
     install.add_argument("--download-base", metavar="URL", default=os.environ.get("TRACESTACK_DOWNLOAD_BASE"),
                          help="mirror base URL for release downloads (default: $TRACESTACK_DOWNLOAD_BASE, as for "
@@ -62,7 +64,8 @@ def _install(args: argparse.Namespace) -> int:
     # The binary a run would use first: TRACESTACK_<BINARY> (the --tracestack-<binary> option is pytest's).
     spec = SPECS[args.binary]
     provider = BinaryProvider(explicit={spec.kind: os.environ.get(spec.env)}, download_base=args.download_base,
-                              allow_download=not args.no_download, builders={"otelcol": build_collector},
+                              allow_download=not args.no_download,
+                              builders={"otelcol": build_collector, "versitygw": build_versitygw},
                               options="--", reads_options=False)
     found = provider.find(args.binary)
     print(f"{args.binary}: {found.describe()}")

@@ -2,8 +2,9 @@
 
 A binary's word about its version proves nothing about what it is (the project's own Tempo test double
 says 2.10.8 too), so "real" is kept for what tracestack obtained itself from the official source: a
-release download checked against the release's SHA-256, or a collector built with OCB. Tempo's version
-is the one its HTTP API answers (``/api/status/buildinfo``): on Kubernetes, the image that actually ran.
+release download checked against the release's SHA-256, a collector built with OCB, or versitygw built from its Go
+module. Tempo's version is the one its HTTP API answers (``/api/status/buildinfo``): on Kubernetes, the image that
+actually ran.
 """
 
 from __future__ import annotations

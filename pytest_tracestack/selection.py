@@ -14,6 +14,7 @@ from .kube.settings import KubeSettings
 from .profiles import Profile, load_profile
 from .runtimes.base import Runtime
 from .settings import parse_seconds, read_path_setting, read_setting
+from .versitygw_build import build_versitygw
 
 # Pulling images makes cluster rollouts slower than local starts.
 KUBE_ROLLOUT_TIMEOUT_S = 300.0
@@ -50,10 +51,10 @@ def make_runtime(name: str, config: pytest.Config, binaries: BinaryProvider | No
 
 def binary_provider(config: pytest.Config) -> BinaryProvider:
     return BinaryProvider(
-        explicit={kind: _value(config, kind) for kind in ("tempo", "otelcol", "nginx")},
+        explicit={kind: _value(config, kind) for kind in ("tempo", "otelcol", "nginx", "versitygw")},
         download_base=_value(config, "download-base"),
         allow_download=not _value(config, "no-download"),
-        builders={"otelcol": build_collector},
+        builders={"otelcol": build_collector, "versitygw": build_versitygw},
     )
 
 

@@ -26,6 +26,8 @@ T = TypeVar("T")
 
 # Go's mux answers an unknown path with this body; Tempo's own "trace not found" 404 is empty.
 _NO_SUCH_ROUTE = b"404 page not found"
+# The querier's own by-id route (Tempo's API docs: "for debugging"): ?mode=blocks reads the backend alone.
+BLOCKS_ONLY_PATH = "/querier/api/v2/traces"
 
 
 class TempoQueryError(TracestackError):
@@ -152,16 +154,44 @@ class TempoClient:
         document = _json_object(response)
         return _decode_v2(response, document, trace_id) if api == "v2" else _decode_v1(response, document)
 
-    def wait_for_trace(self, trace_id: str, expected_spans: int, deadline_s: float, api: str = "v2") -> TraceWait:
-        """Poll by id until the trace has ``expected_spans`` spans; the visibility time is measured from the call."""
+    def trace_in_blocks(self, trace_id: str) -> list[Span] | None:
+        """The trace as a querier reads it from the backend's blocks alone, no ingester asked: the querier's
+        debugging API ``/querier/api/v2/traces/<id>?mode=blocks``, on a querier's (or a single binary's) HTTP port.
+        None while no block it has polled holds the trace (a 404, or an empty trace)."""
+        response = self._request(f"{BLOCKS_ONLY_PATH}/{trace_id}", params={"mode": "blocks"}, allow={404},
+                                 refused=f"trace id {trace_id!r}")
+        if response.status_code == 404:
+            return None
+        return _decode_v2(response, _json_object(response), trace_id)
+
+    def wait_for_trace(self, trace_id: str, expected_spans: int, deadline_s: float, api: str = "v2",
+                       blocks_only: bool = False) -> TraceWait:
+        """Poll by id until the trace has ``expected_spans`` spans (``blocks_only``: in the backend's blocks, see
+        ``trace_in_blocks``); the visibility time is measured from the call."""
         def attempt() -> tuple[bool, list[Span]]:
-            spans = self.trace(trace_id, api=api) or []
+            spans = (self.trace_in_blocks(trace_id) if blocks_only else self.trace(trace_id, api=api)) or []
             return len(spans) >= expected_spans, spans
 
-        what = (f"trace {trace_id} with {expected_spans} span(s) at {self.base_url}/api/"
-                f"{'v2/' if api == 'v2' else ''}traces/{trace_id}")
+        path = (f"{BLOCKS_ONLY_PATH}/{trace_id}?mode=blocks" if blocks_only
+                else f"/api/{'v2/' if api == 'v2' else ''}traces/{trace_id}")
+        what = f"trace {trace_id} with {expected_spans} span(s) at {self.base_url}{path}"
         spans, seconds, attempts = _poll(attempt, deadline_s, what, _describe_spans)
         return TraceWait(spans, seconds, attempts)
+
+    # --- ingesters ----------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """An ingester's ``/flush``: cut every trace and block it holds and flush them to the backend now (an
+        ingester's, or a single binary's, HTTP port). Tempo answers 204."""
+        try:
+            response = self._client.post("/flush")
+        except httpx.HTTPError as error:
+            raise TempoUnavailable(f"{self.base_url}/flush: no answer ({type(error).__name__}: {error})") from error
+        if response.status_code == 429 or response.status_code >= 500:
+            raise TempoUnavailable(f"{response.url}: HTTP {response.status_code}: {response.content[:200]!r}")
+        if response.status_code >= 300:
+            raise TempoResponseError(f"{response.url}: HTTP {response.status_code}: {response.content[:200]!r}; an "
+                                     f"ingester answers /flush with 204 ({self._is_it_tempo()})")
 
     # --- search -------------------------------------------------------------------------------
 

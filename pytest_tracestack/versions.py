@@ -82,6 +82,8 @@ OTELCOL_STABLE = Pin("otelcol stable modules", "1.35.0",
                      "the collector's stable core modules (the confmap providers) released with it, in the OCB build")
 NGINX = Pin("nginx", "1.27", "the nginx the nginx-otel profile is written for (on kind and cluster, an nginx:...-otel "
             "image of this version, which carries the otel module); an nginx found is used whatever its version")
+VERSITYGW = Pin("versitygw", "1.8.0", "the S3 server of the S3 profiles: built from its Go module (go install) for the "
+                "local runtime, its image on kind and cluster; a versitygw found is used whatever its version")
 CHARTS = {
     "tempo-distributed": Pin("tempo-distributed chart", "2.26.2", "the chart the distributed profile installs"),
     "opentelemetry-operator": Pin("opentelemetry-operator chart", "0.92.5",
@@ -89,4 +91,5 @@ CHARTS = {
                                   "schema the pinned helm accepts"),
 }
 
-PINS: tuple[Pin, ...] = (KIND, KUBERNETES, KUBECTL, HELM, TEMPO, OTELCOL, OTELCOL_STABLE, NGINX, *CHARTS.values())
+PINS: tuple[Pin, ...] = (KIND, KUBERNETES, KUBECTL, HELM, TEMPO, OTELCOL, OTELCOL_STABLE, NGINX, VERSITYGW,
+                         *CHARTS.values())

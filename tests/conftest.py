@@ -25,6 +25,17 @@ def otelcol_binary() -> Path:
 
 
 @pytest.fixture(scope="session")
+def versitygw_binary() -> Path:
+    """The real versitygw (the S3 profiles' server), found as the product finds it (TRACESTACK_VERSITYGW, PATH,
+    tracestack's cache; `tracestack install versitygw` builds it, as .ci/run does), without building it."""
+    provider = BinaryProvider(explicit={"versitygw": os.environ.get("TRACESTACK_VERSITYGW")}, allow_download=False)
+    try:
+        return provider.find("versitygw").path
+    except BinaryNotFoundError as error:
+        pytest.skip(f"needs versitygw: {error.how}")
+
+
+@pytest.fixture(scope="session")
 def installed_helm() -> Path:
     """The helm the tool finder accepts (PATH or tracestack's cache), looked up before pytester gives the test
     a HOME of its own (and so another cache)."""

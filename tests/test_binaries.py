@@ -173,3 +173,31 @@ def test_kube_tools_download_is_verified_and_a_wrong_checksum_installs_nothing(t
     with pytest.raises(OSError, match=rf"checksum mismatch for {base}/kind: expected {'c' * 64}"):
         download_verified(f"{base}/kind", f"{base}/kind.sha256sum", "", tmp_path / "bin" / "kind")
     assert not (tmp_path / "bin" / "kind").exists()
+
+
+FAKE_GO = """#!/bin/sh
+# Not Go: records how it was asked to build, and leaves a versitygw that says the version the ldflag gave it.
+echo "$@" > "$GO_ARGS"
+version=$(echo "$@" | sed 's/.*main.Version=\\([^ ]*\\).*/\\1/')
+printf '#!/bin/sh\\necho "Version  : %s"\\n' "$version" > "$GOBIN/versitygw"
+chmod +x "$GOBIN/versitygw"
+"""
+
+
+def test_tracestack_install_versitygw_builds_the_pinned_module_with_its_version_into_the_cache(
+        tmp_path: Path, monkeypatch, capsys) -> None:
+    from pytest_tracestack.cli import main
+
+    (tmp_path / "bin").mkdir()
+    _script(tmp_path / "bin" / "go", "").write_text(FAKE_GO)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:/usr/bin:/bin")
+    monkeypatch.setenv("GO_ARGS", str(tmp_path / "go-args"))
+    monkeypatch.setenv("TRACESTACK_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("TRACESTACK_VERSITYGW", raising=False)
+    assert main(["install", "versitygw"]) == 0
+    built = tmp_path / "cache" / "bin" / "versitygw-1.8.0" / "versitygw"
+    assert capsys.readouterr().out.strip() == f"versitygw: {built} (1.8.0, built with go install)"
+    assert (tmp_path / "go-args").read_text().split() == [
+        "install", "-ldflags", "-X", "main.Version=v1.8.0", "github.com/versity/versitygw/cmd/versitygw@v1.8.0"]
+    assert main(["install", "versitygw"]) == 0          # once per version: the second finds it in the cache
+    assert capsys.readouterr().out.strip() == f"versitygw: {built} (1.8.0, tracestack cache)"

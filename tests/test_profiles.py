@@ -9,10 +9,10 @@ import pytest
 from pytest_tracestack.errors import ProfileError
 from pytest_tracestack.profiles import available_profiles, load_profile, load_profile_file
 
-BUILT_IN = ["collector", "distributed", "manifest", "nginx-otel", "operator"]
+BUILT_IN = ["collector", "distributed", "distributed-s3", "manifest", "manifest-s3", "nginx-otel", "operator"]
 
 
-def test_the_five_built_in_profiles_are_found() -> None:
+def test_the_seven_built_in_profiles_are_found() -> None:
     assert list(available_profiles()) == BUILT_IN
 
 

@@ -138,3 +138,16 @@ def test_readiness_errors_mask_secrets_in_the_replicas_log_lines(tmp_path) -> No
     with pytest.raises(ComponentExited) as raised:
         wait_ready(replica, "http:http/ready", ExitedWithASecretInItsLog(), Deadline(5))
     assert "AKIAREALLYSECRET" not in str(raised.value) and "secret_key: ***" in str(raised.value)
+
+
+def test_a_credential_generated_for_the_run_is_masked_wherever_it_appears() -> None:
+    from pytest_tracestack.redaction import mask_value
+
+    generated = "0f3c9a4d5e6b7a8c9d0e1f2a3b4c5d6e"
+    line = f"PUT /tempo-traces/{generated}/x 200 | user {generated}"
+    assert redact(line) == line      # no secret-looking key: unknown to tracestack before it is registered
+    mask_value(generated)
+    assert redact(line) == "PUT /tempo-traces/***/x 200 | user ***"
+    assert redact_data({"env": [f"ROOT={generated}"], "n": 1}) == {"env": ["ROOT=***"], "n": 1}
+    with pytest.raises(ValueError, match="at least 8 characters"):
+        mask_value("short")

@@ -22,6 +22,7 @@ from pytest_tracestack.versions import (
     OTELCOL_STABLE,
     PINS,
     TEMPO,
+    VERSITYGW,
     Accepted,
 )
 
@@ -95,11 +96,15 @@ def test_the_built_in_and_example_profiles_pin_the_tables_versions(path: Path) -
         assert profile["chart_version"] == CHARTS["tempo-distributed"].version
 
 
-def test_the_nginx_otel_manifest_runs_the_pinned_nginx() -> None:
-    documents = yaml.safe_load_all((REPO / "manifests" / "nginx-otel" / "nginx.yaml").read_text())
+@pytest.mark.parametrize(("manifest", "image"), [
+    ("nginx-otel/nginx.yaml", rf"nginx:{re.escape(NGINX.version)}\.\d+-otel"),
+    ("s3/versitygw.yaml", rf"ghcr.io/versity/versitygw:{re.escape(VERSITYGW.tag)}"),
+])
+def test_the_manifests_run_the_pinned_nginx_and_versitygw(manifest: str, image: str) -> None:
+    documents = yaml.safe_load_all((REPO / "manifests" / manifest).read_text())
     images = [container["image"] for document in documents if document and document.get("kind") == "Deployment"
               for container in document["spec"]["template"]["spec"]["containers"]]
-    assert images and all(re.fullmatch(rf"nginx:{re.escape(NGINX.version)}\.\d+-otel", image) for image in images)
+    assert images and all(re.fullmatch(image, found) for found in images), images
 
 
 # How the docs and the workflows to copy write a pinned version (the accepted minimums are written without "v").
@@ -108,6 +113,7 @@ DOC_SPELLINGS = {
     r"kindest/node:v(\d+\.\d+\.\d+)": KUBERNETES,
     r"\bkubectl v(\d+\.\d+\.\d+)|/release/v(\d+\.\d+\.\d+)/bin/": KUBECTL,
     r"\bhelm[ @-]v(\d+\.\d+\.\d+)|version\.version=v(\d+\.\d+\.\d+)": HELM,
+    r"\bversitygw[ :]v?(\d+\.\d+\.\d+)": VERSITYGW,
     **{rf"\b{name}\b[^\n]*?(?:--version |\*\*)(\d+\.\d+\.\d+)": pin for name, pin in CHARTS.items()},
 }
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md")), *sorted((REPO / ".github").rglob("*.yml")),
@@ -146,7 +152,8 @@ def test_the_tools_and_the_binaries_follow_the_table() -> None:
 
     assert {name: (spec.version, spec.accepted) for name, spec in TOOLS.items()} == {
         pin.name: (pin.tag, pin.accepted) for pin in (KIND, KUBECTL, HELM)}
-    assert SPECS["tempo"].version == TEMPO.version and SPECS["nginx"].version == NGINX.version
+    assert {kind: SPECS[kind].version for kind in ("tempo", "otelcol", "nginx", "versitygw")} == {
+        "tempo": TEMPO.version, "otelcol": OTELCOL.version, "nginx": NGINX.version, "versitygw": VERSITYGW.version}
     manifest = builder_manifest()
     modules = [entry["gomod"] for key, entries in manifest.items() if key != "dist" for entry in entries]
     assert manifest["dist"]["version"] == SPECS["otelcol"].version

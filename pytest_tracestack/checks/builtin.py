@@ -13,6 +13,7 @@ import uuid
 import httpx
 import pytest
 
+from pytest_tracestack.checks import backend
 from pytest_tracestack.checks.closed import closed_target
 from pytest_tracestack.checks.faults import SteadyTraffic
 from pytest_tracestack.checks.sources import SinkSource, TempoSource, TraceSource
@@ -22,6 +23,7 @@ from pytest_tracestack.ingest_keys import explain_refusal
 from pytest_tracestack.model import SpanKind, normalize_hex_id
 from pytest_tracestack.schemas import check_span, load_schema, render_findings
 from pytest_tracestack.session import STASH_KEY
+from pytest_tracestack.tempo import TempoClient
 from pytest_tracestack.traffic import shapes
 from pytest_tracestack.traffic.senders import send
 
@@ -239,3 +241,46 @@ def test_ingester_kill_loses_nothing_acknowledged(tracestack_stack, trace_source
                    lambda: faults.kill(victim.name))
     finally:
         faults.restart(victim.name)   # later checks get the whole ring back
+
+
+def _push_and_flush(stack, service_name: str):
+    """Push a trace, have every ingester flush, and wait until a new block is in Tempo's bucket."""
+    stack.reach_every_replica()      # Kubernetes: each ingester and the querier on port-forwards of their own
+    config = backend.tempo_config(stack, backend.querier(stack))
+    bucket = backend.bucket_of(stack, config)
+    before = set(backend.list_blocks(bucket))
+    spans = _build(service_name, "WIDE")
+    protocol = next(iter(stack.profile.ingest))
+    result = send(protocol, spans, stack.ingest_target(protocol))
+    assert result.ok, f"{protocol} push was not acknowledged: {result.status} {result.detail}"
+    unreached = backend.flush_ingesters(stack)
+    deadline = backend.BLOCK_DEADLINE_S if not unreached else backend.BLOCK_DEADLINE_S + 1800
+    seen = backend.wait_for_new_blocks(bucket, before, deadline)
+    return spans, config, bucket, seen
+
+
+@pytest.mark.tracestack_check("backend-storage")
+def test_blocks_reach_the_bucket(tracestack_stack, tracestack_service_name, record_property):
+    """After the ingesters flush, a pushed trace's block is in Tempo's S3 bucket: a new complete block (meta.json
+    written) under the tenant's prefix."""
+    _spans, _config, bucket, seen = _push_and_flush(tracestack_stack, tracestack_service_name)
+    record_property("bucket", bucket.describe())
+    record_property("blocks", "; ".join(f"{block.block_id}: {', '.join(block.objects)}" for block in seen.blocks))
+    record_property("block_visible_after_s", round(seen.after_s, 3))
+    assert all(block.complete for block in seen.blocks)
+
+
+@pytest.mark.tracestack_check("backend-storage")
+def test_trace_is_read_from_the_backend(tracestack_stack, tracestack_service_name, record_property):
+    """A flushed trace comes back whole from the bucket alone: the querier's blocks-only read, which asks no
+    ingester, returns every span sent."""
+    sent, config, bucket, _seen = _push_and_flush(tracestack_stack, tracestack_service_name)
+    querier = backend.querier(tracestack_stack)
+    deadline = backend.blocklist_poll_s(config) + backend.POLL_MARGIN_S
+    with TempoClient(querier.url("http")) as client:
+        read = client.wait_for_trace(sent[0].trace_id, len(sent), deadline, blocks_only=True)
+    record_property("read_from", f"{querier.name} {client.base_url}/querier/api/v2/traces (mode=blocks), "
+                                 f"{bucket.describe()}")
+    record_property("visible_in_blocks_after_s", round(read.visible_after_s, 3))
+    diff = compare_traces(sent, read.spans, protocol_losses=next(iter(tracestack_stack.profile.ingest)))
+    assert diff.ok, f"trace {sent[0].trace_id} read from the blocks of {bucket.describe()}:\n{diff.render()}"

@@ -21,6 +21,9 @@ KUBERNETES_SCHEMA: dict[str, Any] = {
     "properties": {
         # Raw manifests under manifests/ (or absolute paths), applied in this order.
         "manifests": _STRINGS,
+        # Apply the manifests, and wait for the rollouts of what they make, before the charts are installed (a
+        # server the charts' workloads need when they start, e.g. distributed-s3's S3 server); default: after.
+        "manifests_first": {"type": "boolean"},
         # Helm charts, installed in this order before the manifests.
         "charts": {"type": "array", "items": {
             "type": "object", "required": ["release", "chart", "repo_name", "repo", "version"],

@@ -22,7 +22,7 @@ from ..errors import TracestackError
 from ..profile_paths import describe
 from ..profiles import Profile
 from ..rendering import resolve_manifest
-from ..tempo_values import RECEIVER_VALUES
+from ..tempo_values import RECEIVER_VALUES, merge_values
 from ..versions import KUBERNETES, KUBERNETES_SEEDS, version_numbers
 from .charts import RenderedChart
 from .crds import custom_resource
@@ -96,9 +96,9 @@ def validate_profile(profile: Profile, version: str, manifests: Sequence[Rendere
         names = validate_documents(list(manifest.documents), version, manifest.label)
         results.append(f"{manifest.label}: {', '.join(names)} (Kubernetes {version} schema)")
     for chart in section.get("charts", []):
-        for values in chart.get("values", []):
-            checked = check_values(values, chart["chart"], profile)
-            results.append(f"{describe(values)}: parsed; {checked}")
+        if chart.get("values"):
+            checked = check_chart_values(chart["values"], chart["chart"], profile)
+            results.append(f"{' + '.join(describe(values) for values in chart['values'])}: parsed; {checked}")
     for rendered in charts:
         names = validate_documents(list(rendered.documents), version, rendered.label)
         results.append(f"{rendered.label} ({rendered.origin}): {len(names)} rendered objects valid "
@@ -113,14 +113,27 @@ REQUIRED_VALUES = {"opentelemetry-operator": ("manager.collectorImage.repository
 def check_values(reference: str, chart: str, profile: Profile) -> str:
     """What the user's values declare agrees with the profile that checks them: each protocol the profile
     ingests is enabled, each it expects refused is not, and an S3 backend names its bucket and endpoint."""
-    path = resolve_manifest(reference)
+    return _check_merged(_read_values(reference), describe(reference), chart, profile)
+
+
+def check_chart_values(references: list[str], chart: str, profile: Profile) -> str:
+    """``check_values`` of a chart's values files merged as helm merges its ``-f`` files (later over earlier)."""
+    merged = merge_values([_read_values(reference) for reference in references])
+    return _check_merged(merged, " + ".join(describe(reference) for reference in references), chart, profile)
+
+
+def _read_values(reference: str) -> dict[str, Any]:
     where = describe(reference)
     try:
-        values = yaml.safe_load(path.read_text()) or {}
+        values = yaml.safe_load(resolve_manifest(reference).read_text()) or {}
     except yaml.YAMLError as error:
         raise ManifestInvalid(f"{where}: not valid YAML: {error}") from None
     if not isinstance(values, dict):
         raise ManifestInvalid(f"{where}: Helm values must be a mapping, not {type(values).__name__}")
+    return values
+
+
+def _check_merged(values: dict[str, Any], where: str, chart: str, profile: Profile) -> str:
     if chart == "tempo-distributed":
         return "; ".join(_check_tempo_values(values, where, profile))
     for dotted in REQUIRED_VALUES.get(chart, ()):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from ..profiles import Profile
 
@@ -111,6 +111,14 @@ class Stack:
     def reach_every_replica(self) -> None:
         """Make each replica's own ports reachable before a load run reads them one by one. Local replicas
         already are; on kind and cluster, each pod gets port-forwards of its own (kube/replica_pods.py)."""
+
+    def running_config(self, replica: Replica) -> Any:
+        """The config ``replica`` runs, as tracestack knows it: here the one its component's source (ConfigMap,
+        Helm values, custom resource) gives, as tracestack reads it; the local runtime's stack returns its own
+        rendering, local overrides included."""
+        from ..rendering import base_config
+
+        return base_config(self.profile.components[replica.component])
 
     # --- capabilities: each runtime's stack provides or declines them (these defaults decline) ---------
 

@@ -15,10 +15,12 @@ from typing import TYPE_CHECKING, Any
 from ..binaries import SPECS, BinaryProvider, FoundBinary, check_major_version
 from ..deadlines import Deadline, poll_until
 from ..errors import ProfileError, TracestackError, add_note
+from ..helm_render import HelmRendering
 from ..profile_paths import describe
-from ..profiles import Component, Profile
+from ..profiles import Component, Profile, start_phases
 from ..redaction import redact
 from ..rendering import ReplicaContext, base_config, localhost_port_names, replica_config
+from ..run_credentials import RunCredentials, generate_credentials
 from ..tempo_config import helm_for
 from .addresses import LOCALHOST, Block, choose_block
 from .base import Capability, FaultInjection, Offer, PlanStep, Replica, Stack
@@ -28,6 +30,7 @@ from .privileged_ports import refuse_privileged_ports
 from .process import GroupStop, ManagedProcess, process_state, stop_processes, wait_ports_free
 from .readiness import wait_all_ready, wait_ready
 from .state import STATE_FILE, write_state
+from .versitygw_launch import check_versitygw_components
 
 if TYPE_CHECKING:
     from ..sink import CaptureSink
@@ -50,7 +53,7 @@ class StackTimings:
 
     find_binaries_s: float = 0.0                 # finding binaries, checking Tempo's version
     launch_s: float = 0.0                        # rendering every config and spawning every replica
-    ready_s: float = 0.0                         # from the last spawn until every replica answered ready
+    ready_s: float = 0.0                         # from the last spawn of each start phase until it answered ready
     replica_ready_s: dict[str, float] = field(default_factory=dict)   # each replica, from its own spawn
     stop_s: float | None = None
 
@@ -80,7 +83,12 @@ class LocalStack(Stack):
     launches: dict[str, Launch] = field(default_factory=dict)     # replica name -> how it was started
     ready_timeout_s: float = 90.0
     block: Block | None = None                                     # the loopback block held for this stack
+    credentials: RunCredentials = field(default_factory=RunCredentials, repr=False)   # generated for this run
+    configs: dict[str, Any] = field(default_factory=dict, repr=False)   # replica name -> the config it runs
     timings: StackTimings = field(default_factory=StackTimings)
+
+    def running_config(self, replica: Replica) -> Any:
+        return self.configs[replica.name]
 
     # --- capabilities ------------------------------------------------------------------------------
 
@@ -156,17 +164,14 @@ class LocalRuntime:
 
     def plan(self, profile: Profile) -> list[PlanStep]:
         steps = []
-        for component in profile.components.values():
-            source = f"config from {describe(component.config.manifest)}" if component.config else "built in"
-            target = f" -target={component.target}" if component.target else ""
-            args = f" {shlex.join(component.args)}" if component.args else ""
-            command = f"{component.binary}{target}{args}"
-            localhost = localhost_port_names(component.local_overrides)
-            where = f" ({', '.join(localhost)} on {LOCALHOST}, a port reserved per stack)" if localhost else ""
-            steps.append(PlanStep("start", f"{component.replicas} x {component.name} ({command}), "
-                                           f"{source}, ports {component.ports}{where}"))
-        steps.append(PlanStep("wait", f"readiness of every replica at once, {self.settings.ready_timeout_s:.0f}s "
-                                      f"deadline"))
+        phases = start_phases(profile)
+        for number, phase in enumerate(phases, 1):
+            steps += [_start_step(profile.components[name]) for name in phase]
+            which = ("every replica" if len(phases) == 1
+                     else f"start phase {number} of {len(phases)} ({', '.join(phase)})")
+            later = "" if number == len(phases) else "; the next phase starts once it is ready (the profile's 'after')"
+            steps.append(PlanStep("wait", f"readiness of {which} at once, {self.settings.ready_timeout_s:.0f}s "
+                                          f"deadline{later}"))
         steps.append(PlanStep("stop", "at the end (also after a failure or Ctrl-C; not with --tracestack-keep): "
                                       "SIGTERM to every process group at once, SIGKILL for those still running after "
                                       f"one shared {self.settings.stop_grace_s:.0f}s deadline; ports checked free"))
@@ -187,8 +192,11 @@ class LocalRuntime:
         try:
             self._assign_replicas(stack)
             refuse_privileged_ports(profile, stack.replicas, binaries)
-            launched_at = self._launch_all(stack, binaries)
-            self._wait_ready(stack, launched_at)
+            stack.credentials = generate_credentials(profile)
+            helm = helm_for(profile, self.settings.charts)
+            for phase in start_phases(profile):     # one phase, all at once, unless a component says 'after'
+                launched_at = self._launch_all(stack, binaries, helm, set(phase))
+                self._wait_ready(stack, launched_at)
             write_state(stack)
         except BaseException as error:
             self._stop_after_failure(stack, error)
@@ -209,6 +217,8 @@ class LocalRuntime:
             check_major_version(found["tempo"], profile.tempo_version, profile.name)
         if "nginx" in found:
             find_otel_module(self.settings.nginx_otel_module)
+        if "versitygw" in found:
+            check_versitygw_components(profile)
         return found
 
     def _assign_replicas(self, stack: LocalStack) -> None:
@@ -228,19 +238,21 @@ class LocalRuntime:
                     slot += 1
                 stack.replicas.append(replica)
 
-    def _launch_all(self, stack: LocalStack, binaries: dict[str, FoundBinary]) -> dict[str, float]:
-        """Render and spawn every replica without waiting for any; returns when each was spawned."""
+    def _launch_all(self, stack: LocalStack, binaries: dict[str, FoundBinary], helm: HelmRendering | None,
+                    components: set[str]) -> dict[str, float]:
+        """Render and spawn every replica of ``components`` without waiting for any; returns when each was spawned."""
         began = time.monotonic()
-        helm = helm_for(stack.profile, self.settings.charts)
         bases: dict[Any, Any] = {}          # each config source is read once, however many replicas use it
         launched_at = {}
         for replica in stack.replicas:
+            if replica.component not in components:
+                continue
             component = stack.profile.components[replica.component]
             if component.config not in bases:
                 bases[component.config] = base_config(component, helm)
             self._launch(stack, replica, binaries, bases[component.config])
             launched_at[replica.name] = time.monotonic()
-        stack.timings.launch_s = time.monotonic() - began
+        stack.timings.launch_s += time.monotonic() - began
         return launched_at
 
     def _launch(self, stack: LocalStack, replica: Replica, binaries: dict[str, FoundBinary], base: Any) -> None:
@@ -248,7 +260,7 @@ class LocalRuntime:
         replica_dir = stack.workdir / replica.name
         replica_dir.mkdir(parents=True, exist_ok=True)
         context = _context(stack, replica, replica_dir)
-        config = replica_config(component, base, context)
+        config = stack.configs[replica.name] = replica_config(component, base, context)
         launcher = LAUNCHERS[component.binary]
         binary = binaries.get(component.binary)
         launch = launcher(component, replica, config, context, binary.path if binary else None, self.settings)
@@ -259,11 +271,11 @@ class LocalRuntime:
 
     def _wait_ready(self, stack: LocalStack, launched_at: dict[str, float]) -> None:
         began = time.monotonic()
-        waits = [(replica, readiness, stack.handles[replica.name]) for replica in stack.replicas
-                 if (readiness := stack.profile.components[replica.component].readiness)]
+        waits = [(replica, readiness, stack.handles[replica.name]) for replica in stack.replicas if
+                 replica.name in launched_at and (readiness := stack.profile.components[replica.component].readiness)]
         ready_at = wait_all_ready(waits, Deadline(self.settings.ready_timeout_s))
-        stack.timings.ready_s = time.monotonic() - began
-        stack.timings.replica_ready_s = {name: at - launched_at[name] for name, at in ready_at.items()}
+        stack.timings.ready_s += time.monotonic() - began
+        stack.timings.replica_ready_s.update({name: at - launched_at[name] for name, at in ready_at.items()})
 
     # --- stop ---------------------------------------------------------------------------------
 
@@ -326,6 +338,18 @@ class LocalRuntime:
         return "\n".join(lines)
 
 
+def _start_step(component: Component) -> PlanStep:
+    source = f"config from {describe(component.config.manifest)}" if component.config else "built in"
+    target = f" -target={component.target}" if component.target else ""
+    args = f" {shlex.join(component.args)}" if component.args else ""
+    localhost = localhost_port_names(component.local_overrides)
+    where = f" ({', '.join(localhost)} on {LOCALHOST}, a port reserved per stack)" if localhost else ""
+    generated = (f", credentials generated for the run ({', '.join(component.credentials)})"
+                 if component.credentials else "")
+    return PlanStep("start", f"{component.replicas} x {component.name} ({component.binary}{target}{args}), {source}, "
+                             f"ports {component.ports}{where}{generated}")
+
+
 def _localhost_ports(profile: Profile, component: Component) -> list[str]:
     names = localhost_port_names(component.local_overrides)
     unknown = [name for name in names if name not in component.ports]
@@ -345,7 +369,7 @@ def _context(stack: LocalStack, replica: Replica, replica_dir: Path) -> ReplicaC
 
     return ReplicaContext(address=replica.address, ports=replica.ports, workdir=replica_dir,
                           stackdir=stack.workdir, instance_id=replica.name, endpoint=endpoint, peers=peers,
-                          port_hosts=replica.port_hosts)
+                          port_hosts=replica.port_hosts, credential=stack.credentials.get)
 
 
 def _lookup(stack: LocalStack, component: str, port: str) -> list[str]:
