@@ -1,7 +1,8 @@
 """Finds the real binaries a profile needs, in a fixed order, and says what it tried when it can't.
 
 Order: explicit option / env var -> PATH -> tracestack's cache -> official release download with
-SHA-256 verification (not for nginx) -> for the collector, an OCB build when Go is present.
+SHA-256 verification (not for nginx) -> for the collector, an OCB build when Go is present; for versitygw,
+a `go install` of its module.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ import subprocess
 import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 
 import httpx
 
-from . import paths
+from . import paths, versions
 from .errors import BinaryNotFoundError, TracestackError
 from .install_lock import Install, installing
 from .progress import progress_download
@@ -39,6 +41,7 @@ class BinarySpec:
     checksums: str = ""           # checksum file path under the download base
     member: str = ""              # the binary's name inside the archive
     version_args: tuple[str, ...] = ("--version",)
+    built_with: str = "OCB"       # how tracestack builds it into its cache when it has a builder for it
 
     @property
     def env(self) -> str:
@@ -46,7 +49,7 @@ class BinarySpec:
 
 
 TEMPO = BinarySpec(
-    kind="tempo", version="2.10.8", path_names=("tempo",), option="--tracestack-tempo / TRACESTACK_TEMPO",
+    kind="tempo", version=versions.TEMPO.version, path_names=("tempo",), option="--tracestack-tempo / TRACESTACK_TEMPO",
     archive="grafana/tempo/releases/download/v{v}/tempo_{v}_linux_{arch}.tar.gz",
     checksums="grafana/tempo/releases/download/v{v}/SHA256SUMS",
     member="tempo", version_args=("-version",),
@@ -58,7 +61,7 @@ TEMPO = BinarySpec(
 )
 
 OTELCOL = BinarySpec(
-    kind="otelcol", version="0.129.0", path_names=("otelcol-tracestack", "otelcol-contrib"),
+    kind="otelcol", version=versions.OTELCOL.version, path_names=("otelcol-tracestack", "otelcol-contrib"),
     option="--tracestack-otelcol / TRACESTACK_OTELCOL",
     archive="open-telemetry/opentelemetry-collector-releases/releases/download/v{v}/otelcol-contrib_{v}_linux_{arch}.tar.gz",
     checksums="open-telemetry/opentelemetry-collector-releases/releases/download/v{v}/opentelemetry-collector-releases_otelcol-contrib_checksums.txt",
@@ -69,14 +72,38 @@ OTELCOL = BinarySpec(
 )
 
 NGINX = BinarySpec(
-    kind="nginx", version="1.27", path_names=("nginx",), option="--tracestack-nginx / TRACESTACK_NGINX",
+    kind="nginx", version=versions.NGINX.version, path_names=("nginx",), option="--tracestack-nginx / TRACESTACK_NGINX",
     version_args=("-v",),
     remedy="install nginx with the OpenTelemetry module (nginx-module-otel) or pass --tracestack-nginx=/path/to/nginx",
     how=("install nginx (Debian: apt-get install nginx) and the OpenTelemetry module from nginx.org's "
          "packages (nginx-module-otel), or use the kind runtime with the official nginx:<ver>-otel image"),
 )
 
-SPECS = {spec.kind: spec for spec in (TEMPO, OTELCOL, NGINX)}
+VERSITYGW = BinarySpec(
+    kind="versitygw", version=versions.VERSITYGW.version, path_names=("versitygw",),
+    option="--tracestack-versitygw / TRACESTACK_VERSITYGW", built_with="go install",
+    remedy="run 'tracestack install versitygw' (needs Go) or pass --tracestack-versitygw=/path/to/versitygw",
+    how=("run 'tracestack install versitygw' (builds the S3 server of the S3 profiles, Apache-2.0, from its Go "
+         "module github.com/versity/versitygw v{v}; needs Go), or put versitygw {v} on PATH, or pass "
+         "--tracestack-versitygw=/path/to/versitygw"),
+)
+
+SPECS = {spec.kind: spec for spec in (TEMPO, OTELCOL, NGINX, VERSITYGW)}
+
+
+class Obtained(Enum):
+    """How a binary was obtained. Only what tracestack fetched from the official release (its SHA-256 verified) or
+    built itself is vouched for: a binary's word about its version proves nothing about what it is."""
+
+    EXPLICIT = "explicit path"
+    PATH = "found on PATH"
+    CACHE = "tracestack's cache"       # holds only tracestack's verified downloads and builds
+    DOWNLOADED = "downloaded and SHA-256 verified"
+    BUILT = "built by tracestack"
+
+    @property
+    def by_tracestack(self) -> bool:
+        return self in (Obtained.CACHE, Obtained.DOWNLOADED, Obtained.BUILT)
 
 
 @dataclass(frozen=True)
@@ -84,11 +111,15 @@ class FoundBinary:
     kind: str
     path: Path
     version: str      # as the binary reports it ("" when it would not say)
-    source: str       # how it was found
+    source: str       # how it was found, in words for the user
     reported: str = ""   # the first line the binary printed when asked its version
+    obtained: Obtained = field(kw_only=True)
 
     def describe(self) -> str:
         return f"{self.path} ({self.version or 'version unknown'}, {self.source})"
+
+
+Located = tuple[Path, str, Obtained]   # where a step of the search found a binary, in words, and how
 
 
 @dataclass
@@ -114,14 +145,15 @@ class BinaryProvider:
         for step in (self._explicit, self._on_path, self._in_cache, self._install):
             found = step(spec, tried)
             if found is not None:
-                reported = version_line(found[0], spec.version_args)
-                self.found[kind] = FoundBinary(kind, found[0], _semver(reported), found[1], reported)
+                path, source, obtained = found
+                reported = version_line(path, spec.version_args)
+                self.found[kind] = FoundBinary(kind, path, _semver(reported), source, reported, obtained=obtained)
                 return self.found[kind]
         raise BinaryNotFoundError(kind, spec.version, tried,
                                   spec.how.format(v=spec.version, arch=_arch(), options=self.options),
                                   spec.remedy.format(v=spec.version))
 
-    def _explicit(self, spec: BinarySpec, tried: list[str]) -> tuple[Path, str] | None:
+    def _explicit(self, spec: BinarySpec, tried: list[str]) -> Located | None:
         given, named_by = self.explicit.get(spec.kind), spec.option if self.reads_options else spec.env
         if not given:
             tried.append(f"{named_by}: not set")
@@ -130,24 +162,24 @@ class BinaryProvider:
         if not (path.is_file() and _executable(path)):
             # An explicit path that is wrong is an error, not a reason to look elsewhere.
             raise TracestackError(f"{named_by} = {given}: no executable file there; fix the path or unset it")
-        return path, "explicit path"
+        return path, "explicit path", Obtained.EXPLICIT
 
-    def _on_path(self, spec: BinarySpec, tried: list[str]) -> tuple[Path, str] | None:
+    def _on_path(self, spec: BinarySpec, tried: list[str]) -> Located | None:
         for name in spec.path_names:
             located = shutil.which(name)
             if located:
-                return Path(located), f"PATH ({name})"
+                return Path(located), f"PATH ({name})", Obtained.PATH
         tried.append(f"PATH: none of {', '.join(spec.path_names)}")
         return None
 
-    def _in_cache(self, spec: BinarySpec, tried: list[str]) -> tuple[Path, str] | None:
+    def _in_cache(self, spec: BinarySpec, tried: list[str]) -> Located | None:
         path = self.cached_path(spec)
         if path.is_file() and _executable(path):
-            return path, "tracestack cache"
+            return path, "tracestack cache", Obtained.CACHE
         tried.append(f"cache: {path} does not exist")
         return None
 
-    def _install(self, spec: BinarySpec, tried: list[str]) -> tuple[Path, str] | None:
+    def _install(self, spec: BinarySpec, tried: list[str]) -> Located | None:
         """A download, else a build, into the cache; one process at a time: the others wait, then use the cache."""
         downloadable, builder = self._downloadable(spec, tried), self.builders.get(spec.kind)
         if not (downloadable or builder):
@@ -159,7 +191,8 @@ class BinaryProvider:
             what, log = self._building(spec, destination)
         with installing(destination, what, log) as install:
             if install.done_elsewhere:
-                return install.destination, "tracestack cache (installed by another tracestack process meanwhile)"
+                return (install.destination, "tracestack cache (installed by another tracestack process meanwhile)",
+                        Obtained.CACHE)
             found = self._download(spec, tried, install) if downloadable else None
             if found is None and builder is not None:
                 found = self._build(builder, spec, tried, install)
@@ -172,14 +205,14 @@ class BinaryProvider:
             tried.append(f"download: disabled ({self.options}no-download)")
         return bool(spec.archive) and self.allow_download
 
-    def _download(self, spec: BinarySpec, tried: list[str], install: Install) -> tuple[Path, str] | None:
+    def _download(self, spec: BinarySpec, tried: list[str], install: Install) -> Located | None:
         archive_url, checksum_url = self._archive_url(spec), self._archive_url(spec, spec.checksums)
         try:
             path = download_verified(archive_url, checksum_url, spec.member, install.destination)
         except (httpx.HTTPError, OSError) as error:
             tried.append(f"download {archive_url}: {type(error).__name__}: {error}")
             return None
-        return path, f"downloaded from {archive_url}, SHA-256 verified"
+        return path, f"downloaded from {archive_url}, SHA-256 verified", Obtained.DOWNLOADED
 
     def _archive_url(self, spec: BinarySpec, template: str = "") -> str:
         base = (self.download_base or DEFAULT_DOWNLOAD_BASE).rstrip("/")
@@ -187,13 +220,13 @@ class BinaryProvider:
 
     @staticmethod
     def _building(spec: BinarySpec, destination: Path) -> tuple[str, Path]:
-        return f"building {spec.kind} {spec.version} into {destination} with OCB", build_log(destination)
+        return f"building {spec.kind} {spec.version} into {destination} with {spec.built_with}", build_log(destination)
 
     def _build(self, builder: Callable[[BinarySpec, Path], Path], spec: BinarySpec, tried: list[str],
-               install: Install) -> tuple[Path, str] | None:
+               install: Install) -> Located | None:
         install.doing(*self._building(spec, install.destination))
         try:
-            return builder(spec, install.destination), "built with OCB"
+            return builder(spec, install.destination), f"built with {spec.built_with}", Obtained.BUILT
         except TracestackError as error:
             tried.append(f"build: {error}")
             return None
@@ -204,26 +237,25 @@ def build_log(destination: Path) -> Path:
     return destination.parent / "build.log"
 
 
-def download_verified(archive_url: str, checksum_url: str, member: str, destination: Path,
-                      timeout: float = 30.0) -> Path:
-    """Download a release archive, check its SHA-256 against the release's checksum file, extract one member."""
+def download_verified(url: str, checksum_url: str, member: str, destination: Path, timeout: float = 60.0) -> Path:
+    """Download ``url``, check its SHA-256 against the release's ``checksum_url``, and install it (or the member
+    of that name in the .tar.gz, when ``member`` is given) at ``destination``; a mismatch installs nothing."""
     with httpx.Client(follow_redirects=True, timeout=httpx.Timeout(timeout, connect=10.0)) as client:
         checksums = client.get(checksum_url)
         checksums.raise_for_status()
-        expected = expected_sha256(checksums.text, archive_url.rsplit("/", 1)[-1], checksum_url)
-        payload = progress_download(client, archive_url)
+        expected = expected_sha256(checksums.text, url.rsplit("/", 1)[-1], checksum_url)
+        payload = progress_download(client, url)
     actual = hashlib.sha256(payload).hexdigest()
     if actual != expected:
-        raise ChecksumMismatch(f"checksum mismatch for {archive_url}: expected {expected} "
-                               f"(from {checksum_url}), got {actual}; the file was not installed")
+        raise ChecksumMismatch(f"checksum mismatch for {url}: expected {expected} (from {checksum_url}), got "
+                               f"{actual}; nothing was installed")
+    if member:
+        payload = _extract(payload, member, url)
     destination.parent.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(fileobj=io.BytesIO(payload), mode="r:gz") as archive:
-        extracted = archive.extractfile(_member(archive, member, archive_url))
-        assert extracted is not None
-        temporary = destination.with_suffix(".partial")
-        temporary.write_bytes(extracted.read())
-    temporary.chmod(0o755)
-    temporary.replace(destination)
+    partial = destination.with_name(destination.name + ".partial")
+    partial.write_bytes(payload)
+    partial.chmod(0o755)
+    partial.replace(destination)
     return destination
 
 
@@ -232,6 +264,11 @@ class ChecksumMismatch(OSError):
 
 
 def expected_sha256(checksum_text: str, file_name: str, checksum_url: str) -> str:
+    """The digest of ``file_name`` in a checksum file: lines of "digest  name", or one bare digest (kubectl's
+    ``<asset>.sha256``)."""
+    words = checksum_text.split()
+    if len(words) == 1 and re.fullmatch(r"[0-9a-fA-F]{64}", words[0]):
+        return words[0].lower()
     for line in checksum_text.splitlines():
         parts = line.split()
         if len(parts) >= 2 and parts[-1].lstrip("*") == file_name and re.fullmatch(r"[0-9a-f]{64}", parts[0]):
@@ -239,18 +276,20 @@ def expected_sha256(checksum_text: str, file_name: str, checksum_url: str) -> st
     raise ChecksumMismatch(f"{checksum_url} lists no SHA-256 for {file_name}")
 
 
-def _member(archive: tarfile.TarFile, name: str, url: str) -> tarfile.TarInfo:
-    for info in archive.getmembers():
-        if info.isfile() and Path(info.name).name == name:
-            return info
-    raise OSError(f"{url} has no file named {name}")
+def _extract(payload: bytes, member: str, url: str) -> bytes:
+    with tarfile.open(fileobj=io.BytesIO(payload), mode="r:gz") as archive:
+        for info in archive.getmembers():
+            extracted = archive.extractfile(info) if info.isfile() and Path(info.name).name == member else None
+            if extracted is not None:
+                return extracted.read()
+    raise OSError(f"{url} holds no file named {member}")
 
 
 def check_major_version(found: FoundBinary, wanted: str | None, profile: str) -> None:
     """A binary whose major version differs from the profile's is refused (Tempo 3 has no ingesters)."""
     if not wanted or not found.version:
         return
-    if found.version.split(".")[0] != wanted.split(".")[0]:
+    if not versions.Accepted.same_major(wanted).admits(found.version):
         raise WrongVersionError(
             f"profile {profile} is written for {found.kind} {wanted} ({wanted.split('.')[0]}.x), but {found.path} "
             f"reports {found.version}; provide {found.kind} {wanted} (--tracestack-{found.kind}=PATH) or use a "

@@ -12,6 +12,13 @@ from .binaries import DEFAULT_DOWNLOAD_BASE, SPECS, BinaryProvider
 from .collector_build import build_collector
 from .errors import TracestackError
 from .kept import add_status_command
+from .kube.control_plane import install_control_plane
+from .kube.images import ImagesUnknown
+from .kube.settings import KubeSettings
+from .profiles import load_profile, load_profile_file
+from .runtimes.kind import make_kube_runtime
+from .runtimes.state import stop_kept_stack
+from .versitygw_build import build_versitygw
 
 CONTROL_PLANE = "kube-control-plane"
 
@@ -21,12 +28,13 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     install = commands.add_parser("install", help="find, download or build a binary into tracestack's cache",
                                   description="Find a binary (TRACESTACK_<BINARY>, PATH, cache), else download its "
-                                              "verified release, else (the collector) build it with OCB; print "
-                                              "where it is.")
+                                              "verified release, else (the collector) build it with OCB, "
+                                              "(versitygw) with go install; print where it is.")
     install.add_argument("binary", choices=[*sorted(SPECS), CONTROL_PLANE], metavar="BINARY",
                          help=f"one of {', '.join([*sorted(SPECS), CONTROL_PLANE])}: tempo and otelcol are downloaded "
                               "from their releases (SHA-256 verified), otelcol is built with OCB when that fails and "
-                              "Go is installed; nginx is only found on PATH; kube-control-plane builds kube-apiserver, "
+                              "Go is installed; versitygw (the S3 profiles' server) is built from its Go module; "
+                              "nginx is only found on PATH; kube-control-plane builds kube-apiserver, "
                               "kube-controller-manager, kube-scheduler, kubectl, etcd, kwok and kwokctl from their Go "
                               "modules (once per version) for the cluster runtime's tests")
     install.add_argument("--no-download", action="store_true", help="do not try release downloads")
@@ -63,7 +71,8 @@ def _install(args: argparse.Namespace) -> int:
     # The binary a run would use first: TRACESTACK_<BINARY> (the --tracestack-<binary> option is pytest's).
     spec = SPECS[args.binary]
     provider = BinaryProvider(explicit={spec.kind: os.environ.get(spec.env)}, download_base=args.download_base,
-                              allow_download=not args.no_download, builders={"otelcol": build_collector},
+                              allow_download=not args.no_download,
+                              builders={"otelcol": build_collector, "versitygw": build_versitygw},
                               options="--", reads_options=False)
     found = provider.find(args.binary)
     print(f"{args.binary}: {found.describe()}")
@@ -71,19 +80,12 @@ def _install(args: argparse.Namespace) -> int:
 
 
 def _install_control_plane() -> int:
-    from .kube.control_plane import install_control_plane
-
     binaries = install_control_plane()
     print("\n".join(f"{name.replace('_', '-')}: {path}" for name, path in vars(binaries).items()))
     return 0
 
 
 def _images(args: argparse.Namespace) -> int:
-    from .kube.images import ImagesUnknown
-    from .kube.settings import KubeSettings
-    from .profiles import load_profile, load_profile_file
-    from .runtimes.kind import make_kube_runtime
-
     given = Path(args.profile)
     profile = load_profile_file(given) if given.suffix in (".yaml", ".yml") else load_profile(args.profile)
     runtime = make_kube_runtime("kind", KubeSettings(charts=args.charts, k8s_version=args.k8s_version))
@@ -97,8 +99,6 @@ def _images(args: argparse.Namespace) -> int:
 
 def _stop(workdir: Path, grace_s: float) -> int:
     """Returns only when every process it signalled is gone, or names those that are not (exit status 1)."""
-    from .runtimes.state import stop_kept_stack
-
     result = stop_kept_stack(workdir, grace_s)
     print("\n".join(result.lines()))
     if not result.complete:

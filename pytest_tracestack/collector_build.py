@@ -1,6 +1,7 @@
 """Builds tracestack's OpenTelemetry Collector with the Collector Builder (OCB) from Go modules.
 
-The component list lives in ``otelcol-builder.yaml`` beside this module; the build is cached per version.
+The component list lives in ``otelcol-builder.yaml`` beside this module, its versions in versions.py; the build
+is cached per version.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from . import paths
 from .binaries import BinarySpec, build_log
 from .errors import TracestackError
 from .progress import status
+from .versions import OTELCOL, OTELCOL_STABLE
 
 MANIFEST = paths.PACKAGE_DIR / "otelcol-builder.yaml"
 BUILD_TIMEOUT_S = 1800
@@ -24,7 +26,9 @@ TYPICAL_BUILD = "4 to 9 minutes on 2 cores"
 
 
 def builder_manifest() -> dict:
-    return yaml.safe_load(MANIFEST.read_text())
+    """The OCB manifest with the pinned versions filled in."""
+    text = MANIFEST.read_text().format(otelcol=OTELCOL.version, otelcol_stable=OTELCOL_STABLE.version)
+    return yaml.safe_load(text)
 
 
 def build_collector(spec: BinarySpec, destination: Path) -> Path:
@@ -33,10 +37,10 @@ def build_collector(spec: BinarySpec, destination: Path) -> Path:
     if go is None:
         raise TracestackError("Go is not on PATH, so the collector cannot be built with OCB "
                               "(install Go 1.23+ or provide the collector binary)")
+    if spec.version != OTELCOL.version:
+        raise TracestackError(f"{MANIFEST} builds the pinned collector {OTELCOL.version}, not {spec.version}")
     manifest = builder_manifest()
     version = manifest["dist"]["version"]
-    if version != spec.version:
-        raise TracestackError(f"{MANIFEST}: dist.version {version} differs from the pinned collector {spec.version}")
     work = destination.parent
     work.mkdir(parents=True, exist_ok=True)
     builder = _install_builder(go, version, paths.cache_dir() / "tools")

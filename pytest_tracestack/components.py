@@ -2,21 +2,20 @@
 
 A binary's word about its version proves nothing about what it is (the project's own Tempo test double
 says 2.10.8 too), so "real" is kept for what tracestack obtained itself from the official source: a
-release download checked against the release's SHA-256, or a collector built with OCB. Tempo's version
-is the one its HTTP API answers (``/api/status/buildinfo``): on Kubernetes, the image that actually ran.
+release download checked against the release's SHA-256, a collector built with OCB, or versitygw built from its Go
+module. Tempo's version is the one its HTTP API answers (``/api/status/buildinfo``): on Kubernetes, the image that
+actually ran.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
 
 from .binaries import SPECS, FoundBinary
 from .runtimes.base import Stack
 
-# FoundBinary.source values that say tracestack itself fetched or built the binary (the cache holds
-# only verified downloads and OCB builds).
-_VOUCHED_SOURCES = ("downloaded from", "built with OCB", "tracestack cache")
 IN_PROCESS = "capture-sink"
 
 
@@ -60,8 +59,6 @@ def components_used(stack: Stack, found: dict[str, FoundBinary], tempo_build: di
 
 
 def _own_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
     try:
         return version("pytest-tracestack")
     except PackageNotFoundError:
@@ -71,7 +68,7 @@ def _own_version() -> str:
 def _from_binary(binary: FoundBinary) -> ComponentUsed:
     asked = " ".join((binary.kind, *SPECS[binary.kind].version_args))
     return ComponentUsed(binary.kind, binary.version or binary.reported, asked, str(binary.path),
-                         binary.source, binary.source.startswith(_VOUCHED_SOURCES),
+                         binary.source, binary.obtained.by_tracestack,
                          said=binary.reported if binary.reported != binary.version else "")
 
 
@@ -79,7 +76,7 @@ def _tempo(stack: Stack, binary: FoundBinary | None, build: dict | str) -> Compo
     url = stack.query_url()
     where = str(binary.path) if binary else f"{stack.profile.query.component} through {url}"
     origin = binary.source if binary else f"image deployed by the {stack.runtime} runtime"
-    real = binary is not None and binary.source.startswith(_VOUCHED_SOURCES)
+    real = binary is not None and binary.obtained.by_tracestack
     if isinstance(build, str):
         version, said = (binary.version, binary.reported) if binary else ("", "")
         reported_by = f"tempo -version, as /api/status/buildinfo failed: {build}"

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .model import SPAN_KIND_NAMES, STATUS_NAMES, Attributes, AttrValue, Event, Link, Span
+from .model import STATUS_NAMES, Attributes, AttrValue, Event, Link, Span, SpanKind
 from .traffic.zipkin import zipkin_tag_value
 
 # Also the order in which a span's differences are listed.
@@ -63,7 +63,7 @@ class ProtocolLosses:
             (self.clock_resolution_ns > 1, f"clocks to {self.clock_resolution_ns} ns"),
             (self.attribute_values == "strings", "attribute types (all text)"),
             (self.attribute_values == "scalars", "arrays and maps (as JSON text)"),
-            (bool(self.kinds_as_unspecified), "span kind " + "/".join(SPAN_KIND_NAMES[k] for k in
+            (bool(self.kinds_as_unspecified), "span kind " + "/".join(SpanKind.name_of(k) for k in
                                                                      sorted(self.kinds_as_unspecified))),
             (not self.ok_status, "status OK"), (not self.status_message, "status messages"),
             (self.resource_keys is not None, f"resource except {', '.join(self.resource_keys or ())}"),
@@ -79,11 +79,12 @@ PROTOCOL_LOSSES: dict[str, ProtocolLosses] = {
     "otlp-http-json": ProtocolLosses("otlp-http-json"),
     "zipkin": ProtocolLosses(
         "zipkin", clock_resolution_ns=1000, min_duration_ns=1000, attribute_values="strings",
-        kinds_as_unspecified=frozenset({1}), ok_status=False, status_message=False, resource_keys=("service.name",),
-        scope=False, event_attributes=False, links="none", added_attributes=("error",)),
+        kinds_as_unspecified=frozenset({SpanKind.INTERNAL}), ok_status=False, status_message=False,
+        resource_keys=("service.name",), scope=False, event_attributes=False, links="none",
+        added_attributes=("error",)),
     "jaeger-thrift-http": ProtocolLosses(
         "jaeger-thrift-http", clock_resolution_ns=1000, min_duration_ns=1000, attribute_values="scalars",
-        kinds_as_unspecified=frozenset({1}), ok_status=False, scope=False, links="ids"),
+        kinds_as_unspecified=frozenset({SpanKind.INTERNAL}), ok_status=False, scope=False, links="ids"),
 }
 
 
@@ -197,7 +198,7 @@ def _prepared(span: Span, options: _Options) -> Span:
     duration = max(losses.min_duration_ns, _truncate(span.end_ns - span.start_ns, losses.clock_resolution_ns))
     return replace(
         span, start_ns=start, end_ns=start + duration,
-        kind=0 if span.kind in losses.kinds_as_unspecified else span.kind,
+        kind=SpanKind.UNSPECIFIED if span.kind in losses.kinds_as_unspecified else span.kind,
         status_code=0 if span.status_code == 1 and not losses.ok_status else span.status_code,
         status_message=span.status_message if losses.status_message else "",
         attributes=_carried(attributes, losses), resource=_carried(resource, losses),
@@ -245,7 +246,7 @@ def _compare_span(expected: Span, actual: Span, diff: TraceDiff, options: _Optio
     if expected.name != actual.name:
         add("changed_name", "name", expected.name, actual.name)
     if expected.kind != actual.kind:
-        add("changed_kind", "kind", SPAN_KIND_NAMES.get(expected.kind), SPAN_KIND_NAMES.get(actual.kind))
+        add("changed_kind", "kind", SpanKind.name_of(expected.kind), SpanKind.name_of(actual.kind))
     for clock in ("start_ns", "end_ns"):
         if abs(getattr(expected, clock) - getattr(actual, clock)) > options.time_tolerance_ns:
             add("changed_time", clock, getattr(expected, clock), getattr(actual, clock))

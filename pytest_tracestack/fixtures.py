@@ -5,18 +5,33 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterator
+from typing import TypeVar
 
 import pytest
 
 from .errors import TracestackError
+from .load.capacity import capacity_search
+from .load.rates import Rate, parse_rate
+from .load.summary import remember_load
 from .profiles import Profile
-from .runtimes.base import Stack
+from .runtimes.base import Offer, Stack
 from .session import STASH_KEY, TracestackSession
 
 __all__ = ["tracestack_session", "tracestack_profile", "tracestack_stack", "tracestack_sink", "tracestack_load",
            "tracestack_capacity", "tracestack_tempo", "tracestack_service_name"]
 
-_counter = itertools.count(1)
+# Numbers for tracestack_service_name, one series per pytest run (runs in one process, as under pytester,
+# each count from 1).
+SERVICE_NUMBERS = pytest.StashKey[Iterator[int]]()
+T = TypeVar("T")
+
+
+def require(offer: Offer[T]) -> T:
+    """What the stack provides; skips the test with the runtime's reason when the runtime declines it."""
+    __tracebackhide__ = True     # the skip is reported at the caller's line, the check that needed it
+    if offer.value is None:
+        pytest.skip(offer.declined())
+    return offer.value
 
 
 @pytest.fixture(scope="session")
@@ -56,16 +71,13 @@ def tracestack_sink(tracestack_stack: Stack):
     sinks = [c.name for c in tracestack_stack.profile.components.values() if c.binary == "capture-sink"]
     if not sinks:
         pytest.skip(f"profile {tracestack_stack.profile.name} has no capture sink")
-    handle = getattr(tracestack_stack, "handles", {}).get(tracestack_stack.first(sinks[0]).name)
-    if handle is None:
-        pytest.skip(f"the capture sink runs in-process on the local runtime only, not on {tracestack_stack.runtime}")
-    return handle.sink
+    return require(tracestack_stack.capture_sink(tracestack_stack.first(sinks[0])))
 
 
 @pytest.fixture(scope="session")
 def tracestack_tempo(tracestack_stack: Stack):
     """A Tempo client for the stack's query endpoint (profiles whose query side is Tempo)."""
-    from .tempo import TempoClient
+    from .tempo import TempoClient  # its OTLP protobuf modules cost ~60 ms of CPU: not at every pytest start
 
     url = tracestack_stack.query_url()
     if url is None:
@@ -78,24 +90,27 @@ def tracestack_tempo(tracestack_stack: Stack):
 def tracestack_service_name(request: pytest.FixtureRequest) -> str:
     """A ``service.name`` unique to this test, so its traces never mix with another test's."""
     slug = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:40]
-    return f"tracestack-{slug}-{next(_counter)}"
+    numbers = request.config.stash.setdefault(SERVICE_NUMBERS, itertools.count(1))
+    return f"tracestack-{slug}-{next(numbers)}"
 
 
 @pytest.fixture
 def tracestack_load(tracestack_stack: Stack, tracestack_session: TracestackSession, tmp_path_factory):
     """Run load against the stack: ``tracestack_load(rate="5MB/s", duration="30s", protocol="otlp-grpc")``
-    returns a LoadResult with per-replica verdicts; defaults come from --tracestack-load* options."""
-    from .load.rates import parse_duration, parse_rate
+    returns a LoadResult with per-replica verdicts (``rate`` may also be a parsed ``Rate``); defaults come from
+    --tracestack-load* options."""
+    # The load runner and its report (payload builders, Prometheus parsing) cost ~100 ms of CPU: only a test
+    # running load pays for them, not every pytest start.
     from .load.report import write_load_report
     from .load.runner import run_load
-    from .load.summary import remember_load
+    from .load.spec import LoadSpec
 
-    def run(rate: str | None = None, duration: str | None = None, protocol: str | None = None, users: int = 4):
+    def run(rate: str | Rate | None = None, duration: str | None = None, protocol: str | None = None, users: int = 4):
         rate = rate or tracestack_session.setting("load").value or "1MB/s"
         duration = duration or tracestack_session.setting("load-duration").value
         protocol = protocol or tracestack_session.setting("load-protocol").value
         report = (tracestack_session.report_dir or tmp_path_factory.mktemp("load")) / "load"
-        result = run_load(tracestack_stack, parse_rate(rate), parse_duration(duration), protocol, report, users)
+        result = run_load(tracestack_stack, LoadSpec.of(rate, duration, protocol, report, users=users))
         write_load_report(result, report)
         remember_load(tracestack_session.config, result)
         return result
@@ -107,13 +122,8 @@ def tracestack_load(tracestack_stack: Stack, tracestack_session: TracestackSessi
 def tracestack_capacity(tracestack_load):
     """Step the rate until a verdict breaks: ``tracestack_capacity(["1MB/s", "2MB/s", "4MB/s"], duration="10s")``
     returns a CapacityResult whose ``knee`` is the highest rate that held."""
-    from .load.capacity import capacity_search
-    from .load.rates import parse_rate
-
     def search(rates: list[str], duration: str = "10s", protocol: str | None = None):
-        return capacity_search(lambda rate: tracestack_load(rate=f"{rate.value:.0f}B/s" if rate.unit == "bytes"
-                                                            else f"{rate.value:.0f}spans/s", duration=duration,
-                                                            protocol=protocol),
+        return capacity_search(lambda rate: tracestack_load(rate=rate, duration=duration, protocol=protocol),
                                [parse_rate(rate) for rate in rates])
 
     return search

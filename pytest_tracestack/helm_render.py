@@ -9,20 +9,19 @@ Secret``), and the per-tenant runtime overrides under ``overrides.yaml`` of ``<f
 from __future__ import annotations
 
 import base64
-import functools
-import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from .errors import TracestackError
+from .kube.commands import CommandRunner, CompletedCommand, SubprocessRunner
+from .kube.helm_template import helm_template
 from .redaction import redact
 
 CONFIG_KEY = "tempo.yaml"
-HELM_TIMEOUT_S = 300.0
 
 
 class HelmRenderError(TracestackError):
@@ -31,40 +30,35 @@ class HelmRenderError(TracestackError):
 
 @dataclass(frozen=True)
 class HelmRendering:
-    """How to render a chart for real: the helm binary, and where a profile's chart entry is found."""
+    """How to render a chart for real: the helm the tool finder chose, where a profile's chart entry is found, and
+    the command layer helm runs through (kube/commands.py, as for the kube runtimes)."""
 
     helm: str
     locate: Callable[[dict[str, Any]], tuple[str, ...]]   # kubernetes.charts entry -> helm's chart arguments
+    runner: CommandRunner = field(default_factory=SubprocessRunner, compare=False)
+    _rendered: dict[tuple[Any, ...], CompletedCommand] = field(default_factory=dict, compare=False, repr=False)
 
     def describe(self, chart: dict[str, Any]) -> str:
         return redact(f"helm template of chart {chart['chart']} {chart['version']} ({' '.join(self.locate(chart))})")
 
+    def template(self, release: str, arguments: tuple[str, ...], stamps: tuple[int, ...]) -> CompletedCommand:
+        """One rendering per chart and values: every replica of a stack shares it, failures included (a chart out
+        of reach is not asked for again per replica); a changed values file (``stamps``) renders anew."""
+        key = (release, arguments, stamps)
+        if key not in self._rendered:
+            self._rendered[key] = helm_template(lambda argv, timeout: self.runner.run(list(argv), timeout),
+                                                (self.helm,), release, arguments)
+        return self._rendered[key]
+
 
 def chart_tempo_config(rendering: HelmRendering, chart: dict[str, Any], values_files: list[Path]) -> dict[str, Any]:
     """Tempo's config as ``helm template`` renders it from the values files, in their order."""
-    argv = (rendering.helm, "template", chart["release"], *rendering.locate(chart),
-            *(arg for path in values_files for arg in ("-f", str(path))))
-    stamps = tuple(path.stat().st_mtime_ns for path in values_files)
-    output, problem = _helm_template(argv, stamps)
-    if problem:
-        raise HelmRenderError(problem)
-    return tempo_config_from_manifests(output, redact(" ".join(argv)))
-
-
-@functools.lru_cache(maxsize=16)
-def _helm_template(argv: tuple[str, ...], _stamps: tuple[int, ...]) -> tuple[str, str]:
-    """(output, problem) of one rendering per chart and values: every replica of a stack shares it, failures
-    included (a chart out of reach is not asked for again per replica); a changed values file renders anew."""
-    command = redact(" ".join(argv))     # a chart mirror's URL may carry a password
-    try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=HELM_TIMEOUT_S, stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired:
-        return "", f"`{command}` gave no answer within {HELM_TIMEOUT_S:.0f}s"
-    except OSError as error:
-        return "", f"`{command}` could not run: {error.strerror}"
-    if done.returncode != 0:
-        return "", f"`{command}` failed: {redact(done.stderr.strip()[:500])}"
-    return done.stdout, ""
+    arguments = (*rendering.locate(chart), *(arg for path in values_files for arg in ("-f", str(path))))
+    done = rendering.template(chart["release"], arguments, tuple(path.stat().st_mtime_ns for path in values_files))
+    command = redact(" ".join(done.argv))     # a chart mirror's URL may carry a password
+    if not done.ok:
+        raise HelmRenderError(f"`{command}` failed: {redact(done.stderr.strip()[:500])}")
+    return tempo_config_from_manifests(done.stdout, command)
 
 
 def tempo_config_from_manifests(text: str, command: str) -> dict[str, Any]:

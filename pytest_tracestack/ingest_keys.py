@@ -9,7 +9,9 @@ from .dotted import dotted_get, has_dotted
 from .errors import TracestackError
 from .profile_paths import describe
 from .profiles import Component, Profile
-from .tempo_values import RECEIVER_VALUES
+from .rendering import extract_config
+from .tempo_config import read_values, values_files
+from .tempo_values import RECEIVER_VALUES, merge_values
 
 # protocol -> (receiver, its protocols.<name>, or None for a receiver with one endpoint)
 _RECEIVERS = {"otlp-grpc": ("otlp", "grpc"), "otlp-http": ("otlp", "http"), "zipkin": ("zipkin", None),
@@ -29,10 +31,6 @@ def explain_refusal(profile: Profile, protocol: str) -> str:
 
 
 def _explain(component: Component, protocol: str) -> str:
-    from .rendering import extract_config
-    from .tempo_config import read_values, values_files
-    from .tempo_values import merge_values
-
     source = component.config
     assert source is not None
     if source.kind == "HelmValues":

@@ -8,11 +8,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from .deadlines import poll_until
 from .errors import TracestackError
 from .progress import status
 from .runtimes.reservations import Reservation, holder_note, try_lock
@@ -50,24 +50,19 @@ def installing(destination: Path, what: str, log: Path | None = None) -> Iterato
 
 def _wait(lock: Path, note: str, destination: Path) -> Reservation:
     holder = _holder(lock, destination)
-    deadline = time.monotonic() + WAIT_LIMIT_S
     with status(f"waiting for another tracestack process ({holder.who}) {holder.what}", holder.log):
-        while (reservation := try_lock(lock, note)) is None:
-            if time.monotonic() > deadline:
-                raise TracestackError(f"waited {WAIT_LIMIT_S:.0f}s for {holder.who}, which is still {holder.what} "
-                                      f"(lock {lock}); end that process and run again")
-            time.sleep(POLL_S)
+        reservation = poll_until(lambda: try_lock(lock, note), WAIT_LIMIT_S, POLL_S,
+                                 done=lambda taken: taken is not None).last
+        if reservation is None:   # inside the status, so it says "failed"
+            raise TracestackError(f"waited {WAIT_LIMIT_S:.0f}s for {holder.who}, which is still {holder.what} "
+                                  f"(lock {lock}); end that process and run again")
     return reservation
 
 
 def _holder(lock: Path, destination: Path) -> Holder:
     """The holder's note, which it writes a moment after it takes the lock."""
-    for _ in range(10):
-        holder = Holder.from_note(holder_note(lock), destination)
-        if holder.known:
-            break
-        time.sleep(0.05)
-    return holder
+    return poll_until(lambda: Holder.from_note(holder_note(lock), destination), 0.5, 0.05,
+                      done=lambda holder: holder.known).last
 
 
 def _note(what: str, log: Path | None = None) -> str:

@@ -8,11 +8,10 @@ import shlex
 from pathlib import Path
 from typing import Any
 
+from .load.locust_env import PROTOCOL_VAR, TARGET_VARS
 from .runtimes.process import process_state
 from .runtimes.state import read_state
 
-# The variables the Locust users read their targets from (pytest_tracestack/load/users.py).
-LOCUST_TARGETS = {"otlp-grpc": "TRACESTACK_OTLP_GRPC", "otlp-http": "TRACESTACK_OTLP_HTTP"}
 # The installed locustfile --tracestack-load runs (load/runner.py): loadtests/ exists only in a clone of the project.
 LOCUSTFILE = Path(__file__).parent / "load" / "locustfile.py"
 
@@ -54,10 +53,9 @@ def describe(state: dict[str, Any], workdir: Path) -> tuple[list[str], list[str]
 
 
 def _locust_lines(ingest: dict[str, list[str]]) -> list[str]:
-    return [f"  load it with Locust: TRACESTACK_LOAD_PROTOCOL={protocol} "
-            f"{LOCUST_TARGETS[protocol]}={','.join(targets)} "
+    return [f"  load it with Locust: {PROTOCOL_VAR}={protocol} {TARGET_VARS[protocol]}={','.join(targets)} "
             f"locust -f {shlex.quote(str(LOCUSTFILE))} --headless -u 4 -r 4 -t 30s --tracestack-rate 1MB/s"
-            for protocol, targets in ingest.items() if protocol in LOCUST_TARGETS and targets]
+            for protocol, targets in ingest.items() if protocol in TARGET_VARS and targets]
 
 
 def _process(pid: int | None) -> str:

@@ -8,12 +8,31 @@ tuple for arrays, dict for key-value lists) so a schema can tell ``200`` from ``
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import IntEnum
 
 AttrValue = str | bool | int | float | bytes | tuple | dict | None
 Attributes = dict[str, AttrValue]
 
-# OTLP SpanKind values (opentelemetry.proto.trace.v1.Span.SpanKind).
-SPAN_KIND_NAMES = {0: "UNSPECIFIED", 1: "INTERNAL", 2: "SERVER", 3: "CLIENT", 4: "PRODUCER", 5: "CONSUMER"}
+
+class SpanKind(IntEnum):
+    """OTLP's SpanKind values (opentelemetry.proto.trace.v1.Span.SpanKind); the names are what users see."""
+
+    UNSPECIFIED = 0
+    INTERNAL = 1
+    SERVER = 2
+    CLIENT = 3
+    PRODUCER = 4
+    CONSUMER = 5
+
+    @classmethod
+    def name_of(cls, value: int) -> str:
+        """The kind's name; a value this enum does not know (a newer OTLP) shows as its number."""
+        try:
+            return cls(value).name
+        except ValueError:
+            return str(value)
+
+
 # OTLP Status.StatusCode values.
 STATUS_NAMES = {0: "UNSET", 1: "OK", 2: "ERROR"}
 
@@ -38,7 +57,7 @@ class Span:
     span_id: str
     name: str
     parent_span_id: str = ""
-    kind: int = 1
+    kind: int = SpanKind.INTERNAL   # an int: OTLP may carry a kind newer than SpanKind
     start_ns: int = 0
     end_ns: int = 0
     attributes: Attributes = field(default_factory=dict)
@@ -62,9 +81,6 @@ class Trace:
 
     trace_id: str
     spans: tuple[Span, ...]
-
-    def by_span_id(self) -> dict[str, Span]:
-        return {span.span_id: span for span in self.spans}
 
     @property
     def root(self) -> Span | None:

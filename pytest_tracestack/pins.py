@@ -11,10 +11,9 @@ import yaml
 
 from .dotted import dotted_get
 from .errors import ProfileError
+from .image_names import image_name
 from .profile_paths import describe, manifest_file
 from .tempo_values import merge_values
-
-DEFAULT_REGISTRY = "docker.io/"
 
 
 def apply_pins(file: Path, data: dict[str, Any]) -> dict[str, Any]:
@@ -31,8 +30,8 @@ def apply_pins(file: Path, data: dict[str, Any]) -> dict[str, Any]:
     if "tempo_image" in data:
         _check_image(file, data["tempo_image"], chart)
         images = data["kubernetes"].setdefault("images", [])
-        repository = _repository(data["tempo_image"])
-        images[:] = [image for image in images if _repository(image) != repository] + [data["tempo_image"]]
+        repository = image_name(data["tempo_image"]).repository
+        images[:] = [image for image in images if image_name(image).repository != repository] + [data["tempo_image"]]
     return data
 
 
@@ -55,10 +54,6 @@ def _check_image(file: Path, image: str, chart: dict[str, Any]) -> None:
         raise ProfileError(str(file), "tempo_image",
                            f"pins {image}, but {where} leaves tempo.image.tag to the chart's default; "
                            "set tempo.image.tag there so what is pinned is deployed")
-    if _repository(f"{deployed}:{tag}") != _repository(image) or str(tag) != image.rsplit(":", 1)[-1]:
+    if image_name(f"{deployed}:{tag}") != image_name(image):
         raise ProfileError(str(file), "tempo_image", f"pins {image}, but {where} deploys {deployed}:{tag} "
                                                      "(tempo.image.*); make them agree")
-
-
-def _repository(image: str) -> str:
-    return image.rsplit(":", 1)[0].removeprefix(DEFAULT_REGISTRY)

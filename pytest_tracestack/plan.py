@@ -7,13 +7,11 @@ import pytest
 from .errors import TracestackError
 from .redaction import redact
 from .runtime_choice import choose_runtime
+from .selection import make_runtime, resolve_profile
 from .settings import read_setting
 
 
 def print_plan(config: pytest.Config) -> int:
-    from .plugin import resolve_profile
-    from .session import make_runtime
-
     name = read_setting(config, "profile").value
     if not name:
         raise pytest.UsageError("--tracestack-plan needs a profile: pass --tracestack-profile=NAME")
@@ -25,6 +23,7 @@ def print_plan(config: pytest.Config) -> int:
     if choice.name == "local":
         _print_steps(runtime.plan(profile))
         return 0
+    # The Kubernetes modules load for a kind/cluster plan only, not at every pytest start (~35 ms of CPU).
     from .kube.images import iter_lines
     from .kube.runtime import KubeRuntime
 

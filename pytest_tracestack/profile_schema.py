@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from .versions import TEMPO
+
 PROTOCOLS = ("otlp-grpc", "otlp-http", "zipkin", "jaeger-thrift-http")
 RUNTIMES = ("local", "kind", "cluster")
-BINARIES = ("tempo", "otelcol", "nginx", "capture-sink", "sample-app")
+BINARIES = ("tempo", "otelcol", "nginx", "capture-sink", "sample-app", "versitygw")
 CONFIG_KINDS = ("ConfigMap", "OpenTelemetryCollector", "Instrumentation", "HelmValues")
 
 _RANGE = {
@@ -47,7 +49,18 @@ _COMPONENT = {
         "local_defaults": {"type": "object", "description": "dotted config keys the local runtime sets where the "
                                                             "config does not"},
         "local_notes": {"type": "array", "items": {"type": "string"}},
-        "args": {"type": "array", "items": {"type": "string"}},
+        "args": {"type": "array", "items": {"type": "string"},
+                 "description": "command-line arguments the local runtime adds to each replica's command (the kind "
+                                "and cluster runtimes refuse them: put them in the manifest or the Helm values)"},
+        "after": {"type": "array", "items": {"type": "string"}, "uniqueItems": True,
+                  "description": "components started, and ready, before this one starts (the local runtime starts "
+                                 "the others all at once)"},
+        "credentials": {"type": "object", "minProperties": 1,
+                        "propertyNames": {"pattern": "^[a-z][a-z0-9_]*$"},
+                        "additionalProperties": {"type": "string", "pattern": "^[A-Z][A-Z0-9_]*$"},
+                        "description": "credentials the local runtime generates per run: name -> the environment "
+                                       "variable the component's process gets it in; other components' overrides "
+                                       "name it {credential:COMPONENT.NAME}; masked in every output"},
     },
 }
 
@@ -81,12 +94,17 @@ PROFILE_SCHEMA = {
         "extends": {"type": "string"},
         "files": {"type": "object", "additionalProperties": {"type": "string"},
                   "description": "files of the extended profile replaced by yours (relative to this file)"},
+        "drop": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"},
+                                                             "minItems": 1},
+                 "description": "keys of the extended profile left out: the dotted path of a mapping in it (* = "
+                                "any key) -> the keys to leave out of it, e.g. 'components.*.local_overrides: "
+                                "[storage.trace.backend]'"},
         "runtimes": {"type": "array", "items": {"enum": list(RUNTIMES)}, "minItems": 1},
         "tempo_version": {"type": "string", "description": "the Tempo version the profile is written for"},
         "chart_version": {"type": "string", "pattern": r"^\d+\.\d+\.\d+",
                           "description": "the version of the chart installing the Helm values"},
         "tempo_image": {"type": "string", "pattern": r"^\S+:[\w.\-]+$",
-                        "description": "the Tempo image the values deploy, e.g. grafana/tempo:2.10.8"},
+                        "description": f"the Tempo image the values deploy, e.g. grafana/tempo:{TEMPO.version}"},
         "components": {"type": "object", "minProperties": 1, "additionalProperties": _COMPONENT},
         "ingest": {
             "type": "object",

@@ -43,6 +43,8 @@ class Component:
     local_notes: tuple[str, ...] = ()
     args: tuple[str, ...] = ()
     chart: dict[str, Any] = field(default_factory=dict)   # HelmValues: the kubernetes.charts entry installing them
+    after: tuple[str, ...] = ()                            # components started, and ready, before this one
+    credentials: dict[str, str] = field(default_factory=dict)   # generated per run: name -> environment variable
 
     @property
     def metrics_endpoint(self) -> tuple[str, str] | None:
@@ -145,8 +147,9 @@ def _read_document(file: Path, extra: list[Path] | None, seen: tuple[Path, ...] 
     """The profile document with its paths resolved and its ``extends`` chain merged in."""
     data = resolve_own_paths(_read_yaml(file), file)
     if not (isinstance(data, dict) and "extends" in data):
-        if isinstance(data, dict) and "files" in data:
-            raise ProfileError(str(file), "files", "replaces files of the profile named by 'extends', which is missing")
+        for key in ("files", "drop"):
+            if isinstance(data, dict) and key in data:
+                raise ProfileError(str(file), key, "changes the profile named by 'extends', which is missing")
         return data
     base_name = data.pop("extends")
     if not isinstance(base_name, str):
@@ -158,7 +161,45 @@ def _read_document(file: Path, extra: list[Path] | None, seen: tuple[Path, ...] 
     replacements = data.pop("files", None)
     if replacements is not None:
         base = replace_files(base, replacements, file)
-    return deep_merge(base, data)
+    return deep_merge(drop_keys(base, data.pop("drop", None) or {}, file), data)
+
+
+def drop_keys(base: dict[str, Any], drops: Any, file: Path) -> dict[str, Any]:
+    """The extended profile without the keys ``drop:`` names ({dotted path of a mapping, * = any key: [keys]});
+    a path or key that matches nothing is an error, so a renamed key in the base is noticed."""
+    if not isinstance(drops, dict):
+        raise ProfileError(str(file), "drop", "must map the dotted path of a mapping to the keys to leave out, e.g. "
+                                              "'components.*.local_overrides: [storage.trace.backend]'")
+    result = _unshared(base)
+    for path, keys in drops.items():
+        mappings = _mappings_at(result, str(path).split("."))
+        for key in keys if isinstance(keys, list) else [keys]:
+            holders = [mapping for mapping in mappings if key in mapping]
+            if not holders:
+                raise ProfileError(str(file), f"drop.{path}", f"the extended profile has no key {key!r} there")
+            for mapping in holders:
+                del mapping[key]
+    return result
+
+
+def _unshared(data: Any) -> Any:
+    """A copy in which no two places share a mapping (a YAML alias does, and deepcopy keeps it shared): a key
+    dropped from one component is not dropped from the others written with the same anchor."""
+    if isinstance(data, dict):
+        return {key: _unshared(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [_unshared(item) for item in data]
+    return data
+
+
+def _mappings_at(data: Any, parts: list[str]) -> list[dict[str, Any]]:
+    if not parts:
+        return [data] if isinstance(data, dict) else []
+    if not isinstance(data, dict):
+        return []
+    head, rest = parts[0], parts[1:]
+    children = list(data.values()) if head == "*" else [data[head]] if head in data else []
+    return [found for child in children for found in _mappings_at(child, rest)]
 
 
 def _read_yaml(file: Path) -> Any:
@@ -206,6 +247,9 @@ def _build(file: Path, data: dict[str, Any]) -> Profile:
 
 
 def _component(file: Path, name: str, spec: dict[str, Any], charts: list[Any]) -> Component:
+    if spec.get("args") and spec["binary"] == "capture-sink":
+        raise ProfileError(str(file), f"components.{name}.args", "the capture sink runs inside pytest and has no "
+                                                                 "command line to add arguments to; remove args")
     config = ConfigSource(**spec["config"]) if "config" in spec else None
     chart = next((dict(chart) for chart in charts if isinstance(chart, dict) and config and
                   config.kind == "HelmValues" and config.manifest in (chart.get("values") or [])), {})
@@ -223,6 +267,8 @@ def _component(file: Path, name: str, spec: dict[str, Any], charts: list[Any]) -
         local_notes=tuple(spec.get("local_notes", ())),
         args=tuple(spec.get("args", ())),
         chart=chart,
+        after=tuple(spec.get("after", ())),
+        credentials=dict(spec.get("credentials", {})),
     )
 
 
@@ -258,6 +304,33 @@ def _collector_replicas(config: ConfigSource) -> int | None:
     return None
 
 
+def start_phases(profile: Profile) -> list[list[str]]:
+    """The components in the order ``after`` gives: each phase starts once every earlier one is ready (one phase
+    when no component says ``after``)."""
+    phases: list[list[str]] = []
+    placed: set[str] = set()
+    while len(placed) < len(profile.components):
+        ready = [name for name, component in profile.components.items()
+                 if name not in placed and set(component.after) <= placed]
+        if not ready:
+            stuck = [name for name in profile.components if name not in placed]
+            raise ProfileError(str(profile.source_file), "components.*.after",
+                               f"the start order has a cycle among {', '.join(stuck)}: each waits for another")
+        phases.append(ready)
+        placed.update(ready)
+    return phases
+
+
+def _check_start_order(profile: Profile) -> None:
+    for name, component in profile.components.items():
+        for index, other in enumerate(component.after):
+            if other not in profile.components or other == name:
+                raise ProfileError(str(profile.source_file), f"components.{name}.after.{index}",
+                                   f"names {other!r}, which is not another component; components: "
+                                   f"{', '.join(profile.components)}")
+    start_phases(profile)
+
+
 def _check_references(profile: Profile) -> None:
     """Every endpoint names a component and a port that component declares."""
     source = str(profile.source_file)
@@ -281,6 +354,7 @@ def _check_references(profile: Profile) -> None:
                                f"names port {endpoint[0]!r}, which the component does not declare; its ports: "
                                f"{', '.join(component.ports) or 'none'} "
                                "(write 'http:PORT/PATH', e.g. 'http:http/metrics')")
+    _check_start_order(profile)
     for name in profile.targets:
         if name not in profile.components:
             raise ProfileError(source, f"targets.{name}",

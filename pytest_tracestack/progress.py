@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Protocol
 
 import httpx
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
 TICK_S = 30.0     # how often a running step says how long it has taken
 
@@ -83,9 +85,6 @@ def progress_download(client: httpx.Client, url: str) -> bytes:
 
 
 def _download_with_bar(response: httpx.Response, total: int | None, url: str) -> bytes:
-    from rich.console import Console
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
-
     chunks: list[bytes] = []
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True) as progress:

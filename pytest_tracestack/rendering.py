@@ -42,6 +42,7 @@ class ReplicaContext:
     endpoint: Callable[[str, str], str]        # (component, port name) -> "host:port" of its first replica
     peers: Callable[[str, str], list[str]]     # (component, port name) -> every replica's "host:port"
     port_hosts: dict[str, str] = field(default_factory=dict)   # port name -> host, for ports not on ``address``
+    credential: Callable[[str, str], str] | None = None       # (component, name) -> its credential for this run
 
 
 def load_manifest_documents(relative: str) -> list[dict[str, Any]]:
@@ -212,10 +213,12 @@ def _resolve(name: str, argument: str | None, context: ReplicaContext, whole: bo
     if name in ("endpoint", "peers") and argument and "." in argument:
         component, port_name = argument.rsplit(".", 1)
         return context.endpoint(component, port_name) if name == "endpoint" else context.peers(component, port_name)
+    if name == "credential" and argument and "." in argument and context.credential is not None:
+        return context.credential(*argument.rsplit(".", 1))
     raise ProfileError("local_overrides", f"{{{name}:{argument}}}" if argument else f"{{{name}}}",
                        "unknown placeholder; use {address}, {workdir}, {stackdir}, {instance_id}, {port:NAME}, "
                        "{localhost_port:NAME}, {endpoint:COMPONENT.PORT} or {peers:COMPONENT.PORT} with a port "
-                       "the component declares")
+                       "the component declares, or {credential:COMPONENT.NAME} with a credential it declares")
 
 
 def localhost_port_names(overrides: dict[str, Any]) -> list[str]:

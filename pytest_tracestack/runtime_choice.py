@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from dataclasses import dataclass
 
 import pytest
 
+from .container_engine import check_container_engines
 from .profiles import Profile
 from .settings import Setting
 
@@ -16,20 +15,6 @@ from .settings import Setting
 class RuntimeChoice:
     name: str
     reason: str
-
-
-def container_engine_answer(timeout_s: float = 8.0) -> str | None:
-    """The first of docker/podman whose ``info`` succeeds, or None."""
-    for engine in ("docker", "podman"):
-        if shutil.which(engine) is None:
-            continue
-        try:
-            done = subprocess.run([engine, "info"], capture_output=True, timeout=timeout_s)
-        except (OSError, subprocess.TimeoutExpired):
-            continue
-        if done.returncode == 0:
-            return engine
-    return None
 
 
 def choose_runtime(setting: Setting, profile: Profile) -> RuntimeChoice:
@@ -47,7 +32,7 @@ def choose_runtime(setting: Setting, profile: Profile) -> RuntimeChoice:
 def _auto(profile: Profile) -> RuntimeChoice:
     if "kind" not in profile.runtimes:
         return RuntimeChoice("local", f"auto: profile {profile.name} runs only on {', '.join(profile.runtimes)}")
-    engine = container_engine_answer()
+    engine = check_container_engines(timeout_s=8.0).engine
     if engine:
         return RuntimeChoice("kind", f"auto: container engine '{engine} info' answered")
     return RuntimeChoice("local", "auto: no container engine answered (docker info / podman info)")

@@ -14,13 +14,13 @@ import yaml
 from . import paths
 from .document_validation import validate_document
 from .errors import ProfileError
-from .model import SPAN_KIND_NAMES, Attributes, Span
+from .model import Attributes, Span, SpanKind
 
 _SCALARS: dict[str, tuple[type, ...]] = {"string": (str,), "int": (int,), "double": (float,), "bool": (bool,),
                                          "bytes": (bytes,)}
 TYPES = (*_SCALARS, *(f"{name}[]" for name in ("string", "int", "double", "bool")))
 REQUIREMENTS = ("required", "recommended", "optional")
-_KIND_NUMBERS = {name: number for number, name in SPAN_KIND_NAMES.items()}
+_KIND_NAMES = [kind.name for kind in SpanKind]
 
 _RULE = {
     "type": "object",
@@ -51,9 +51,9 @@ SCHEMA_FILE_SCHEMA = {
             "type": "object",
             "additionalProperties": False,
             "properties": {
-                "kind": {"description": f"a span kind or a list of them ({', '.join(_KIND_NUMBERS)})",
-                         "oneOf": [{"enum": list(_KIND_NUMBERS)},
-                                   {"type": "array", "items": {"enum": list(_KIND_NUMBERS)}, "minItems": 1}]},
+                "kind": {"description": f"a span kind or a list of them ({', '.join(_KIND_NAMES)})",
+                         "oneOf": [{"enum": _KIND_NAMES},
+                                   {"type": "array", "items": {"enum": _KIND_NAMES}, "minItems": 1}]},
                 "has_attributes": {"type": "array", "items": {"type": "string"}},
             },
         },
@@ -132,7 +132,7 @@ def load_schema(name: str, directory: Path | None = None) -> Schema:
     kinds = selector.get("kind") or []
     return Schema(
         name=name, source=file, description=data.get("description", ""),
-        kinds=frozenset(_KIND_NUMBERS[kind] for kind in ([kinds] if isinstance(kinds, str) else kinds)),
+        kinds=frozenset(SpanKind[kind] for kind in ([kinds] if isinstance(kinds, str) else kinds)),
         has_attributes=tuple(selector.get("has_attributes") or ()),
         attributes=_rules(file, "attributes", data["attributes"] or {}),
         resource=_rules(file, "resource", data.get("resource") or {}),
@@ -185,7 +185,7 @@ def check_span(schema: Schema, span: Span) -> list[Finding]:
     findings: list[Finding] = []
     if schema.kinds and span.kind not in schema.kinds:
         findings.append(Finding("violation", "span.kind", "bad_value", _kind_names(schema.kinds),
-                                SPAN_KIND_NAMES.get(span.kind, span.kind)))
+                                SpanKind.name_of(span.kind)))
     findings += _check(schema.attributes, span.attributes, "")
     findings += _check(schema.resource, span.resource, "resource.")
     findings += [Finding("warning", old, "deprecated", f"{new} instead", span.attributes[old])
@@ -199,7 +199,7 @@ def check_spans(schema: Schema, spans: list[Span]) -> dict[str, list[Finding]]:
 
 
 def _kind_names(kinds: frozenset[int]) -> str:
-    return " or ".join(SPAN_KIND_NAMES[kind] for kind in sorted(kinds))
+    return " or ".join(SpanKind.name_of(kind) for kind in sorted(kinds))
 
 
 def _check(rules: tuple[Rule, ...], values: Attributes, prefix: str) -> list[Finding]:

@@ -10,15 +10,16 @@ import pytest
 
 from . import progress
 from .binaries import SPECS, BinaryProvider, FoundBinary
-from .collector_build import build_collector
 from .components import ComponentUsed, components_used
 from .errors import TracestackError, UnavailableError, first_line
 from .profiles import Profile
 from .redaction import redact
-from .report import CheckRecord, record_from_report
+from .report import CheckRecord, record_from_report, write_session_report
 from .runtime_choice import RuntimeChoice
 from .runtimes.base import Runtime, Stack
-from .settings import Setting, parse_seconds, read_setting
+from .selection import binary_provider, make_runtime
+from .settings import Setting, read_setting
+from .tempo_config import helm_for, rendering_lines
 from .terminal import Terminal
 
 STASH_KEY = pytest.StashKey["TracestackSession"]()
@@ -116,7 +117,7 @@ class TracestackSession:
         url = stack.query_url()
         if url is None:
             return None
-        from .tempo import TempoClient
+        from .tempo import TempoClient  # its OTLP protobuf modules cost ~60 ms of CPU: not at every pytest start
 
         with TempoClient(url, timeout=5.0) as client:
             try:
@@ -188,8 +189,6 @@ class TracestackSession:
         if self._local_rendering is None:
             self._local_rendering = []
             if self.runtime_choice.name == "local":
-                from .tempo_config import helm_for, rendering_lines
-
                 helm = helm_for(self.profile, self.setting("charts").value)
                 self._local_rendering = rendering_lines(self.profile, helm)
         return self._local_rendering
@@ -250,36 +249,7 @@ class TracestackSession:
     def finish(self, exitstatus: int) -> None:
         """Session end: reports are written by the report module when --tracestack-report is set."""
         if self.report_dir is not None:
-            from .report import write_session_report
-
             write_session_report(self, self.report_dir)
-
-
-
-def make_runtime(name: str, config: pytest.Config, binaries: BinaryProvider | None = None) -> Runtime:
-    if name == "local":
-        from .runtimes.local import LocalRuntime, LocalSettings
-
-        return LocalRuntime(LocalSettings(
-            binaries=binaries or binary_provider(config),
-            ready_timeout_s=parse_seconds(read_setting(config, "ready-timeout"), "--tracestack-ready-timeout"),
-            keep=bool(read_setting(config, "keep").value),
-            report_dir=Path(read_setting(config, "report").value) if read_setting(config, "report").value else None,
-            nginx_otel_module=read_setting(config, "nginx-otel-module").value,
-            charts=read_setting(config, "charts").value,
-        ))
-    from .runtimes.kube_factory import kube_runtime_from_config
-
-    return kube_runtime_from_config(name, config)
-
-
-def binary_provider(config: pytest.Config) -> BinaryProvider:
-    return BinaryProvider(
-        explicit={kind: read_setting(config, kind).value for kind in ("tempo", "otelcol", "nginx")},
-        download_base=read_setting(config, "download-base").value,
-        allow_download=not read_setting(config, "no-download").value,
-        builders={"otelcol": build_collector},
-    )
 
 
 def _one_line_in_the_short_summary(report: pytest.TestReport) -> None:

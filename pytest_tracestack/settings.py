@@ -11,6 +11,7 @@ from typing import Any, Literal
 import pytest
 
 from .kube.settings import KIND_NODE_IMAGE, KIND_VERSION
+from .load.locust_env import PROTOCOL_VAR, PROTOCOLS
 
 RUNTIME_CHOICES = ("auto", "local", "kind", "cluster")
 
@@ -81,6 +82,8 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec("tempo", "path of the Tempo binary", env="TRACESTACK_TEMPO", metavar="PATH"),
     OptionSpec("otelcol", "path of the OpenTelemetry Collector binary", env="TRACESTACK_OTELCOL", metavar="PATH"),
     OptionSpec("nginx", "path of the nginx binary", env="TRACESTACK_NGINX", metavar="PATH"),
+    OptionSpec("versitygw", "path of the versitygw binary (the S3 server of the S3-backed profiles)",
+               env="TRACESTACK_VERSITYGW", metavar="PATH"),
     OptionSpec("nginx-otel-module", "path of ngx_otel_module.so", env="TRACESTACK_NGINX_OTEL_MODULE", metavar="PATH"),
     OptionSpec("download-base", "mirror base URL for release downloads (default https://github.com)",
                env="TRACESTACK_DOWNLOAD_BASE", metavar="URL"),
@@ -106,8 +109,7 @@ OPTIONS: tuple[OptionSpec, ...] = (
                env="TRACESTACK_LOAD", metavar="RATE"),
     OptionSpec("load-duration", "duration of the load run (e.g. 30s, 2m)", env="TRACESTACK_LOAD_DURATION",
                default="30s", metavar="DURATION"),
-    OptionSpec("load-protocol", "protocol the load uses", env="TRACESTACK_LOAD_PROTOCOL", default="otlp-grpc",
-               choices=("otlp-grpc", "otlp-http")),
+    OptionSpec("load-protocol", "protocol the load uses", env=PROTOCOL_VAR, default="otlp-grpc", choices=PROTOCOLS),
 )
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -117,9 +119,6 @@ _TRUE = {"1", "true", "yes", "on"}
 class Setting:
     value: Any
     source: str   # "command line", "env TRACESTACK_X", "ini tracestack_x", "default"
-
-    def describe(self) -> str:
-        return f"{self.value} (from {self.source})"
 
 
 def add_options(parser: pytest.Parser) -> None:

@@ -7,7 +7,6 @@ pipeline emits with what was sent. It can also be told to refuse the next reques
 from __future__ import annotations
 
 import threading
-import time
 from concurrent import futures
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
+from .deadlines import Deadline
 from .model import Span, Trace, group_by_trace
 from .otlp import OtlpDecodeError, from_otlp_http_json, from_resource_spans
 
@@ -227,15 +227,13 @@ class CaptureSink:
 
     def wait_for_spans(self, trace_id: str, count: int, timeout: float) -> tuple[list[Span], float]:
         """Wait until ``count`` spans of ``trace_id`` arrived or ``timeout`` passed; returns them and the wait."""
-        started = time.monotonic()
-        deadline = started + timeout
+        deadline = Deadline(timeout)
         with self._store.condition:
             while True:
                 found = [span for span in self._store.spans if span.trace_id == trace_id]
-                remaining = deadline - time.monotonic()
-                if len(found) >= count or remaining <= 0:
-                    return found, time.monotonic() - started
-                self._store.condition.wait(remaining)
+                if len(found) >= count or deadline.expired():
+                    return found, deadline.elapsed()
+                self._store.condition.wait(deadline.remaining())
 
     def clear(self) -> None:
         with self._store.condition:

@@ -9,7 +9,6 @@ query is a 400 in plain text; a trace over ``max_bytes_per_trace`` is a 422 (v1)
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from .deadlines import poll_until
 from .errors import TracestackError
 from .model import Span, normalize_hex_id
 from .otlp import OtlpDecodeError, from_tempo_json
@@ -26,6 +26,8 @@ T = TypeVar("T")
 
 # Go's mux answers an unknown path with this body; Tempo's own "trace not found" 404 is empty.
 _NO_SUCH_ROUTE = b"404 page not found"
+# The querier's own by-id route (Tempo's API docs: "for debugging"): ?mode=blocks reads the backend alone.
+BLOCKS_ONLY_PATH = "/querier/api/v2/traces"
 
 
 class TempoQueryError(TracestackError):
@@ -152,16 +154,44 @@ class TempoClient:
         document = _json_object(response)
         return _decode_v2(response, document, trace_id) if api == "v2" else _decode_v1(response, document)
 
-    def wait_for_trace(self, trace_id: str, expected_spans: int, deadline_s: float, api: str = "v2") -> TraceWait:
-        """Poll by id until the trace has ``expected_spans`` spans; the visibility time is measured from the call."""
+    def trace_in_blocks(self, trace_id: str) -> list[Span] | None:
+        """The trace as a querier reads it from the backend's blocks alone, no ingester asked: the querier's
+        debugging API ``/querier/api/v2/traces/<id>?mode=blocks``, on a querier's (or a single binary's) HTTP port.
+        None while no block it has polled holds the trace (a 404, or an empty trace)."""
+        response = self._request(f"{BLOCKS_ONLY_PATH}/{trace_id}", params={"mode": "blocks"}, allow={404},
+                                 refused=f"trace id {trace_id!r}")
+        if response.status_code == 404:
+            return None
+        return _decode_v2(response, _json_object(response), trace_id)
+
+    def wait_for_trace(self, trace_id: str, expected_spans: int, deadline_s: float, api: str = "v2",
+                       blocks_only: bool = False) -> TraceWait:
+        """Poll by id until the trace has ``expected_spans`` spans (``blocks_only``: in the backend's blocks, see
+        ``trace_in_blocks``); the visibility time is measured from the call."""
         def attempt() -> tuple[bool, list[Span]]:
-            spans = self.trace(trace_id, api=api) or []
+            spans = (self.trace_in_blocks(trace_id) if blocks_only else self.trace(trace_id, api=api)) or []
             return len(spans) >= expected_spans, spans
 
-        what = (f"trace {trace_id} with {expected_spans} span(s) at {self.base_url}/api/"
-                f"{'v2/' if api == 'v2' else ''}traces/{trace_id}")
+        path = (f"{BLOCKS_ONLY_PATH}/{trace_id}?mode=blocks" if blocks_only
+                else f"/api/{'v2/' if api == 'v2' else ''}traces/{trace_id}")
+        what = f"trace {trace_id} with {expected_spans} span(s) at {self.base_url}{path}"
         spans, seconds, attempts = _poll(attempt, deadline_s, what, _describe_spans)
         return TraceWait(spans, seconds, attempts)
+
+    # --- ingesters ----------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """An ingester's ``/flush``: cut every trace and block it holds and flush them to the backend now (an
+        ingester's, or a single binary's, HTTP port). Tempo answers 204."""
+        try:
+            response = self._client.post("/flush")
+        except httpx.HTTPError as error:
+            raise TempoUnavailable(f"{self.base_url}/flush: no answer ({type(error).__name__}: {error})") from error
+        if response.status_code == 429 or response.status_code >= 500:
+            raise TempoUnavailable(f"{response.url}: HTTP {response.status_code}: {response.content[:200]!r}")
+        if response.status_code >= 300:
+            raise TempoResponseError(f"{response.url}: HTTP {response.status_code}: {response.content[:200]!r}; an "
+                                     f"ingester answers /flush with 204 ({self._is_it_tempo()})")
 
     # --- search -------------------------------------------------------------------------------
 
@@ -344,27 +374,22 @@ def _poll(attempt: Callable[[], tuple[bool, T]], deadline_s: float, what: str,
     ``TempoUnavailable`` (no answer, 429, 5xx) is retried: a starting or restarting Tempo says so. Any
     other error (a refused query, garbage) will not get better by waiting and is raised at once.
     """
-    started = time.monotonic()
-    deadline = started + deadline_s
-    pause, attempts = first_pause_s, 0
-    last: T | None = None
-    last_error: TempoUnavailable | None = None
-    while True:
-        attempts += 1
+    def observe() -> tuple[bool, T | TempoUnavailable]:
         try:
-            done, seen = attempt()
+            return attempt()
         except TempoUnavailable as error:
-            last_error = error
-        else:
-            if done:
-                return seen, time.monotonic() - started, attempts
-            last, last_error = seen, None
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            answer = f"last error: {last_error}" if last_error else f"last answer: {describe_last(last)}"
-            timeout = VisibilityTimeout(f"waited {deadline_s:g}s ({attempts} attempts over "
-                                        f"{time.monotonic() - started:.1f}s) for {what}; {answer}")
-            timeout.last_error = last_error
-            raise timeout
-        time.sleep(min(pause, remaining))
-        pause = min(pause * 1.5, max_pause_s)
+            return False, error
+
+    polled = poll_until(observe, deadline_s, first_pause_s, done=lambda answer: answer[0], backoff=1.5,
+                        max_interval_s=max_pause_s)
+    seen = polled.last[1]
+    if isinstance(seen, TempoUnavailable):
+        answer, last_error = f"last error: {seen}", seen
+    elif polled.ok:
+        return seen, polled.elapsed_s, polled.attempts
+    else:
+        answer, last_error = f"last answer: {describe_last(seen)}", None
+    timeout = VisibilityTimeout(f"waited {deadline_s:g}s ({polled.attempts} attempts over "
+                                f"{polled.elapsed_s:.1f}s) for {what}; {answer}")
+    timeout.last_error = last_error
+    raise timeout

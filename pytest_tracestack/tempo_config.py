@@ -7,12 +7,15 @@ template``); otherwise tracestack's translation of the values, which refuses wha
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import yaml
 
 from .errors import ProfileError, TracestackError, UnavailableError, first_line
 from .helm_render import HelmRenderError, HelmRendering, chart_tempo_config
+from .kube.charts import chart_source
+from .kube.tools import find_tool
 from .profile_paths import describe, manifest_file
 from .profiles import Component, Profile
 from .redaction import redact
@@ -22,14 +25,17 @@ from .tempo_values import CHART, CHART_SERIES, merge_values, translate_values
 def helm_rendering(charts: str | None = None) -> HelmRendering | None:
     """helm as the kube runtimes find it (TRACESTACK_HELM, PATH, tracestack's cache; never downloaded for this),
     and the chart where they take it: ``--tracestack-charts`` (a directory or mirror), else its repository."""
-    from .kube.charts import chart_source
-    from .kube.tools import find_tool
-
     try:
         helm = find_tool("helm", allow_download=False)
     except UnavailableError:
         return None
-    return HelmRendering(str(helm.path), lambda chart: chart_source(chart, charts).reference)
+    return _shared_rendering(str(helm.path), charts)
+
+
+@functools.lru_cache(maxsize=8)
+def _shared_rendering(helm: str, charts: str | None) -> HelmRendering:
+    """One per helm and chart location, so the header, the report and the local start share its renderings."""
+    return HelmRendering(helm, lambda chart: chart_source(chart, charts).reference)
 
 
 def tempo_config_for(component: Component, rendering: HelmRendering | None) -> tuple[dict[str, Any], list[str]]:

@@ -25,6 +25,17 @@ def otelcol_binary() -> Path:
         pytest.skip(f"needs the OpenTelemetry Collector: {error.how}")
 
 
+@pytest.fixture(scope="session")
+def versitygw_binary() -> Path:
+    """The real versitygw (the S3 profiles' server), found as the product finds it (TRACESTACK_VERSITYGW, PATH,
+    tracestack's cache; `tracestack install versitygw` builds it, as .ci/run does), without building it."""
+    provider = BinaryProvider(explicit={"versitygw": os.environ.get("TRACESTACK_VERSITYGW")}, allow_download=False)
+    try:
+        return provider.find("versitygw").path
+    except BinaryNotFoundError as error:
+        pytest.skip(f"needs versitygw: {error.how}")
+
+
 def _installed_tool(name: str, how: str) -> Path:
     """The tool the finder accepts without downloading, looked up before pytester gives the test a HOME of its
     own (and so another cache); a skip naming what was refused and ``how`` to get it otherwise."""

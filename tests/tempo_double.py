@@ -115,11 +115,11 @@ class FakeTempoForTests:
     # --- what it answers -----------------------------------------------------------------------
 
     def trace_document(self, trace_id: str) -> dict:
-        spans = [a.span for a in self.arrivals() if a.span.trace_id == trace_id]
-        if not spans:
-            return {"trace": {}, "metrics": {}}
-        resource_spans = [json_format.MessageToDict(rs) for rs in to_resource_spans(spans)]
-        return {"trace": {"resourceSpans": resource_spans}, "metrics": {"inspectedBytes": "1"}}
+        return trace_document_of([a.span for a in self.arrivals() if a.span.trace_id == trace_id])
+
+    def extra_answer(self, path: str, query: dict[str, list[str]]) -> tuple[int, bytes, str] | None:
+        """(status, body, content type) for a path the process double serves beyond the query API, else None."""
+        return None
 
     def search_document(self, conditions: list[tuple[str, str, str]], limit: int) -> dict:
         cut = time.monotonic() - self.search_lag_s
@@ -129,6 +129,14 @@ class FakeTempoForTests:
             if any(_matches(span, scope, key, value) for scope, key, value in conditions):
                 traces.setdefault(span.trace_id, _search_result(span.trace_id, visible))
         return {"traces": list(traces.values())[:limit], "metrics": {"inspectedTraces": len(traces)}}
+
+
+def trace_document_of(spans: list[Span]) -> dict:
+    """A v2 by-id answer holding ``spans`` (``{"trace": {}}`` when there are none, as Tempo says "not found")."""
+    if not spans:
+        return {"trace": {}, "metrics": {}}
+    resource_spans = [json_format.MessageToDict(rs) for rs in to_resource_spans(spans)]
+    return {"trace": {"resourceSpans": resource_spans}, "metrics": {"inspectedBytes": "1"}}
 
 
 def _matches(span: Span, scope: str, key: str, value: str) -> bool:
@@ -165,6 +173,8 @@ def _handler(double: FakeTempoForTests) -> type[BaseHTTPRequestHandler]:
                 return self.reply(200, GARBAGE, "text/html")
             self.route(url.path, parse_qs(url.query))
 
+        do_POST = do_GET  # noqa: N815 (an ingester's /flush takes POST)
+
         def route(self, path: str, query: dict[str, list[str]]) -> None:
             if path == "/api/echo":
                 return self.reply(200, b"echo\n", "text/plain; charset=utf-8")
@@ -174,6 +184,9 @@ def _handler(double: FakeTempoForTests) -> type[BaseHTTPRequestHandler]:
                 return self.trace(path.rsplit("/", 1)[1])
             if path == "/api/search":
                 return self.search(query)
+            answer = double.extra_answer(path, query)
+            if answer is not None:
+                return self.reply(*answer)
             self.reply(404, b"404 page not found\n", "text/plain; charset=utf-8")
 
         def trace(self, trace_id: str) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_tracestack.binaries import TEMPO, BinaryProvider, download_verified
+from pytest_tracestack.binaries import TEMPO, BinaryProvider, Obtained, download_verified
 from pytest_tracestack.errors import BinaryNotFoundError, TracestackError
 
 
@@ -78,7 +78,8 @@ def test_an_explicit_path_wins_over_path_and_reports_its_version(tmp_path: Path,
     explicit = _script(tmp_path / "my-tempo", "tempo, version 2.10.8 (branch: HEAD, revision: abc)")
     monkeypatch.setenv("PATH", str(on_path))
     found = BinaryProvider(explicit={"tempo": str(explicit)}, allow_download=False).find("tempo")
-    assert (found.path, found.version, found.source) == (explicit, "2.10.8", "explicit path")
+    assert (found.path, found.version, found.source, found.obtained) == (explicit, "2.10.8", "explicit path",
+                                                                         Obtained.EXPLICIT)
 
 
 def test_a_wrong_explicit_path_is_an_error_not_a_fallback(tmp_path: Path) -> None:
@@ -90,7 +91,7 @@ def test_path_is_used_before_the_cache(tmp_path: Path, monkeypatch) -> None:
     _script(tmp_path / "tempo", "tempo, version 2.10.8")
     monkeypatch.setenv("PATH", str(tmp_path))
     found = BinaryProvider(allow_download=False, cache_root=tmp_path / "cache").find("tempo")
-    assert found.source == "PATH (tempo)"
+    assert found.source == "PATH (tempo)" and found.obtained is Obtained.PATH
 
 
 def test_download_is_verified_extracted_and_cached(tmp_path: Path, monkeypatch, release_server) -> None:
@@ -101,8 +102,9 @@ def test_download_is_verified_extracted_and_cached(tmp_path: Path, monkeypatch, 
     found = provider.find("tempo")
     assert found.path == tmp_path / "cache" / "tempo-2.10.8" / "tempo"
     assert found.version == "2.10.8"
-    assert found.source.endswith("SHA-256 verified")
-    assert provider.find("tempo").source == "tracestack cache"
+    assert found.source.endswith("SHA-256 verified") and found.obtained is Obtained.DOWNLOADED
+    cached = provider.find("tempo")
+    assert cached.source == "tracestack cache" and cached.obtained is Obtained.CACHE
 
 
 def test_a_checksum_mismatch_installs_nothing_and_says_so(tmp_path: Path, monkeypatch, release_server) -> None:
@@ -138,6 +140,7 @@ def test_the_collector_is_built_when_nothing_else_works(tmp_path: Path, monkeypa
     provider = BinaryProvider(allow_download=False, cache_root=tmp_path / "cache", builders={"otelcol": fake_build})
     found = provider.find("otelcol")
     assert built == ["0.129.0"] and found.source == "built with OCB" and found.version == "0.129.0"
+    assert found.obtained is Obtained.BUILT
 
 
 def test_tempo_spec_points_at_the_official_release_layout() -> None:
@@ -160,15 +163,41 @@ def test_a_tempo_of_another_major_version_is_refused_with_what_to_do(tmp_path: P
 
 
 def test_kube_tools_download_is_verified_and_a_wrong_checksum_installs_nothing(tmp_path: Path, release_server) -> None:
-    from pytest_tracestack.kube.tools import download_tool
-
     base, root = release_server
     (root / "kubectl").write_bytes(b"#!/bin/sh\necho kubectl\n")
     (root / "kubectl.sha256").write_text(hashlib.sha256(b"#!/bin/sh\necho kubectl\n").hexdigest())
-    installed = download_tool(f"{base}/kubectl", f"{base}/kubectl.sha256", "", tmp_path / "bin" / "kubectl")
+    installed = download_verified(f"{base}/kubectl", f"{base}/kubectl.sha256", "", tmp_path / "bin" / "kubectl")
     assert installed.read_bytes().startswith(b"#!/bin/sh") and installed.stat().st_mode & 0o111
     (root / "kind").write_bytes(b"tampered")
     (root / "kind.sha256sum").write_text(f"{'c' * 64}  kind\n")
     with pytest.raises(OSError, match=rf"checksum mismatch for {base}/kind: expected {'c' * 64}"):
-        download_tool(f"{base}/kind", f"{base}/kind.sha256sum", "", tmp_path / "bin" / "kind")
+        download_verified(f"{base}/kind", f"{base}/kind.sha256sum", "", tmp_path / "bin" / "kind")
     assert not (tmp_path / "bin" / "kind").exists()
+
+
+FAKE_GO = """#!/bin/sh
+# Not Go: records how it was asked to build, and leaves a versitygw that says the version the ldflag gave it.
+echo "$@" > "$GO_ARGS"
+version=$(echo "$@" | sed 's/.*main.Version=\\([^ ]*\\).*/\\1/')
+printf '#!/bin/sh\\necho "Version  : %s"\\n' "$version" > "$GOBIN/versitygw"
+chmod +x "$GOBIN/versitygw"
+"""
+
+
+def test_tracestack_install_versitygw_builds_the_pinned_module_with_its_version_into_the_cache(
+        tmp_path: Path, monkeypatch, capsys) -> None:
+    from pytest_tracestack.cli import main
+
+    (tmp_path / "bin").mkdir()
+    _script(tmp_path / "bin" / "go", "").write_text(FAKE_GO)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:/usr/bin:/bin")
+    monkeypatch.setenv("GO_ARGS", str(tmp_path / "go-args"))
+    monkeypatch.setenv("TRACESTACK_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("TRACESTACK_VERSITYGW", raising=False)
+    assert main(["install", "versitygw"]) == 0
+    built = tmp_path / "cache" / "bin" / "versitygw-1.8.0" / "versitygw"
+    assert capsys.readouterr().out.strip() == f"versitygw: {built} (1.8.0, built with go install)"
+    assert (tmp_path / "go-args").read_text().split() == [
+        "install", "-ldflags", "-X", "main.Version=v1.8.0", "github.com/versity/versitygw/cmd/versitygw@v1.8.0"]
+    assert main(["install", "versitygw"]) == 0          # once per version: the second finds it in the cache
+    assert capsys.readouterr().out.strip() == f"versitygw: {built} (1.8.0, tracestack cache)"

@@ -121,13 +121,13 @@ def test_each_workflow_to_copy_installs_from_source_and_pins_the_kind_and_kubect
     """helm/kind-action's own defaults are an older kind than the one kindest/node:v1.35.0 is built for, and a
     kubectl older than tracestack's commands need; and pytest-tracestack is on no package index."""
     from pytest_tracestack.kube.settings import KIND_NODE_IMAGE, KIND_VERSION
-    from pytest_tracestack.kube.tools import TOOLS, _numbers
+    from pytest_tracestack.versions import KUBECTL
 
     steps = [step for job in yaml.safe_load(path.read_text())["jobs"].values() for step in job["steps"]]
     kinds = [step.get("with") or {} for step in steps if str(step.get("uses", "")).startswith("helm/kind-action@")]
     assert kinds and all(kind.get("version") == KIND_VERSION and kind.get("node_image") == KIND_NODE_IMAGE
                          for kind in kinds), kinds
-    assert all(_numbers(kind.get("kubectl_version", "")) >= _numbers(TOOLS["kubectl"].minimum) for kind in kinds)
+    assert KUBECTL.accepted and all(KUBECTL.accepted.admits(kind.get("kubectl_version", "")) for kind in kinds)
     installs = [step["run"] for step in steps if "pip install" in step.get("run", "")]
     assert installs and all("@ ${TRACESTACK_SOURCE}" in run for run in installs), installs
 

@@ -16,7 +16,9 @@ import yaml
 from pytest_tracestack.helm_render import HelmRenderError, HelmRendering, tempo_config_from_manifests
 from pytest_tracestack.profiles import load_profile_file
 from pytest_tracestack.rendering import ReplicaContext, render_component_config, render_yaml
+from pytest_tracestack.tempo_config import tempo_config_for
 from pytest_tracestack.tempo_values import UntranslatedValues
+from recording_runner import RecordingRunner
 
 TEST_CHART = Path(__file__).parent / "kube_data" / "charts" / "tempo-distributed"
 
@@ -90,6 +92,38 @@ def test_a_chart_out_of_reach_falls_back_to_the_translation_and_says_why(install
     assert config["overrides"]["defaults"]["ingestion"]["rate_limit_bytes"] == 30000000
     assert any(note.startswith("helm template of chart tempo-distributed 2.26.2") and "failed, so tracestack "
                "translated the values instead" in note for note in config.notes)
+
+
+RENDERED_CONFIG = ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: tempo-config}\ndata:\n"
+                   "  tempo.yaml: 'ingester: {concurrent_flushes: 8}'\n")
+
+
+def test_helm_template_goes_through_the_command_layer_once_per_chart_and_values(tmp_path: Path) -> None:
+    """The local runtime's `helm template` is a command of the command layer, as the kube runtimes' is: recorded
+    here, with the helm it was given; the components sharing a values file share one rendering."""
+    runner = RecordingRunner().on(" template tempo ", stdout=RENDERED_CONFIG)
+    rendering = HelmRendering("/opt/helm-3.19.0/helm", lambda chart: (chart["chart"], "--version", chart["version"]),
+                              runner)
+    chart = _component(tmp_path, VALUES).chart
+    components = [_component_named(tmp_path, name) for name in ("ingester", "distributor")]
+    configs = [tempo_config_for(component, rendering)[0] for component in components]
+    assert configs == [{"ingester": {"concurrent_flushes": 8}}] * 2
+    assert runner.lines() == [f"/opt/helm-3.19.0/helm template tempo tempo-distributed --version {chart['version']} "
+                              f"-f {tmp_path / 'values.yaml'}"]
+    assert runner.timeouts == [300.0]
+
+
+def test_a_refusal_through_the_command_layer_falls_back_with_helms_words(tmp_path: Path) -> None:
+    runner = RecordingRunner().on(" template ", returncode=1, stderr="Error: chart \"tempo-distributed\" not found")
+    rendering = HelmRendering("helm", lambda chart: (chart["chart"],), runner)
+    _config, notes = tempo_config_for(_component(tmp_path, {}), rendering)
+    assert any(note.endswith("failed, so tracestack translated the values instead: `helm template tempo "
+                             f"tempo-distributed -f {tmp_path / 'values.yaml'}` failed: Error: chart "
+                             "\"tempo-distributed\" not found") for note in notes), notes
+
+
+def _component_named(tmp_path: Path, name: str):
+    return load_profile_file(tmp_path / "mine.yaml").components[name]
 
 
 def test_a_rendering_without_tempos_config_says_so() -> None:

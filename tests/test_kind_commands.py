@@ -34,6 +34,14 @@ def test_a_missing_program_is_a_failed_command_naming_it() -> None:
     assert done.returncode == 127 and "/nonexistent/kind" in done.stderr
 
 
+def test_a_program_that_cannot_be_executed_is_a_failed_command_naming_it(tmp_path: Path) -> None:
+    """A helm that is not executable (a copy without its mode bits) fails the command; it raises nothing."""
+    helm = tmp_path / "helm"
+    helm.write_text("#!/bin/sh\necho never\n")
+    done = SubprocessRunner().run([str(helm), "template", "tempo"], timeout=5)
+    assert done.returncode == 126 and str(helm) in done.stderr and not done.ok
+
+
 def test_input_goes_to_the_commands_stdin() -> None:
     done = SubprocessRunner().run([sys.executable, "-c", "import sys; print(sys.stdin.read().upper())"], timeout=10,
                                   input="kind: Namespace")

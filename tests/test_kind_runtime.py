@@ -527,3 +527,19 @@ def test_images_the_profile_adds_are_loaded_after_those_read_from_the_rendered_o
         "kind load docker-image quay.io/minio/minio:RELEASE.2024-12-18T13-15-44Z --name tracestack",
         "kind load docker-image grafana/tempo:2.10.8 --name tracestack",
         "kind load docker-image busybox:1.36 --name tracestack"]
+
+
+@pytest.mark.parametrize("step", ["plan", "start"])
+def test_a_profile_giving_a_component_args_is_refused_naming_file_component_and_key(tmp_path: Path, step: str) -> None:
+    """A pod runs what its manifest says: args in the profile would be silently left out, so they are refused
+    before any command runs."""
+    from pytest_tracestack.profiles import load_profile_file
+
+    data = {"name": "mine", "extends": "manifest", "components": {"tempo": {"args": ["-log.level=debug"]}}}
+    (tmp_path / "mine.yaml").write_text(yaml.safe_dump(data))
+    runner = _new_cluster()
+    with pytest.raises(ProfileError) as raised:
+        getattr(_runtime(runner), step)(load_profile_file(tmp_path / "mine.yaml"))
+    assert (raised.value.source, raised.value.key) == (str(tmp_path / "mine.yaml"), "components.tempo.args")
+    assert "put the arguments in the manifest (the container's args) or the Helm values" in raised.value.problem
+    assert runner.commands == []

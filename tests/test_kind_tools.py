@@ -18,11 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from pytest_tracestack.binaries import _arch
+from pytest_tracestack.binaries import _arch, download_verified
+from pytest_tracestack.container_engine import require_container_engine
 from pytest_tracestack.errors import BinaryNotFoundError, UnavailableError
 from pytest_tracestack.kube import tools
 from pytest_tracestack.kube.control_plane import KUBERNETES_VERSION, binary_paths
-from pytest_tracestack.kube.tools import TOOLS, download_tool, find_tool, require_container_engine
+from pytest_tracestack.kube.tools import TOOLS, find_tool
 
 PROGRAM = b"#!/bin/sh\necho release\n"
 
@@ -72,7 +73,7 @@ def _sha(payload: bytes) -> str:
 def test_kind_download_is_verified_against_its_sha256sum(tmp_path: Path, release_server) -> None:
     base, root = release_server
     _publish(root, "kind-linux-amd64", PROGRAM, f"{_sha(PROGRAM)}  kind-linux-amd64\n")
-    installed = download_tool(f"{base}/kind-linux-amd64", f"{base}/kind-linux-amd64.sha256sum", "",
+    installed = download_verified(f"{base}/kind-linux-amd64", f"{base}/kind-linux-amd64.sha256sum", "",
                               tmp_path / "bin" / "kind")
     assert installed.read_bytes() == PROGRAM and installed.stat().st_mode & stat.S_IXUSR
 
@@ -84,17 +85,17 @@ def test_a_wrong_checksum_installs_nothing(tmp_path: Path, release_server) -> No
     with pytest.raises(OSError, match=rf"checksum mismatch for {base}/kind-linux-amd64: expected {_sha(PROGRAM)} "
                                       rf"\(from {base}/kind-linux-amd64.sha256sum\), got {_sha(b'tampered')}; "
                                       r"nothing was installed"):
-        download_tool(f"{base}/kind-linux-amd64", f"{base}/kind-linux-amd64.sha256sum", "", destination)
+        download_verified(f"{base}/kind-linux-amd64", f"{base}/kind-linux-amd64.sha256sum", "", destination)
     assert not destination.parent.exists() or list(destination.parent.iterdir()) == []
 
 
 def test_kubectl_bare_digest_and_a_checksum_file_for_another_asset(tmp_path: Path, release_server) -> None:
     base, root = release_server
     _publish(root, "kubectl", PROGRAM, _sha(PROGRAM) + "\n")
-    assert download_tool(f"{base}/kubectl", f"{base}/kubectl.sha256", "", tmp_path / "kubectl").is_file()
+    assert download_verified(f"{base}/kubectl", f"{base}/kubectl.sha256", "", tmp_path / "kubectl").is_file()
     _publish(root, "kind-linux-arm64", PROGRAM, f"{_sha(PROGRAM)}  kind-linux-amd64\n")
     with pytest.raises(OSError, match="lists no SHA-256 for kind-linux-arm64"):
-        download_tool(f"{base}/kind-linux-arm64", f"{base}/kind-linux-arm64.sha256sum", "", tmp_path / "kind")
+        download_verified(f"{base}/kind-linux-arm64", f"{base}/kind-linux-arm64.sha256sum", "", tmp_path / "kind")
 
 
 def test_helm_is_extracted_from_its_verified_tarball(tmp_path: Path, release_server) -> None:
@@ -106,7 +107,7 @@ def test_helm_is_extracted_from_its_verified_tarball(tmp_path: Path, release_ser
     tarball = buffer.getvalue()
     base, root = release_server
     _publish(root, "helm-v3.19.0-linux-amd64.tar.gz", tarball, f"{_sha(tarball)}  helm-v3.19.0-linux-amd64.tar.gz")
-    installed = download_tool(f"{base}/helm-v3.19.0-linux-amd64.tar.gz",
+    installed = download_verified(f"{base}/helm-v3.19.0-linux-amd64.tar.gz",
                               f"{base}/helm-v3.19.0-linux-amd64.tar.gz.sha256sum", "helm", tmp_path / "helm")
     assert installed.read_bytes() == PROGRAM
 
@@ -254,6 +255,21 @@ def test_no_container_engine_names_what_each_engine_said(empty_path: Path) -> No
 def test_a_container_engine_that_answers_is_chosen(empty_path: Path) -> None:
     _engine_script(empty_path, "docker", "no daemon", 1)
     _engine_script(empty_path, "podman", "host: ok", 0)
+    assert require_container_engine() == "podman"
+
+
+def test_auto_asks_the_engines_the_kind_runtime_asks(empty_path: Path) -> None:
+    """--tracestack-runtime=auto picks kind exactly when the kind runtime's own check would find an engine."""
+    from pytest_tracestack.profiles import load_profile
+    from pytest_tracestack.runtime_choice import choose_runtime
+    from pytest_tracestack.settings import Setting
+
+    auto, profile = Setting("auto", "default"), load_profile("manifest")
+    _engine_script(empty_path, "docker", "Cannot connect to the Docker daemon", 1)
+    assert choose_runtime(auto, profile).name == "local"
+    _engine_script(empty_path, "podman", "host: ok", 0)
+    choice = choose_runtime(auto, profile)
+    assert (choice.name, choice.reason) == ("kind", "auto: container engine 'podman info' answered")
     assert require_container_engine() == "podman"
 
 

@@ -61,3 +61,28 @@ def test_geometric_steps() -> None:
     assert [r.describe() for r in steps] == ["1 MB/s", "2 MB/s", "4 MB/s", "8 MB/s"]
     with pytest.raises(ValueError, match=r"factor > 1"):
         geometric_rates(parse_rate("1MB/s"), 1, 3)
+
+
+def test_the_capacity_fixture_runs_each_step_at_its_exact_rate(pytester: pytest.Pytester) -> None:
+    """tracestack_capacity hands tracestack_load the rate itself: 2.5 spans/s stays 2.5, not "2spans/s"."""
+    pytester.makepyfile(test_steps="""
+        import pytest
+        from types import SimpleNamespace
+
+        from pytest_tracestack.load.rates import parse_rate
+
+        asked = []
+
+        @pytest.fixture
+        def tracestack_load():
+            def run(rate, duration, protocol):
+                asked.append(parse_rate(rate))
+                return SimpleNamespace(passed=True, failures=lambda: [])
+            return run
+
+        def test_steps(tracestack_capacity):
+            result = tracestack_capacity(["2.5spans/s", "5.5spans/s"], duration="1s")
+            assert [rate.describe() for rate in asked] == ["2.5 spans/s", "5.5 spans/s"]
+            assert result.knee.describe() == "5.5 spans/s"
+    """)
+    pytester.runpytest().assert_outcomes(passed=1)

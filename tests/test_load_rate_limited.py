@@ -18,6 +18,7 @@ from google.rpc.status_pb2 import Status
 from doubles.tempo_rate_limit_for_tests import TempoRateLimitForTests
 from pytest_tracestack.load.payloads import build_request
 from pytest_tracestack.load.runner import run_load
+from pytest_tracestack.load.spec import LoadSpec
 from pytest_tracestack.profiles import load_profile
 from pytest_tracestack.runtimes.base import Replica, Stack
 from recorded_tempo import RATE_LIMITED
@@ -67,7 +68,7 @@ def test_the_double_answers_what_the_recorded_tempo_answered(distributor: TempoR
 def test_a_run_past_the_ingestion_limit_names_rate_limiting_and_the_override(low_limit_distributor, protocol: str,
                                                                            tmp_path: Path) -> None:
     distributor = low_limit_distributor
-    result = run_load(_stack(distributor), "3MB/s", "4s", protocol, tmp_path / "load", users=2)
+    result = run_load(_stack(distributor), LoadSpec.of("3MB/s", "4s", protocol, tmp_path / "load", users=2))
     failures = result.failures()
     assert not result.passed
     refused = next(text for text in failures if "requests with an error" in text)

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from pytest_tracestack.load.locust_env import in_flight_per_user, split_targets
 from pytest_tracestack.load.pacing import (
     Pacing,
     apply_message,
     grpc_target,
     http_url,
-    in_flight_per_user,
     pacing_message,
     parse_load_rate,
-    split_targets,
 )
 from pytest_tracestack.load.rates import Rate, parse_duration, parse_rate, parse_steps
 

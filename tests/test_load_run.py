@@ -24,6 +24,7 @@ import pytest
 
 from pytest_tracestack.load.report import write_load_report
 from pytest_tracestack.load.runner import run_load
+from pytest_tracestack.load.spec import LoadSpec
 from pytest_tracestack.profiles import Target, load_profile
 from pytest_tracestack.runtimes.base import Replica, Stack
 from pytest_tracestack.runtimes.process import stop_child
@@ -109,7 +110,7 @@ def _check_accepted_bytes_agree_with_the_sink(report_dir: Path, min_samples: int
 
 def test_a_run_within_targets_passes_and_its_accepted_bytes_agree_with_the_sink(pipeline, tmp_path: Path) -> None:
     stack, sink = pipeline
-    result = run_load(stack, "2MB/s", "8s", "otlp-grpc", tmp_path / "load", sink=sink)
+    result = run_load(stack, LoadSpec.of("2MB/s", "8s", "otlp-grpc", tmp_path / "load", sink=sink))
     page = write_load_report(result, tmp_path / "load")
     assert result.passed, result.failures()
     report = _check_accepted_bytes_agree_with_the_sink(tmp_path / "load", min_samples=6)
@@ -121,7 +122,7 @@ def test_a_run_within_targets_passes_and_its_accepted_bytes_agree_with_the_sink(
 
 def test_otlp_http_load_is_measured_the_same_way(pipeline, tmp_path: Path) -> None:
     stack, sink = pipeline
-    result = run_load(stack, "4000spans/s", "4s", "otlp-http", tmp_path / "load", sink=sink)
+    result = run_load(stack, LoadSpec.of("4000spans/s", "4s", "otlp-http", tmp_path / "load", sink=sink))
     write_load_report(result, tmp_path / "load")
     assert result.passed, result.failures()
     counters = result.figures[0].counters
@@ -132,7 +133,7 @@ def test_otlp_http_load_is_measured_the_same_way(pipeline, tmp_path: Path) -> No
 def test_a_run_asking_more_than_the_deployment_takes_fails_naming_replica_figure_and_limit(pipeline,
                                                                                           tmp_path: Path) -> None:
     stack, sink = pipeline
-    result = run_load(stack, "500MB/s", "5s", "otlp-grpc", tmp_path / "load", sink=sink)
+    result = run_load(stack, LoadSpec.of("500MB/s", "5s", "otlp-grpc", tmp_path / "load", sink=sink))
     assert not result.passed
     throughput = [text for text in result.failures() if text.startswith("otelcol-0 accepted ")]
     sizing = stack.profile.targets["otelcol"]
@@ -146,7 +147,8 @@ def test_a_run_asked_more_than_the_generator_can_offer_fails_naming_the_side_tha
     """Before, the generator verdict failed only when the generator itself used 0.9 cores: a run that offered a
     quarter of the rate for any other reason passed it. One user with 4 requests in flight cannot offer 500 MB/s."""
     stack, sink = pipeline
-    result = run_load(stack, "500MB/s", "5s", "otlp-grpc", tmp_path / "load", sink=sink, users=1, in_flight=4)
+    result = run_load(stack, LoadSpec.of("500MB/s", "5s", "otlp-grpc", tmp_path / "load", sink=sink, users=1,
+                                         in_flight=4))
     generator = next(v for v in result.verdicts if v.subject == "generator")
     assert not generator.passed and generator.text == result.offered.text
     assert result.offered.side in ("generator CPU", "machine", "stack latency"), result.offered.text
@@ -177,7 +179,7 @@ def test_a_stack_too_slow_for_the_requests_in_flight_is_named_as_the_side_that_r
                                                                                        tmp_path: Path) -> None:
     """2 requests in flight at 200 ms each carry 10 requests/s (0.48 MB/s): asked 2 MB/s, the users wait for the
     stack's answers while the generator idles."""
-    result = run_load(slow_receiver, "2MB/s", "4s", "otlp-grpc", tmp_path / "load", users=1, in_flight=2)
+    result = run_load(slow_receiver, LoadSpec.of("2MB/s", "4s", "otlp-grpc", tmp_path / "load", users=1, in_flight=2))
     assert (result.offered.held, result.offered.side) == (False, "stack latency"), result.offered.text
     assert re.search(r"the stack answered too slowly: 2 requests were in flight on average of the 2 the users may have "
                      r"\(push p50 2\d\d ms", result.offered.text), result.offered.text
@@ -187,14 +189,14 @@ def test_a_stack_too_slow_for_the_requests_in_flight_is_named_as_the_side_that_r
 
 def test_with_requests_in_flight_the_same_stack_is_offered_the_rate(slow_receiver, tmp_path: Path) -> None:
     """The closed loop this replaces (one request per user) offered 0.24 MB/s here; 32 in flight carry 2 MB/s."""
-    result = run_load(slow_receiver, "2MB/s", "4s", "otlp-grpc", tmp_path / "load", users=1, in_flight=32)
+    result = run_load(slow_receiver, LoadSpec.of("2MB/s", "4s", "otlp-grpc", tmp_path / "load", users=1, in_flight=32))
     assert result.offered.held, result.offered.text
 
 
 def test_a_replica_over_its_memory_limit_fails_naming_it(pipeline, tmp_path: Path) -> None:
     stack, sink = pipeline
     tight = _with_targets(stack, otelcol=Target("a limit below any collector", memory_mib=(20, 20)))
-    result = run_load(tight, "1MB/s", "3s", "otlp-grpc", tmp_path / "load", sink=sink)
+    result = run_load(tight, LoadSpec.of("1MB/s", "3s", "otlp-grpc", tmp_path / "load", sink=sink))
     assert [text.split(" MiB")[0].rsplit(" ", 1)[0] for text in result.failures()] == ["otelcol-0 peak RSS"]
     assert result.failures()[0].endswith("MiB, limit 20 MiB (a limit below any collector)")
 
@@ -203,7 +205,7 @@ def test_a_replica_over_its_memory_limit_fails_naming_it(pipeline, tmp_path: Pat
                     "set TRACESTACK_LOAD_LONG=1")
 def test_thirty_seconds_report_accepted_mb_s_and_rss_over_time(pipeline, tmp_path: Path) -> None:
     stack, sink = pipeline
-    result = run_load(stack, "3MB/s", "30s", "otlp-grpc", tmp_path / "load", sink=sink)
+    result = run_load(stack, LoadSpec.of("3MB/s", "30s", "otlp-grpc", tmp_path / "load", sink=sink))
     write_load_report(result, tmp_path / "load")
     assert result.passed, result.failures()
     _check_accepted_bytes_agree_with_the_sink(tmp_path / "load", min_samples=28)

@@ -63,6 +63,21 @@ def test_a_component_that_exits_at_start_is_reported_with_its_log(otelcol_binary
     assert (tmp_path / "report" / "logs" / "otelcol-0.log").is_file()
 
 
+def test_a_components_args_reach_each_replicas_command_and_the_plan(otelcol_binary: Path, tmp_path: Path) -> None:
+    """A feature gate the collector does not know makes it exit at once: only an argument that reached it can."""
+    profile = (SCENARIOS / "lone-collector.yaml").read_text().replace("name: lone-collector", "name: args-collector")
+    profile = profile.replace("    replicas: 2\n",
+                              "    replicas: 2\n    args: [--feature-gates=tracestack.no-such-gate]\n")
+    (tmp_path / "args-collector.yaml").write_text(profile)
+    runtime = _runtime(otelcol_binary)
+    loaded = load_profile("args-collector", [tmp_path])
+    assert "2 x otelcol (otelcol --feature-gates=tracestack.no-such-gate)," in runtime.plan(loaded)[0].description
+    with pytest.raises(ComponentExited) as raised:
+        runtime.start(loaded)
+    assert re.match(r"otelcol-[01] exited", str(raised.value))
+    assert 'no such feature gate "tracestack.no-such-gate"' in str(raised.value)   # the collector's own complaint
+
+
 def test_keep_leaves_processes_running_until_tracestack_stop(otelcol_binary: Path) -> None:
     from pytest_tracestack.cli import main
 

@@ -23,7 +23,7 @@ def test_unknown_profile_is_a_usage_error_listing_the_valid_ones(pytester: pytes
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([
         "*--tracestack-profile: nope: no such profile; "
-        "valid profiles: collector, distributed, manifest, nginx-otel, operator*"
+        "valid profiles: collector, distributed, distributed-s3, manifest, manifest-s3, nginx-otel, operator*"
     ])
 
 
@@ -87,3 +87,17 @@ def test_the_local_plan_ends_with_the_stop(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines([
         "*. wait     readiness of every replica*",
         "*. stop     at the end (also after a failure or Ctrl-C; not with --tracestack-keep)*"])
+
+
+def test_each_run_registers_its_own_session_plugin(pytester: pytest.Pytester) -> None:
+    """A run's state is a plugin registered on its own config, found by name (as pytest-xdist's is): runs in one
+    process, as here, each see their own."""
+    pytester.makepyfile(test_mine="""
+        def test_found(pytestconfig):
+            plugin = pytestconfig.pluginmanager.get_plugin("tracestack-session")
+            assert plugin.session.profile.name == pytestconfig.getoption("tracestack_profile")
+    """)
+    for profile in ("collector", "manifest"):
+        result = pytester.runpytest(f"--tracestack-profile={profile}", "--tracestack-runtime=local", "test_mine.py",
+                                    "-k", "test_found")
+        result.assert_outcomes(passed=1, deselected=None)

@@ -9,10 +9,10 @@ import pytest
 from pytest_tracestack.errors import ProfileError
 from pytest_tracestack.profiles import available_profiles, load_profile, load_profile_file
 
-BUILT_IN = ["collector", "distributed", "manifest", "nginx-otel", "operator"]
+BUILT_IN = ["collector", "distributed", "distributed-s3", "manifest", "manifest-s3", "nginx-otel", "operator"]
 
 
-def test_the_five_built_in_profiles_are_found() -> None:
+def test_the_seven_built_in_profiles_are_found() -> None:
     assert list(available_profiles()) == BUILT_IN
 
 
@@ -79,6 +79,15 @@ def test_malformed_profile_names_file_key_and_expectation(tmp_path: Path, change
     assert raised.value.source == str(file)
     assert raised.value.key == key
     assert message in raised.value.problem
+
+
+def test_args_for_the_in_process_capture_sink_are_refused(tmp_path: Path) -> None:
+    file = _write(tmp_path, _minimal(components="components:\n  otelcol:\n    binary: capture-sink\n"
+                                                "    args: [--verbose]\n    ports: {otlp-grpc: 4317}"))
+    with pytest.raises(ProfileError) as raised:
+        load_profile_file(file)
+    assert (raised.value.source, raised.value.key) == (str(file), "components.otelcol.args")
+    assert "the capture sink runs inside pytest" in raised.value.problem
 
 
 def test_invalid_yaml_names_the_file(tmp_path: Path) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -121,6 +120,7 @@ def test_the_local_rendering_notes_name_a_chart_mirror_without_its_password(tmp_
 
 def test_readiness_errors_mask_secrets_in_the_replicas_log_lines(tmp_path) -> None:
     """The error a caller of the runtime gets (not only what the session prints) carries no secret."""
+    from pytest_tracestack.deadlines import Deadline
     from pytest_tracestack.errors import ComponentExited
     from pytest_tracestack.runtimes.base import Replica
     from pytest_tracestack.runtimes.readiness import wait_ready
@@ -136,5 +136,18 @@ def test_readiness_errors_mask_secrets_in_the_replicas_log_lines(tmp_path) -> No
 
     replica = Replica("tempo", 0, "127.0.0.1", {"http": 9})
     with pytest.raises(ComponentExited) as raised:
-        wait_ready(replica, "http:http/ready", ExitedWithASecretInItsLog(), time.monotonic() + 5, 5)
+        wait_ready(replica, "http:http/ready", ExitedWithASecretInItsLog(), Deadline(5))
     assert "AKIAREALLYSECRET" not in str(raised.value) and "secret_key: ***" in str(raised.value)
+
+
+def test_a_credential_generated_for_the_run_is_masked_wherever_it_appears() -> None:
+    from pytest_tracestack.redaction import mask_value
+
+    generated = "0f3c9a4d5e6b7a8c9d0e1f2a3b4c5d6e"
+    line = f"PUT /tempo-traces/{generated}/x 200 | user {generated}"
+    assert redact(line) == line      # no secret-looking key: unknown to tracestack before it is registered
+    mask_value(generated)
+    assert redact(line) == "PUT /tempo-traces/***/x 200 | user ***"
+    assert redact_data({"env": [f"ROOT={generated}"], "n": 1}) == {"env": ["ROOT=***"], "n": 1}
+    with pytest.raises(ValueError, match="at least 8 characters"):
+        mask_value("short")

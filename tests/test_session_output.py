@@ -124,9 +124,10 @@ def test_deselected_checks_are_explained_by_the_profile(pytester: pytest.Pyteste
     result = pytester.runpytest_subprocess("--tracestack-profile=collector", "--collect-only", "-q")
     result.stdout.fnmatch_lines([
         "tracestack: profile collector lists only 4 checks (roundtrip, refused, service-name, collector-restart); "
-        "9 deselected items are built-in checks it does not list: auto-instrumentation, propagation (2), search (2), "
-        "schemas, nginx-server-span, load, ingester-kill (load runs only with --tracestack-load=RATE)",
-        "7/16 tests collected (9 deselected) in *"])
+        "11 deselected items are built-in checks it does not list: auto-instrumentation, propagation (2), search (2), "
+        "schemas, nginx-server-span, load, ingester-kill, backend-storage (2) (load runs only with "
+        "--tracestack-load=RATE)",
+        "7/18 tests collected (11 deselected) in *"])
 
 
 # Stands in for OCB (a real build takes 4 to 9 minutes): copies the collector built earlier, slowly enough

@@ -362,3 +362,41 @@ def test_an_empty_search_times_out_saying_so(fake_tempo: FakeTempoForTests) -> N
     with pytest.raises(VisibilityTimeout, match=r"for search \{'service.name': 'nobody'\} at http://127.0.0.1:\d+"
                                                 r"/api/search to return a trace; last answer: no traces$"):
         TempoClient(fake_tempo.url).wait_for_search(tags={"service.name": "nobody"}, deadline_s=0.2)
+
+
+# --- the querier's blocks-only read and an ingester's flush (backend-storage check) ------------
+
+def test_a_blocks_only_read_asks_the_queriers_own_route_and_takes_a_404_as_not_there_yet() -> None:
+    asked = []
+    recorded_v2 = (FIXTURES / "trace-v2.body").read_bytes()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        asked.append((request.url.path, dict(request.url.params)))
+        return httpx.Response(404, content=b"") if len(asked) == 1 else httpx.Response(200, content=recorded_v2)
+
+    with _answering(handler) as client:
+        assert client.trace_in_blocks(TRACE_ID) is None
+        waited = client.wait_for_trace(TRACE_ID, len(_sent()), 5.0, blocks_only=True)
+    assert sorted(waited.spans, key=lambda s: s.span_id) == _sent()
+    assert asked[0] == (f"/querier/api/v2/traces/{TRACE_ID}", {"mode": "blocks"})
+
+
+def test_a_blocks_only_read_where_no_querier_serves_it_says_so_at_once() -> None:
+    with _answering(lambda request: httpx.Response(404, content=b"404 page not found\n")) as client:
+        with pytest.raises(TempoResponseError, match=r"querier/api/v2/traces/.*nothing serves this path"):
+            client.wait_for_trace(TRACE_ID, 1, 30.0, blocks_only=True)
+
+
+@pytest.mark.parametrize(("status", "error"), [(503, TempoUnavailable), (404, TempoResponseError)])
+def test_a_flush_is_a_post_answered_204_and_anything_else_is_named(status: int, error: type) -> None:
+    methods = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        methods.append((request.method, request.url.path))
+        return httpx.Response(204 if len(methods) == 1 else status, content=b"")
+
+    with _answering(handler) as client:
+        client.flush()
+        with pytest.raises(error, match=rf"/flush: HTTP {status}"):
+            client.flush()
+    assert methods[0] == ("POST", "/flush")

@@ -144,6 +144,26 @@ def test_a_pinned_image_the_values_do_not_deploy_is_refused(tmp_path: Path, chan
         load_profile_file(_pinned(tmp_path, "tempo_image: grafana/tempo:2.10.8\n", change))
 
 
+DIGEST = "sha256:" + "4" * 64
+
+
+@pytest.mark.parametrize(("pinned", "registry", "tag"), [
+    (f"grafana/tempo:2.10.8@{DIGEST}", None, f"2.10.8@{DIGEST}"),        # pinned by digest as well as by tag
+    ("grafana/tempo:2.10.8", "index.docker.io", "2.10.8"),             # Docker Hub under its other name
+])
+def test_a_pinned_image_is_the_deployed_one_however_either_spells_it(tmp_path: Path, pinned: str, registry: str | None,
+                                                                     tag: str) -> None:
+    """The values' registry/repository:tag and the pin name one image: the pin is accepted and replaces the
+    built-in Tempo image in the list kind loads (read as the image list and the version check read images)."""
+    def deploy(values):
+        _image(values, tag)
+        if registry:
+            values["tempo"]["image"]["registry"] = registry
+
+    profile = load_profile_file(_pinned(tmp_path, f"tempo_image: {pinned}\n", deploy))
+    assert profile.kubernetes["images"] == [pinned]
+
+
 def test_the_plan_and_header_say_which_versions_are_pinned(pytester: pytest.Pytester, helm: Path) -> None:
     import shutil
 

@@ -18,7 +18,8 @@ MANIFESTS = Path(__file__).resolve().parents[1] / "manifests"
 
 
 @pytest.mark.parametrize("version", ["1.29.0", "1.35.0"])
-@pytest.mark.parametrize("profile", ["manifest", "distributed", "operator", "nginx-otel"])
+@pytest.mark.parametrize("profile", ["manifest", "distributed", "operator", "nginx-otel", "manifest-s3",
+                                     "distributed-s3"])
 def test_every_profile_validates(profile: str, version: str) -> None:
     results = validate_profile(load_profile(profile), version)
     assert results and all("manifests/" in line or line.startswith("chart ") for line in results)
@@ -112,7 +113,7 @@ def test_an_unsupported_kubernetes_version_says_which_to_use() -> None:
 
 
 # distributed and operator need helm and their charts: tests/test_kind_charts.py plans them with a real helm.
-@pytest.mark.parametrize("profile", ["manifest", "nginx-otel"])
+@pytest.mark.parametrize("profile", ["manifest", "nginx-otel", "manifest-s3"])
 def test_plan_prints_the_complete_plan_under_quiet_and_validates(pytester: pytest.Pytester, profile: str) -> None:
     result = pytester.runpytest(f"--tracestack-profile={profile}", "--tracestack-runtime=kind", "--tracestack-plan",
                                 "-q", "--tracestack-namespace=tracestack-plan")

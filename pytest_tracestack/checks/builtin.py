@@ -6,12 +6,26 @@ profile does not list. Names say what broke: ``test_roundtrip[otlp-grpc]``, ``te
 
 from __future__ import annotations
 
+import secrets
 import time
+import uuid
 
+import httpx
 import pytest
 
+from pytest_tracestack.checks import backend
+from pytest_tracestack.checks.closed import closed_target
+from pytest_tracestack.checks.faults import SteadyTraffic
 from pytest_tracestack.checks.sources import SinkSource, TempoSource, TraceSource
+from pytest_tracestack.diff import compare_traces
+from pytest_tracestack.fixtures import require
+from pytest_tracestack.ingest_keys import explain_refusal
+from pytest_tracestack.model import SpanKind, normalize_hex_id
+from pytest_tracestack.schemas import check_span, load_schema, render_findings
 from pytest_tracestack.session import STASH_KEY
+from pytest_tracestack.tempo import TempoClient
+from pytest_tracestack.traffic import shapes
+from pytest_tracestack.traffic.senders import send
 
 READ_DEADLINE_S = 30.0
 # Search sees a trace only after the ingester cuts it (trace_idle_period + flush_check_period).
@@ -43,14 +57,10 @@ def trace_source(tracestack_stack, request) -> TraceSource:
 
 
 def _build(service_name: str, shape_name: str = "SMALL"):
-    from pytest_tracestack.traffic import shapes
-
     return shapes.build_trace(getattr(shapes, shape_name), service_name=service_name)
 
 
 def _send_and_read(stack, trace_source, protocol: str, spans):
-    from pytest_tracestack.traffic.senders import send
-
     wire = "otlp-http" if protocol == "otlp-http-json" else protocol
     result = send(protocol, spans, stack.ingest_target(wire))
     assert result.ok, (f"{protocol} push to {stack.ingest_target(wire)} was not acknowledged: {result.status} "
@@ -60,8 +70,6 @@ def _send_and_read(stack, trace_source, protocol: str, spans):
 
 def _why_refused(stack, protocol: str, status: str) -> str:
     """A refused connection: the key of the user's files that turns the receiver off, when there is one."""
-    from pytest_tracestack.ingest_keys import explain_refusal
-
     why = explain_refusal(stack.profile, protocol) if status == "REFUSED" else ""
     return f"\nnothing listens for {protocol} because {why}" if why else ""
 
@@ -69,8 +77,6 @@ def _why_refused(stack, protocol: str, status: str) -> str:
 @pytest.mark.tracestack_check("roundtrip")
 def test_roundtrip(tracestack_stack, trace_source, tracestack_service_name, protocol, record_property):
     """Every span sent over the protocol comes back whole: ids, parents, names, kinds, clocks, attributes."""
-    from pytest_tracestack.diff import compare_traces
-
     sent = _build(tracestack_service_name, "WIDE")
     read = _send_and_read(tracestack_stack, trace_source, protocol, sent)
     record_property("visible_after_s", round(read.visible_after_s, 3))
@@ -93,9 +99,6 @@ def test_service_name(tracestack_stack, trace_source, tracestack_service_name):
 @pytest.mark.tracestack_check("refused")
 def test_refused(tracestack_stack, tracestack_service_name, closed_protocol):
     """A receiver the profile disables really refuses: nothing listens where it would."""
-    from pytest_tracestack.checks.closed import closed_target
-    from pytest_tracestack.traffic.senders import send
-
     target = closed_target(tracestack_stack, closed_protocol)
     result = send(closed_protocol, _build(tracestack_service_name), target)
     assert not result.ok and result.status == "REFUSED", (
@@ -112,10 +115,6 @@ def _app_url(stack) -> str:
 @pytest.mark.tracestack_check("auto-instrumentation")
 def test_auto_instrumentation(tracestack_stack, trace_source, record_property):
     """A request to the auto-instrumented service yields its SERVER span, with no tracing code in the service."""
-    import uuid
-
-    import httpx
-
     path = f"/reviews/{uuid.uuid4().int % 10**12}"
     response = httpx.get(_app_url(tracestack_stack) + path, timeout=10)
     assert response.status_code == 200
@@ -123,7 +122,7 @@ def test_auto_instrumentation(tracestack_stack, trace_source, record_property):
     read = trace_source.find_by_attribute(("url.path", "http.target"), path, READ_DEADLINE_S)
     record_property("visible_after_s", round(read.visible_after_s, 3))
     servers = [s for s in read.spans
-               if s.kind == 2 and path in (s.attributes.get("url.path"), s.attributes.get("http.target"))]
+               if s.kind == SpanKind.SERVER and path in (s.attributes.get("url.path"), s.attributes.get("http.target"))]
     assert servers, f"no SERVER span with url.path or http.target {path} reached {read.where} within {READ_DEADLINE_S}s"
     assert servers[0].resource.get("telemetry.auto.version") or servers[0].scope_name.startswith("opentelemetry"), \
         f"the span does not come from OpenTelemetry instrumentation: scope {servers[0].scope_name!r}"
@@ -140,16 +139,12 @@ _PROPAGATION_HEADERS = {
 @pytest.mark.parametrize("propagator", sorted(_PROPAGATION_HEADERS))
 def test_propagation(tracestack_stack, trace_source, propagator):
     """A caller's context in W3C or B3 headers is honoured: the server span joins the caller's trace."""
-    import secrets
-
-    import httpx
-
     trace_id, parent_id = secrets.token_hex(16), secrets.token_hex(8)
     headers = _PROPAGATION_HEADERS[propagator](trace_id, parent_id)
     response = httpx.get(_app_url(tracestack_stack) + "/reviews/1", headers=headers, timeout=10)
     assert response.status_code == 200
     read = trace_source.read_trace(trace_id, 1, READ_DEADLINE_S)
-    servers = [s for s in read.spans if s.kind == 2]
+    servers = [s for s in read.spans if s.kind == SpanKind.SERVER]
     assert servers, (f"no server span joined trace {trace_id} sent in {headers}; "
                      f"{read.where} has {len(read.spans)} spans")
     assert servers[0].parent_span_id == parent_id, (
@@ -161,9 +156,6 @@ def test_propagation(tracestack_stack, trace_source, propagator):
 @pytest.mark.parametrize("how", ["tags", "traceql"])
 def test_search(tracestack_stack, tracestack_tempo, tracestack_service_name, how, record_property):
     """A pushed trace is found by Tempo's search, by tag and by TraceQL (after the ingester cuts it)."""
-    from pytest_tracestack.model import normalize_hex_id
-    from pytest_tracestack.traffic.senders import send
-
     spans = _build(tracestack_service_name)
     protocol = next(iter(tracestack_stack.profile.ingest))
     result = send(protocol, spans, tracestack_stack.ingest_target(protocol))
@@ -180,8 +172,6 @@ def test_search(tracestack_stack, tracestack_tempo, tracestack_service_name, how
 @pytest.mark.tracestack_check("schemas")
 def test_schema(tracestack_stack, trace_source, tracestack_service_name, schema_name):
     """An HTTP server span carries the attributes its semantic-convention schema requires, with their types."""
-    from pytest_tracestack.schemas import check_span, load_schema, render_findings
-
     schema = load_schema(schema_name)
     spans = _build(tracestack_service_name, "HTTP_SERVER")
     protocol = next(iter(tracestack_stack.profile.ingest))
@@ -194,12 +184,6 @@ def test_schema(tracestack_stack, trace_source, tracestack_service_name, schema_
 @pytest.mark.tracestack_check("nginx-server-span")
 def test_nginx_server_span(tracestack_stack, trace_source, record_property):
     """A request through NGINX yields its SERVER span in Tempo, with the attributes of seed 002 and their types."""
-    import uuid
-
-    import httpx
-
-    from pytest_tracestack.schemas import check_span, load_schema, render_findings
-
     target = f"/?tracestack={uuid.uuid4().hex}"
     response = httpx.get(tracestack_stack.first("nginx").url("http", target), timeout=10)
     assert response.status_code == 200
@@ -223,8 +207,6 @@ def test_load(tracestack_stack, tracestack_load, record_property):
 
 
 def _fault_run(stack, trace_source, service_name, record_property, fault) -> None:
-    from pytest_tracestack.checks.faults import SteadyTraffic
-
     protocol = next(iter(stack.profile.ingest))
     with SteadyTraffic(protocol, stack.ingest_target(protocol), service_name) as traffic:
         time.sleep(1.5)
@@ -241,11 +223,10 @@ def _fault_run(stack, trace_source, service_name, record_property, fault) -> Non
 def test_collector_restart_loses_nothing_acknowledged(tracestack_stack, trace_source, tracestack_service_name,
                                                       record_property):
     """Restart a collector replica (SIGTERM, start again) under steady traffic: every acknowledged trace arrives."""
-    if not hasattr(tracestack_stack, "restart"):
-        pytest.skip(f"fault injection by signals needs the local runtime, not {tracestack_stack.runtime}")
+    faults = require(tracestack_stack.fault_injection())
     replica = tracestack_stack.replicas_of(next(iter(tracestack_stack.profile.ingest.values())).component)[0]
     _fault_run(tracestack_stack, trace_source, tracestack_service_name, record_property,
-               lambda: tracestack_stack.restart(replica.name))
+               lambda: faults.restart(replica.name))
 
 
 @pytest.mark.tracestack_check("ingester-kill")
@@ -253,11 +234,53 @@ def test_ingester_kill_loses_nothing_acknowledged(tracestack_stack, trace_source
                                                   record_property):
     """SIGKILL one of the ingesters under steady traffic (replication factor 3): every acknowledged trace is
     still retrievable by id."""
-    if not hasattr(tracestack_stack, "kill"):
-        pytest.skip(f"fault injection by signals needs the local runtime, not {tracestack_stack.runtime}")
+    faults = require(tracestack_stack.fault_injection())
     victim = tracestack_stack.replicas_of("ingester")[-1]
     try:
         _fault_run(tracestack_stack, trace_source, tracestack_service_name, record_property,
-                   lambda: tracestack_stack.kill(victim.name))
+                   lambda: faults.kill(victim.name))
     finally:
-        tracestack_stack.restart(victim.name)   # later checks get the whole ring back
+        faults.restart(victim.name)   # later checks get the whole ring back
+
+
+def _push_and_flush(stack, service_name: str):
+    """Push a trace, have every ingester flush, and wait until a new block is in Tempo's bucket."""
+    stack.reach_every_replica()      # Kubernetes: each ingester and the querier on port-forwards of their own
+    config = backend.tempo_config(stack, backend.querier(stack))
+    bucket = backend.bucket_of(stack, config)
+    before = set(backend.list_blocks(bucket))
+    spans = _build(service_name, "WIDE")
+    protocol = next(iter(stack.profile.ingest))
+    result = send(protocol, spans, stack.ingest_target(protocol))
+    assert result.ok, f"{protocol} push was not acknowledged: {result.status} {result.detail}"
+    unreached = backend.flush_ingesters(stack)
+    deadline = backend.BLOCK_DEADLINE_S if not unreached else backend.BLOCK_DEADLINE_S + 1800
+    seen = backend.wait_for_new_blocks(bucket, before, deadline)
+    return spans, config, bucket, seen
+
+
+@pytest.mark.tracestack_check("backend-storage")
+def test_blocks_reach_the_bucket(tracestack_stack, tracestack_service_name, record_property):
+    """After the ingesters flush, a pushed trace's block is in Tempo's S3 bucket: a new complete block (meta.json
+    written) under the tenant's prefix."""
+    _spans, _config, bucket, seen = _push_and_flush(tracestack_stack, tracestack_service_name)
+    record_property("bucket", bucket.describe())
+    record_property("blocks", "; ".join(f"{block.block_id}: {', '.join(block.objects)}" for block in seen.blocks))
+    record_property("block_visible_after_s", round(seen.after_s, 3))
+    assert all(block.complete for block in seen.blocks)
+
+
+@pytest.mark.tracestack_check("backend-storage")
+def test_trace_is_read_from_the_backend(tracestack_stack, tracestack_service_name, record_property):
+    """A flushed trace comes back whole from the bucket alone: the querier's blocks-only read, which asks no
+    ingester, returns every span sent."""
+    sent, config, bucket, _seen = _push_and_flush(tracestack_stack, tracestack_service_name)
+    querier = backend.querier(tracestack_stack)
+    deadline = backend.blocklist_poll_s(config) + backend.POLL_MARGIN_S
+    with TempoClient(querier.url("http")) as client:
+        read = client.wait_for_trace(sent[0].trace_id, len(sent), deadline, blocks_only=True)
+    record_property("read_from", f"{querier.name} {client.base_url}/querier/api/v2/traces (mode=blocks), "
+                                 f"{bucket.describe()}")
+    record_property("visible_in_blocks_after_s", round(read.visible_after_s, 3))
+    diff = compare_traces(sent, read.spans, protocol_losses=next(iter(tracestack_stack.profile.ingest)))
+    assert diff.ok, f"trace {sent[0].trace_id} read from the blocks of {bucket.describe()}:\n{diff.render()}"

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-
+from ..fixtures import require
 from ..runtimes.base import Stack
 
 DEFAULT_PORTS = {"otlp-grpc": 4317, "otlp-http": 4318, "zipkin": 9411, "jaeger-thrift-http": 14268}
@@ -14,11 +13,10 @@ def closed_target(stack: Stack, protocol: str) -> str:
     """The protocol's default port on the ingest component's address (or the port the profile names)."""
     ingest = next(iter(stack.profile.ingest.values()))
     replica = stack.first(ingest.component)
-    if protocol not in replica.ports and stack.runtime != "local":
-        # On Kubernetes only forwarded ports are reachable; probing this machine would prove nothing.
-        pytest.skip(f"on the {stack.runtime} runtime the port a disabled {protocol} receiver would use is not "
-                    f"forwarded; the values and manifests that keep it off are checked by --tracestack-plan")
-    port = replica.ports.get(protocol, DEFAULT_PORTS[protocol])
+    if protocol in replica.ports:
+        host, port = replica.host(protocol), replica.ports[protocol]
+    else:
+        host, port = require(stack.unlisted_port_host(replica)), DEFAULT_PORTS[protocol]
     if protocol == "otlp-grpc":
-        return f"{replica.address}:{port}"
-    return f"http://{replica.address}:{port}{PATHS[protocol]}"
+        return f"{host}:{port}"
+    return f"http://{host}:{port}{PATHS[protocol]}"

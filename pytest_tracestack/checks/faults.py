@@ -5,9 +5,9 @@ error, e.g. a querier whose ingester is down) is told apart from a trace that is
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass, field
 
+from ..deadlines import Deadline
 from ..errors import TracestackError, first_line
 from ..tempo import VisibilityTimeout
 from ..traffic.senders import send
@@ -77,9 +77,9 @@ class SteadyTraffic:
 
     def reconcile(self, source: TraceSource, deadline_s: float) -> LossAccount:
         """Look up every acknowledged trace; the deadline is shared by all lookups."""
-        deadline = time.monotonic() + deadline_s
+        deadline = Deadline(deadline_s)
         for trace_id in self.account.acknowledged:
-            remaining = max(0.5, deadline - time.monotonic())
+            remaining = max(0.5, deadline.remaining())
             try:
                 spans = source.read_trace(trace_id, self._spans_per_trace, remaining).spans
             except VisibilityTimeout as timeout:   # empty answers until the deadline: gone; errors: unreadable

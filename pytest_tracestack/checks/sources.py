@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
+from ..deadlines import poll_until
 from ..model import Span
 
 
@@ -32,16 +33,10 @@ class SinkSource:
         return ReadBack(list(spans), waited, "capture sink")
 
     def find_by_attribute(self, keys: tuple[str, ...], value: str, deadline_s: float) -> ReadBack:
-        started = time.monotonic()
-        deadline = started + deadline_s
-        while True:
-            matching = [span for key in keys for span in spans_matching(self.sink.spans(), key, value)]
-            if matching:
-                trace_id = matching[0].trace_id
-                return ReadBack(self.sink.spans_for(trace_id), time.monotonic() - started, "capture sink")
-            if time.monotonic() >= deadline:
-                return ReadBack([], time.monotonic() - started, "capture sink")
-            time.sleep(0.1)
+        polled = poll_until(lambda: [span for key in keys for span in spans_matching(self.sink.spans(), key, value)],
+                            deadline_s, 0.1)
+        spans = self.sink.spans_for(polled.last[0].trace_id) if polled.ok else []
+        return ReadBack(spans, polled.elapsed_s, "capture sink")
 
 
 class TempoSource:

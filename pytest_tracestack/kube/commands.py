@@ -6,6 +6,7 @@ Tests replace it with a recording runner and assert the exact order and argument
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -38,6 +39,10 @@ class CompletedCommand:
         return (self.stderr or self.stdout).strip().splitlines()
 
 
+# How a runtime runs one command to completion (argv, timeout in seconds): its runner, tools resolved to their paths.
+Run = Callable[[tuple[str, ...], float], CompletedCommand]
+
+
 class BackgroundHandle(Protocol):
     def alive(self) -> bool: ...
     def stop(self, grace_s: float = 5.0) -> object: ...
@@ -63,8 +68,8 @@ class SubprocessRunner:
             output = expired.stdout or ""   # bytes even under text=True on some Pythons
             output = output.decode(errors="replace") if isinstance(output, bytes) else output
             return CompletedCommand(tuple(argv), 124, output, f"timed out after {timeout:.0f}s")
-        except FileNotFoundError as error:
-            return CompletedCommand(tuple(argv), 127, "", str(error))
+        except OSError as error:   # no such program (127, as a shell says), or not executable (126)
+            return CompletedCommand(tuple(argv), 127 if isinstance(error, FileNotFoundError) else 126, "", str(error))
         return CompletedCommand(tuple(argv), done.returncode, done.stdout, done.stderr)
 
     def start(self, argv: list[str], log_path: Path) -> BackgroundHandle:

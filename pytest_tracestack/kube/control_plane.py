@@ -2,7 +2,7 @@
 kube-scheduler and kubectl, etcd, and kwok/kwokctl (simulated nodes and pods), all built from their Go modules
 into tracestack's cache, once per version (``tracestack install kube-control-plane``).
 
-The versions are pinned here and nowhere else; kubectl's pin in ``tools.TOOLS`` is read from here.
+The versions are pinned in versions.py (KUBE_CONTROL_PLANE, ETCD, KWOK; kubectl's pin is KUBE_CONTROL_PLANE's).
 """
 
 from __future__ import annotations
@@ -17,11 +17,14 @@ from .. import paths
 from ..errors import BinaryNotFoundError
 from ..install_lock import installing
 from ..progress import status
+from ..versions import ETCD as ETCD_PIN
+from ..versions import KUBE_CONTROL_PLANE
+from ..versions import KWOK as KWOK_PIN
 from .go_build import GoProgram, build_program
 
-KUBERNETES_VERSION = "v1.35.4"
-ETCD_VERSION = "v3.6.16"
-KWOK_VERSION = "v0.8.0"
+KUBERNETES_VERSION = KUBE_CONTROL_PLANE.tag
+ETCD_VERSION = ETCD_PIN.tag
+KWOK_VERSION = KWOK_PIN.tag
 # Measured from empty Go caches: 15 CPU-minutes, peak 2.2 GB; 44.5 min on 2 cores shared with other builds (README).
 TYPICAL_BUILD = "8 minutes on 2 idle cores from empty Go caches, 45 on a busy machine"
 

@@ -6,14 +6,12 @@ Goes into the error message and ``<report dir>/kube-diagnostics.txt``, with secr
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ..redaction import redact
-from .commands import CompletedCommand
+from .commands import CompletedCommand, Run
 
-Run = Callable[[tuple[str, ...], float], CompletedCommand]
 LOG_LINES = 40
 REPORT_FILE = "kube-diagnostics.txt"
 

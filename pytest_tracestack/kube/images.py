@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ProfileError, TracestackError
+from ..image_names import canonical, image_name
 from ..profiles import Profile
 from .manifests import object_name
 
@@ -55,15 +56,6 @@ class ImagePlan:
 
     def users(self, image: str) -> list[str]:
         return [use.used_by for use in self.uses if canonical(use.image) == canonical(image)]
-
-
-def canonical(image: str) -> str:
-    """The fully qualified reference Docker and containerd use for ``image`` (``docker.io/library/`` added)."""
-    name = _without_registry(image)
-    registry = image[:-len(name) - 1] if name != image else "docker.io"
-    if registry not in ("docker.io", "index.docker.io"):
-        return image
-    return f"docker.io/{name}" if "/" in name else f"docker.io/library/{name}"
 
 
 def images_used(sources: Sequence[Rendered]) -> ImagePlan:
@@ -159,16 +151,11 @@ def check_tempo_version(profile: Profile, uses: Sequence[ImageUse]) -> None:
     """The Tempo the cluster runs is the profile's ``tempo_version``: one version per profile, on every runtime."""
     wanted = profile.tempo_version
     for use in uses:
-        repository, _, tag = use.image.partition("@")[0].rpartition(":")
-        if wanted and _without_registry(repository) == "grafana/tempo" and tag != wanted:
+        name = image_name(use.image)
+        if wanted and name.path == "grafana/tempo" and name.tag and name.tag != wanted:
             raise ProfileError(str(profile.source_file), "tempo_version",
                                f"is {wanted}, but {use.used_by} runs {use.image}; make them one version (the image "
                                "tag in the manifest, or tempo.image.tag in a chart's values)")
-
-
-def _without_registry(repository: str) -> str:
-    first, _, rest = repository.partition("/")
-    return rest if rest and ("." in first or ":" in first or first == "localhost") else repository
 
 
 def iter_lines(plan: ImagePlan) -> Iterator[str]:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..profiles import Profile
+from ..rendering import resolve_manifest
 from .charts import chart_source
 from .crds import custom_resource
 from .manifests import RenderedManifest
@@ -70,14 +71,21 @@ def install_plan(profile: Profile, settings: KubeSettings, target: KubeTarget,
     section = kubernetes_section(profile)
     operator = OPERATOR_CHART in chart_names(section)
     steps = [_namespace_check(target), *(_operator_checks(target) if operator else []), *_namespace_steps(target)]
-    for chart in section.get("charts", []):
-        steps += _chart_steps(chart, target, settings)
-    steps += _crd_waits(target, manifests)
-    steps += [_apply_step(target, manifest) for manifest in manifests]
+    charts = [step for chart in section.get("charts", []) for step in _chart_steps(chart, target, settings)]
+    applies = [*_crd_waits(target, manifests), *(_apply_step(target, manifest) for manifest in manifests)]
     applied = {name.lower() for manifest in manifests for name in manifest.objects}
-    for rollout in section.get("rollouts", []):
-        steps += _rollout_steps(target, rollout, settings, created_by_us=rollout in applied)
-    return steps
+    rollouts = section.get("rollouts", [])
+    if section.get("manifests_first"):
+        # A server the charts' workloads need when they start (the S3 server): ready before helm waits for them.
+        ours = [rollout for rollout in rollouts if rollout in applied]
+        steps += applies + _rollouts(target, ours, settings, applied) + charts
+        return steps + _rollouts(target, [rollout for rollout in rollouts if rollout not in ours], settings, applied)
+    return steps + charts + applies + _rollouts(target, rollouts, settings, applied)
+
+
+def _rollouts(target: KubeTarget, rollouts: list[str], settings: KubeSettings, applied: set[str]) -> list[KubeStep]:
+    return [step for rollout in rollouts
+            for step in _rollout_steps(target, rollout, settings, created_by_us=rollout in applied)]
 
 
 def port_forward_argv(target: KubeTarget, service: str, remote_port: int, local_port: int | str) -> tuple[str, ...]:
@@ -130,8 +138,6 @@ def _operator_checks(target: KubeTarget) -> list[KubeStep]:
 def chart_arguments(chart: dict[str, Any], settings: KubeSettings) -> list[str]:
     """The chart (from --tracestack-charts or its repository), its values files and --set flags: what
     `helm template` validates is what `helm upgrade --install` installs."""
-    from ..rendering import resolve_manifest
-
     values = [arg for path in chart.get("values", []) for arg in ("-f", str(resolve_manifest(path)))]
     extra: list[str] = []
     if chart["chart"] == OPERATOR_CHART:

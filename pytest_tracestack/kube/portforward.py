@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import socket
-import time
 from collections.abc import Callable
 from pathlib import Path
 
+from ..deadlines import poll_until
 from ..errors import TracestackError
 from ..runtimes.process import port_open
 from .commands import BackgroundHandle, CommandRunner
@@ -47,13 +47,12 @@ def open_forward(runner: CommandRunner, argv_for: Callable[[int], list[str]], lo
 
 
 def wait_listening(handle: BackgroundHandle, port: int, what: str, deadline_s: float) -> None:
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
+    def listening() -> bool:
         if not handle.alive():
             raise PortForwardFailed(f"kubectl port-forward {what} exited before it listened on 127.0.0.1:{port}:\n"
                                     f"{handle.last_log_lines()}")
-        if port_open("127.0.0.1", port, timeout=0.2):
-            return
-        time.sleep(0.1)
-    raise PortForwardFailed(f"kubectl port-forward {what} did not listen on 127.0.0.1:{port} within "
-                            f"{deadline_s:.0f}s:\n{handle.last_log_lines()}")
+        return port_open("127.0.0.1", port, timeout=0.2)
+
+    if not poll_until(listening, deadline_s, 0.1).ok:
+        raise PortForwardFailed(f"kubectl port-forward {what} did not listen on 127.0.0.1:{port} within "
+                                f"{deadline_s:.0f}s:\n{handle.last_log_lines()}")

@@ -5,7 +5,6 @@ cluster runs, the profile's Tempo version checked against the images, and every 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,16 +14,14 @@ import yaml
 from ..errors import TracestackError
 from ..profiles import Profile
 from .charts import RenderedChart, chart_source
-from .commands import CompletedCommand
+from .commands import CompletedCommand, Run
+from .helm_template import helm_template
 from .images import ImagePlan, ImageUse, Rendered, check_tempo_version, images_used
 from .install import KubeTarget, chart_arguments
 from .manifests import RenderedManifest, render_manifests
 from .section import kubernetes_section
 from .settings import KubeSettings
 from .validate import validate_profile
-
-Run = Callable[[tuple[str, ...], float], CompletedCommand]
-RENDER_TIMEOUT_S = 300.0   # includes fetching the chart from its repository
 
 
 class ChartRenderFailed(TracestackError):
@@ -71,9 +68,9 @@ def render_chart(chart: dict[str, Any], settings: KubeSettings, target: KubeTarg
     """The chart's objects, rendered with the install's values and --set flags for ``version``."""
     label = f"helm template {chart['chart']} {chart['version']}"
     origin = chart_source(chart, settings.charts).origin
-    argv = (*target.helm_offline, "template", chart["release"], *chart_arguments(chart, settings),
-            "--namespace", target.namespace, "--kube-version", version, "--skip-tests")
-    done = run(argv, RENDER_TIMEOUT_S)
+    done = helm_template(run, target.helm_offline, chart["release"],
+                         (*chart_arguments(chart, settings), "--namespace", target.namespace, "--kube-version",
+                          version, "--skip-tests"))
     if not done.ok:
         raise ChartRenderFailed(f"chart {chart['chart']} {chart['version']} from {origin} cannot be rendered, so it "
                                 f"cannot be installed; helm said:\n{done.describe()}"

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from ..deadlines import poll_until
 from ..errors import TracestackError, UnavailableError, add_note
 from ..profiles import Profile
-from ..runtimes.base import PlanStep, Replica, Stack
+from ..runtimes.base import Capability, FaultInjection, Offer, PlanStep, Replica, Stack
 from . import diagnostics
 from .commands import BackgroundHandle, CommandRunner, CompletedCommand, SubprocessRunner
 from .images import ImagePlan
@@ -24,6 +25,10 @@ from .replica_pods import PodForwards, list_pods_step, pod_forward_argv, pod_for
 from .replica_pods import plan_steps as pod_plan_steps
 from .section import kubernetes_section
 from .settings import KubeSettings
+from .tools import find_tool
+
+if TYPE_CHECKING:
+    from ..sink import CaptureSink
 
 
 class KubeStepFailed(TracestackError):
@@ -52,6 +57,25 @@ class KubeStack(Stack):
     def reach_every_replica(self) -> None:
         if self.reach is not None:
             self.reach()
+
+    # --- capabilities: every replica is a pod, reached only through kubectl port-forward ------------
+
+    def fault_injection(self) -> Offer[FaultInjection]:
+        return self._decline(Capability.FAULT_INJECTION, "its replicas are pods the cluster runs, and tracestack "
+                             "kills or restarts none of them (the local runtime does, by signals)")
+
+    def capture_sink(self, replica: Replica) -> Offer[CaptureSink]:
+        return self._decline(Capability.CAPTURE_SINK,
+                             f"{replica.name} is a pod in the cluster, not an object in the test process")
+
+    def unlisted_port_host(self, replica: Replica) -> Offer[str]:
+        return self._decline(Capability.UNLISTED_PORTS, "only the ports a replica lists are forwarded to this "
+                             "machine, so probing another one here would prove nothing; the values and manifests "
+                             "that keep a receiver off are checked by --tracestack-plan")
+
+    def process_id(self, replica: Replica) -> Offer[int]:
+        return self._decline(Capability.PROCESS_ID, f"{replica.name} is a pod, not a process tracestack started; "
+                             "its CPU and memory come from its /metrics, where it reports them")
 
 
 @dataclass(frozen=True)
@@ -186,8 +210,6 @@ class KubeRuntime:
         return {**self.tools, **{name: line.removeprefix(f"{name} ") for name, line in self.found.items()}}
 
     def _find_tools(self, names: list[str], allow_download: bool = True) -> None:
-        from .tools import find_tool
-
         for name in names:
             if name not in self.tools:
                 found = find_tool(name, allow_download=allow_download and self.settings.allow_download,
@@ -215,12 +237,8 @@ class KubeRuntime:
         self._read_answer(step, done, stack)
 
     def _attempt(self, step: KubeStep) -> CompletedCommand:
-        deadline = time.monotonic() + step.retry_s
-        while True:
-            done = self._run(step.argv, step.timeout_s)
-            if done.ok or time.monotonic() + self.settings.retry_interval_s > deadline:
-                return done
-            time.sleep(self.settings.retry_interval_s)
+        return poll_until(lambda: self._run(step.argv, step.timeout_s), step.retry_s, self.settings.retry_interval_s,
+                          done=lambda answer: answer.ok).last
 
     def _read_answer(self, step: KubeStep, done: CompletedCommand, stack: KubeStack) -> None:
         found = done.stdout.strip()

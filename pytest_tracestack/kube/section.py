@@ -21,6 +21,9 @@ KUBERNETES_SCHEMA: dict[str, Any] = {
     "properties": {
         # Raw manifests under manifests/ (or absolute paths), applied in this order.
         "manifests": _STRINGS,
+        # Apply the manifests, and wait for the rollouts of what they make, before the charts are installed (a
+        # server the charts' workloads need when they start, e.g. distributed-s3's S3 server); default: after.
+        "manifests_first": {"type": "boolean"},
         # Helm charts, installed in this order before the manifests.
         "charts": {"type": "array", "items": {
             "type": "object", "required": ["release", "chart", "repo_name", "repo", "version"],
@@ -68,10 +71,21 @@ def kubernetes_section(profile: Profile) -> dict[str, Any]:
     if error is not None:
         key = ".".join(["kubernetes", *map(str, error.absolute_path)])
         raise ProfileError(source, key, f"{error.message} (see docs/kubernetes.md for the section's keys)")
+    _check_no_args(profile, source)
     _check_images(section, source)
     _check_port_forwards(profile, section, source)
     _check_pod_forwards(profile, section, source)
     return section
+
+
+def _check_no_args(profile: Profile, source: str) -> None:
+    """A pod runs what its manifest or chart says; arguments in the profile would be silently left out."""
+    for component in profile.components.values():
+        if component.args:
+            raise ProfileError(source, f"components.{component.name}.args",
+                               f"{list(component.args)} would not reach {component.name} on Kubernetes, which runs it "
+                               "as its manifest or chart says: put the arguments in the manifest (the container's "
+                               "args) or the Helm values; a profile's args reach only the local runtime's processes")
 
 
 def _check_images(section: dict[str, Any], source: str) -> None:

@@ -6,8 +6,9 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
-KIND_VERSION = "v0.31.0"
-KIND_NODE_IMAGE = "kindest/node:v1.35.0"      # the node image kind v0.31.0 is released with
+from ..versions import KIND, KIND_NODE_IMAGE
+
+KIND_VERSION = KIND.tag
 MANAGED_BY = "app.kubernetes.io/managed-by=pytest-tracestack"
 PROFILE_IMAGES = "profile"                    # --tracestack-load-images=profile: every image the install uses
 

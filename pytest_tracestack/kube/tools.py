@@ -1,10 +1,10 @@
 """kind, kubectl and helm: an explicit path or env var, PATH, tracestack's cache, or a verified download
-from the official release URL (or a mirror of it); and the container engine kind needs.
+from the official release URL (or a mirror of it).
 
-A tool on PATH is used only when its version suits tracestack's commands (kubectl within one minor version of
-the pinned one, helm 3.18.5+ and below 4); otherwise the pinned one from the cache or a download is used, and
-the result says why. kubectl's pin is the Kubernetes `tracestack install kube-control-plane` builds, and that
-kubectl, once in the cache, comes before the one on PATH.
+A tool on PATH is used only when its version suits tracestack's commands (``Accepted`` in versions.py, where the
+pinned versions are); otherwise the pinned one from the cache or a download is used, and the result says why.
+kubectl's pin is the Kubernetes `tracestack install kube-control-plane` builds, and that kubectl, once in the
+cache, comes before the one on PATH.
 
 Checksums: kind publishes ``<asset>.sha256sum`` ("digest  name"), kubectl ``<asset>.sha256`` (the bare
 digest), helm ``<tarball>.sha256sum`` ("digest  name"). Nothing is installed unless the digest matches.
@@ -12,13 +12,8 @@ digest), helm ``<tarball>.sha256sum`` ("digest  name"). Nothing is installed unl
 
 from __future__ import annotations
 
-import hashlib
-import io
 import os
-import re
 import shutil
-import subprocess
-import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -26,11 +21,10 @@ from urllib.parse import urlsplit
 import httpx
 
 from .. import paths
-from ..binaries import ChecksumMismatch, _arch, expected_sha256, reported_version
+from ..binaries import _arch, download_verified, reported_version
 from ..errors import BinaryNotFoundError, UnavailableError
 from ..install_lock import installing
-from ..progress import progress_download
-from .control_plane import KUBERNETES_VERSION
+from ..versions import HELM, KIND, KUBE_CONTROL_PLANE, KUBECTL, Accepted
 
 MIRROR_ENV = "TRACESTACK_KUBE_TOOLS_MIRROR"
 
@@ -38,16 +32,14 @@ MIRROR_ENV = "TRACESTACK_KUBE_TOOLS_MIRROR"
 @dataclass(frozen=True)
 class ToolSpec:
     name: str
-    version: str
+    version: str        # the pinned release tag, v0.31.0
     url: str            # {v} and {arch} filled in
     checksum_url: str
     member: str = ""    # the binary inside a .tar.gz, or "" for a plain binary
     version_args: tuple[str, ...] = ("version",)
-    minimum: str = ""   # the oldest version tracestack's commands work with ("" = not checked)
-    below: str = ""     # the first version they are not written for (a new major)
-    why: str = ""       # the reason for the range, said when a version is refused
-    cache_dir: str = ""     # the cache directory holding it, when not <name>-<version>
-    cache_first: bool = False   # the pinned one in the cache comes before PATH
+    accepted: Accepted | None = None   # the versions found on PATH or given that will do (None: any)
+    cache_dir: str = ""                # the cache directory holding it, when not <name>-<version>
+    cache_first: bool = False          # the pinned one in the cache comes before PATH
 
     @property
     def env(self) -> str:
@@ -55,17 +47,16 @@ class ToolSpec:
 
     @property
     def wanted(self) -> str:
-        return f"{self.name} {self.minimum} or later" + (f" and below {self.below}" if self.below else "")
+        return self.accepted.describe(self.name) if self.accepted else f"{self.name} {self.version}"
 
     def unsuitable(self, version: str) -> str:
         """Why ``version`` (as the tool reports it) will not do, or "" when it will."""
-        if not self.minimum:
+        if self.accepted is None:
             return ""
         if not version:
             return f"it did not say its version; tracestack needs {self.wanted}"
-        found = _numbers(version)
-        if found < _numbers(self.minimum) or (self.below and found >= _numbers(self.below)):
-            return f"it is {version}; tracestack needs {self.wanted} ({self.why})"
+        if not self.accepted.admits(version):
+            return f"it is {version}; tracestack needs {self.wanted} ({self.accepted.why})"
         return ""
 
     def urls(self, mirror: str | None = None) -> tuple[str, str]:
@@ -76,28 +67,16 @@ class ToolSpec:
         return asset, checksum
 
 
-def _minor_step(version: str, step: int) -> str:
-    """1.35.4, -1 -> 1.34.0: the first release of the minor version ``step`` away."""
-    major, minor = version.removeprefix("v").split(".")[:2]
-    return f"{major}.{int(minor) + step}.0"
-
-
 TOOLS = {
-    "kind": ToolSpec("kind", "v0.31.0", "https://kind.sigs.k8s.io/dl/{v}/kind-linux-{arch}",
-                     "https://kind.sigs.k8s.io/dl/{v}/kind-linux-{arch}.sha256sum"),
-    "kubectl": ToolSpec("kubectl", KUBERNETES_VERSION, "https://dl.k8s.io/release/{v}/bin/linux/{arch}/kubectl",
+    "kind": ToolSpec("kind", KIND.tag, "https://kind.sigs.k8s.io/dl/{v}/kind-linux-{arch}",
+                     "https://kind.sigs.k8s.io/dl/{v}/kind-linux-{arch}.sha256sum", accepted=KIND.accepted),
+    "kubectl": ToolSpec("kubectl", KUBECTL.tag, "https://dl.k8s.io/release/{v}/bin/linux/{arch}/kubectl",
                         "https://dl.k8s.io/release/{v}/bin/linux/{arch}/kubectl.sha256",
-                        version_args=("version", "--client"), minimum=_minor_step(KUBERNETES_VERSION, -1),
-                        below=_minor_step(KUBERNETES_VERSION, +2),
-                        why=f"kubectl is supported within one minor version of the API server, and tracestack "
-                            f"pins and is tested with Kubernetes {KUBERNETES_VERSION}",
-                        cache_dir=f"kubernetes-{KUBERNETES_VERSION}", cache_first=True),
-    "helm": ToolSpec("helm", "v3.19.0", "https://get.helm.sh/helm-{v}-linux-{arch}.tar.gz",
+                        version_args=("version", "--client"), accepted=KUBECTL.accepted,
+                        cache_dir=f"kubernetes-{KUBE_CONTROL_PLANE.tag}", cache_first=True),
+    "helm": ToolSpec("helm", HELM.tag, "https://get.helm.sh/helm-{v}-linux-{arch}.tar.gz",
                      "https://get.helm.sh/helm-{v}-linux-{arch}.tar.gz.sha256sum", member="helm",
-                     version_args=("version", "--short"), minimum="3.18.5", below="4.0.0",
-                     why="from 3.18.5 on, helm checks a chart's values schema against its metaschema as the pinned "
-                         "v3.19.0 does, so an older one would accept a chart the pinned one refuses; tracestack's "
-                         "helm commands are written for helm 3"),
+                     version_args=("version", "--short"), accepted=HELM.accepted),
 }
 
 
@@ -164,7 +143,7 @@ def _download(spec: ToolSpec, cached: Path, mirror: str | None, tried: list[str]
             return FoundTool(spec.name, cached, pinned, "tracestack cache, the pinned version (installed by another "
                                                         "tracestack process meanwhile)", passed_over)
         try:
-            path = download_tool(asset, checksum, spec.member, cached)
+            path = download_verified(asset, checksum, spec.member, cached)
         except (httpx.HTTPError, OSError) as error:
             tried.append(f"download {asset}: {type(error).__name__}: {error}")
             return None
@@ -188,74 +167,7 @@ def cached_tool_path(name: str, cache_root: Path | None = None) -> Path:
     return (cache_root or paths.cache_dir() / "bin") / (spec.cache_dir or f"{name}-{spec.version}") / name
 
 
-def download_tool(url: str, checksum_url: str, member: str, destination: Path) -> Path:
-    """Download ``url``, check its SHA-256 against ``checksum_url``, install it (or the archive's
-    ``member``) at ``destination``; a mismatch installs nothing."""
-    with httpx.Client(follow_redirects=True, timeout=httpx.Timeout(60, connect=10)) as client:
-        checksum_text = client.get(checksum_url).raise_for_status().text
-        payload = progress_download(client, url)
-    expected = _expected_digest(checksum_text, url.rsplit("/", 1)[-1], checksum_url)
-    actual = hashlib.sha256(payload).hexdigest()
-    if actual != expected:
-        raise ChecksumMismatch(f"checksum mismatch for {url}: expected {expected} (from {checksum_url}), got "
-                               f"{actual}; nothing was installed")
-    if member:
-        payload = _extract(payload, member, url)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    partial = destination.with_name(destination.name + ".partial")
-    partial.write_bytes(payload)
-    partial.chmod(0o755)
-    partial.replace(destination)
-    return destination
-
-
-def _expected_digest(checksum_text: str, file_name: str, checksum_url: str) -> str:
-    words = checksum_text.split()
-    if len(words) == 1 and re.fullmatch(r"[0-9a-fA-F]{64}", words[0]):   # kubectl's bare digest
-        return words[0].lower()
-    return expected_sha256(checksum_text, file_name, checksum_url)
-
-
-def _extract(payload: bytes, member: str, url: str) -> bytes:
-    with tarfile.open(fileobj=io.BytesIO(payload), mode="r:gz") as archive:
-        for info in archive.getmembers():
-            if info.isfile() and Path(info.name).name == member:
-                extracted = archive.extractfile(info)
-                if extracted is not None:
-                    return extracted.read()
-    raise OSError(f"{url} holds no file named {member}")
-
-
-def _numbers(version: str) -> tuple[int, ...]:
-    match = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", version)
-    return tuple(int(part or 0) for part in match.groups()) if match else ()
 
 
 def _runnable(path: Path) -> bool:
     return path.is_file() and os.access(path, os.X_OK)
-
-
-def require_container_engine(timeout_s: float = 15.0) -> str:
-    """The first of docker/podman whose ``info`` answers; otherwise UnavailableError saying what each said."""
-    answers = []
-    for engine in ("docker", "podman"):
-        if shutil.which(engine) is None:
-            answers.append(f"{engine}: not on PATH")
-            continue
-        try:
-            done = subprocess.run([engine, "info"], capture_output=True, text=True, timeout=timeout_s,
-                                  stdin=subprocess.DEVNULL)
-        except subprocess.TimeoutExpired:
-            answers.append(f"`{engine} info`: no answer within {timeout_s:.0f}s")
-            continue
-        except OSError as error:
-            answers.append(f"`{engine} info`: {error}")
-            continue
-        if done.returncode == 0:
-            return engine
-        reason = next((line.strip() for line in (done.stderr or done.stdout).splitlines() if line.strip()), "")
-        answers.append(f"`{engine} info` exited {done.returncode}: {reason[:300]}")
-    raise UnavailableError("the kind runtime needs a running container engine, and none answered:\n"
-                           + "\n".join(f"  - {answer}" for answer in answers)
-                           + "\nStart Docker (or Podman), or run with --tracestack-runtime=local, or "
-                             "--tracestack-runtime=cluster against an existing cluster.")

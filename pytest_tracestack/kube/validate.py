@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +22,12 @@ from ..errors import TracestackError
 from ..profile_paths import describe
 from ..profiles import Profile
 from ..rendering import resolve_manifest
-from ..tempo_values import RECEIVER_VALUES
+from ..tempo_values import RECEIVER_VALUES, merge_values
+from ..versions import KUBERNETES, KUBERNETES_SEEDS, version_numbers
 from .charts import RenderedChart
 from .crds import custom_resource
 from .manifests import RenderedManifest, object_name, render_manifests
 from .section import kubernetes_section
-
-MINIMUM_VERSION = (1, 29)   # the seeds ask for Kubernetes 1.29+
 
 
 class ManifestInvalid(TracestackError):
@@ -35,15 +35,13 @@ class ManifestInvalid(TracestackError):
 
 
 def check_version(version: str) -> None:
-    try:
-        wanted = tuple(int(part) for part in version.removeprefix("v").split(".")[:2])
-    except ValueError:
-        raise ManifestInvalid(f"Kubernetes version {version!r} is not like 1.29.0") from None
-    supported = sorted({tuple(int(p) for p in major_minor(v).split(".")) for v in all_versions()})
-    if wanted < MINIMUM_VERSION or wanted > supported[-1]:
-        raise ManifestInvalid(f"Kubernetes {version} cannot be checked: the seeds need 1.29 or later, and "
-                              f"kubernetes-validate has schemas up to {'.'.join(map(str, supported[-1]))}; "
-                              f"pick a version such as 1.35.0 (--tracestack-k8s-version)")
+    if not version_numbers(version):
+        raise ManifestInvalid(f"Kubernetes version {version!r} is not like {KUBERNETES.version}")
+    newest = max(version_numbers(major_minor(known)) for known in all_versions())
+    if not replace(KUBERNETES_SEEDS, below=f"{newest[0]}.{newest[1] + 1}").admits(version):
+        raise ManifestInvalid(f"Kubernetes {version} cannot be checked: the seeds need {KUBERNETES_SEEDS.minimum} or "
+                              f"later, and kubernetes-validate has schemas up to {newest[0]}.{newest[1]}; pick a "
+                              f"version such as {KUBERNETES.version} (--tracestack-k8s-version)")
 
 
 def validate_object(obj: dict[str, Any], version: str, where: str) -> str:
@@ -66,7 +64,7 @@ def validate_object(obj: dict[str, Any], version: str, where: str) -> str:
                               f"{obj.get('kind')}, and tracestack has no schema for it as a custom resource") from None
     except VersionNotSupportedError:
         raise ManifestInvalid(f"Kubernetes {version} has no schema in kubernetes-validate; pick a released "
-                              "version such as 1.35.0 (--tracestack-k8s-version)") from None
+                              f"version such as {KUBERNETES.version} (--tracestack-k8s-version)") from None
     return name
 
 
@@ -98,9 +96,9 @@ def validate_profile(profile: Profile, version: str, manifests: Sequence[Rendere
         names = validate_documents(list(manifest.documents), version, manifest.label)
         results.append(f"{manifest.label}: {', '.join(names)} (Kubernetes {version} schema)")
     for chart in section.get("charts", []):
-        for values in chart.get("values", []):
-            checked = check_values(values, chart["chart"], profile)
-            results.append(f"{describe(values)}: parsed; {checked}")
+        if chart.get("values"):
+            checked = check_chart_values(chart["values"], chart["chart"], profile)
+            results.append(f"{' + '.join(describe(values) for values in chart['values'])}: parsed; {checked}")
     for rendered in charts:
         names = validate_documents(list(rendered.documents), version, rendered.label)
         results.append(f"{rendered.label} ({rendered.origin}): {len(names)} rendered objects valid "
@@ -115,14 +113,27 @@ REQUIRED_VALUES = {"opentelemetry-operator": ("manager.collectorImage.repository
 def check_values(reference: str, chart: str, profile: Profile) -> str:
     """What the user's values declare agrees with the profile that checks them: each protocol the profile
     ingests is enabled, each it expects refused is not, and an S3 backend names its bucket and endpoint."""
-    path = resolve_manifest(reference)
+    return _check_merged(_read_values(reference), describe(reference), chart, profile)
+
+
+def check_chart_values(references: list[str], chart: str, profile: Profile) -> str:
+    """``check_values`` of a chart's values files merged as helm merges its ``-f`` files (later over earlier)."""
+    merged = merge_values([_read_values(reference) for reference in references])
+    return _check_merged(merged, " + ".join(describe(reference) for reference in references), chart, profile)
+
+
+def _read_values(reference: str) -> dict[str, Any]:
     where = describe(reference)
     try:
-        values = yaml.safe_load(path.read_text()) or {}
+        values = yaml.safe_load(resolve_manifest(reference).read_text()) or {}
     except yaml.YAMLError as error:
         raise ManifestInvalid(f"{where}: not valid YAML: {error}") from None
     if not isinstance(values, dict):
         raise ManifestInvalid(f"{where}: Helm values must be a mapping, not {type(values).__name__}")
+    return values
+
+
+def _check_merged(values: dict[str, Any], where: str, chart: str, profile: Profile) -> str:
     if chart == "tempo-distributed":
         return "; ".join(_check_tempo_values(values, where, profile))
     for dotted in REQUIRED_VALUES.get(chart, ()):

@@ -58,7 +58,7 @@ def error_message(body: bytes | None, content_type: str | None) -> str:
         return ""
     kind = (content_type or "").split(";")[0].strip().lower()
     if kind in ("application/x-protobuf", "application/protobuf"):
-        from google.rpc.status_pb2 import Status
+        from google.rpc.status_pb2 import Status  # googleapis-common-protos comes with the load extra only
 
         status = Status()
         try:

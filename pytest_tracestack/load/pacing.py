@@ -6,26 +6,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .locust_env import RATE_VAR
 from .rates import Rate, parse_rate
 
 UNTHROTTLED = ("max", "unthrottled")
-DEFAULT_IN_FLIGHT = 32
-
-
-def in_flight_per_user(text: str | None) -> int:
-    """Requests a user may have in flight at once (TRACESTACK_LOAD_IN_FLIGHT; default 32)."""
-    if text is None or not text.strip():
-        return DEFAULT_IN_FLIGHT
-    if not text.strip().isdigit() or int(text) < 1:
-        raise ValueError(f"TRACESTACK_LOAD_IN_FLIGHT={text!r}: write a whole number of requests, at least 1")
-    return int(text)
 
 
 def parse_load_rate(text: str) -> Rate | None:
     """A rate, or None for ``max``: as fast as the users can go."""
     if text.strip().lower() in UNTHROTTLED:
         return None
-    return parse_rate(text, "TRACESTACK_LOAD_RATE")
+    return parse_rate(text, RATE_VAR)
 
 
 @dataclass
@@ -60,11 +51,6 @@ def apply_message(pacing: Pacing, data: dict[str, Any]) -> None:
     pacing.rate = None if data["rate"] is None else Rate(float(data["rate"][0]), data["rate"][1])
     pacing.total_users = int(data["users"]) or None
     pacing.heard_from_master = True
-
-
-def split_targets(text: str | None) -> list[str]:
-    """``a:4317,b:4317`` -> targets; users are spread over them round robin."""
-    return [target.strip() for target in (text or "").split(",") if target.strip()]
 
 
 def http_url(target: str) -> str:

@@ -12,7 +12,6 @@ import math
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,21 +21,22 @@ import httpx
 
 import pytest_tracestack
 
+from ..deadlines import Deadline, poll_until
 from ..errors import TracestackError
 from ..runtimes.base import Replica, Stack
 from ..runtimes.process import stop_child
 from .figures import ReplicaFigures, replica_figures
 from .locust_stats import GeneratorStats, read_stats
 from .offered import GeneratorSide, Offered, judge_offered
-from .pacing import http_url, in_flight_per_user
+from .pacing import http_url
 from .payloads import build_request
-from .rates import Rate, parse_duration, parse_rate
+from .rates import Rate
 from .replication import replication_of
 from .scrape import MACHINE, Probe, Sampler, Series, machine_cores, metrics_url, scrape
-from .verdicts import Implied, Limits, SinkFigures, Verdict, implied_replicas, judge, sizing_only
+from .spec import LoadSpec
+from .verdicts import Implied, SinkFigures, Verdict, implied_replicas, judge, sizing_only
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
-PROTOCOLS = ("otlp-grpc", "otlp-http")
 GENERATOR = "generator"
 
 
@@ -65,65 +65,53 @@ class LoadResult:
         return [verdict.text for verdict in self.verdicts if not verdict.passed]
 
 
-def run_load(stack: Stack, rate: Rate | str, duration_s: float | str, protocol: str, report_dir: Path,
-             users: int = 4, traffic: Rate | str | None = None, *, limits: Limits = Limits(), sink: Any = None,
-             traces_per_request: int = 10, interval_s: float = 1.0, in_flight: int | None = None) -> LoadResult:
-    """Push ``rate`` (bytes or spans per second, all users together) for ``duration_s`` at every replica of
-    the profile's ingest component for ``protocol``, spread evenly, each user with up to ``in_flight``
-    requests in flight (default: TRACESTACK_LOAD_IN_FLIGHT, else 32); sample every replica and the machine; judge
-    the run against ``stack.profile.targets``.
-    ``traffic``: the figure to size replica counts for (default: ``rate``). ``sink``: a CaptureSink behind
-    the pipeline to cross-check against (default: the stack's own)."""
-    rate, duration_s = parse_rate(rate), parse_duration(duration_s)
-    in_flight = in_flight or in_flight_per_user(os.environ.get("TRACESTACK_LOAD_IN_FLIGHT"))
-    if protocol not in PROTOCOLS:
-        raise TracestackError(f"load protocol {protocol!r}: write one of {', '.join(PROTOCOLS)}")
-    report_dir.mkdir(parents=True, exist_ok=True)
-    request = build_request(traces_per_request)
+def run_load(stack: Stack, spec: LoadSpec) -> LoadResult:
+    """Run ``spec`` against the stack: its users spread evenly over the entry replicas, every replica and the
+    machine sampled meanwhile; judge the run against ``stack.profile.targets``."""
+    spec.report_dir.mkdir(parents=True, exist_ok=True)
+    request = build_request(spec.traces_per_request)
     stack.reach_every_replica()
-    entries = _entry_targets(stack, protocol)
-    users = math.ceil(max(users, len(entries)) / len(entries)) * len(entries)   # the same number per target
-    sink = sink if sink is not None else _sink_of(stack)
+    entries = _entry_targets(stack, spec.protocol)
+    users = math.ceil(max(spec.users, len(entries)) / len(entries)) * len(entries)   # the same number per target
+    sink = spec.sink if spec.sink is not None else _sink_of(stack)
     before = _sink_counts(sink)
     keep = sink.keep_spans if sink is not None else None
     if sink is not None:
         sink.keep_spans = False        # count, don't keep: a load run would fill memory with spans
     try:
-        with Sampler(replica_probes(stack) + [Probe.machine()], interval_s) as sampler:
-            stdout = _run_locust(entries, rate, duration_s, protocol, report_dir, users, traces_per_request,
-                                 in_flight, sampler)
+        with Sampler(replica_probes(stack) + [Probe.machine()], spec.interval_s) as sampler:
+            stdout = _run_locust(spec, entries, users, sampler)
             _wait_until_flushed(stack, entries, sink)
         after = _sink_counts(sink)
     finally:
         if sink is not None:
             sink.keep_spans = keep
-    stats = read_stats(stdout, report_dir / "locust", len(request.data), request.spans)
+    stats = read_stats(stdout, spec.report_dir / "locust", len(request.data), request.spans)
     sink_figures = SinkFigures(after[0] - before[0], after[1] - before[1]) if sink is not None else None
-    return _judge(stack, protocol, rate, users * in_flight, stats, sampler.series, entries, sink_figures, traffic,
-                  limits, report_dir, users)
+    return _judge(stack, spec, users, stats, sampler.series, entries, sink_figures)
 
 
 def replica_probes(stack: Stack) -> list[Probe]:
-    """What to sample of each replica: its process (local runtime) and where it serves /metrics."""
-    return [Probe.of(replica, stack.profile.components.get(replica.component)) for replica in stack.replicas]
+    """What to sample of each replica: its process (where the stack offers its id) and where it serves /metrics."""
+    return [Probe.of(replica, stack.profile.components.get(replica.component), stack.process_id(replica).value)
+            for replica in stack.replicas]
 
 
-def _judge(stack: Stack, protocol: str, rate: Rate, in_flight_limit: int, stats: GeneratorStats,
-           series: dict[str, Series], entries: dict[str, str], sink: SinkFigures | None, traffic: Rate | str | None,
-           limits: Limits, report_dir: Path, users: int) -> LoadResult:
+def _judge(stack: Stack, spec: LoadSpec, users: int, stats: GeneratorStats, series: dict[str, Series],
+           entries: dict[str, str], sink: SinkFigures | None) -> LoadResult:
     bytes_per_span = stats.bytes_per_request / stats.spans_per_request
-    asked = rate.bytes_per_s(bytes_per_span)
+    asked = spec.rate.bytes_per_s(bytes_per_span)
     window = stats.window
-    names = {replica: f"{protocol} {target}" for replica, target in entries.items()}
+    names = {replica: f"{spec.protocol} {target}" for replica, target in entries.items()}
     figures = [replica_figures(s, stats, names.get(name), window) for name, s in series.items()
                if name not in (GENERATOR, MACHINE)]
-    generator = _generator_side(series, window, in_flight_limit)
+    generator = _generator_side(series, window, users * spec.in_flight)
     replication = replication_of(stack.profile, stack.replicas)
-    verdicts = judge(stats, asked, figures, stack.profile.targets, generator, sink, limits, replication)
-    traffic_bytes = parse_rate(traffic, "traffic").bytes_per_s(bytes_per_span) if traffic else asked
+    verdicts = judge(stats, asked, figures, stack.profile.targets, generator, sink, spec.limits, replication)
+    traffic_bytes = spec.traffic.bytes_per_s(bytes_per_span) if spec.traffic else asked
     implied = _implied(stack, figures, verdicts, traffic_bytes, stats.duration_s)
-    return LoadResult(protocol, rate, asked, users, stats, series, figures, verdicts, implied, sink, report_dir, names,
-                      generator, judge_offered(stats, asked, generator, limits.offer))
+    return LoadResult(spec.protocol, spec.rate, asked, users, stats, series, figures, verdicts, implied, sink,
+                      spec.report_dir, names, generator, judge_offered(stats, asked, generator, spec.limits.offer))
 
 
 def _generator_side(series: dict[str, Series], window: tuple[float, float], in_flight_limit: int) -> GeneratorSide:
@@ -166,16 +154,12 @@ def _target(replica: Replica, protocol: str, endpoint: Any) -> str:
     return http_url(replica.url(endpoint.port, endpoint.path or "/v1/traces"))
 
 
-def _run_locust(entries: dict[str, str], rate: Rate, duration_s: float, protocol: str, report_dir: Path,
-                users: int, traces_per_request: int, in_flight: int, sampler: Sampler) -> str:
+def _run_locust(spec: LoadSpec, entries: dict[str, str], users: int, sampler: Sampler) -> str:
     package_root = str(Path(pytest_tracestack.__file__).resolve().parents[1])
-    env = {**os.environ, "TRACESTACK_LOAD_RATE": rate.text(), "TRACESTACK_LOAD_PROTOCOL": protocol,
-           "TRACESTACK_TRACES_PER_REQUEST": str(traces_per_request), "TRACESTACK_LOAD_IN_FLIGHT": str(in_flight),
-           "TRACESTACK_LOAD_FAILURES": str(report_dir / "locust_failures.json"),
-           "TRACESTACK_OTLP_GRPC" if protocol == "otlp-grpc" else "TRACESTACK_OTLP_HTTP": ",".join(entries.values()),
+    env = {**spec.locust_env(entries.values()).applied_to(os.environ),   # not stepped: a parent's steps are dropped
            # the subprocess must load this very package, not another installed copy
            "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
-    env.pop("TRACESTACK_LOAD_STEPS", None)
+    duration_s, report_dir = spec.duration_s, spec.report_dir
     argv = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "-u", str(users), "-r", str(users),
             "-t", f"{max(1, round(duration_s))}s", "--stop-timeout", "5", "--json", "--skip-log",
             "--exit-code-on-error", "0", "--csv", str(report_dir / "locust"), "--csv-full-history",
@@ -199,9 +183,11 @@ def _run_locust(entries: dict[str, str], rate: Rate, duration_s: float, protocol
 
 
 def _sink_of(stack: Stack) -> Any:
-    for handle in getattr(stack, "handles", {}).values():
-        if hasattr(handle, "sink"):
-            return handle.sink
+    """The first capture sink the stack offers in this process, if any."""
+    for replica in stack.replicas:
+        offer = stack.capture_sink(replica)
+        if offer.value is not None:
+            return offer.value
     return None
 
 
@@ -216,7 +202,7 @@ def _wait_until_flushed(stack: Stack, entries: dict[str, str], sink: Any, deadli
     urls = [url for r in stack.replicas if r.name in entries
             and (url := metrics_url(r, stack.profile.components.get(r.component)))]
     with httpx.Client(timeout=2.0) as client:
-        _poll_until(lambda: _flushed(client, urls), lambda: _sink_counts(sink), deadline_s, quiet_s)
+        poll_until(_settled(lambda: _flushed(client, urls), lambda: _sink_counts(sink), quiet_s), deadline_s, 0.25)
 
 
 def _flushed(client: httpx.Client, urls: list[str]) -> bool:
@@ -227,13 +213,16 @@ def _flushed(client: httpx.Client, urls: list[str]) -> bool:
     return True
 
 
-def _poll_until(done: Callable[[], bool], progress: Callable[[], Any], deadline_s: float, quiet_s: float) -> None:
-    deadline = time.monotonic() + deadline_s
-    last, quiet_since = progress(), time.monotonic()
-    while time.monotonic() < deadline:
-        time.sleep(0.25)
+def _settled(done: Callable[[], bool], progress: Callable[[], Any], quiet_s: float) -> Callable[[], bool]:
+    """A check that holds once ``done()`` and ``progress()`` has not moved for ``quiet_s``."""
+    last, quiet = progress(), Deadline(quiet_s)
+
+    def check() -> bool:
+        nonlocal last, quiet
         current = progress()
         if current != last:
-            last, quiet_since = current, time.monotonic()
-        elif done() and time.monotonic() - quiet_since >= quiet_s:
-            return
+            last, quiet = current, Deadline(quiet_s)
+            return False
+        return done() and quiet.expired()
+
+    return check

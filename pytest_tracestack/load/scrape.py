@@ -82,8 +82,9 @@ class Probe:
     metrics_url: str | None = None
 
     @classmethod
-    def of(cls, replica: Replica, component: Component | None) -> Probe:
-        return cls(replica.name, replica.component, replica.pid, metrics_url(replica, component))
+    def of(cls, replica: Replica, component: Component | None, pid: int | None = None) -> Probe:
+        """``pid``: the process the stack offers for ``replica`` (``Stack.process_id``), if any."""
+        return cls(replica.name, replica.component, pid, metrics_url(replica, component))
 
     @classmethod
     def machine(cls) -> Probe:

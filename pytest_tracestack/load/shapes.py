@@ -8,23 +8,21 @@ each step's rate to its workers (workers.py).
 
 from __future__ import annotations
 
-import os
-
 from locust import LoadTestShape
 
+from .locust_env import STEP_SECONDS_VAR, STEPS_VAR
 from .rates import parse_duration, parse_steps
-from .users import LoadState
+from .users import SETTINGS, LoadState
 
 
 class StepShape(LoadTestShape):
-    abstract = "TRACESTACK_LOAD_STEPS" not in os.environ
+    abstract = SETTINGS.steps is None
 
     def __init__(self) -> None:
         super().__init__()
-        self.steps = parse_steps(os.environ.get("TRACESTACK_LOAD_STEPS", ""), "TRACESTACK_LOAD_STEPS")
-        self.step_seconds = parse_duration(os.environ.get("TRACESTACK_LOAD_STEP_SECONDS", "20"),
-                                           "TRACESTACK_LOAD_STEP_SECONDS")
-        self.users = int(os.environ.get("TRACESTACK_LOAD_USERS", "4"))
+        self.steps = parse_steps(SETTINGS.steps or "", STEPS_VAR)
+        self.step_seconds = parse_duration(SETTINGS.step_seconds, STEP_SECONDS_VAR)
+        self.users = int(SETTINGS.step_users)
 
     def tick(self) -> tuple[int, float] | None:
         index = int(self.get_run_time() // self.step_seconds)

@@ -7,7 +7,8 @@ refusal is a failure named by its status and the receiver's message (see outcome
 
 Users send on their schedule whether or not their earlier requests were answered (an open model), each
 with up to ``TRACESTACK_LOAD_IN_FLIGHT`` requests in flight: a closed loop of 4 users at 17 ms per push
-could offer at most 235 requests/s, whatever the rate asked. Options (Locust flags or env variables):
+could offer at most 235 requests/s, whatever the rate asked. Options (Locust flags or env variables, which
+locust_env.py names and reads):
 
   --tracestack-rate / TRACESTACK_LOAD_RATE                  5MB/s, 20000spans/s or max (default 1MB/s),
                                                             for all users of the run together (workers too)
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import random
 import time
 
@@ -34,16 +34,16 @@ from locust.runners import WorkerRunner
 from locust.stats import StatsError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
+from .locust_env import RATE_VAR, TARGET_VARS, TRACES_PER_REQUEST_VAR, LocustEnv, split_targets
 from .outcomes import grpc_outcome, http_outcome, partial_outcome
-from .pacing import Pacing, grpc_target, http_url, in_flight_per_user, parse_load_rate, split_targets
+from .pacing import Pacing, grpc_target, http_url, parse_load_rate
 from .payloads import PayloadSource
 from .workers import share_pacing
 
-PROTOCOL = os.environ.get("TRACESTACK_LOAD_PROTOCOL", "otlp-grpc")
-if PROTOCOL not in ("otlp-grpc", "otlp-http"):
-    raise ValueError(f"TRACESTACK_LOAD_PROTOCOL={PROTOCOL!r}: write otlp-grpc or otlp-http")
+SETTINGS = LocustEnv.from_env()    # read once, when Locust imports the locustfile
+PROTOCOL = SETTINGS.protocol
 EXPORT_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
-IN_FLIGHT = in_flight_per_user(os.environ.get("TRACESTACK_LOAD_IN_FLIGHT"))
+IN_FLIGHT = SETTINGS.in_flight
 ANY_STATUS = frozenset(range(100, 600))
 DRAIN_S = 4.0            # at stop, how long a user waits for its requests in flight (Locust's --stop-timeout 5)
 
@@ -63,21 +63,20 @@ class LoadState:
 
 @events.init_command_line_parser.add_listener
 def _options(parser) -> None:
-    parser.add_argument("--tracestack-rate", env_var="TRACESTACK_LOAD_RATE", default="1MB/s",
+    parser.add_argument("--tracestack-rate", env_var=RATE_VAR, default=LocustEnv.rate,
                         help="target rate of all users together: 5MB/s, 20000spans/s, or max (no pacing)")
-    parser.add_argument("--tracestack-traces-per-request", env_var="TRACESTACK_TRACES_PER_REQUEST", type=int,
-                        default=10, help="traces in each export request")
+    parser.add_argument("--tracestack-traces-per-request", env_var=TRACES_PER_REQUEST_VAR, type=int,
+                        default=int(LocustEnv.traces_per_request), help="traces in each export request")
 
 
 @events.init.add_listener
 def _configure(environment, **_) -> None:
     options = environment.parsed_options
-    pacing = LoadState.configure(
-        getattr(options, "tracestack_rate", None) or os.environ.get("TRACESTACK_LOAD_RATE", "1MB/s"),
-        int(getattr(options, "tracestack_traces_per_request", None)
-            or os.environ.get("TRACESTACK_TRACES_PER_REQUEST", "10")))
+    pacing = LoadState.configure(getattr(options, "tracestack_rate", None) or SETTINGS.rate,
+                                 int(getattr(options, "tracestack_traces_per_request", None)
+                                     or SETTINGS.traces_per_request))
     share_pacing(environment, pacing)
-    path = os.environ.get("TRACESTACK_LOAD_FAILURES")
+    path = SETTINGS.failures
     if path and not isinstance(environment.runner, WorkerRunner):
         events.quit.add_listener(lambda **_: _write_failures(environment, path))
 
@@ -91,10 +90,11 @@ def _write_failures(environment, path: str) -> None:
         json.dump(errors, handle)
 
 
-def _targets(env_name: str, host: str | None) -> list[str]:
-    targets = split_targets(os.environ.get(env_name)) or split_targets(host)
+def _targets(protocol: str, host: str | None) -> list[str]:
+    targets = list(SETTINGS.targets(protocol)) or split_targets(host)
     if not targets:
-        raise ValueError(f"no target: give --host or set {env_name} (host:port, comma-separated for several)")
+        raise ValueError(f"no target: give --host or set {TARGET_VARS[protocol]} (host:port, comma-separated for "
+                         "several)")
     return targets
 
 
@@ -159,7 +159,7 @@ class OtlpGrpcUser(_PacedUser):
 
     def on_start(self) -> None:
         super().on_start()
-        target = grpc_target(self.pick(_targets("TRACESTACK_OTLP_GRPC", self.host)))
+        target = grpc_target(self.pick(_targets("otlp-grpc", self.host)))
         self.request_name = f"otlp-grpc {target}"
         self.channel = grpc.insecure_channel(target)
         self.export = self.channel.unary_unary(EXPORT_METHOD, request_serializer=bytes,
@@ -182,12 +182,12 @@ class OtlpHttpUser(_PacedUser, FastHttpUser):
     """OTLP/HTTP protobuf POST /v1/traces; target from TRACESTACK_OTLP_HTTP or --host."""
 
     abstract = PROTOCOL != "otlp-http"
-    host = next(iter(split_targets(os.environ.get("TRACESTACK_OTLP_HTTP"))), None)
+    host = next(iter(SETTINGS.http_targets), None)
     concurrency = IN_FLIGHT          # connections of this user's client: one per request in flight
 
     def on_start(self) -> None:
         super().on_start()
-        self.url = http_url(self.pick(_targets("TRACESTACK_OTLP_HTTP", self.host)))
+        self.url = http_url(self.pick(_targets("otlp-http", self.host)))
         self.request_name = f"otlp-http {self.url}"
         # Every status is an answer for http_outcome to judge: geventhttpclient's own error path decodes the
         # body as UTF-8 for its log and dies on a binary one (Tempo's 429 carries a protobuf Status).

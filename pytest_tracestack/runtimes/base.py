@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from ..profiles import Profile
+
+if TYPE_CHECKING:
+    from ..sink import CaptureSink
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -20,6 +26,46 @@ class PlanStep:
     def render(self) -> str:
         text = f"{self.action:<8} {self.description}"
         return text + (f"\n         $ {' '.join(self.command)}" if self.command else "")
+
+
+class Capability(str, Enum):
+    """What a stack may offer beyond its replicas' endpoints; the text starts the reason a skipped check prints."""
+
+    FAULT_INJECTION = "fault injection (kill, pause or restart a replica)"
+    CAPTURE_SINK = "the capture sink in the test process"
+    UNLISTED_PORTS = "reaching a port the replica does not list (where a disabled receiver would listen)"
+    PROCESS_ID = "a process id on this machine to sample in /proc"
+
+
+@dataclass(frozen=True)
+class Offer(Generic[T]):
+    """A capability of a stack: provided (``value``), or declined by its runtime with a reason, which a check
+    that needs it prints when it skips. Callers ask the stack (``stack.fault_injection()`` ...) and never
+    probe its type, so a new runtime never needs a check edited."""
+
+    what: Capability
+    runtime: str
+    value: T | None = None
+    reason: str = ""           # why the runtime declines; empty when it provides
+
+    def declined(self) -> str:
+        return f"{self.what.value}: the {self.runtime} runtime declines: {self.reason}"
+
+
+class FaultInjection(Protocol):
+    """Faults a stack can inflict on one of its replicas, by name (``Replica.name``)."""
+
+    def kill(self, replica_name: str) -> None:
+        """End the replica at once, with no shutdown and no flush, as a crashed pod."""
+
+    def pause(self, replica_name: str) -> None:
+        """Freeze the replica: it keeps its sockets but answers nothing, as a hung pod."""
+
+    def resume(self, replica_name: str) -> None:
+        """Undo ``pause``."""
+
+    def restart(self, replica_name: str, grace_s: float = 10.0) -> None:
+        """Stop the replica (gracefully, then not), start it again and wait until it is ready."""
 
 
 @dataclass
@@ -65,6 +111,41 @@ class Stack:
     def reach_every_replica(self) -> None:
         """Make each replica's own ports reachable before a load run reads them one by one. Local replicas
         already are; on kind and cluster, each pod gets port-forwards of its own (kube/replica_pods.py)."""
+
+    def running_config(self, replica: Replica) -> Any:
+        """The config ``replica`` runs, as tracestack knows it: here the one its component's source (ConfigMap,
+        Helm values, custom resource) gives, as tracestack reads it; the local runtime's stack returns its own
+        rendering, local overrides included."""
+        from ..rendering import base_config
+
+        return base_config(self.profile.components[replica.component])
+
+    # --- capabilities: each runtime's stack provides or declines them (these defaults decline) ---------
+
+    def fault_injection(self) -> Offer[FaultInjection]:
+        return self._decline(Capability.FAULT_INJECTION, "it has no way to kill or restart a replica")
+
+    def capture_sink(self, replica: Replica) -> Offer[CaptureSink]:
+        """The CaptureSink object serving ``replica``, when it runs in the test process."""
+        return self._decline(Capability.CAPTURE_SINK, f"{replica.name} does not run in the test process")
+
+    def unlisted_port_host(self, replica: Replica) -> Offer[str]:
+        """The host on which the test process reaches any port of ``replica``, also one it does not list in
+        ``ports`` (the ports it lists are reached through ``Replica.hostport`` on every runtime)."""
+        return self._decline(Capability.UNLISTED_PORTS, "it makes only the ports a replica lists reachable")
+
+    def process_id(self, replica: Replica) -> Offer[int]:
+        """The id of ``replica``'s process on this machine, for /proc sampling under load. A stack made
+        directly from replicas offers the pid it was given."""
+        if replica.pid is None:
+            return self._decline(Capability.PROCESS_ID, f"it gave {replica.name} no process id")
+        return self._provide(Capability.PROCESS_ID, replica.pid)
+
+    def _provide(self, what: Capability, value: T) -> Offer[T]:
+        return Offer(what, self.runtime, value)
+
+    def _decline(self, what: Capability, reason: str) -> Offer:
+        return Offer(what, self.runtime, reason=reason)
 
     def replicas_of(self, component: str) -> list[Replica]:
         return [replica for replica in self.replicas if replica.component == component]

@@ -7,6 +7,7 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
+from ..container_engine import require_container_engine
 from ..errors import UnavailableError
 from ..kube.commands import CommandRunner
 from ..kube.images import ImagesUnknown
@@ -14,8 +15,9 @@ from ..kube.install import KubeStep, KubeTarget
 from ..kube.preparation import Prepared
 from ..kube.runtime import KubeCleanupIncomplete, KubeRuntime, KubeStack, KubeStepFailed
 from ..kube.settings import KIND_VERSION, PROFILE_IMAGES, KubeSettings
-from ..kube.tools import require_container_engine
 from ..profiles import Profile
+from ..versions import KUBERNETES
+from .cluster import ClusterRuntime
 
 __all__ = ["KindRuntime", "KubeCleanupIncomplete", "KubeStepFailed", "make_kube_runtime"]
 
@@ -34,12 +36,12 @@ class KindRuntime(KubeRuntime):
         require_container_engine()
 
     def cluster_k8s_version(self, target: KubeTarget) -> tuple[str, str]:
-        """The version in the node image's tag (kindest/node:v1.35.0[@sha256:...])."""
+        """The version in the node image's tag (kindest/node:vX.Y.Z[@sha256:...])."""
         image = self.settings.node_image
         match = re.search(r":v?(\d+\.\d+\.\d+)(?:@|$)", image)
         if match is None:
-            raise UnavailableError(f"node image {image}: its tag names no Kubernetes version (like v1.35.0); pass "
-                                   "the version it runs with --tracestack-k8s-version")
+            raise UnavailableError(f"node image {image}: its tag names no Kubernetes version (like {KUBERNETES.tag}); "
+                                   "pass the version it runs with --tracestack-k8s-version")
         return match.group(1), f"the node image {image}"
 
     def setup_steps(self, profile: Profile, target: KubeTarget, workdir: Path, prepared: Prepared) -> list[KubeStep]:
@@ -110,8 +112,6 @@ def make_kube_runtime(kind: str, settings: KubeSettings, runner: CommandRunner |
                       tools: dict[str, str] | None = None) -> KubeRuntime:
     """The ``kind`` or ``cluster`` runtime. ``runner`` replaces the command layer (tests record with it);
     ``tools`` maps kind/kubectl/helm to paths (found on first start when omitted)."""
-    from .cluster import ClusterRuntime
-
     runtimes: dict[str, type[KubeRuntime]] = {"kind": KindRuntime, "cluster": ClusterRuntime}
     if kind not in runtimes:
         raise ValueError(f"no Kubernetes runtime {kind!r}; choose kind or cluster")

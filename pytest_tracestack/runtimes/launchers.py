@@ -7,10 +7,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import TracestackError
+from ..object_store import ObjectStoreError, S3Settings, make_bucket
 from ..profiles import Component
-from ..rendering import ReplicaContext, render_yaml
+from ..rendering import RenderedConfig, ReplicaContext, render_yaml
+from ..sink import CaptureSink
 from .base import Replica
+from .nginx_build import read_nginx_build
+from .nginx_config import find_otel_module, render_nginx_conf
 from .process import ManagedProcess
+from .sample_app_launch import sample_app_argv_env
+from .versitygw_launch import versitygw_argv_env
 
 
 @dataclass
@@ -18,7 +25,7 @@ class Launch:
     """Everything needed to start (and restart) one replica."""
 
     log_path: Path
-    start: Callable[[], Any]        # returns a handle with alive/stop/last_log_lines/pid
+    start: Callable[[], ReplicaHandle]
     argv: tuple[str, ...] = ()
 
 
@@ -42,22 +49,38 @@ def _write_config(context: ReplicaContext, component: Component, config: Any, na
 def launch_otelcol(component: Component, replica: Replica, config: Any, context: ReplicaContext,
                    binary: Path | None, settings: Any) -> Launch:
     path = _write_config(context, component, config, "otelcol.yaml")
-    return _process_launch(replica, [str(binary), f"--config={path}"], context)
+    return _process_launch(replica, [str(binary), f"--config={path}", *component.args], context)
 
 
 def launch_tempo(component: Component, replica: Replica, config: Any, context: ReplicaContext,
                  binary: Path | None, settings: Any) -> Launch:
+    _make_s3_bucket(replica, config)
     path = _write_config(context, component, config, "tempo.yaml")
     argv = [str(binary), f"-config.file={path}"]
     if component.target:
         argv.append(f"-target={component.target}")
-    return _process_launch(replica, argv, context)
+    return _process_launch(replica, [*argv, *component.args], context)
+
+
+def _make_s3_bucket(replica: Replica, config: Any) -> None:
+    """A Tempo storing blocks in S3 gets its bucket made first, through the S3 API: it does not make the bucket
+    itself, and lists it when its storage starts. Said in the rendered config's header."""
+    settings = S3Settings.from_tempo_config(config)
+    if settings is None:
+        return
+    try:
+        made = make_bucket(settings)
+    except ObjectStoreError as error:
+        raise TracestackError(f"{replica.name}: {error}; the S3 server must answer before Tempo starts (a component "
+                              "the Tempo components name in 'after', with the storage.trace.s3 endpoint and "
+                              "credentials its config gives Tempo)") from None
+    if isinstance(config, RenderedConfig):
+        config.notes.append(f"{settings.describe()}: {'made' if made else 'already there'} (through the S3 API) "
+                            "before Tempo started")
 
 
 def launch_capture_sink(component: Component, replica: Replica, config: Any, context: ReplicaContext,
                         binary: Path | None, settings: Any) -> Launch:
-    from ..sink import CaptureSink
-
     def start() -> SinkHandle:
         sink = CaptureSink(host=replica.address, grpc_port=replica.ports["otlp-grpc"],
                            http_port=replica.ports["otlp-http"])
@@ -88,31 +111,42 @@ class SinkHandle:
         return f"(in-process capture sink; {self.sink.request_count} requests received)"
 
 
+# What the local runtime holds of each started replica: a child process, or the capture sink in pytest.
+ReplicaHandle = ManagedProcess | SinkHandle
+
+
 def launch_nginx(component: Component, replica: Replica, config: Any, context: ReplicaContext,
                  binary: Path | None, settings: Any) -> Launch:
-    from .nginx_build import read_nginx_build
-    from .nginx_config import find_otel_module, render_nginx_conf
-
     assert binary is not None, "the local runtime finds nginx before it launches it"
     module = find_otel_module(settings.nginx_otel_module)
     conf = render_nginx_conf(config, component, replica, context, read_nginx_build(binary), module)
-    return nginx_launch(replica, context, binary, conf)
+    return nginx_launch(replica, context, binary, conf, component.args)
 
 
-def nginx_launch(replica: Replica, context: ReplicaContext, binary: Path, conf: str) -> Launch:
+def nginx_launch(replica: Replica, context: ReplicaContext, binary: Path, conf: str,
+                 args: tuple[str, ...] = ()) -> Launch:
     """nginx in the foreground on a rendered config; ``-e stderr`` so errors before the config is read are
-    logged too."""
+    logged too; ``args`` (the component's) come last."""
     path = context.workdir / "nginx.conf"
     path.write_text(conf)
-    argv = [str(binary), "-p", str(context.workdir), "-c", str(path), "-e", "stderr", "-g", "daemon off;"]
+    argv = [str(binary), "-p", str(context.workdir), "-c", str(path), "-e", "stderr", "-g", "daemon off;", *args]
     return _process_launch(replica, argv, context)
 
 
 def launch_sample_app(component: Component, replica: Replica, config: Any, context: ReplicaContext,
                       binary: Path | None, settings: Any) -> Launch:
-    from .sample_app_launch import sample_app_argv_env
-
     argv, env = sample_app_argv_env(component, replica, config or {}, context)
+    return _process_launch(replica, [*argv, *component.args], context, env)
+
+
+def launch_versitygw(component: Component, replica: Replica, config: Any, context: ReplicaContext,
+                     binary: Path | None, settings: Any) -> Launch:
+    """versitygw serving S3 over a directory of the replica's own (a bucket is a sub-directory of it) on the
+    replica's port named ``s3``, answering ``GET /health`` (the profile's readiness). Its root credentials come in
+    the environment variables the component's ``credentials`` name, never on the command line (which ``ps``
+    shows). The component's ``args`` go before the backend, as versitygw's global options."""
+    assert binary is not None, "the local runtime finds versitygw before it launches it"
+    argv, env = versitygw_argv_env(component, replica, context, binary)
     return _process_launch(replica, argv, context, env)
 
 
@@ -122,5 +156,6 @@ LAUNCHERS: dict[str, Callable[..., Launch]] = {
     "capture-sink": launch_capture_sink,
     "nginx": launch_nginx,
     "sample-app": launch_sample_app,
+    "versitygw": launch_versitygw,
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import signal
 import tempfile
@@ -9,23 +10,30 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..binaries import SPECS, BinaryProvider, FoundBinary, check_major_version
+from ..deadlines import Deadline, poll_until
 from ..errors import ProfileError, TracestackError, add_note
+from ..helm_render import HelmRendering
 from ..profile_paths import describe
-from ..profiles import Component, Profile
+from ..profiles import Component, Profile, start_phases
 from ..redaction import redact
 from ..rendering import ReplicaContext, base_config, localhost_port_names, replica_config
+from ..run_credentials import RunCredentials, generate_credentials
 from ..tempo_config import helm_for
 from .addresses import LOCALHOST, Block, choose_block
-from .base import PlanStep, Replica, Stack
-from .launchers import LAUNCHERS, Launch
+from .base import Capability, FaultInjection, Offer, PlanStep, Replica, Stack
+from .launchers import LAUNCHERS, Launch, ReplicaHandle, SinkHandle
 from .nginx_config import find_otel_module
 from .privileged_ports import refuse_privileged_ports
 from .process import GroupStop, ManagedProcess, process_state, stop_processes, wait_ports_free
-from .readiness import Handle, wait_all_ready, wait_ready
+from .readiness import wait_all_ready, wait_ready
 from .state import STATE_FILE, write_state
+from .versitygw_launch import check_versitygw_components
+
+if TYPE_CHECKING:
+    from ..sink import CaptureSink
 
 
 @dataclass
@@ -45,7 +53,7 @@ class StackTimings:
 
     find_binaries_s: float = 0.0                 # finding binaries, checking Tempo's version
     launch_s: float = 0.0                        # rendering every config and spawning every replica
-    ready_s: float = 0.0                         # from the last spawn until every replica answered ready
+    ready_s: float = 0.0                         # from the last spawn of each start phase until it answered ready
     replica_ready_s: dict[str, float] = field(default_factory=dict)   # each replica, from its own spawn
     stop_s: float | None = None
 
@@ -71,26 +79,56 @@ class SlowStopWarning(UserWarning):
 @dataclass
 class LocalStack(Stack):
     workdir: Path = field(kw_only=True)                            # start() makes it before the stack exists
-    handles: dict[str, Handle] = field(default_factory=dict)      # replica name -> handle
+    handles: dict[str, ReplicaHandle] = field(default_factory=dict)   # replica name -> handle
     launches: dict[str, Launch] = field(default_factory=dict)     # replica name -> how it was started
     ready_timeout_s: float = 90.0
     block: Block | None = None                                     # the loopback block held for this stack
+    credentials: RunCredentials = field(default_factory=RunCredentials, repr=False)   # generated for this run
+    configs: dict[str, Any] = field(default_factory=dict, repr=False)   # replica name -> the config it runs
     timings: StackTimings = field(default_factory=StackTimings)
+
+    def running_config(self, replica: Replica) -> Any:
+        return self.configs[replica.name]
+
+    # --- capabilities ------------------------------------------------------------------------------
+
+    def fault_injection(self) -> Offer[FaultInjection]:
+        return self._provide(Capability.FAULT_INJECTION, self)     # by signals to the replicas' process groups
+
+    def capture_sink(self, replica: Replica) -> Offer[CaptureSink]:
+        handle = self.handles.get(replica.name)
+        if not isinstance(handle, SinkHandle):
+            return self._decline(Capability.CAPTURE_SINK, f"{replica.name} is not a capture sink")
+        return self._provide(Capability.CAPTURE_SINK, handle.sink)
+
+    def unlisted_port_host(self, replica: Replica) -> Offer[str]:
+        return self._provide(Capability.UNLISTED_PORTS, replica.address)   # loopback: every port is on this machine
+
+    def process_id(self, replica: Replica) -> Offer[int]:
+        handle = self.handles.get(replica.name)
+        if isinstance(handle, SinkHandle):
+            return self._decline(Capability.PROCESS_ID,
+                                 f"{replica.name} runs inside the pytest process (its figures would be pytest's own)")
+        if handle is None or handle.pid is None:
+            return self._decline(Capability.PROCESS_ID, f"{replica.name} is not running")
+        return self._provide(Capability.PROCESS_ID, handle.pid)
 
     # --- fault injection, by signals --------------------------------------------------------------
 
     def kill(self, replica_name: str) -> None:
         """SIGKILL a replica: no shutdown, no flush, as a crashed pod."""
-        self._process(replica_name).signal(signal.SIGKILL)
-        self._process(replica_name).popen.wait(timeout=10)
+        process = self._process(replica_name)
+        process.signal(signal.SIGKILL)
+        if process.popen is not None:
+            process.popen.wait(timeout=10)
 
     def pause(self, replica_name: str) -> None:
         """SIGSTOP a replica: it keeps its sockets but answers nothing, as a hung pod."""
         process = self._process(replica_name)
         process.signal(signal.SIGSTOP)
-        deadline = time.monotonic() + 5
-        while process_state(process.pid) != "T" and time.monotonic() < deadline:
-            time.sleep(0.01)
+        pid = process.pid
+        if pid is not None:
+            poll_until(lambda: process_state(pid), 5.0, 0.01, done=lambda state: state == "T")
 
     def resume(self, replica_name: str) -> None:
         self._process(replica_name).signal(signal.SIGCONT)
@@ -106,13 +144,12 @@ class LocalStack(Stack):
         write_state(self)
         readiness = self.profile.components[replica.component].readiness
         if readiness:
-            wait_ready(replica, readiness, self.handles[replica_name], time.monotonic() + self.ready_timeout_s,
-                       self.ready_timeout_s)
+            wait_ready(replica, readiness, self.handles[replica_name], Deadline(self.ready_timeout_s))
 
-    def _process(self, replica_name: str):
+    def _process(self, replica_name: str) -> ManagedProcess:
         handle = self.handles.get(replica_name)
-        if handle is None or not hasattr(handle, "signal"):
-            names = ", ".join(name for name, h in self.handles.items() if hasattr(h, "signal"))
+        if not isinstance(handle, ManagedProcess):
+            names = ", ".join(name for name, h in self.handles.items() if isinstance(h, ManagedProcess))
             raise TracestackError(f"no process replica named {replica_name!r}; process replicas: {names}")
         return handle
 
@@ -127,15 +164,14 @@ class LocalRuntime:
 
     def plan(self, profile: Profile) -> list[PlanStep]:
         steps = []
-        for component in profile.components.values():
-            source = f"config from {describe(component.config.manifest)}" if component.config else "built in"
-            target = f" -target={component.target}" if component.target else ""
-            localhost = localhost_port_names(component.local_overrides)
-            where = f" ({', '.join(localhost)} on {LOCALHOST}, a port reserved per stack)" if localhost else ""
-            steps.append(PlanStep("start", f"{component.replicas} x {component.name} ({component.binary}{target}), "
-                                           f"{source}, ports {component.ports}{where}"))
-        steps.append(PlanStep("wait", f"readiness of every replica at once, {self.settings.ready_timeout_s:.0f}s "
-                                      f"deadline"))
+        phases = start_phases(profile)
+        for number, phase in enumerate(phases, 1):
+            steps += [_start_step(profile.components[name]) for name in phase]
+            which = ("every replica" if len(phases) == 1
+                     else f"start phase {number} of {len(phases)} ({', '.join(phase)})")
+            later = "" if number == len(phases) else "; the next phase starts once it is ready (the profile's 'after')"
+            steps.append(PlanStep("wait", f"readiness of {which} at once, {self.settings.ready_timeout_s:.0f}s "
+                                          f"deadline{later}"))
         steps.append(PlanStep("stop", "at the end (also after a failure or Ctrl-C; not with --tracestack-keep): "
                                       "SIGTERM to every process group at once, SIGKILL for those still running after "
                                       f"one shared {self.settings.stop_grace_s:.0f}s deadline; ports checked free"))
@@ -156,8 +192,11 @@ class LocalRuntime:
         try:
             self._assign_replicas(stack)
             refuse_privileged_ports(profile, stack.replicas, binaries)
-            launched_at = self._launch_all(stack, binaries)
-            self._wait_ready(stack, launched_at)
+            stack.credentials = generate_credentials(profile)
+            helm = helm_for(profile, self.settings.charts)
+            for phase in start_phases(profile):     # one phase, all at once, unless a component says 'after'
+                launched_at = self._launch_all(stack, binaries, helm, set(phase))
+                self._wait_ready(stack, launched_at)
             write_state(stack)
         except BaseException as error:
             self._stop_after_failure(stack, error)
@@ -167,7 +206,7 @@ class LocalRuntime:
     def _stop_after_failure(self, stack: LocalStack, error: BaseException) -> None:
         """Stop what started; what could not be stopped is a note on the start's own error (a Ctrl-C stays one)."""
         try:
-            self.stop(stack, failed=True)
+            self.stop(stack)
         except TracestackError as cleanup:
             add_note(error, f"tracestack: {cleanup}")
 
@@ -178,6 +217,8 @@ class LocalRuntime:
             check_major_version(found["tempo"], profile.tempo_version, profile.name)
         if "nginx" in found:
             find_otel_module(self.settings.nginx_otel_module)
+        if "versitygw" in found:
+            check_versitygw_components(profile)
         return found
 
     def _assign_replicas(self, stack: LocalStack) -> None:
@@ -197,19 +238,21 @@ class LocalRuntime:
                     slot += 1
                 stack.replicas.append(replica)
 
-    def _launch_all(self, stack: LocalStack, binaries: dict[str, FoundBinary]) -> dict[str, float]:
-        """Render and spawn every replica without waiting for any; returns when each was spawned."""
+    def _launch_all(self, stack: LocalStack, binaries: dict[str, FoundBinary], helm: HelmRendering | None,
+                    components: set[str]) -> dict[str, float]:
+        """Render and spawn every replica of ``components`` without waiting for any; returns when each was spawned."""
         began = time.monotonic()
-        helm = helm_for(stack.profile, self.settings.charts)
         bases: dict[Any, Any] = {}          # each config source is read once, however many replicas use it
         launched_at = {}
         for replica in stack.replicas:
+            if replica.component not in components:
+                continue
             component = stack.profile.components[replica.component]
             if component.config not in bases:
                 bases[component.config] = base_config(component, helm)
             self._launch(stack, replica, binaries, bases[component.config])
             launched_at[replica.name] = time.monotonic()
-        stack.timings.launch_s = time.monotonic() - began
+        stack.timings.launch_s += time.monotonic() - began
         return launched_at
 
     def _launch(self, stack: LocalStack, replica: Replica, binaries: dict[str, FoundBinary], base: Any) -> None:
@@ -217,7 +260,7 @@ class LocalRuntime:
         replica_dir = stack.workdir / replica.name
         replica_dir.mkdir(parents=True, exist_ok=True)
         context = _context(stack, replica, replica_dir)
-        config = replica_config(component, base, context)
+        config = stack.configs[replica.name] = replica_config(component, base, context)
         launcher = LAUNCHERS[component.binary]
         binary = binaries.get(component.binary)
         launch = launcher(component, replica, config, context, binary.path if binary else None, self.settings)
@@ -228,15 +271,15 @@ class LocalRuntime:
 
     def _wait_ready(self, stack: LocalStack, launched_at: dict[str, float]) -> None:
         began = time.monotonic()
-        waits = [(replica, readiness, stack.handles[replica.name]) for replica in stack.replicas
-                 if (readiness := stack.profile.components[replica.component].readiness)]
-        ready_at = wait_all_ready(waits, began + self.settings.ready_timeout_s, self.settings.ready_timeout_s)
-        stack.timings.ready_s = time.monotonic() - began
-        stack.timings.replica_ready_s = {name: at - launched_at[name] for name, at in ready_at.items()}
+        waits = [(replica, readiness, stack.handles[replica.name]) for replica in stack.replicas if
+                 replica.name in launched_at and (readiness := stack.profile.components[replica.component].readiness)]
+        ready_at = wait_all_ready(waits, Deadline(self.settings.ready_timeout_s))
+        stack.timings.ready_s += time.monotonic() - began
+        stack.timings.replica_ready_s.update({name: at - launched_at[name] for name, at in ready_at.items()})
 
     # --- stop ---------------------------------------------------------------------------------
 
-    def stop(self, stack: Stack, failed: bool = False) -> StopReport:
+    def stop(self, stack: Stack) -> StopReport:
         """Signal every replica at once with one shared deadline (no replica waits for another: a Tempo
         query-frontend that ignores SIGTERM costs the grace once, not once per replica); name those that
         needed SIGKILL; then check that no address of the stack is still listening."""
@@ -245,7 +288,7 @@ class LocalRuntime:
         try:
             outcome = self._stop_replicas(stack)
             leftovers = wait_ports_free([endpoint for replica in stack.replicas for endpoint in replica.endpoints()])
-            self._save_logs(stack, failed)
+            self._save_logs(stack)
         finally:   # the loopback block is free again, also when the stop itself is interrupted
             if stack.block is not None:
                 stack.block.release()
@@ -274,7 +317,7 @@ class LocalRuntime:
                 handle.stop(self.settings.stop_grace_s)     # in-process servers (the capture sink)
         return outcome
 
-    def _save_logs(self, stack: LocalStack, failed: bool) -> None:
+    def _save_logs(self, stack: LocalStack) -> None:
         if not (self.settings.report_dir and stack.workdir):
             return
         target = self.settings.report_dir / "logs"
@@ -293,6 +336,18 @@ class LocalRuntime:
         lines.append(f"  its endpoints again: tracestack status {stack.workdir}")
         lines.append(f"  stop it with: tracestack stop {stack.workdir}")
         return "\n".join(lines)
+
+
+def _start_step(component: Component) -> PlanStep:
+    source = f"config from {describe(component.config.manifest)}" if component.config else "built in"
+    target = f" -target={component.target}" if component.target else ""
+    args = f" {shlex.join(component.args)}" if component.args else ""
+    localhost = localhost_port_names(component.local_overrides)
+    where = f" ({', '.join(localhost)} on {LOCALHOST}, a port reserved per stack)" if localhost else ""
+    generated = (f", credentials generated for the run ({', '.join(component.credentials)})"
+                 if component.credentials else "")
+    return PlanStep("start", f"{component.replicas} x {component.name} ({component.binary}{target}{args}), {source}, "
+                             f"ports {component.ports}{where}{generated}")
 
 
 def _localhost_ports(profile: Profile, component: Component) -> list[str]:
@@ -314,7 +369,7 @@ def _context(stack: LocalStack, replica: Replica, replica_dir: Path) -> ReplicaC
 
     return ReplicaContext(address=replica.address, ports=replica.ports, workdir=replica_dir,
                           stackdir=stack.workdir, instance_id=replica.name, endpoint=endpoint, peers=peers,
-                          port_hosts=replica.port_hosts)
+                          port_hosts=replica.port_hosts, credential=stack.credentials.get)
 
 
 def _lookup(stack: LocalStack, component: str, port: str) -> list[str]:

@@ -6,9 +6,10 @@ import os
 import signal
 import socket
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from ..deadlines import poll_until
 
 KILL_WAIT_S = 5.0          # after SIGKILL, how long a group may take to disappear before it is reported
 
@@ -36,9 +37,6 @@ class ManagedProcess:
 
     def alive(self) -> bool:
         return self.popen is not None and self.popen.poll() is None
-
-    def exit_code(self) -> int | None:
-        return self.popen.poll() if self.popen else None
 
     def signal(self, signum: int) -> None:
         if self.popen is not None and self.popen.poll() is None:
@@ -80,9 +78,9 @@ def stop_groups(groups: dict[str, int], grace_s: float) -> GroupStop:
     leader waiting to be reaped by its parent counts as gone)."""
     for signum in (signal.SIGCONT, signal.SIGTERM):   # a paused process cannot act on SIGTERM
         _signal_groups(groups.values(), signum)
-    running = _wait_gone(groups, time.monotonic() + grace_s)
+    running = _wait_gone(groups, grace_s)
     _signal_groups(running.values(), signal.SIGKILL)
-    remaining = _wait_gone(running, time.monotonic() + KILL_WAIT_S)
+    remaining = _wait_gone(running, KILL_WAIT_S)
     members = group_members(set(remaining.values()))
     return GroupStop(killed=sorted(running), remaining={name: members[pgid] for name, pgid in remaining.items()})
 
@@ -95,16 +93,17 @@ def _signal_groups(pgids, signum: int) -> None:
             pass   # already gone; or not ours to signal, which the wait then reports
 
 
-def _wait_gone(groups: dict[str, int], deadline: float) -> dict[str, int]:
-    """The groups that still have a running member at ``deadline`` (returns early once all are gone)."""
+def _wait_gone(groups: dict[str, int], deadline_s: float) -> dict[str, int]:
+    """The groups that still have a running member after ``deadline_s`` (returns early once all are gone)."""
     running = dict(groups)
-    while running:
+
+    def still_running() -> dict[str, int]:
+        nonlocal running
         members = group_members(set(running.values()))
         running = {name: pgid for name, pgid in running.items() if members[pgid]}
-        if not running or time.monotonic() >= deadline:
-            break
-        time.sleep(0.05)
-    return running
+        return running
+
+    return poll_until(still_running, deadline_s, 0.05, done=lambda left: not left).last
 
 
 @dataclass(frozen=True)
@@ -164,10 +163,11 @@ def port_open(address: str, port: int, timeout: float = 0.5) -> bool:
 
 def wait_ports_free(endpoints: list[tuple[str, int]], deadline_s: float = 15.0) -> list[tuple[str, int]]:
     """Wait until nothing listens on any endpoint; returns those still open at the deadline."""
-    deadline = time.monotonic() + deadline_s
     still_open = list(endpoints)
-    while still_open and time.monotonic() < deadline:
+
+    def listening() -> list[tuple[str, int]]:
+        nonlocal still_open
         still_open = [ep for ep in still_open if port_open(*ep, timeout=0.2)]
-        if still_open:
-            time.sleep(0.1)
-    return still_open
+        return still_open
+
+    return poll_until(listening, deadline_s, 0.1, done=lambda left: not left).last

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Protocol
 
 import httpx
 
+from ..deadlines import Deadline, poll_until
 from ..errors import ComponentExited, ReadinessTimeout
 from ..profiles import http_endpoint
 from ..redaction import redact
@@ -29,14 +31,14 @@ class Handle(Protocol):
     def last_log_lines(self, count: int = 25) -> str: ...
 
 
-def wait_all_ready(waits: list[tuple[Replica, str, Handle]], deadline: float, timeout_s: float) -> dict[str, float]:
+def wait_all_ready(waits: Sequence[tuple[Replica, str, Handle]], deadline: Deadline) -> dict[str, float]:
     """Poll every replica's readiness at the same time (a slow or hanging one delays no other); the first
     failure is raised at once. Returns when (``time.monotonic()``) each replica first answered ready."""
     if not waits:
         return {}
     give_up = threading.Event()
     with ThreadPoolExecutor(max_workers=len(waits), thread_name_prefix="tracestack-ready") as pool:
-        futures = {pool.submit(wait_ready, replica, readiness, handle, deadline, timeout_s, give_up): replica.name
+        futures = {pool.submit(wait_ready, replica, readiness, handle, deadline, give_up): replica.name
                    for replica, readiness, handle in waits}
         try:
             return {futures[future]: future.result() for future in as_completed(futures)}
@@ -44,25 +46,27 @@ def wait_all_ready(waits: list[tuple[Replica, str, Handle]], deadline: float, ti
             give_up.set()
 
 
-def wait_ready(replica: Replica, readiness: str, handle: Handle, deadline: float, timeout_s: float,
+def wait_ready(replica: Replica, readiness: str, handle: Handle, deadline: Deadline,
                give_up: threading.Event | None = None) -> float:
     """Poll ``http:PORT/PATH`` until 200; tell an exited process from a slow one, with its last log lines.
     Returns the ``time.monotonic()`` of the first 200."""
-    give_up = give_up or threading.Event()
     url = replica.url(*http_endpoint(readiness))
-    last = "no answer yet"
     with httpx.Client(timeout=REQUEST_TIMEOUT_S) as client:
-        while time.monotonic() < deadline and not give_up.is_set():
+        def problem() -> str | None:
+            """What keeps the replica from being ready (None once it answered 200)."""
             if not handle.alive():
                 raise ComponentExited(f"{replica.name} exited while waiting for {url} to answer 200; "
                                       f"last log lines:\n{redact(handle.last_log_lines())}")
             try:
                 response = client.get(url)
                 if response.status_code == 200:
-                    return time.monotonic()
-                last = f"HTTP {response.status_code}: {response.text[:200].strip()}"
+                    return None
+                return f"HTTP {response.status_code}: {response.text[:200].strip()}"
             except httpx.HTTPError as error:
-                last = f"{type(error).__name__}: {error}"
-            give_up.wait(POLL_INTERVAL_S)
-    raise ReadinessTimeout(f"{replica.name} not ready after {timeout_s:.0f}s: {url} last said {last}; "
+                return f"{type(error).__name__}: {error}"
+
+        polled = poll_until(problem, deadline, POLL_INTERVAL_S, done=lambda found: found is None, stop=give_up)
+    if polled.ok:
+        return time.monotonic()
+    raise ReadinessTimeout(f"{replica.name} not ready after {deadline.seconds:.0f}s: {url} last said {polled.last}; "
                            f"last log lines:\n{redact(handle.last_log_lines())}")

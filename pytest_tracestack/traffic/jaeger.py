@@ -14,10 +14,11 @@ import thriftpy2
 from thriftpy2.protocol import TBinaryProtocolFactory
 from thriftpy2.utils import serialize
 
-from ..model import Span
+from ..model import Span, SpanKind
 
 IDL = Path(__file__).with_name("jaeger.thrift")
-KIND_TAGS = {1: "internal", 2: "server", 3: "client", 4: "producer", 5: "consumer"}
+# the kinds tagged, in lower case; a span without the tag is INTERNAL, so that kind is left out
+TAGGED_KINDS = (SpanKind.SERVER, SpanKind.CLIENT, SpanKind.PRODUCER, SpanKind.CONSUMER)
 
 
 @functools.lru_cache(maxsize=1)
@@ -53,8 +54,8 @@ def _span(span: Span):
     jaeger = _idl()
     low, high = _ids(span.trace_id)
     tags = [_tag(k, v) for k, v in span.attributes.items()]
-    if span.kind in KIND_TAGS and span.kind != 1:
-        tags.append(_tag("span.kind", KIND_TAGS[span.kind]))
+    if span.kind in TAGGED_KINDS:
+        tags.append(_tag("span.kind", SpanKind(span.kind).name.lower()))
     if span.status_code == 2:
         tags += [_tag("error", True), _tag("otel.status_code", "ERROR")]
         if span.status_message:

@@ -19,8 +19,6 @@ from ..otlp import to_export_request, to_otlp_http_json
 from .jaeger import encode_jaeger_batch
 from .zipkin import encode_zipkin_json
 
-RETRYABLE_HTTP = {429, 502, 503, 504}
-
 
 @dataclass(frozen=True)
 class SendResult:

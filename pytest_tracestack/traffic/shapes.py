@@ -7,9 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..model import Attributes, AttrValue, Event, Link, Span
-
-KIND_SERVER, KIND_CLIENT, KIND_INTERNAL, KIND_PRODUCER, KIND_CONSUMER = 2, 3, 1, 4, 5
+from ..model import Attributes, AttrValue, Event, Link, Span, SpanKind
 
 
 @dataclass(frozen=True)
@@ -21,7 +19,7 @@ class TraceShape:
     events: int = 0                   # events per span
     links: int = 0                    # links per span (to random ids of another trace)
     error_every: int = 0              # every n-th span gets status ERROR (0 = none)
-    kinds: tuple[int, ...] = (KIND_SERVER, KIND_CLIENT, KIND_INTERNAL)
+    kinds: tuple[SpanKind, ...] = (SpanKind.SERVER, SpanKind.CLIENT, SpanKind.INTERNAL)
     http: bool = False                # HTTP server attributes on the root, old and stable names
     resource: tuple[tuple[str, str], ...] = (("deployment.environment", "tracestack"),)
     span_duration_ns: int = 5_000_000
@@ -62,7 +60,7 @@ class _Builder:
         span = Span(
             trace_id=self.trace_id, span_id=span_id, parent_span_id=parent,
             name=f"op-{level}-{index}" if not (self.shape.http and level == 0) else "GET /api/items/{id}",
-            kind=KIND_SERVER if self.shape.http and level == 0 else kind,
+            kind=SpanKind.SERVER if self.shape.http and level == 0 else kind,
             start_ns=start, end_ns=start + duration,
             attributes=self._attributes(index, http=self.shape.http and level == 0),
             resource={"service.name": self.service_name, **dict(self.shape.resource)},

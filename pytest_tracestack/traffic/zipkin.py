@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 
-from ..model import Span
+from ..model import Span, SpanKind
 
-ZIPKIN_KINDS = {2: "SERVER", 3: "CLIENT", 4: "PRODUCER", 5: "CONSUMER"}
+ZIPKIN_KINDS = (SpanKind.SERVER, SpanKind.CLIENT, SpanKind.PRODUCER, SpanKind.CONSUMER)   # by their OTLP names
 
 
 def to_zipkin(span: Span) -> dict:
@@ -23,7 +23,7 @@ def to_zipkin(span: Span) -> dict:
     if span.parent_span_id:
         out["parentId"] = span.parent_span_id
     if span.kind in ZIPKIN_KINDS:
-        out["kind"] = ZIPKIN_KINDS[span.kind]
+        out["kind"] = SpanKind(span.kind).name
     if span.status_code == 2:
         out["tags"]["error"] = span.status_message or "true"
     if span.events:

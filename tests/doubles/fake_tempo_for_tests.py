@@ -7,7 +7,8 @@ speaks a sliver of Tempo's surface: `-version`, `-config.file`/`-target`, a gRPC
 server.grpc_listen_address:server.grpc_listen_port (no services, but the port is really taken), OTLP
 gRPC+HTTP receivers (from distributor.receivers), and the query API of tests/tempo_double.py (`/ready`,
 `/api/v2/traces/<id>`, `/api/search`). Processes of one stack share spans through the config's
-storage.trace.local.path, as Tempo's local backend shares blocks. It proves nothing about Tempo itself.
+storage.trace.local.path, as Tempo's local backend shares blocks; with `storage.trace.backend: s3` they write
+blocks into the real S3 server instead (fake_tempo_s3_for_tests.py). It proves nothing about Tempo itself.
 
 It fails where Tempo 2.10.8's single binary (`-target=all`) fails (tests/recorded/tempo-2.10.8/
 single-binary/): that binary forces its ingester address to 127.0.0.1 and dials 127.0.0.1:<grpc port>,
@@ -19,6 +20,7 @@ push is refused.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import socket
@@ -30,6 +32,7 @@ from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import grpc
 import yaml
@@ -38,7 +41,7 @@ TESTS = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(TESTS.parent), str(TESTS)]
 from pytest_tracestack.otlp import from_protobuf_bytes, to_export_request  # noqa: E402
 from pytest_tracestack.sink import CaptureSink  # noqa: E402
-from tempo_double import Arrival, FakeTempoForTests  # noqa: E402
+from tempo_double import Arrival, FakeTempoForTests, trace_document_of  # noqa: E402
 
 SEARCH_LAG_S = float(os.environ.get("FAKE_TEMPO_SEARCH_LAG_S", "1"))
 # Targets that, like Tempo's query-frontend and querier with connections open, stay "stopping" after SIGTERM
@@ -79,6 +82,7 @@ class StoredSpansTempo(FakeTempoForTests):
 
     store: Path = field(default_factory=Path)
     dialing: SingleBinaryDialing | None = None
+    s3: Any = None        # FakeS3Storage when the config's storage.trace.backend is s3
 
     def arrivals(self) -> list[Arrival]:
         wall, monotonic = time.time(), time.monotonic()
@@ -87,6 +91,23 @@ class StoredSpansTempo(FakeTempoForTests):
 
     def not_ready_reason(self) -> str | None:
         return self.dialing.not_ready_reason() if self.dialing else None
+
+    def extra_answer(self, path: str, query: dict[str, list[str]]) -> tuple[int, bytes, str] | None:
+        """An ingester's /flush and a querier's blocks-only read, with S3 storage (fake_tempo_s3_for_tests.py)."""
+        from fake_tempo_s3_for_tests import BLOCK_READING_TARGETS, FLUSHING_TARGETS
+
+        if self.s3 is None:
+            return None
+        if path == "/flush" and self.s3.target in FLUSHING_TARGETS:
+            self.s3.request_flush()
+            return 204, b"", "text/plain; charset=utf-8"
+        if (path.startswith("/querier/api/v2/traces/") and self.s3.target in BLOCK_READING_TARGETS
+                and query.get("mode") == ["blocks"]):
+            spans = self.s3.trace_in_blocks(path.rsplit("/", 1)[1].lower().rjust(32, "0"))
+            if not spans:
+                return 404, b"", "text/plain; charset=utf-8"
+            return 200, json.dumps(trace_document_of(spans)).encode(), "application/json"
+        return None
 
 
 def main() -> None:
@@ -99,14 +120,23 @@ def main() -> None:
         print("tempo, version 2.10.8 (FAKE TEMPO FOR TESTS, not Tempo)")
         return
     config = yaml.safe_load(Path(args.config).read_text())
-    store = Path(config["storage"]["trace"]["local"]["path"])
+    s3 = None
+    if config["storage"]["trace"].get("backend") == "s3":
+        from fake_tempo_s3_for_tests import FakeS3Storage, live_directory
+
+        s3 = FakeS3Storage.from_config(config, args.target)
+        s3.open_or_exit()
+        store = live_directory(config)
+    else:
+        store = Path(config["storage"]["trace"]["local"]["path"])
     store.mkdir(parents=True, exist_ok=True)
     grpc_server = start_grpc_server(config)
     dialing = SingleBinaryDialing.from_config(config) if args.target == "all" else None
     receivers = start_receivers(config, store, dialing) if args.target in ("all", "distributor") else []
     server = config.get("server", {})
     api = StoredSpansTempo(search_lag_s=SEARCH_LAG_S, host=server.get("http_listen_address", "127.0.0.1"),
-                           port=int(server.get("http_listen_port", 3200)), store=store, dialing=dialing).start()
+                           port=int(server.get("http_listen_port", 3200)), store=store, dialing=dialing,
+                           s3=s3).start()
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     stopped.wait()
@@ -115,6 +145,8 @@ def main() -> None:
         print('level=info msg="Application is stopping"', flush=True)
         threading.Event().wait()
     api.stop()
+    if s3 is not None:
+        s3.stop()
     for receiver in receivers:
         receiver.stop()
     grpc_server.stop(grace=None)
