@@ -171,8 +171,7 @@ def test_the_collectors_checks_pass_through_kwok_port_forwards_to_a_real_collect
         "tracestack/collector::test_roundtrip[[]otlp-http-json[]] PASSED*",
         "tracestack/collector::test_service_name PASSED*",
     ])
-    result.stdout.fnmatch_lines(["*on the cluster runtime the port a disabled zipkin receiver would use is not "
-                                 "forwarded*"])
+    result.stdout.fnmatch_lines(["*the cluster runtime declines: only the ports a replica lists are forwarded*"])
     outcomes = result.parseoutcomes()
     assert (outcomes["passed"], outcomes.get("failed", 0)) == (4, 0)
     # What came through is what the checks sent: their own service names, every one of the four.
