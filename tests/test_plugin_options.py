@@ -45,7 +45,7 @@ def test_unknown_runtime_from_the_environment_names_the_variable(pytester: pytes
 def test_profile_that_cannot_run_on_the_runtime_says_where_it_runs(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--tracestack-profile=collector", "--tracestack-runtime=kind")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*profile 'collector'*runs on local, not on runtime 'kind'*; pass "
+    result.stderr.fnmatch_lines(["*profile 'collector'*runs on local, cluster, not on runtime 'kind'*; pass "
                                  "--tracestack-runtime=local"])
 
 
