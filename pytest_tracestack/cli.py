@@ -30,8 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     install.add_argument("binary", choices=sorted(SPECS), metavar="BINARY",
                          help=f"one of {', '.join(sorted(SPECS))}: tempo and otelcol are downloaded from their "
                               "releases (SHA-256 verified), otelcol is built with OCB when that fails and Go is "
-                              "installed; versitygw (the S3 profiles' server) is built from its Go module; nginx is "
-                              "only found on PATH")
+                              "installed; versitygw (the S3 profiles' server) is built from its Go module; nginx and "
+                              "prometheus are only found on PATH")
     install.add_argument("--no-download", action="store_true", help="do not try release downloads")
     install.add_argument("--download-base", metavar="URL", default=os.environ.get("TRACESTACK_DOWNLOAD_BASE"),
                          help="mirror base URL for release downloads (default: $TRACESTACK_DOWNLOAD_BASE, as for "
