@@ -79,6 +79,18 @@ NGINX = BinarySpec(
          "packages (nginx-module-otel), or use the kind runtime with the official nginx:<ver>-otel image"),
 )
 
+# Debian's package (2.42 in bookworm) runs here; the metrics-generator profile needs its remote-write receiver
+# (--web.enable-remote-write-receiver, Prometheus 2.33 and later).
+PROMETHEUS = BinarySpec(
+    kind="prometheus", version="2.42.0", path_names=("prometheus",),
+    option="--tracestack-prometheus / TRACESTACK_PROMETHEUS",
+    remedy="install Prometheus (Debian: apt-get install prometheus) or pass "
+           "--tracestack-prometheus=/path/to/prometheus",
+    how=("install Prometheus 2.33 or later (Debian: apt-get install --no-install-recommends prometheus, then stop the "
+         "service it starts; or the release archive from https://github.com/prometheus/prometheus/releases), put "
+         "'prometheus' on PATH or pass --tracestack-prometheus=/path/to/prometheus"),
+)
+
 VERSITYGW = BinarySpec(
     kind="versitygw", version=versions.VERSITYGW.version, path_names=("versitygw",),
     option="--tracestack-versitygw / TRACESTACK_VERSITYGW", built_with="go install",
@@ -88,7 +100,7 @@ VERSITYGW = BinarySpec(
          "--tracestack-versitygw=/path/to/versitygw"),
 )
 
-SPECS = {spec.kind: spec for spec in (TEMPO, OTELCOL, NGINX, VERSITYGW)}
+SPECS = {spec.kind: spec for spec in (TEMPO, OTELCOL, NGINX, VERSITYGW, PROMETHEUS)}
 
 
 class Obtained(Enum):

@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
                          help=f"one of {', '.join([*sorted(SPECS), CONTROL_PLANE])}: tempo and otelcol are downloaded "
                               "from their releases (SHA-256 verified), otelcol is built with OCB when that fails and "
                               "Go is installed; versitygw (the S3 profiles' server) is built from its Go module; "
-                              "nginx is only found on PATH; kube-control-plane builds kube-apiserver, "
+                              "nginx and prometheus are only found on PATH; kube-control-plane builds kube-apiserver, "
                               "kube-controller-manager, kube-scheduler, kubectl, etcd, kwok and kwokctl from their Go "
                               "modules (once per version) for the cluster runtime's tests")
     install.add_argument("--no-download", action="store_true", help="do not try release downloads")

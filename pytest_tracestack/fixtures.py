@@ -18,7 +18,7 @@ from .runtimes.base import Offer, Stack
 from .session import STASH_KEY, TracestackSession
 
 __all__ = ["tracestack_session", "tracestack_profile", "tracestack_stack", "tracestack_sink", "tracestack_load",
-           "tracestack_capacity", "tracestack_tempo", "tracestack_service_name"]
+           "tracestack_capacity", "tracestack_tempo", "tracestack_prometheus", "tracestack_service_name"]
 
 # Numbers for tracestack_service_name, one series per pytest run (runs in one process, as under pytester,
 # each count from 1).
@@ -83,6 +83,18 @@ def tracestack_tempo(tracestack_stack: Stack):
     if url is None:
         pytest.skip(f"profile {tracestack_stack.profile.name} queries no Tempo")
     with TempoClient(url) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def tracestack_prometheus(tracestack_stack: Stack):
+    """A PromQL client for the stack's Prometheus (profiles with a ``prometheus`` component)."""
+    from .promql import PromQLClient
+
+    names = [c.name for c in tracestack_stack.profile.components.values() if c.binary == "prometheus"]
+    if not names:
+        pytest.skip(f"profile {tracestack_stack.profile.name} runs no Prometheus")
+    with PromQLClient(tracestack_stack.first(names[0]).url("http")) as client:
         yield client
 
 

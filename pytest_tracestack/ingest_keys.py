@@ -11,7 +11,7 @@ from .profile_paths import describe
 from .profiles import Component, Profile
 from .rendering import extract_config
 from .tempo_config import read_values, values_files
-from .tempo_values import RECEIVER_VALUES, merge_values
+from .tempo_values import CHART, RECEIVER_VALUES, merge_values
 
 # protocol -> (receiver, its protocols.<name>, or None for a receiver with one endpoint)
 _RECEIVERS = {"otlp-grpc": ("otlp", "grpc"), "otlp-http": ("otlp", "http"), "zipkin": ("zipkin", None),
@@ -34,6 +34,8 @@ def _explain(component: Component, protocol: str) -> str:
     source = component.config
     assert source is not None
     if source.kind == "HelmValues":
+        if component.chart and component.chart["chart"] != CHART:
+            return ""      # RECEIVER_VALUES are tempo-distributed's keys; another chart's are not known here
         files = values_files(component)
         values = merge_values([read_values(f) for f in files])
         key = RECEIVER_VALUES[protocol]

@@ -6,7 +6,7 @@ from .versions import TEMPO
 
 PROTOCOLS = ("otlp-grpc", "otlp-http", "zipkin", "jaeger-thrift-http")
 RUNTIMES = ("local", "kind", "cluster")
-BINARIES = ("tempo", "otelcol", "nginx", "capture-sink", "sample-app", "versitygw")
+BINARIES = ("tempo", "otelcol", "nginx", "capture-sink", "sample-app", "versitygw", "prometheus")
 CONFIG_KINDS = ("ConfigMap", "OpenTelemetryCollector", "Instrumentation", "HelmValues")
 
 _RANGE = {

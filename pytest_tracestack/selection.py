@@ -51,7 +51,7 @@ def make_runtime(name: str, config: pytest.Config, binaries: BinaryProvider | No
 
 def binary_provider(config: pytest.Config) -> BinaryProvider:
     return BinaryProvider(
-        explicit={kind: _value(config, kind) for kind in ("tempo", "otelcol", "nginx", "versitygw")},
+        explicit={kind: _value(config, kind) for kind in ("tempo", "otelcol", "nginx", "versitygw", "prometheus")},
         download_base=_value(config, "download-base"),
         allow_download=not _value(config, "no-download"),
         builders={"otelcol": build_collector, "versitygw": build_versitygw},

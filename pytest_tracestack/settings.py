@@ -82,6 +82,8 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec("tempo", "path of the Tempo binary", env="TRACESTACK_TEMPO", metavar="PATH"),
     OptionSpec("otelcol", "path of the OpenTelemetry Collector binary", env="TRACESTACK_OTELCOL", metavar="PATH"),
     OptionSpec("nginx", "path of the nginx binary", env="TRACESTACK_NGINX", metavar="PATH"),
+    OptionSpec("prometheus", "path of the Prometheus binary (the metrics-generator profile)",
+               env="TRACESTACK_PROMETHEUS", metavar="PATH"),
     OptionSpec("versitygw", "path of the versitygw binary (the S3 server of the S3-backed profiles)",
                env="TRACESTACK_VERSITYGW", metavar="PATH"),
     OptionSpec("nginx-otel-module", "path of ngx_otel_module.so", env="TRACESTACK_NGINX_OTEL_MODULE", metavar="PATH"),

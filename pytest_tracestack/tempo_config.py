@@ -45,10 +45,12 @@ def tempo_config_for(component: Component, rendering: HelmRendering | None) -> t
     if component.chart:
         notes.append(f"chart {component.chart['chart']} {component.chart['version']} (the version the kind and "
                      "cluster runtimes install)")
+    failure = ""
     if rendering is not None and component.chart:
         try:
             config = chart_tempo_config(rendering, component.chart, [manifest_file(f) for f in files])
         except HelmRenderError as error:
+            failure = first_line(error)
             notes.append(f"{rendering.describe(component.chart)} failed, so tracestack translated the values "
                          f"instead: {first_line(error)}")
         else:
@@ -58,6 +60,8 @@ def tempo_config_for(component: Component, rendering: HelmRendering | None) -> t
         notes.append("helm was not found (TRACESTACK_HELM, PATH, tracestack's cache), so tracestack translated the "
                      "values; with helm 3.18.5+ and the chart reachable (its repository, or --tracestack-charts=DIR) "
                      "Tempo's config is the chart's own rendering")
+    if component.chart and component.chart["chart"] != CHART:
+        raise _only_helm_renders(component.chart, files, failure)
     values = merge_values([read_values(f) for f in files])
     translation = translate_values(values, ", ".join(describe(f) for f in files))
     notes.append(f"Tempo config: translated by tracestack from the values as the {CHART} chart ({CHART_SERIES}) "
@@ -65,6 +69,17 @@ def tempo_config_for(component: Component, rendering: HelmRendering | None) -> t
                  "factor 3 and storage paths)")
     notes += [f"not applied locally: {key}" for key in translation.not_applied]
     return translation.config, notes
+
+
+def _only_helm_renders(chart: dict[str, Any], files: list[str], failure: str) -> ProfileError:
+    """Values of another chart than tempo-distributed: tracestack has no translation of them to fall back on."""
+    why = f"helm failed: {failure}" if failure else "helm was not found (TRACESTACK_HELM, PATH, tracestack's cache)"
+    return ProfileError(", ".join(describe(f) for f in files), "",
+                        f"values of chart {chart['chart']} {chart['version']}: the local runtime takes Tempo's config "
+                        f"for them from `helm template` only (tracestack translates {CHART} values alone), and {why}. "
+                        "Put helm 3.18.5+ on PATH (or TRACESTACK_HELM) and make the chart reachable: its repository, "
+                        f"or --tracestack-charts=DIR after `helm pull {chart['chart']} --repo "
+                        f"{chart.get('repo', 'REPO')} --version {chart['version']} -d DIR`")
 
 
 def values_files(component: Component) -> list[str]:

@@ -99,6 +99,9 @@ CHARTS = {
     "opentelemetry-operator": Pin("opentelemetry-operator chart", "0.92.5",
                                   "the chart the operator profile installs (operator 0.129.1): the first whose values "
                                   "schema the pinned helm accepts"),
+    "tempo": Pin("tempo chart", "2.2.4", "the monolithic chart the metrics-generator profile installs (Tempo 2.10.8)"),
+    "kube-prometheus-stack": Pin("kube-prometheus-stack chart", "88.5.3",
+                                 "the Prometheus the metrics-generator profile remote-writes to on Kubernetes"),
 }
 
 PINS: tuple[Pin, ...] = (KIND, KUBERNETES, KUBECTL, HELM, TEMPO, OTELCOL, OTELCOL_STABLE, NGINX, VERSITYGW,

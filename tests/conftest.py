@@ -26,6 +26,17 @@ def otelcol_binary() -> Path:
 
 
 @pytest.fixture(scope="session")
+def prometheus_binary() -> Path:
+    """A real Prometheus (2.33+, for its remote-write receiver), found as the product finds it (TRACESTACK_PROMETHEUS,
+    PATH); .ci/run installs Debian's package."""
+    provider = BinaryProvider(explicit={"prometheus": os.environ.get("TRACESTACK_PROMETHEUS")}, allow_download=False)
+    try:
+        return provider.find("prometheus").path
+    except BinaryNotFoundError as error:
+        pytest.skip(f"needs Prometheus: {error.remedy or error.how}")
+
+
+@pytest.fixture(scope="session")
 def versitygw_binary() -> Path:
     """The real versitygw (the S3 profiles' server), found as the product finds it (TRACESTACK_VERSITYGW, PATH,
     tracestack's cache; `tracestack install versitygw` builds it, as .ci/run does), without building it."""

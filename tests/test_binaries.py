@@ -71,6 +71,25 @@ def test_missing_tempo_says_what_was_tried_and_how_to_provide_it(tmp_path: Path,
     assert "AGPL" in message
 
 
+def test_a_missing_prometheus_says_to_install_debians_package_or_pass_its_path(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(BinaryNotFoundError) as raised:
+        BinaryProvider(allow_download=True, cache_root=tmp_path / "cache").find("prometheus")
+    message = str(raised.value)
+    assert message.splitlines()[0] == ("prometheus 2.42.0 was not found: install Prometheus (Debian: apt-get install "
+                                       "prometheus) or pass --tracestack-prometheus=/path/to/prometheus")
+    assert "--tracestack-prometheus / TRACESTACK_PROMETHEUS: not set" in message
+    assert "download: no official binary release for this component" in message
+    assert "--web" not in message and "2.33 or later" in message
+
+
+def test_debians_prometheus_reports_its_version(tmp_path: Path, monkeypatch) -> None:
+    _script(tmp_path / "prometheus", "prometheus, version 2.42.0+ds (branch: debian/sid, revision: 2.42.0+ds-5)")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    found = BinaryProvider(allow_download=False, cache_root=tmp_path / "cache").find("prometheus")
+    assert (found.version, found.source) == ("2.42.0", "PATH (prometheus)")
+
+
 def test_an_explicit_path_wins_over_path_and_reports_its_version(tmp_path: Path, monkeypatch) -> None:
     on_path = tmp_path / "bin"
     on_path.mkdir()

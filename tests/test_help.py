@@ -47,7 +47,7 @@ def test_tracestack_help_is_plain_text_and_describes_every_argument(capsys, comm
     names = [line for line in lines if re.fullmatch(r"  \S+", line)]
     assert names in ([], ["  COMMAND"]), f"arguments without a description: {names}"
     if command == ("install",):
-        assert re.search(r"BINARY +one of nginx, otelcol, tempo", text)
+        assert re.search(r"BINARY +one of nginx, otelcol, prometheus, tempo", text)
     elif command:
         assert re.search(r"DIR +the work dir --tracestack-keep printed", text)
 

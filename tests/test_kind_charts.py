@@ -216,3 +216,21 @@ def test_without_any_helm_the_plan_fails_saying_what_was_tried(pytester: pytest.
     assert result.ret == 1, out
     assert "helm v3.19.0 was not found: install helm v3.19.0" in out
     assert "Tried, in order:" in out and "download: not allowed" in out
+
+
+def test_the_seed_003_plan_renders_the_tempo_chart_and_kube_prometheus_stack(pytester: pytest.Pytester,
+                                                                             helm: Path) -> None:
+    """Both are stand-ins (see their README): tempo's StatefulSet takes the real chart's name and image; the
+    Prometheus resource, like the real chart's, belongs to CRDs the chart installs itself."""
+    result = _plan(pytester, "metrics-generator", f"--tracestack-charts={STAND_INS}")
+    out = result.stdout.str()
+    assert result.ret == 0, out
+    assert (f"validated: helm template tempo 2.2.4 ({STAND_INS / 'tempo'} (--tracestack-charts)): 3 rendered objects "
+            "valid (Kubernetes 1.35.0 schema)") in out
+    assert (f"validated: helm template kube-prometheus-stack 88.5.3 ({STAND_INS / 'kube-prometheus-stack'} "
+            "(--tracestack-charts)): 3 rendered objects valid (Kubernetes 1.35.0 schema); not checked offline: "
+            "Prometheus/prometheus-kube-prometheus-prometheus (custom resources of the chart's own CRDs)") in out
+    assert re.search(r"upgrade --install prometheus \S+kube-prometheus-stack -f \S+prometheus-values.yaml", out)
+    assert "svc/prometheus-kube-prometheus-prometheus <local-port>:9090" in out
+    assert "docker.io/grafana/tempo:2.10.8  <- StatefulSet/tempo (helm template tempo 2.2.4)" in out
+    assert "quay.io/prometheus/prometheus:v3.14.0-distroless" in out

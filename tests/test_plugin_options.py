@@ -23,7 +23,8 @@ def test_unknown_profile_is_a_usage_error_listing_the_valid_ones(pytester: pytes
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([
         "*--tracestack-profile: nope: no such profile; "
-        "valid profiles: collector, distributed, distributed-s3, manifest, manifest-s3, nginx-otel, operator*"
+        "valid profiles: collector, distributed, distributed-s3, jaeger, manifest, manifest-s3, metrics-generator, "
+        "nginx-otel, operator*"
     ])
 
 

@@ -9,10 +9,11 @@ import pytest
 from pytest_tracestack.errors import ProfileError
 from pytest_tracestack.profiles import available_profiles, load_profile, load_profile_file
 
-BUILT_IN = ["collector", "distributed", "distributed-s3", "manifest", "manifest-s3", "nginx-otel", "operator"]
+BUILT_IN = ["collector", "distributed", "distributed-s3", "jaeger", "manifest", "manifest-s3", "metrics-generator",
+            "nginx-otel", "operator"]
 
 
-def test_the_seven_built_in_profiles_are_found() -> None:
+def test_the_built_in_profiles_are_found() -> None:
     assert list(available_profiles()) == BUILT_IN
 
 
@@ -62,7 +63,8 @@ def test_a_minimal_valid_profile_loads(tmp_path: Path) -> None:
     ({"components": "components:\n  otelcol:\n    binary: otelcol\n    replicas: three"},
      "components.otelcol.replicas", "'three' is not of type 'integer'"),
     ({"components": "components:\n  otelcol:\n    binary: jaeger-all-in-one"},
-     "components.otelcol.binary", "'jaeger-all-in-one' is not one of tempo, otelcol, nginx, capture-sink, sample-app"),
+     "components.otelcol.binary",
+     "'jaeger-all-in-one' is not one of tempo, otelcol, nginx, capture-sink, sample-app, versitygw, prometheus"),
     ({"ingest": "ingest:\n  opencensus: {component: otelcol, port: otlp-grpc}"},
      "ingest", "'opencensus' is not one of otlp-grpc, otlp-http, zipkin, jaeger-thrift-http"),
     ({"query": "query: {kind: jaeger}"}, "query.kind", "'jaeger' is not one of tempo, sink"),

@@ -18,8 +18,8 @@ MANIFESTS = Path(__file__).resolve().parents[1] / "manifests"
 
 
 @pytest.mark.parametrize("version", ["1.29.0", "1.35.0"])
-@pytest.mark.parametrize("profile", ["manifest", "distributed", "operator", "nginx-otel", "manifest-s3",
-                                     "distributed-s3"])
+@pytest.mark.parametrize("profile", ["manifest", "distributed", "operator", "nginx-otel", "metrics-generator",
+                                     "jaeger", "manifest-s3", "distributed-s3"])
 def test_every_profile_validates(profile: str, version: str) -> None:
     results = validate_profile(load_profile(profile), version)
     assert results and all("manifests/" in line or line.startswith("chart ") for line in results)
@@ -113,7 +113,7 @@ def test_an_unsupported_kubernetes_version_says_which_to_use() -> None:
 
 
 # distributed and operator need helm and their charts: tests/test_kind_charts.py plans them with a real helm.
-@pytest.mark.parametrize("profile", ["manifest", "nginx-otel", "manifest-s3"])
+@pytest.mark.parametrize("profile", ["manifest", "nginx-otel", "jaeger", "manifest-s3"])
 def test_plan_prints_the_complete_plan_under_quiet_and_validates(pytester: pytest.Pytester, profile: str) -> None:
     result = pytester.runpytest(f"--tracestack-profile={profile}", "--tracestack-runtime=kind", "--tracestack-plan",
                                 "-q", "--tracestack-namespace=tracestack-plan")
@@ -277,3 +277,36 @@ def test_applied_objects_and_their_pods_carry_the_managed_by_label(tmp_path: Pat
                 labels = document["spec"]["template"]["metadata"]["labels"]
                 assert labels["app.kubernetes.io/managed-by"] == "pytest-tracestack"
                 assert set(document["spec"]["selector"]["matchLabels"].items()) <= set(labels.items())
+
+
+def _seed_003_values(tmp_path: Path, name: str, change) -> str:
+    values = yaml.safe_load((MANIFESTS / "metrics-generator" / name).read_text())
+    change(values)
+    (tmp_path / name).write_text(yaml.safe_dump(values))
+    return str(tmp_path / name)
+
+
+def test_the_metrics_checks_keys_of_seed_003s_values_are_reported() -> None:
+    results = validate_profile(load_profile("metrics-generator"), "1.35.0")
+    assert ("manifests/metrics-generator/tempo-values.yaml: parsed; tempo.metricsGenerator.enabled=True, "
+            "tempo.overrides.defaults.metrics_generator.processors has span-metrics, service-graphs") in results
+    assert ("manifests/metrics-generator/prometheus-values.yaml: parsed; "
+            "prometheus.prometheusSpec.enableRemoteWriteReceiver=True") in results
+
+
+def test_seed_003s_own_keys_without_the_processors_are_refused_naming_the_key(tmp_path: Path) -> None:
+    values = _seed_003_values(tmp_path, "tempo-values.yaml", lambda v: v["tempo"].pop("overrides"))
+    with pytest.raises(ManifestInvalid, match=r"tempo-values.yaml: tempo.overrides.defaults.metrics_generator."
+                                              r"processors lacks span-metrics, service-graphs: chart 2.x writes only"):
+        check_values(values, "tempo", load_profile("metrics-generator"))
+
+
+def test_a_prometheus_without_the_remote_write_receiver_is_refused(tmp_path: Path) -> None:
+    values = _seed_003_values(tmp_path, "prometheus-values.yaml",
+                              lambda v: v["prometheus"]["prometheusSpec"].update(enableRemoteWriteReceiver=False))
+    with pytest.raises(ManifestInvalid, match=r"prometheus-values.yaml: prometheus.prometheusSpec."
+                                              r"enableRemoteWriteReceiver is False: Prometheus would refuse Tempo's "
+                                              r"remote writes \(404\)"):
+        check_values(values, "kube-prometheus-stack", load_profile("metrics-generator"))
+    # A profile without the metrics checks does not hold the values to them.
+    assert check_values(values, "kube-prometheus-stack", load_profile("manifest")) == "no keys required"

@@ -115,7 +115,8 @@ DOC_SPELLINGS = {
     r"\bkubectl v(\d+\.\d+\.\d+)|/release/v(\d+\.\d+\.\d+)/bin/": KUBECTL,
     r"\bhelm[ @-]v(\d+\.\d+\.\d+)|version\.version=v(\d+\.\d+\.\d+)": HELM,
     r"\bversitygw[ :]v?(\d+\.\d+\.\d+)": VERSITYGW,
-    **{rf"\b{name}\b[^\n]*?(?:--version |\*\*)(\d+\.\d+\.\d+)": pin for name, pin in CHARTS.items()},
+    # a chart's name whole: `tempo` is not the start of `tempo-distributed`
+    **{rf"(?<![\w-]){name}(?![\w-])[^\n]*?(?:--version |\*\*)(\d+\.\d+\.\d+)": pin for name, pin in CHARTS.items()},
 }
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md")), *sorted((REPO / ".github").rglob("*.yml")),
         *sorted(path for path in (REPO / "examples").rglob("*") if path.suffix in (".md", ".yml", ".yaml"))]

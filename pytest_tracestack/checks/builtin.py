@@ -21,6 +21,7 @@ from pytest_tracestack.diff import compare_traces
 from pytest_tracestack.fixtures import require
 from pytest_tracestack.ingest_keys import explain_refusal
 from pytest_tracestack.model import SpanKind, normalize_hex_id
+from pytest_tracestack.promql import PromQLTimeout, quoted
 from pytest_tracestack.schemas import check_span, load_schema, render_findings
 from pytest_tracestack.session import STASH_KEY
 from pytest_tracestack.tempo import TempoClient
@@ -82,6 +83,8 @@ def test_roundtrip(tracestack_stack, trace_source, tracestack_service_name, prot
     record_property("visible_after_s", round(read.visible_after_s, 3))
     record_property("read_from", read.where)
     diff = compare_traces(sent, read.spans, protocol_losses=protocol)
+    if diff.losses is not None:   # what the protocol cannot carry, discounted as measured (diff.PROTOCOL_LOSSES)
+        record_property("protocol_losses", diff.losses.describe())
     assert diff.ok, f"trace {sent[0].trace_id} sent over {protocol}, read from {read.where}:\n{diff.render()}"
 
 
@@ -241,6 +244,56 @@ def test_ingester_kill_loses_nothing_acknowledged(tracestack_stack, trace_source
                    lambda: faults.kill(victim.name))
     finally:
         faults.restart(victim.name)   # later checks get the whole ring back
+
+
+# Tempo's metrics-generator remote-writes its series every metrics_generator.registry.collection_interval (15 s by
+# default; the local runtime sets 1 s) and Prometheus' remote-write client sends a batch within 5 s.
+METRICS_DEADLINE_S = 60.0
+
+
+def _send_client_server(stack, service_name: str) -> tuple[str, str]:
+    """A client-server trace between two services named after the test; their names."""
+    client, server = f"{service_name}-client", f"{service_name}-server"
+    protocol = next(iter(stack.profile.ingest))
+    result = send(protocol, shapes.client_server_trace(client, server), stack.ingest_target(protocol))
+    assert result.ok, f"{protocol} push was not acknowledged: {result.status} {result.detail}"
+    return client, server
+
+
+def _wait_for_metrics(prometheus, expr: str, wanted, what: str, record_property):
+    try:
+        answer = prometheus.wait_for(expr, wanted, METRICS_DEADLINE_S, what)
+    except PromQLTimeout as error:
+        pytest.fail(str(error), pytrace=False)
+    record_property("promql", expr)
+    record_property("metrics_visible_after_s", round(answer.waited_s, 3))
+    return answer
+
+
+@pytest.mark.tracestack_check("span-metrics")
+def test_span_metrics(tracestack_stack, tracestack_prometheus, tracestack_service_name, record_property):
+    """Tempo's span-metrics processor counts the check's client and server spans, and Prometheus answers PromQL for
+    traces_spanmetrics_calls_total with both services."""
+    client, server = _send_client_server(tracestack_stack, tracestack_service_name)
+    expr = (f"sum by (service, span_kind) (traces_spanmetrics_calls_total{{service=~{quoted(f'{client}|{server}')}}})")
+    expected = {(client, "SPAN_KIND_CLIENT"), (server, "SPAN_KIND_SERVER")}
+
+    def counted(series) -> bool:
+        return expected <= {(s.labels.get("service"), s.labels.get("span_kind")) for s in series if s.value >= 1}
+
+    _wait_for_metrics(tracestack_prometheus, expr, counted,
+                      f"a call counted for {client}'s CLIENT span and {server}'s SERVER span", record_property)
+
+
+@pytest.mark.tracestack_check("service-graphs")
+def test_service_graphs(tracestack_stack, tracestack_prometheus, tracestack_service_name, record_property):
+    """Tempo's service-graphs processor pairs the check's client and server spans into an edge, and Prometheus answers
+    PromQL for traces_service_graph_request_total with client and server set to the two services."""
+    client, server = _send_client_server(tracestack_stack, tracestack_service_name)
+    expr = (f"sum by (client, server) (traces_service_graph_request_total{{client={quoted(client)}, "
+            f"server={quoted(server)}}})")
+    _wait_for_metrics(tracestack_prometheus, expr, lambda series: any(s.value >= 1 for s in series),
+                      f"a request counted on the edge {client} -> {server}", record_property)
 
 
 def _push_and_flush(stack, service_name: str):

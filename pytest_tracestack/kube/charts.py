@@ -36,6 +36,7 @@ class RenderedChart:
     label: str                               # "helm template <chart> <version>"
     origin: str                              # where the chart came from
     documents: tuple[dict[str, Any], ...]
+    chart: str = ""                          # the chart's name
 
 
 def chart_source(chart: dict[str, Any], charts: str | None) -> ChartSource:

@@ -79,4 +79,4 @@ def render_chart(chart: dict[str, Any], settings: KubeSettings, target: KubeTarg
         documents = tuple(document for document in yaml.safe_load_all(done.stdout) if document)
     except yaml.YAMLError as error:
         raise ChartRenderFailed(f"{label}: helm's output is not YAML: {error}") from None
-    return RenderedChart(label, origin, documents)
+    return RenderedChart(label, origin, documents, chart["chart"])

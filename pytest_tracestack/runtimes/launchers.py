@@ -139,6 +139,17 @@ def launch_sample_app(component: Component, replica: Replica, config: Any, conte
     return _process_launch(replica, [*argv, *component.args], context, env)
 
 
+def launch_prometheus(component: Component, replica: Replica, config: Any, context: ReplicaContext,
+                      binary: Path | None, settings: Any) -> Launch:
+    """Prometheus on the replica's own address, its TSDB in the replica's work dir (removed with the stack), taking
+    remote writes: a stack's Prometheus is there to receive Tempo's metrics-generator (on Kubernetes the chart's
+    values turn the same on, and kind and cluster refuse a profile's ``args``); the profile's ``args`` come last."""
+    path = _write_config(context, component, config or {"global": {}}, "prometheus.yml")
+    argv = [str(binary), f"--config.file={path}", f"--storage.tsdb.path={context.workdir / 'data'}",
+            f"--web.listen-address={replica.hostport('http')}", "--web.enable-remote-write-receiver", *component.args]
+    return _process_launch(replica, argv, context)
+
+
 def launch_versitygw(component: Component, replica: Replica, config: Any, context: ReplicaContext,
                      binary: Path | None, settings: Any) -> Launch:
     """versitygw serving S3 over a directory of the replica's own (a bucket is a sub-directory of it) on the
@@ -156,6 +167,7 @@ LAUNCHERS: dict[str, Callable[..., Launch]] = {
     "capture-sink": launch_capture_sink,
     "nginx": launch_nginx,
     "sample-app": launch_sample_app,
+    "prometheus": launch_prometheus,
     "versitygw": launch_versitygw,
 }
 

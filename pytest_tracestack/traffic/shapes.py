@@ -117,3 +117,20 @@ def build_trace(shape: TraceShape, *, service_name: str, rng_seed: int | None = 
     builder = _Builder(shape, rng, service_name, trace_id="", start_ns=start_ns or time.time_ns())
     builder.trace_id = builder._hex(16)
     return builder.build()
+
+
+def client_server_trace(client_service: str, server_service: str, *, start_ns: int | None = None) -> list[Span]:
+    """One call between two services: the caller's CLIENT span and, as its child, the callee's SERVER span, each with
+    its own resource. Tempo's service-graphs processor pairs such spans into a client -> server edge."""
+    rng = random.Random()
+    trace_id = rng.getrandbits(128).to_bytes(16, "big").hex()
+    client_id, server_id = (rng.getrandbits(64).to_bytes(8, "big").hex() for _ in range(2))
+    start = start_ns or time.time_ns()
+    client = Span(trace_id=trace_id, span_id=client_id, name="GET /api/items", kind=SpanKind.CLIENT, start_ns=start,
+                  end_ns=start + 20_000_000, attributes={"http.request.method": "GET"},
+                  resource={"service.name": client_service}, scope_name="pytest-tracestack", scope_version="1")
+    server = Span(trace_id=trace_id, span_id=server_id, parent_span_id=client_id, name="GET /api/items",
+                  kind=SpanKind.SERVER, start_ns=start + 2_000_000, end_ns=start + 18_000_000,
+                  attributes={"http.request.method": "GET", "http.response.status_code": 200},
+                  resource={"service.name": server_service}, scope_name="pytest-tracestack", scope_version="1")
+    return [client, server]

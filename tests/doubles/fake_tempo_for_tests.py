@@ -6,7 +6,8 @@ rendering, process start, readiness, the built-in checks) on machines where Temp
 speaks a sliver of Tempo's surface: `-version`, `-config.file`/`-target`, a gRPC server on
 server.grpc_listen_address:server.grpc_listen_port (no services, but the port is really taken), OTLP
 gRPC+HTTP receivers (from distributor.receivers), and the query API of tests/tempo_double.py (`/ready`,
-`/api/v2/traces/<id>`, `/api/search`). Processes of one stack share spans through the config's
+`/api/v2/traces/<id>`, `/api/search`), and with a `metrics_generator` section the remote write of
+doubles/metrics_generator_for_tests.py. Processes of one stack share spans through the config's
 storage.trace.local.path, as Tempo's local backend shares blocks; with `storage.trace.backend: s3` they write
 blocks into the real S3 server instead (fake_tempo_s3_for_tests.py). It proves nothing about Tempo itself.
 
@@ -39,6 +40,8 @@ import yaml
 
 TESTS = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(TESTS.parent), str(TESTS)]
+from doubles.jaeger_receiver_for_tests import JaegerReceiverForTests  # noqa: E402
+from doubles.metrics_generator_for_tests import MetricsGeneratorForTests  # noqa: E402
 from pytest_tracestack.otlp import from_protobuf_bytes, to_export_request  # noqa: E402
 from pytest_tracestack.sink import CaptureSink  # noqa: E402
 from tempo_double import Arrival, FakeTempoForTests, trace_document_of  # noqa: E402
@@ -137,6 +140,9 @@ def main() -> None:
     api = StoredSpansTempo(search_lag_s=SEARCH_LAG_S, host=server.get("http_listen_address", "127.0.0.1"),
                            port=int(server.get("http_listen_port", 3200)), store=store, dialing=dialing,
                            s3=s3).start()
+    generator = None
+    if args.target in ("all", "metrics-generator") and config.get("metrics_generator"):
+        generator = MetricsGeneratorForTests(config, lambda: [(a.span, a.at) for a in api.arrivals()]).start()
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     stopped.wait()
@@ -144,6 +150,8 @@ def main() -> None:
     if args.target in STOPPING_TARGETS:
         print('level=info msg="Application is stopping"', flush=True)
         threading.Event().wait()
+    if generator is not None:
+        generator.stop()
     api.stop()
     if s3 is not None:
         s3.stop()
@@ -176,9 +184,10 @@ def start_grpc_server(config: dict) -> grpc.Server:
     return server
 
 
-def start_receivers(config: dict, store: Path, dialing: SingleBinaryDialing | None) -> list[CaptureSink]:
+def start_receivers(config: dict, store: Path, dialing: SingleBinaryDialing | None) -> list:
     """The distributor's OTLP receivers: the capture sink, writing each export request it accepted to the store,
-    refusing pushes (gRPC UNAVAILABLE, HTTP 503) while a single binary cannot reach its own ingester."""
+    refusing pushes (gRPC UNAVAILABLE, HTTP 503) while a single binary cannot reach its own ingester; and Jaeger's
+    thrift_http receiver when the config has one."""
     protocols = config["distributor"]["receivers"].get("otlp", {}).get("protocols", {})
     grpc_host, grpc_port = protocols["grpc"]["endpoint"].rsplit(":", 1)
     http_port = int(protocols["http"]["endpoint"].rsplit(":", 1)[1]) if "http" in protocols else 0
@@ -192,7 +201,15 @@ def start_receivers(config: dict, store: Path, dialing: SingleBinaryDialing | No
     sink._store.add = persist
     if dialing is not None:
         _refuse_while(sink, dialing.push_refusal)
-    return [sink.start()]
+    started = [sink.start()]
+    jaeger = ((config["distributor"]["receivers"].get("jaeger") or {}).get("protocols") or {}).get("thrift_http")
+    if jaeger:
+        def keep(spans) -> None:
+            (store / f"{uuid.uuid4().hex}.pb").write_bytes(to_export_request(spans).SerializeToString())
+
+        refusal = dialing.push_refusal if dialing is not None else (lambda: None)
+        started.append(JaegerReceiverForTests(jaeger["endpoint"], keep, refusal).start())
+    return started
 
 
 def _refuse_while(sink: CaptureSink, refusal: Callable[[], str | None]) -> None:
