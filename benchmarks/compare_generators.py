@@ -35,8 +35,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(REPO))
+from pytest_tracestack.clients.capture_sink import CaptureSink  # noqa: E402
 from pytest_tracestack.load.scrape import counters_from_text  # noqa: E402
-from pytest_tracestack.sink import CaptureSink  # noqa: E402
 
 # The Go module proxy refuses v0.129.0 ("not available"); it serves v0.149.0, v0.160.0 and v0.161.0, and
 # v0.149.0 builds with the Go here. Pinned.
@@ -155,7 +155,7 @@ def _free_port() -> int:
 
 
 def find_collector() -> str | None:
-    from pytest_tracestack.binaries import OTELCOL, BinaryProvider
+    from pytest_tracestack.binaries.finder import OTELCOL, BinaryProvider
 
     explicit = os.environ.get("TRACESTACK_OTELCOL")
     if explicit and Path(explicit).is_file():
@@ -191,22 +191,58 @@ def measure(name: str, mode: str, argv: list[str], receiver, env: dict[str, str]
     wall, cpu = time.monotonic() - started, children_cpu() - cpu_before
     after = settled(receiver)
     result = Measurement(name, mode, wall, cpu, after[0] - before[0], after[1] - before[1])
-    print(f"{name} ({mode}): {result.received_spans} spans, {result.received_bytes / 1e6:.1f} MB, {cpu:.1f} CPU s",
-          file=sys.stderr)
+    print(
+        f"{name} ({mode}): {result.received_spans} spans, {result.received_bytes / 1e6:.1f} MB, {cpu:.1f} CPU s",
+        file=sys.stderr,
+    )
     return result
 
 
 def tracestack(target: str, seconds: float, rate: float | None) -> tuple[list[str], dict[str, str]]:
-    argv = [sys.executable, "-m", "locust", "-f", str(REPO / "loadtests" / "locustfile.py"), "--headless",
-            "-u", "4", "-r", "4", "-t", f"{seconds:.0f}s", "--stop-timeout", "5", "--only-summary", "--skip-log"]
-    return argv, {"TRACESTACK_OTLP_GRPC": target, "PYTHONPATH": str(REPO),
-                  "TRACESTACK_LOAD_RATE": f"{rate:.0f}spans/s" if rate else "max"}
+    argv = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(REPO / "loadtests" / "locustfile.py"),
+        "--headless",
+        "-u",
+        "4",
+        "-r",
+        "4",
+        "-t",
+        f"{seconds:.0f}s",
+        "--stop-timeout",
+        "5",
+        "--only-summary",
+        "--skip-log",
+    ]
+    return argv, {
+        "TRACESTACK_OTLP_GRPC": target,
+        "PYTHONPATH": str(REPO),
+        "TRACESTACK_LOAD_RATE": f"{rate:.0f}spans/s" if rate else "max",
+    }
 
 
 def telemetrygen(binary: str, target: str, seconds: float, rate: float | None) -> list[str]:
     # --rate is spans/s per worker; batches of 1000 spans (the default 100 delivers a sixth as much here)
-    return [binary, "traces", "--otlp-endpoint", target, "--otlp-insecure", "--duration", f"{seconds:.0f}s",
-            "--child-spans", "12", "--batch-size", "1000", "--workers", "4", "--rate", f"{(rate or 0) / 4:.0f}"]
+    return [
+        binary,
+        "traces",
+        "--otlp-endpoint",
+        target,
+        "--otlp-insecure",
+        "--duration",
+        f"{seconds:.0f}s",
+        "--child-spans",
+        "12",
+        "--batch-size",
+        "1000",
+        "--workers",
+        "4",
+        "--rate",
+        f"{(rate or 0) / 4:.0f}",
+    ]
 
 
 def sdk(target: str, seconds: float, rate: float | None) -> list[str]:
@@ -217,10 +253,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--rate", type=float, default=5000, help="spans/s of the fixed-rate round")
-    parser.add_argument("--telemetrygen", default=shutil.which("telemetrygen"),
-                        help="path of telemetrygen; 'build' installs the pinned version with go install")
-    parser.add_argument("--receiver", choices=("collector", "sink"),
-                        default="collector" if find_collector() else "sink")
+    parser.add_argument(
+        "--telemetrygen",
+        default=shutil.which("telemetrygen"),
+        help="path of telemetrygen; 'build' installs the pinned version with go install",
+    )
+    parser.add_argument(
+        "--receiver", choices=("collector", "sink"), default="collector" if find_collector() else "sink"
+    )
     parser.add_argument("--out", type=Path, default=HERE / "generators.md")
     args = parser.parse_args()
     if args.telemetrygen == "build":
@@ -236,37 +276,68 @@ def main() -> None:
             argv, env = tracestack(target, args.seconds, rate)
             results.append(measure("tracestack (Locust, 4 users, 1 process)", mode, argv, receiver, env))
             if args.telemetrygen:
-                results.append(measure(f"telemetrygen {TELEMETRYGEN_VERSION} "
-                                       "(4 workers, 12 child spans, batches of 1000)",
-                                       mode, telemetrygen(args.telemetrygen, target, args.seconds, rate), receiver))
-            results.append(measure("OpenTelemetry Python SDK (BatchSpanProcessor, OTLP gRPC)", mode,
-                                   sdk(target, args.seconds, rate), receiver))
+                results.append(
+                    measure(
+                        f"telemetrygen {TELEMETRYGEN_VERSION} (4 workers, 12 child spans, batches of 1000)",
+                        mode,
+                        telemetrygen(args.telemetrygen, target, args.seconds, rate),
+                        receiver,
+                    )
+                )
+            results.append(
+                measure(
+                    "OpenTelemetry Python SDK (BatchSpanProcessor, OTLP gRPC)",
+                    mode,
+                    sdk(target, args.seconds, rate),
+                    receiver,
+                )
+            )
     write(results, args)
 
 
 def write(results: list[Measurement], args: argparse.Namespace) -> None:
-    command = (f"python benchmarks/compare_generators.py --seconds {args.seconds:g} --rate {args.rate:.0f}"
-               f" --receiver {args.receiver}" + (" --telemetrygen build" if args.telemetrygen else ""))
-    cpu_model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                      if line.startswith("model name")), platform.processor())
-    lines = ["# Load generators side by side", "",
-             f"Command: `{command}`  ",
-             f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} cores ({cpu_model}), "
-             f"Python {platform.python_version()}, locust {version('locust')}, grpcio {version('grpcio')}, "
-             f"opentelemetry-sdk {version('opentelemetry-sdk')}, telemetrygen {TELEMETRYGEN_VERSION} "
-             f"(`go install {TELEMETRYGEN}`).", "",
-             f"Receiver: {args.receiver_name}, on the same machine. Per core = what the receiver got / the CPU "
-             "time (user+system) of the generator's process, so the receiver's own CPU is not counted; the time "
-             "includes starting up (about a second of CPU for the Python ones).", ""]
+    command = (
+        f"python benchmarks/compare_generators.py --seconds {args.seconds:g} --rate {args.rate:.0f}"
+        f" --receiver {args.receiver}" + (" --telemetrygen build" if args.telemetrygen else "")
+    )
+    cpu_model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    lines = [
+        "# Load generators side by side",
+        "",
+        f"Command: `{command}`  ",
+        f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} cores ({cpu_model}), "
+        f"Python {platform.python_version()}, locust {version('locust')}, grpcio {version('grpcio')}, "
+        f"opentelemetry-sdk {version('opentelemetry-sdk')}, telemetrygen {TELEMETRYGEN_VERSION} "
+        f"(`go install {TELEMETRYGEN}`).",
+        "",
+        f"Receiver: {args.receiver_name}, on the same machine. Per core = what the receiver got / the CPU "
+        "time (user+system) of the generator's process, so the receiver's own CPU is not counted; the time "
+        "includes starting up (about a second of CPU for the Python ones).",
+        "",
+    ]
     for mode in dict.fromkeys(r.mode for r in results):
         rows = [r for r in results if r.mode == mode]
-        lines += [f"## {mode}", "",
-                  "| generator | wall s | CPU s | cores used | MB received | spans received | bytes/span | "
-                  "MB/s per core | spans/s per core |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
-        lines += [f"| {r.generator} | {r.wall_s:.1f} | {r.cpu_s:.2f} | {r.cpu_s / r.wall_s:.2f} | "
-                  f"{r.received_bytes / 1e6:.1f} | {r.received_spans:,} | "
-                  f"{r.received_bytes / max(1, r.received_spans):.0f} | "
-                  f"{r.mb_per_core_s:.2f} | {r.spans_per_core_s:,.0f} |" for r in rows]
+        lines += [
+            f"## {mode}",
+            "",
+            "| generator | wall s | CPU s | cores used | MB received | spans received | bytes/span | "
+            "MB/s per core | spans/s per core |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        lines += [
+            f"| {r.generator} | {r.wall_s:.1f} | {r.cpu_s:.2f} | {r.cpu_s / r.wall_s:.2f} | "
+            f"{r.received_bytes / 1e6:.1f} | {r.received_spans:,} | "
+            f"{r.received_bytes / max(1, r.received_spans):.0f} | "
+            f"{r.mb_per_core_s:.2f} | {r.spans_per_core_s:,.0f} |"
+            for r in rows
+        ]
         lines.append("")
     args.out.write_text("\n".join(lines))
     print("\n".join(lines))

@@ -21,13 +21,16 @@ def main() -> None:
     target, seconds = sys.argv[1], float(sys.argv[2])
     rate = float(sys.argv[3]) if len(sys.argv) > 3 else 0.0
     provider = TracerProvider(resource=Resource.create({"service.name": "sdk-generator"}))
-    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=target, insecure=True),
-                                                   max_queue_size=65536, max_export_batch_size=512))
+    provider.add_span_processor(
+        BatchSpanProcessor(
+            OTLPSpanExporter(endpoint=target, insecure=True), max_queue_size=65536, max_export_batch_size=512
+        )
+    )
     tracer = provider.get_tracer("benchmark")
     attributes = {f"tracestack.attr.{n}": "x" * 24 for n in range(8)}
     spans, started = 0, time.monotonic()
     while (now := time.monotonic()) < started + seconds:
-        if rate and spans / rate > now - started:       # ahead of the asked rate: wait for it
+        if rate and spans / rate > now - started:  # ahead of the asked rate: wait for it
             time.sleep(min(spans / rate - (now - started), 0.05))
             continue
         with tracer.start_as_current_span("op-0", attributes=attributes):

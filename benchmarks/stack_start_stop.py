@@ -32,9 +32,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(REPO))
-from pytest_tracestack.binaries import BinaryProvider  # noqa: E402
-from pytest_tracestack.profiles import Profile, load_profile  # noqa: E402
-from pytest_tracestack.runtimes.local import LocalRuntime, LocalSettings, SlowStopWarning  # noqa: E402
+from pytest_tracestack.binaries.finder import BinaryProvider  # noqa: E402
+from pytest_tracestack.profiles.profile import Profile, load_profile  # noqa: E402
+from pytest_tracestack.runtimes.local.runtime import LocalRuntime, LocalSettings, SlowStopWarning  # noqa: E402
 
 DOUBLE = REPO / "tests" / "doubles" / "fake_tempo_for_tests.py"
 
@@ -63,12 +63,20 @@ def with_ingesters(profile: Profile, count: int) -> Profile:
 def measure(runtime: LocalRuntime, profile: Profile, label: str) -> Run:
     stack = runtime.start(profile)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", SlowStopWarning)     # the report's killed list says it
+        warnings.simplefilter("ignore", SlowStopWarning)  # the report's killed list says it
         report = runtime.stop(stack)
     timings = stack.timings
     slowest = max(timings.replica_ready_s.items(), key=lambda item: item[1])
-    return Run(label, len(stack.replicas), timings.find_binaries_s, timings.launch_s, timings.ready_s,
-               f"{slowest[0]} {slowest[1]:.2f}s", report.seconds, report.killed)
+    return Run(
+        label,
+        len(stack.replicas),
+        timings.find_binaries_s,
+        timings.launch_s,
+        timings.ready_s,
+        f"{slowest[0]} {slowest[1]:.2f}s",
+        report.seconds,
+        report.killed,
+    )
 
 
 def median_run(runs: list[Run]) -> Run:
@@ -76,11 +84,15 @@ def median_run(runs: list[Run]) -> Run:
 
 
 def table(runs: list[Run]) -> list[str]:
-    lines = ["| stack | processes | start s | find | launch | ready | slowest replica | stop s | needed SIGKILL |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        "| stack | processes | start s | find | launch | ready | slowest replica | stop s | needed SIGKILL |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for run in runs:
-        lines.append(f"| {run.label} | {run.processes} | {run.start_s:.2f} | {run.find_s:.2f} | {run.launch_s:.2f} | "
-                     f"{run.ready_s:.2f} | {run.slowest} | {run.stop_s:.2f} | {', '.join(run.killed) or 'none'} |")
+        lines.append(
+            f"| {run.label} | {run.processes} | {run.start_s:.2f} | {run.find_s:.2f} | {run.launch_s:.2f} | "
+            f"{run.ready_s:.2f} | {run.slowest} | {run.stop_s:.2f} | {', '.join(run.killed) or 'none'} |"
+        )
     return lines
 
 
@@ -95,12 +107,17 @@ def main() -> None:
     args = parser.parse_args()
     if args.linger:
         os.environ["FAKE_TEMPO_STOPPING_TARGETS"] = "querier,query-frontend"
-    runtime = LocalRuntime(LocalSettings(binaries=BinaryProvider(explicit={"tempo": args.tempo}, allow_download=False),
-                                         stop_grace_s=args.grace))
+    runtime = LocalRuntime(
+        LocalSettings(
+            binaries=BinaryProvider(explicit={"tempo": args.tempo}, allow_download=False), stop_grace_s=args.grace
+        )
+    )
     stacks = [("manifest", load_profile("manifest"))]
     distributed = load_profile("distributed")
-    stacks += [(f"distributed, {count} ingesters", with_ingesters(distributed, int(count)))
-               for count in args.ingesters.split(",")]
+    stacks += [
+        (f"distributed, {count} ingesters", with_ingesters(distributed, int(count)))
+        for count in args.ingesters.split(",")
+    ]
     results = []
     for label, profile in stacks:
         runs = [measure(runtime, profile, label) for _ in range(args.repeat)]
@@ -113,14 +130,19 @@ def main() -> None:
 
 def write_report(args: argparse.Namespace, results: list[Run]) -> None:
     tempo = "FAKE TEMPO FOR TESTS (tests/doubles/), not Tempo" if Path(args.tempo) == DOUBLE else args.tempo
-    lines = ["# Local stack start and stop times", "",
-             f"Written by `python benchmarks/stack_start_stop.py --ingesters {args.ingesters} --repeat {args.repeat}"
-             f"{' --linger' if args.linger else ''} --grace {args.grace:g}` on "
-             f"{datetime.now(timezone.utc):%Y-%m-%d} ({platform.machine()}, {os.cpu_count()} cores, "
-             f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.1f} at the end). Tempo: {tempo}.",
-             "",
-             f"Median of {args.repeat} runs (by start time; stop is the median stop). Seconds.", "",
-             *table(results), ""]
+    lines = [
+        "# Local stack start and stop times",
+        "",
+        f"Written by `python benchmarks/stack_start_stop.py --ingesters {args.ingesters} --repeat {args.repeat}"
+        f"{' --linger' if args.linger else ''} --grace {args.grace:g}` on "
+        f"{datetime.now(timezone.utc):%Y-%m-%d} ({platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.1f} at the end). Tempo: {tempo}.",
+        "",
+        f"Median of {args.repeat} runs (by start time; stop is the median stop). Seconds.",
+        "",
+        *table(results),
+        "",
+    ]
     args.out.write_text("\n".join(lines))
     print(f"wrote {args.out}")
 

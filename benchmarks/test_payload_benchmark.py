@@ -6,8 +6,8 @@ Run: python -m pytest benchmarks/test_payload_benchmark.py --benchmark-only
 """
 
 from pytest_tracestack.load.payloads import DEFAULT_MIX, PayloadSource, build_request
-from pytest_tracestack.otlp import from_protobuf_bytes, to_export_request
-from pytest_tracestack.traffic.shapes import build_trace
+from pytest_tracestack.traces.otlp import from_protobuf_bytes, to_export_request
+from pytest_tracestack.traffic.trace_shapes import build_trace
 
 TRACES = 10
 TEMPLATE = build_request(TRACES)
@@ -22,9 +22,11 @@ def test_stamp_a_request_of_ten_traces(benchmark) -> None:
 
 def test_build_and_encode_a_request_of_ten_traces(benchmark) -> None:
     def build() -> bytes:
-        spans = [span for n in range(TRACES)
-                 for span in build_trace(DEFAULT_MIX[n % len(DEFAULT_MIX)], service_name="tracestack-load",
-                                         rng_seed=1 + n)]
+        spans = [
+            span
+            for n in range(TRACES)
+            for span in build_trace(DEFAULT_MIX[n % len(DEFAULT_MIX)], service_name="tracestack-load", rng_seed=1 + n)
+        ]
         return to_export_request(spans).SerializeToString()
 
     payload = benchmark(build)

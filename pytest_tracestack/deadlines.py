@@ -46,9 +46,17 @@ class Polled(Generic[T]):
     elapsed_s: float
 
 
-def poll_until(check: Callable[[], T], deadline: Deadline | float, interval_s: float, *,
-               done: Callable[[T], bool] = bool, backoff: float = 1.0, max_interval_s: float | None = None,
-               stop: threading.Event | None = None, sleep: Callable[[float], object] = time.sleep) -> Polled[T]:
+def poll_until(
+    check: Callable[[], T],
+    deadline: Deadline | float,
+    interval_s: float,
+    *,
+    done: Callable[[T], bool] = bool,
+    backoff: float = 1.0,
+    max_interval_s: float | None = None,
+    stop: threading.Event | None = None,
+    sleep: Callable[[float], object] = time.sleep,
+) -> Polled[T]:
     """Call ``check`` until ``done`` holds for what it returned, or ``deadline`` (a Deadline or seconds from now)
     passes, or ``stop`` is set.
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kwok_cluster import kwok_cluster  # noqa: F401  (the session's real API server)
-from pytest_tracestack.binaries import BinaryProvider
+from pytest_tracestack.binaries.finder import BinaryProvider
 from pytest_tracestack.errors import BinaryNotFoundError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -50,8 +50,8 @@ def versitygw_binary() -> Path:
 def _installed_tool(name: str, how: str) -> Path:
     """The tool the finder accepts without downloading, looked up before pytester gives the test a HOME of its
     own (and so another cache); a skip naming what was refused and ``how`` to get it otherwise."""
+    from pytest_tracestack.binaries.kube_tools import find_tool
     from pytest_tracestack.errors import UnavailableError
-    from pytest_tracestack.kube.tools import find_tool
 
     try:
         return find_tool(name, allow_download=False).path
@@ -98,4 +98,3 @@ def own_tmpdir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     directory.mkdir()
     monkeypatch.setenv("TMPDIR", str(directory))
     return directory
-

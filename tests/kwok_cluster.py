@@ -26,8 +26,8 @@ import psutil
 import pytest
 import yaml
 
+from pytest_tracestack.binaries.control_plane import KUBERNETES_VERSION, ControlPlaneBinaries, find_control_plane
 from pytest_tracestack.errors import BinaryNotFoundError
-from pytest_tracestack.kube.control_plane import KUBERNETES_VERSION, ControlPlaneBinaries, find_control_plane
 
 CREATE_TIMEOUT_S = 180
 # A pod that only shows when kwok serves a new ClusterPortForward (serving_pods)
@@ -42,23 +42,38 @@ NODE_LEASE_S = 10
 @dataclass(frozen=True)
 class KwokCluster:
     name: str
-    workdir: Path            # KWOK_WORKDIR: every file of the cluster, and nothing else, is below it
+    workdir: Path  # KWOK_WORKDIR: every file of the cluster, and nothing else, is below it
     kubeconfig: Path
     binaries: ControlPlaneBinaries
 
     @property
     def env(self) -> dict[str, str]:
-        return {**os.environ, "KWOK_WORKDIR": str(self.workdir), "KWOK_KUBE_VERSION": KUBERNETES_VERSION,
-                "KWOK_KUBECTL_BINARY": str(self.binaries.kubectl)}
+        return {
+            **os.environ,
+            "KWOK_WORKDIR": str(self.workdir),
+            "KWOK_KUBE_VERSION": KUBERNETES_VERSION,
+            "KWOK_KUBECTL_BINARY": str(self.binaries.kubectl),
+        }
 
     def kwokctl(self, *args: str, timeout: float = CREATE_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(self.binaries.kwokctl), "--name", self.name, *args], env=self.env, text=True,
-                              capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        return subprocess.run(
+            [str(self.binaries.kwokctl), "--name", self.name, *args],
+            env=self.env,
+            text=True,
+            capture_output=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
 
     def kubectl(self, *args: str, input: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(self.binaries.kubectl), f"--kubeconfig={self.kubeconfig}", *args], text=True,
-                              capture_output=True, timeout=timeout, input=input,
-                              stdin=None if input is not None else subprocess.DEVNULL)
+        return subprocess.run(
+            [str(self.binaries.kubectl), f"--kubeconfig={self.kubeconfig}", *args],
+            text=True,
+            capture_output=True,
+            timeout=timeout,
+            input=input,
+            stdin=None if input is not None else subprocess.DEVNULL,
+        )
 
     @contextlib.contextmanager
     def serving_pods(self, namespace: str, targets: dict[int, str] | None = None) -> Iterator[None]:
@@ -68,10 +83,17 @@ class KwokCluster:
         that it listens). Returns once kwok serves it (it learns of it a moment after the API server has it)."""
         with contextlib.ExitStack() as stack:
             accepting = {"address": "127.0.0.1", "port": stack.enter_context(_accepting_server())}
-            forwards = ([{"target": accepting}] if targets is None else
-                        [{"ports": [port], "target": {"address": hostport.rsplit(":", 1)[0],
-                                                      "port": int(hostport.rsplit(":", 1)[1])}}
-                         for port, hostport in targets.items()])
+            forwards = (
+                [{"target": accepting}]
+                if targets is None
+                else [
+                    {
+                        "ports": [port],
+                        "target": {"address": hostport.rsplit(":", 1)[0], "port": int(hostport.rsplit(":", 1)[1])},
+                    }
+                    for port, hostport in targets.items()
+                ]
+            )
             # kwok's watch delivers resources in the order they are made: once it serves the probe's, made after,
             # it has this one too. The probe's port is its own, so no other resource can answer for it.
             probe_port = secrets.randbelow(20000) + 20000
@@ -85,8 +107,12 @@ class KwokCluster:
                 self.kubectl("delete", "clusterportforward", namespace, probe, "--ignore-not-found")
 
     def _serve(self, name: str, namespace: str, forwards: list[dict[str, Any]]) -> None:
-        document = {"apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "ClusterPortForward", "metadata": {"name": name},
-                    "spec": {"selector": {"matchNamespaces": [namespace]}, "forwards": forwards}}
+        document = {
+            "apiVersion": "kwok.x-k8s.io/v1alpha1",
+            "kind": "ClusterPortForward",
+            "metadata": {"name": name},
+            "spec": {"selector": {"matchNamespaces": [namespace]}, "forwards": forwards},
+        }
         _check(self.kubectl("apply", "-f", "-", input=yaml.safe_dump(document)), "kubectl apply ClusterPortForward")
 
     def _wait_served(self, port: int, deadline_s: float = 30.0) -> None:
@@ -96,17 +122,28 @@ class KwokCluster:
             with socket.socket() as sock:
                 sock.bind(("127.0.0.1", 0))
                 local = sock.getsockname()[1]
-            forward = subprocess.Popen([str(self.binaries.kubectl), f"--kubeconfig={self.kubeconfig}", "port-forward",
-                                        "--namespace", PROBE_NAMESPACE, f"pod/{PROBE_POD}", f"{local}:{port}"],
-                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            forward = subprocess.Popen(
+                [
+                    str(self.binaries.kubectl),
+                    f"--kubeconfig={self.kubeconfig}",
+                    "port-forward",
+                    "--namespace",
+                    PROBE_NAMESPACE,
+                    f"pod/{PROBE_POD}",
+                    f"{local}:{port}",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             try:
                 if _connected(local, forward) and _still_running(forward, 0.5):
                     return
             finally:
                 forward.terminate()
                 forward.wait(10)
-        raise RuntimeError(f"kwok did not serve the port-forward to {PROBE_NAMESPACE}/{PROBE_POD}:{port} within "
-                           f"{deadline_s:.0f}s")
+        raise RuntimeError(
+            f"kwok did not serve the port-forward to {PROBE_NAMESPACE}/{PROBE_POD}:{port} within {deadline_s:.0f}s"
+        )
 
     def processes(self) -> list[psutil.Process]:
         """Live processes of this cluster: their command line points into its work dir."""
@@ -142,25 +179,57 @@ def control_plane_or_skip() -> ControlPlaneBinaries:
 def create_cluster(binaries: ControlPlaneBinaries, workdir: Path) -> KwokCluster:
     cluster = KwokCluster(f"tracestack-{secrets.token_hex(3)}", workdir, workdir / "kubeconfig", binaries)
     done = cluster.kwokctl(
-        "create", "cluster", "--runtime", "binary", f"--kubeconfig={cluster.kubeconfig}",
+        "create",
+        "cluster",
+        "--runtime",
+        "binary",
+        f"--kubeconfig={cluster.kubeconfig}",
         f"--kube-apiserver-binary={binaries.kube_apiserver}",
         f"--kube-controller-manager-binary={binaries.kube_controller_manager}",
-        f"--kube-scheduler-binary={binaries.kube_scheduler}", f"--kwok-controller-binary={binaries.kwok}",
-        f"--etcd-binary={binaries.etcd}", f"--node-lease-duration-seconds={NODE_LEASE_S}",
-        "--enable-crds=ClusterPortForward", "--wait=120s")
+        f"--kube-scheduler-binary={binaries.kube_scheduler}",
+        f"--kwok-controller-binary={binaries.kwok}",
+        f"--etcd-binary={binaries.etcd}",
+        f"--node-lease-duration-seconds={NODE_LEASE_S}",
+        "--enable-crds=ClusterPortForward",
+        "--wait=120s",
+    )
     try:
         _check(done, "kwokctl create cluster")
         _check(cluster.kwokctl("scale", "node", "--replicas=1"), "kwokctl scale node")
-        _check(cluster.kubectl("wait", "--for=condition=Ready", "node", "--all", "--timeout=60s", timeout=90),
-               "kubectl wait for the node")
+        _check(
+            cluster.kubectl("wait", "--for=condition=Ready", "node", "--all", "--timeout=60s", timeout=90),
+            "kubectl wait for the node",
+        )
         _check(cluster.kubectl("create", "namespace", PROBE_NAMESPACE), "kubectl create namespace")
         # A pod is refused until the controller manager has made the namespace's service account.
-        _check(cluster.kubectl("wait", "--for=create", "--namespace", PROBE_NAMESPACE, "serviceaccount/default",
-                               "--timeout=60s", timeout=90), "kubectl wait for the service account")
-        _check(cluster.kubectl("run", PROBE_POD, "--namespace", PROBE_NAMESPACE, "--image=kwok.invalid/probe:0"),
-               "kubectl run the probe pod")
-        _check(cluster.kubectl("wait", "--for=condition=Ready", "--namespace", PROBE_NAMESPACE, f"pod/{PROBE_POD}",
-                               "--timeout=60s", timeout=90), "kubectl wait for the probe pod")
+        _check(
+            cluster.kubectl(
+                "wait",
+                "--for=create",
+                "--namespace",
+                PROBE_NAMESPACE,
+                "serviceaccount/default",
+                "--timeout=60s",
+                timeout=90,
+            ),
+            "kubectl wait for the service account",
+        )
+        _check(
+            cluster.kubectl("run", PROBE_POD, "--namespace", PROBE_NAMESPACE, "--image=kwok.invalid/probe:0"),
+            "kubectl run the probe pod",
+        )
+        _check(
+            cluster.kubectl(
+                "wait",
+                "--for=condition=Ready",
+                "--namespace",
+                PROBE_NAMESPACE,
+                f"pod/{PROBE_POD}",
+                "--timeout=60s",
+                timeout=90,
+            ),
+            "kubectl wait for the probe pod",
+        )
     except BaseException:
         delete_cluster(cluster)
         raise

@@ -20,8 +20,11 @@ def _under() -> str:
 def tracestack_processes() -> list[tuple[int, str]]:
     """Live processes whose command line points into a tracestack work dir below this test's TMPDIR."""
     marker = f"{_under()}/tracestack-"
-    return [(process.pid, " ".join(process.info["cmdline"] or [])) for process in _live_processes()
-            if marker in " ".join(process.info["cmdline"] or [])]
+    return [
+        (process.pid, " ".join(process.info["cmdline"] or []))
+        for process in _live_processes()
+        if marker in " ".join(process.info["cmdline"] or [])
+    ]
 
 
 def run_processes() -> list[psutil.Process]:
@@ -53,5 +56,8 @@ def listening_sockets() -> set[tuple[str, int]]:
 def tracestack_sockets(before: set[tuple[str, int]] = frozenset()) -> set[tuple[str, int]]:
     """Sockets listening now, held by a process of this run, that were not listening ``before``."""
     ours = {process.pid for process in run_processes()}
-    return {(c.laddr.ip, c.laddr.port) for c in psutil.net_connections(kind="tcp")
-            if c.status == psutil.CONN_LISTEN and c.pid in ours} - set(before)
+    return {
+        (c.laddr.ip, c.laddr.port)
+        for c in psutil.net_connections(kind="tcp")
+        if c.status == psutil.CONN_LISTEN and c.pid in ours
+    } - set(before)

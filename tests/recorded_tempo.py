@@ -7,10 +7,10 @@ from pathlib import Path
 
 import httpx
 
-RECORDED = Path(__file__).parent / "recorded"       # copies kept in the repository (README there)
+RECORDED = Path(__file__).parent / "recorded"  # copies kept in the repository (README there)
 FIXTURES = RECORDED / "tempo-2.10.8"
-UNDER_LOAD = FIXTURES / "distributed-under-load"    # /metrics of each process of a 7-process stack under load
-RATE_LIMITED = FIXTURES / "rate-limited.txt"        # the distributor's answers past its ingestion limit
+UNDER_LOAD = FIXTURES / "distributed-under-load"  # /metrics of each process of a 7-process stack under load
+RATE_LIMITED = FIXTURES / "rate-limited.txt"  # the distributor's answers past its ingestion limit
 TRACE_ID = "d60b52c687babdee40d00b5c87c98c30"
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from pytest_tracestack.kube.commands import CompletedCommand
+from pytest_tracestack.runtimes.kube.commands import CompletedCommand
 
 Answer = Callable[[list[str]], CompletedCommand]
 WORKDIR_RE = re.compile(r"/(?:[^\s/=]+/)*tracestack-(?:manifest|distributed|operator|nginx-otel)-\w+")
@@ -94,9 +94,9 @@ def _page_server(port: int, page: Callable[[], str]) -> ThreadingHTTPServer:
 
 @dataclass
 class Rule:
-    fragment: str           # a substring of the command line
+    fragment: str  # a substring of the command line
     answer: Answer
-    times: int | None       # answer this many matching commands, then let later rules answer
+    times: int | None  # answer this many matching commands, then let later rules answer
 
 
 @dataclass
@@ -105,11 +105,18 @@ class RecordingRunner:
     commands: list[list[str]] = field(default_factory=list)
     timeouts: list[float] = field(default_factory=list)
     forwards: list[FakePortForward] = field(default_factory=list)
-    forward_failures: list[str] = field(default_factory=list)   # exit messages for the next forwards started
-    pages: dict[str, Callable[[], str]] = field(default_factory=dict)   # forward argv fragment -> what it serves
+    forward_failures: list[str] = field(default_factory=list)  # exit messages for the next forwards started
+    pages: dict[str, Callable[[], str]] = field(default_factory=dict)  # forward argv fragment -> what it serves
 
-    def on(self, fragment: str, returncode: int = 0, stdout: str = "", stderr: str = "",
-           raises: type[BaseException] | None = None, times: int | None = None) -> RecordingRunner:
+    def on(
+        self,
+        fragment: str,
+        returncode: int = 0,
+        stdout: str = "",
+        stderr: str = "",
+        raises: type[BaseException] | None = None,
+        times: int | None = None,
+    ) -> RecordingRunner:
         def answer(argv: list[str]) -> CompletedCommand:
             if raises:
                 raise raises()

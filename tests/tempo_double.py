@@ -20,15 +20,21 @@ from urllib.parse import parse_qs, urlsplit
 
 from google.protobuf import json_format
 
-from pytest_tracestack.model import Span
-from pytest_tracestack.otlp import to_resource_spans
+from pytest_tracestack.traces.model import Span
+from pytest_tracestack.traces.otlp import to_resource_spans
 
 GARBAGE = b"<html><body>502 from a proxy that is not Tempo</body></html>"
 NOT_READY = b"Ingester not ready: waiting for 15s after being ready\n"
 # Shaped like Tempo's /api/status/buildinfo (recorded from 3.0.3: {"version":"v3.0.3","revision":...}), and
 # saying what it is in the version, so no summary ever takes it for Tempo.
-BUILD_INFO = {"version": "v2.10.8 FAKE TEMPO FOR TESTS (not Tempo)", "revision": "fake", "branch": "none",
-              "buildUser": "", "buildDate": "", "goVersion": "none"}
+BUILD_INFO = {
+    "version": "v2.10.8 FAKE TEMPO FOR TESTS (not Tempo)",
+    "revision": "fake",
+    "branch": "none",
+    "buildUser": "",
+    "buildDate": "",
+    "goVersion": "none",
+}
 # `{ resource.k = "v" }`, `{ span."k" = "v" }`, `{ .k = "v" }`, joined by ||: all the double understands.
 _CONDITION = re.compile(r'(resource|span)?\.("?)([\w.]+)\2\s*=\s*"([^"]*)"')
 
@@ -36,18 +42,18 @@ _CONDITION = re.compile(r'(resource|span)?\.("?)([\w.]+)\2\s*=\s*"([^"]*)"')
 @dataclass
 class Arrival:
     span: Span
-    at: float                      # time.monotonic() when the double received it
+    at: float  # time.monotonic() when the double received it
 
 
 @dataclass
 class FakeTempoForTests:
     """FAKE TEMPO FOR TESTS — NOT TEMPO. See the module docstring."""
 
-    search_lag_s: float = 0.0      # a span is searchable this long after it arrived (Tempo: after the cut)
+    search_lag_s: float = 0.0  # a span is searchable this long after it arrived (Tempo: after the cut)
     host: str = "127.0.0.1"
-    port: int = 0                  # 0: a free port
-    garbage: bool = False          # answer every API call with an HTML page and status 200
-    unavailable_next: int = 0      # answer this many next requests 503 "Ingester not ready ..."
+    port: int = 0  # 0: a free port
+    garbage: bool = False  # answer every API call with an HTML page and status 200
+    unavailable_next: int = 0  # answer this many next requests 503 "Ingester not ready ..."
     requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     _arrivals: list[Arrival] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -59,8 +65,9 @@ class FakeTempoForTests:
     def start(self) -> FakeTempoForTests:
         self._server = ThreadingHTTPServer((self.host, self.port), _handler(self))
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                         name="fake-tempo-for-tests", daemon=True).start()
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-tempo-for-tests", daemon=True
+        ).start()
         return self
 
     def stop(self) -> None:
@@ -147,9 +154,13 @@ def _matches(span: Span, scope: str, key: str, value: str) -> bool:
 def _search_result(trace_id: str, visible: list[Span]) -> dict:
     spans = [span for span in visible if span.trace_id == trace_id]
     root = next((span for span in spans if not span.parent_span_id), spans[0])
-    return {"traceID": trace_id.lstrip("0"), "rootServiceName": root.service_name or "",
-            "rootTraceName": root.name, "startTimeUnixNano": str(root.start_ns),
-            "durationMs": (root.end_ns - root.start_ns) // 1_000_000}
+    return {
+        "traceID": trace_id.lstrip("0"),
+        "rootServiceName": root.service_name or "",
+        "rootTraceName": root.name,
+        "startTimeUnixNano": str(root.start_ns),
+        "durationMs": (root.end_ns - root.start_ns) // 1_000_000,
+    }
 
 
 def _tag_conditions(tags: str) -> list[tuple[str, str, str]]:
@@ -198,11 +209,13 @@ def _handler(double: FakeTempoForTests) -> type[BaseHTTPRequestHandler]:
             limit = int(query.get("limit", ["20"])[0])
             if "tags" in query:
                 return self.reply_json(double.search_document(_tag_conditions(query["tags"][0]), limit))
-            conditions = [(scope or "", key, value)
-                          for scope, _, key, value in _CONDITION.findall(query.get("q", [""])[0])]
+            conditions = [
+                (scope or "", key, value) for scope, _, key, value in _CONDITION.findall(query.get("q", [""])[0])
+            ]
             if not conditions:
-                return self.reply(400, b"invalid TraceQL query: the test double understands only k = \"v\"",
-                                  "text/plain; charset=utf-8")
+                return self.reply(
+                    400, b'invalid TraceQL query: the test double understands only k = "v"', "text/plain; charset=utf-8"
+                )
             self.reply_json(double.search_document(conditions, limit))
 
         def reply_json(self, document: dict) -> None:

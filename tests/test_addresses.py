@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_tracestack.runtimes.addresses import choose_block
+from pytest_tracestack.runtimes.local.addresses import choose_block
 
 
 @pytest.fixture(autouse=True)
@@ -33,4 +33,3 @@ def test_a_block_whose_127_0_0_1_port_is_taken_is_passed_over() -> None:
         squatter.listen()
         second = choose_block([], localhost_slots=1, worker="same")
     assert second.number != first.number
-

@@ -13,11 +13,20 @@ import pytest_tracestack
 # Modules and packages that must not import pytest: the runtimes and the clients of real components get their
 # settings as data from the pytest layer. A package's name covers every module under it.
 PYTEST_FREE = (
+    # every layer below the pytest layer (plugin/) and the checks: settings come in as data
     "pytest_tracestack.runtimes",
-    "pytest_tracestack.kube",
-    "pytest_tracestack.tempo",
-    "pytest_tracestack.prometheus",
-    "pytest_tracestack.sink",
+    "pytest_tracestack.clients",
+    "pytest_tracestack.binaries",
+    "pytest_tracestack.configs",
+    "pytest_tracestack.profiles",
+    "pytest_tracestack.traces",
+    "pytest_tracestack.traffic",
+    "pytest_tracestack.load",
+    "pytest_tracestack.cli",
+    "pytest_tracestack.deadlines",
+    "pytest_tracestack.errors",
+    "pytest_tracestack.paths",
+    "pytest_tracestack.versions",
 )
 
 PACKAGE = "pytest_tracestack"
@@ -62,8 +71,10 @@ def _absolute(name: str, is_package: bool, module: str | None, level: int) -> st
 def import_graph(modules: dict[str, Path]) -> dict[str, set[str]]:
     """Module -> the package's modules it imports. Importing ``a.b.c`` runs ``a/__init__`` and ``a/b/__init__``
     too, but those never import their children here, so only the named module is an edge."""
-    return {name: {target for target in imported_names(name, path) if target in modules and target != name}
-            for name, path in modules.items()}
+    return {
+        name: {target for target in imported_names(name, path) if target in modules and target != name}
+        for name, path in modules.items()
+    }
 
 
 def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
@@ -76,7 +87,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
         stack.append(node)
         for target in sorted(graph[node]):
             if state.get(target) == "open":
-                return [*stack[stack.index(target):], target]
+                return [*stack[stack.index(target) :], target]
             if target not in state and (cycle := visit(target)) is not None:
                 return cycle
         stack.pop()
@@ -100,8 +111,11 @@ def test_the_package_has_no_import_cycle():
 
 def test_runtimes_and_clients_do_not_import_pytest():
     modules = module_files()
-    offenders = {name: sorted(n for n in imported_names(name, path) if n.split(".")[0] in ("pytest", "_pytest"))
-                 for name, path in modules.items() if pytest_free(name)}
+    offenders = {
+        name: sorted(n for n in imported_names(name, path) if n.split(".")[0] in ("pytest", "_pytest"))
+        for name, path in modules.items()
+        if pytest_free(name)
+    }
     offenders = {name: found for name, found in offenders.items() if found}
     assert not offenders, f"pytest imported where settings should come in as data: {offenders}"
 
@@ -125,19 +139,25 @@ def _package(tmp_path: Path, files: dict[str, str]) -> dict[str, Path]:
 
 
 def test_a_cycle_through_a_function_level_import_is_found(tmp_path):
-    modules = _package(tmp_path, {
-        "a.py": "from .b import thing\n",
-        "b.py": "def f():\n    from . import a\n",
-    })
+    modules = _package(
+        tmp_path,
+        {
+            "a.py": "from .b import thing\n",
+            "b.py": "def f():\n    from . import a\n",
+        },
+    )
     assert find_cycle(import_graph(modules)) == ["pkg.a", "pkg.b", "pkg.a"]
 
 
 def test_relative_imports_resolve_from_subpackages(tmp_path):
-    modules = _package(tmp_path, {
-        "sub/__init__.py": "",
-        "sub/inner.py": "from ..top import x\n",
-        "top.py": "import pkg.sub.inner\n",
-    })
+    modules = _package(
+        tmp_path,
+        {
+            "sub/__init__.py": "",
+            "sub/inner.py": "from ..top import x\n",
+            "top.py": "import pkg.sub.inner\n",
+        },
+    )
     assert find_cycle(import_graph(modules)) == ["pkg.sub.inner", "pkg.top", "pkg.sub.inner"]
 
 
@@ -150,4 +170,3 @@ def test_pytest_imports_are_seen_anywhere(tmp_path, source):
 def test_an_acyclic_package_passes(tmp_path):
     modules = _package(tmp_path, {"a.py": "from . import b\n", "b.py": "import os\n"})
     assert find_cycle(import_graph(modules)) is None
-

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_tracestack.binaries import TEMPO, BinaryProvider, Obtained, download_verified
+from pytest_tracestack.binaries.finder import TEMPO, BinaryProvider, Obtained, download_verified
 from pytest_tracestack.errors import BinaryNotFoundError, TracestackError
 
 
@@ -61,8 +61,11 @@ def test_missing_tempo_says_what_was_tried_and_how_to_provide_it(tmp_path: Path,
         provider.find("tempo")
     message = str(raised.value)
     # The first line is what one-line summaries show: what is missing and the remedy.
-    assert message.splitlines()[:2] == ["tempo 2.10.8 was not found: put Tempo 2.10.8's 'tempo' binary on PATH or "
-                                        "pass --tracestack-tempo=/path/to/tempo", "Tried, in order:"]
+    assert message.splitlines()[:2] == [
+        "tempo 2.10.8 was not found: put Tempo 2.10.8's 'tempo' binary on PATH or "
+        "pass --tracestack-tempo=/path/to/tempo",
+        "Tried, in order:",
+    ]
     assert "--tracestack-tempo / TRACESTACK_TEMPO: not set" in message
     assert "PATH: none of tempo" in message
     assert f"cache: {tmp_path / 'cache'}/tempo-2.10.8/tempo does not exist" in message
@@ -76,8 +79,10 @@ def test_a_missing_prometheus_says_to_install_debians_package_or_pass_its_path(t
     with pytest.raises(BinaryNotFoundError) as raised:
         BinaryProvider(allow_download=True, cache_root=tmp_path / "cache").find("prometheus")
     message = str(raised.value)
-    assert message.splitlines()[0] == ("prometheus 2.42.0 was not found: install Prometheus (Debian: apt-get install "
-                                       "prometheus) or pass --tracestack-prometheus=/path/to/prometheus")
+    assert message.splitlines()[0] == (
+        "prometheus 2.42.0 was not found: install Prometheus (Debian: apt-get install "
+        "prometheus) or pass --tracestack-prometheus=/path/to/prometheus"
+    )
     assert "--tracestack-prometheus / TRACESTACK_PROMETHEUS: not set" in message
     assert "download: no official binary release for this component" in message
     assert "--web" not in message and "2.33 or later" in message
@@ -97,8 +102,12 @@ def test_an_explicit_path_wins_over_path_and_reports_its_version(tmp_path: Path,
     explicit = _script(tmp_path / "my-tempo", "tempo, version 2.10.8 (branch: HEAD, revision: abc)")
     monkeypatch.setenv("PATH", str(on_path))
     found = BinaryProvider(explicit={"tempo": str(explicit)}, allow_download=False).find("tempo")
-    assert (found.path, found.version, found.source, found.obtained) == (explicit, "2.10.8", "explicit path",
-                                                                         Obtained.EXPLICIT)
+    assert (found.path, found.version, found.source, found.obtained) == (
+        explicit,
+        "2.10.8",
+        "explicit path",
+        Obtained.EXPLICIT,
+    )
 
 
 def test_a_wrong_explicit_path_is_an_error_not_a_fallback(tmp_path: Path) -> None:
@@ -133,8 +142,10 @@ def test_a_checksum_mismatch_installs_nothing_and_says_so(tmp_path: Path, monkey
     provider = BinaryProvider(download_base=base, cache_root=tmp_path / "cache")
     with pytest.raises(BinaryNotFoundError) as raised:
         provider.find("tempo")
-    assert f"checksum mismatch for {base}/grafana/tempo/releases/download/v2.10.8/tempo_2.10.8_linux_amd64.tar.gz" \
+    assert (
+        f"checksum mismatch for {base}/grafana/tempo/releases/download/v2.10.8/tempo_2.10.8_linux_amd64.tar.gz"
         in str(raised.value)
+    )
     assert f"expected {'a' * 64}" in str(raised.value)
     assert not (tmp_path / "cache" / "tempo-2.10.8" / "tempo").exists()
 
@@ -163,12 +174,14 @@ def test_the_collector_is_built_when_nothing_else_works(tmp_path: Path, monkeypa
 
 
 def test_tempo_spec_points_at_the_official_release_layout() -> None:
-    assert TEMPO.archive.format(v="2.10.8", arch="amd64") == \
-        "grafana/tempo/releases/download/v2.10.8/tempo_2.10.8_linux_amd64.tar.gz"
+    assert (
+        TEMPO.archive.format(v="2.10.8", arch="amd64")
+        == "grafana/tempo/releases/download/v2.10.8/tempo_2.10.8_linux_amd64.tar.gz"
+    )
 
 
 def test_a_tempo_of_another_major_version_is_refused_with_what_to_do(tmp_path: Path) -> None:
-    from pytest_tracestack.binaries import WrongVersionError, check_major_version
+    from pytest_tracestack.binaries.finder import WrongVersionError, check_major_version
 
     tempo3 = _script(tmp_path / "tempo", "tempo, version 3.0.3 (branch: HEAD)")
     found = BinaryProvider(explicit={"tempo": str(tempo3)}).find("tempo")
@@ -176,9 +189,13 @@ def test_a_tempo_of_another_major_version_is_refused_with_what_to_do(tmp_path: P
         check_major_version(found, "2.10.8", "distributed")
     assert str(raised.value) == (
         f"profile distributed is written for tempo 2.10.8 (2.x), but {tempo3} reports 3.0.3; provide tempo 2.10.8 "
-        "(--tracestack-tempo=PATH) or use a profile written for 3.x")
-    check_major_version(BinaryProvider(explicit={"tempo": str(_script(tmp_path / "t2", "tempo, version 2.9.1"))})
-                        .find("tempo"), "2.10.8", "distributed")   # same major: accepted
+        "(--tracestack-tempo=PATH) or use a profile written for 3.x"
+    )
+    check_major_version(
+        BinaryProvider(explicit={"tempo": str(_script(tmp_path / "t2", "tempo, version 2.9.1"))}).find("tempo"),
+        "2.10.8",
+        "distributed",
+    )  # same major: accepted
 
 
 def test_kube_tools_download_is_verified_and_a_wrong_checksum_installs_nothing(tmp_path: Path, release_server) -> None:
@@ -204,7 +221,8 @@ chmod +x "$GOBIN/versitygw"
 
 
 def test_tracestack_install_versitygw_builds_the_pinned_module_with_its_version_into_the_cache(
-        tmp_path: Path, monkeypatch, capsys) -> None:
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
     from pytest_tracestack.cli import main
 
     (tmp_path / "bin").mkdir()
@@ -217,6 +235,11 @@ def test_tracestack_install_versitygw_builds_the_pinned_module_with_its_version_
     built = tmp_path / "cache" / "bin" / "versitygw-1.8.0" / "versitygw"
     assert capsys.readouterr().out.strip() == f"versitygw: {built} (1.8.0, built with go install)"
     assert (tmp_path / "go-args").read_text().split() == [
-        "install", "-ldflags", "-X", "main.Version=v1.8.0", "github.com/versity/versitygw/cmd/versitygw@v1.8.0"]
-    assert main(["install", "versitygw"]) == 0          # once per version: the second finds it in the cache
+        "install",
+        "-ldflags",
+        "-X",
+        "main.Version=v1.8.0",
+        "github.com/versity/versitygw/cmd/versitygw@v1.8.0",
+    ]
+    assert main(["install", "versitygw"]) == 0  # once per version: the second finds it in the cache
     assert capsys.readouterr().out.strip() == f"versitygw: {built} (1.8.0, tracestack cache)"

@@ -12,14 +12,14 @@ from dataclasses import dataclass, field
 import pytest
 
 from pytest_tracestack.checks.closed import closed_target
-from pytest_tracestack.kube.install import kube_target
-from pytest_tracestack.kube.runtime import KubeStack
-from pytest_tracestack.profiles import Profile, load_profile
+from pytest_tracestack.clients.capture_sink import CaptureSink
+from pytest_tracestack.profiles.profile import Profile, load_profile
 from pytest_tracestack.runtimes.base import Capability, FaultInjection, Offer, PlanStep, Replica, Stack
-from pytest_tracestack.runtimes.launchers import SinkHandle
-from pytest_tracestack.runtimes.local import LocalStack
-from pytest_tracestack.runtimes.process import ManagedProcess
-from pytest_tracestack.sink import CaptureSink
+from pytest_tracestack.runtimes.kube.engine import KubeStack
+from pytest_tracestack.runtimes.kube.install import cluster_access
+from pytest_tracestack.runtimes.local.launchers import SinkHandle
+from pytest_tracestack.runtimes.local.process import ManagedProcess
+from pytest_tracestack.runtimes.local.runtime import LocalStack
 
 
 class RecordingFaults:
@@ -74,8 +74,10 @@ class OwnRuntime:
 
     def start(self, profile: Profile) -> OwnStack:
         sink = CaptureSink("127.0.0.1").start()
-        ports = {"otlp-grpc": int(sink.grpc_endpoint.rsplit(":", 1)[1]),
-                 "otlp-http": int(sink.http_endpoint.rsplit(":", 1)[1])}
+        ports = {
+            "otlp-grpc": int(sink.grpc_endpoint.rsplit(":", 1)[1]),
+            "otlp-http": int(sink.http_endpoint.rsplit(":", 1)[1]),
+        }
         replicas = [Replica(component, 0, "127.0.0.1", dict(ports)) for component in ("sink", "otelcol")]
         return OwnStack(profile, self.name, replicas, sink=sink, faults=self.faults, offers_sink=self.offers_sink)
 
@@ -88,9 +90,10 @@ class OwnRuntime:
         return ""
 
 
-def _run_with(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, runtime: OwnRuntime,
-              *args: str) -> pytest.RunResult:
-    monkeypatch.setattr("pytest_tracestack.session.make_runtime", lambda name, config, binaries=None: runtime)
+def _run_with(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, runtime: OwnRuntime, *args: str
+) -> pytest.RunResult:
+    monkeypatch.setattr("pytest_tracestack.plugin.session.make_runtime", lambda name, config, binaries=None: runtime)
     result = pytester.runpytest("--tracestack-profile=collector", "--tracestack-runtime=local", "-v", "-rs", *args)
     assert len(runtime.stopped) == 1, "the stack is stopped at the end of the session"
     return result
@@ -99,9 +102,12 @@ def _run_with(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, runtim
 def test_a_fault_check_skips_with_the_reason_of_a_runtime_that_declines_faults(pytester, monkeypatch) -> None:
     result = _run_with(pytester, monkeypatch, OwnRuntime(), "-k", "restart")
     result.assert_outcomes(skipped=1)
-    result.stdout.fnmatch_lines([
-        "SKIPPED [[]1[]] *builtin.py:*: fault injection (kill, pause or restart a replica): the ownrt runtime "
-        "declines: ownrt's replicas cannot be signalled (test reason 41)"])
+    result.stdout.fnmatch_lines(
+        [
+            "SKIPPED [[]1[]] *builtin.py:*: fault injection (kill, pause or restart a replica): the ownrt runtime "
+            "declines: ownrt's replicas cannot be signalled (test reason 41)"
+        ]
+    )
 
 
 def test_a_fault_check_runs_on_a_runtime_that_provides_faults(pytester, monkeypatch) -> None:
@@ -114,21 +120,28 @@ def test_a_fault_check_runs_on_a_runtime_that_provides_faults(pytester, monkeypa
 def test_the_sink_fixture_skips_with_the_reason_of_a_runtime_that_declines_the_sink(pytester, monkeypatch) -> None:
     result = _run_with(pytester, monkeypatch, OwnRuntime(offers_sink=False), "-k", "roundtrip and grpc")
     result.assert_outcomes(skipped=1)
-    result.stdout.fnmatch_lines([
-        "SKIPPED [[]1[]] *: the capture sink in the test process: the ownrt runtime declines: ownrt keeps no sink "
-        "in the test process (test reason 42)"])
+    result.stdout.fnmatch_lines(
+        [
+            "SKIPPED [[]1[]] *: the capture sink in the test process: the ownrt runtime declines: ownrt keeps no sink "
+            "in the test process (test reason 42)"
+        ]
+    )
 
 
 def test_the_refused_check_skips_on_a_runtime_that_reaches_only_listed_ports(pytester, monkeypatch) -> None:
     """OwnStack keeps Stack's default: only the ports a replica lists are reached."""
     result = _run_with(pytester, monkeypatch, OwnRuntime(), "-k", "refused")
     result.assert_outcomes(skipped=2)
-    result.stdout.fnmatch_lines([
-        f"SKIPPED [[]2[]] *: {Capability.UNLISTED_PORTS.value}: the ownrt runtime declines: it makes only the "
-        "ports a replica lists reachable"])
+    result.stdout.fnmatch_lines(
+        [
+            f"SKIPPED [[]2[]] *: {Capability.UNLISTED_PORTS.value}: the ownrt runtime declines: it makes only the "
+            "ports a replica lists reachable"
+        ]
+    )
 
 
 # --- each runtime's stack provides or declines, with its reason -------------------------------------------------
+
 
 @pytest.fixture
 def collector() -> Profile:
@@ -140,12 +153,15 @@ def test_the_local_stack_provides_faults_the_sink_every_port_and_the_pids_of_its
     sink, otelcol = Replica("sink", 0, "127.3.0.1", {"otlp-grpc": 4317}), Replica("otelcol", 0, "127.3.1.1", {})
     stack = LocalStack(collector, "local", [sink, otelcol], workdir=tmp_path)
     capture = CaptureSink("127.3.0.1")
-    stack.handles = {"sink-0": SinkHandle(capture),
-                     "otelcol-0": ManagedProcess("otelcol-0", ["otelcol"], tmp_path / "otelcol-0.log")}
+    stack.handles = {
+        "sink-0": SinkHandle(capture),
+        "otelcol-0": ManagedProcess("otelcol-0", ["otelcol"], tmp_path / "otelcol-0.log"),
+    }
     assert stack.fault_injection().value is stack
     assert stack.capture_sink(sink).value is capture
-    assert stack.capture_sink(otelcol).declined() == ("the capture sink in the test process: the local runtime "
-                                                      "declines: otelcol-0 is not a capture sink")
+    assert stack.capture_sink(otelcol).declined() == (
+        "the capture sink in the test process: the local runtime declines: otelcol-0 is not a capture sink"
+    )
     assert stack.unlisted_port_host(otelcol).value == "127.3.1.1"
     assert closed_target(stack, "zipkin") == "http://127.3.1.1:9411/api/v2/spans"
     assert "sink-0 runs inside the pytest process" in stack.process_id(sink).declined()
@@ -153,21 +169,31 @@ def test_the_local_stack_provides_faults_the_sink_every_port_and_the_pids_of_its
 
 
 def test_the_kube_stack_declines_each_capability_with_its_reason(collector, tmp_path):
-    stack = KubeStack(collector, "kind", [Replica("otelcol", 0, "127.0.0.1", {"otlp-grpc": 40001})],
-                      workdir=tmp_path, target=kube_target([], "tracestack-test", tmp_path))
+    stack = KubeStack(
+        collector,
+        "kind",
+        [Replica("otelcol", 0, "127.0.0.1", {"otlp-grpc": 40001})],
+        workdir=tmp_path,
+        access=cluster_access([], "tracestack-test", tmp_path),
+    )
     replica = stack.replicas[0]
-    offers = [stack.fault_injection(), stack.capture_sink(replica), stack.unlisted_port_host(replica),
-              stack.process_id(replica)]
+    offers = [
+        stack.fault_injection(),
+        stack.capture_sink(replica),
+        stack.unlisted_port_host(replica),
+        stack.process_id(replica),
+    ]
     assert all(offer.value is None for offer in offers)
     assert all(offer.declined().startswith(f"{offer.what.value}: the kind runtime declines: ") for offer in offers)
     assert "only the ports a replica lists are forwarded" in offers[2].reason
     with pytest.raises(pytest.skip.Exception, match="the kind runtime declines: only the ports a replica lists"):
         closed_target(stack, "zipkin")
-    assert closed_target(stack, "otlp-grpc") == "127.0.0.1:40001"     # a listed port is reached on every runtime
+    assert closed_target(stack, "otlp-grpc") == "127.0.0.1:40001"  # a listed port is reached on every runtime
 
 
 def test_a_stack_made_of_replicas_offers_the_pids_it_was_given(collector) -> None:
     stack = Stack(collector, "test", [Replica("otelcol", 0, "127.0.0.1", {}, pid=4242), Replica("sink", 0, "h", {})])
     assert stack.process_id(stack.replicas[0]).value == 4242
-    assert stack.process_id(stack.replicas[1]).declined() == ("a process id on this machine to sample in /proc: "
-                                                              "the test runtime declines: it gave sink-0 no process id")
+    assert stack.process_id(stack.replicas[1]).declined() == (
+        "a process id on this machine to sample in /proc: the test runtime declines: it gave sink-0 no process id"
+    )

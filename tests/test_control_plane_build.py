@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from pytest_tracestack.binaries.control_plane import ETCD, KUBERNETES, binary_paths, install_control_plane
+from pytest_tracestack.binaries.go_build import go_default_name, wrapper_go_mod
+from pytest_tracestack.binaries.install_lock import installing
 from pytest_tracestack.cli import main
-from pytest_tracestack.install_lock import installing
-from pytest_tracestack.kube.control_plane import ETCD, KUBERNETES, binary_paths, install_control_plane
-from pytest_tracestack.kube.go_build import go_default_name, wrapper_go_mod
 
 # The shape of k8s.io/kubernetes' go.mod (v1.35.4): staging modules required at v0.0.0 and replaced by
 # directories of the repository; and of etcd's server module, which also "forbids" modules by replacing them.
@@ -54,15 +54,22 @@ def _module_file(tmp_path: Path, text: str) -> dict:
         pytest.skip("needs Go (https://go.dev/dl/) to read a go.mod as `go mod edit -json` does")
     path = tmp_path / "go.mod"
     path.write_text(text)
-    return json.loads(subprocess.run(["go", "mod", "edit", "-json", str(path)], check=True, capture_output=True,
-                                     text=True).stdout)
+    return json.loads(
+        subprocess.run(["go", "mod", "edit", "-json", str(path)], check=True, capture_output=True, text=True).stdout
+    )
 
 
 def test_the_wrapper_replaces_each_required_local_module_by_its_published_version(tmp_path: Path) -> None:
     text = wrapper_go_mod(KUBERNETES, _module_file(tmp_path, KUBERNETES_GO_MOD))
     assert text.splitlines() == [
-        "module tracestack.invalid/build", "", "go 1.25.0", "", "godebug default=go1.25", "",
-        "require k8s.io/kubernetes v1.35.4", "",
+        "module tracestack.invalid/build",
+        "",
+        "go 1.25.0",
+        "",
+        "godebug default=go1.25",
+        "",
+        "require k8s.io/kubernetes v1.35.4",
+        "",
         "replace k8s.io/api => k8s.io/api v0.35.4",
         "replace k8s.io/client-go => k8s.io/client-go v0.35.4",
     ]
@@ -75,7 +82,7 @@ def test_a_local_replace_of_a_module_not_required_is_left_out(tmp_path: Path) ->
 
 
 def test_the_binary_go_builds_is_found_under_the_name_go_gives_it() -> None:
-    assert go_default_name("go.etcd.io/etcd/server/v3") == "server"      # a major-version suffix is skipped
+    assert go_default_name("go.etcd.io/etcd/server/v3") == "server"  # a major-version suffix is skipped
     assert go_default_name("k8s.io/kubernetes/cmd/kube-apiserver") == "kube-apiserver"
 
 
@@ -86,9 +93,10 @@ def _fake_build(paths: list[Path]) -> None:
         path.chmod(0o755)
 
 
-def test_what_is_built_is_reused_without_go(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setenv("PATH", str(tmp_path / "empty"))          # no Go: a build would fail
+def test_what_is_built_is_reused_without_go(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # no Go: a build would fail
     monkeypatch.setenv("TRACESTACK_CACHE_DIR", str(tmp_path))
     _fake_build(list(vars(binary_paths(tmp_path / "bin")).values()))
     assert main(["install", "kube-control-plane"]) == 0
@@ -97,8 +105,9 @@ def test_what_is_built_is_reused_without_go(tmp_path: Path, monkeypatch: pytest.
     assert f"etcd: {tmp_path}/bin/etcd-v3.6.16/etcd" in printed and len(printed) == 7
 
 
-def test_without_go_the_error_says_what_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_without_go_the_error_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     monkeypatch.setenv("TRACESTACK_CACHE_DIR", str(tmp_path))
     assert main(["install", "kube-control-plane"]) == 1

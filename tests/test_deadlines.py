@@ -42,16 +42,16 @@ def test_a_check_that_holds_at_once_is_asked_once_and_never_sleeps() -> None:
 def test_polling_stops_when_done_holds_and_returns_what_it_saw() -> None:
     clock = FakeClock()
     answers = iter([503, 503, 200, 500])
-    polled = poll_until(lambda: next(answers), Deadline(10, clock=clock), 0.5, done=lambda code: code == 200,
-                        sleep=clock.sleep)
+    polled = poll_until(
+        lambda: next(answers), Deadline(10, clock=clock), 0.5, done=lambda code: code == 200, sleep=clock.sleep
+    )
     assert (polled.ok, polled.last, polled.attempts, polled.elapsed_s) == (True, 200, 3, 1.0)
 
 
 def test_at_the_deadline_the_last_observation_comes_back_for_the_callers_message() -> None:
     clock = FakeClock()
     seen = iter(range(100))
-    polled = poll_until(lambda: next(seen), Deadline(2.0, clock=clock), 0.75, done=lambda n: n < 0,
-                        sleep=clock.sleep)
+    polled = poll_until(lambda: next(seen), Deadline(2.0, clock=clock), 0.75, done=lambda n: n < 0, sleep=clock.sleep)
     # pauses never run past the deadline, and the check is asked once more at the deadline itself
     assert clock.pauses == [0.75, 0.75, 0.5]
     assert (polled.ok, polled.last, polled.attempts, polled.elapsed_s) == (False, 3, 4, 2.0)
@@ -85,7 +85,7 @@ def test_a_set_stop_event_ends_the_poll_after_its_pause_without_asking_again() -
 
     def check() -> bool:
         calls.append(1)
-        stop.set()          # another replica failed while this one was being asked
+        stop.set()  # another replica failed while this one was being asked
         return False
 
     polled = poll_until(check, 60.0, 30.0, stop=stop)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pytest_tracestack.checks.faults import SteadyTraffic
 from pytest_tracestack.checks.sources import TempoSource
+from pytest_tracestack.clients.tempo import TempoClient
 from pytest_tracestack.errors import TracestackError
-from pytest_tracestack.tempo import TempoClient
-from pytest_tracestack.traffic.shapes import SMALL, build_trace
+from pytest_tracestack.traffic.trace_shapes import SMALL, build_trace
 from tempo_double import FakeTempoForTests
 
 

@@ -11,8 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pytest_tracestack.errors import ProfileError
-from pytest_tracestack.model import Span
-from pytest_tracestack.otlp import (
+from pytest_tracestack.profiles.profile import load_profile_file
+from pytest_tracestack.traces.model import Span
+from pytest_tracestack.traces.otlp import (
     OtlpDecodeError,
     from_otlp_http_json,
     from_protobuf_bytes,
@@ -20,14 +21,33 @@ from pytest_tracestack.otlp import (
     to_export_request,
     to_otlp_http_json,
 )
-from pytest_tracestack.profiles import load_profile_file
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-10, 70000), st.text(max_size=12))
-json_values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
-                                                            st.dictionaries(st.text(max_size=10), inner, max_size=4)),
-                           max_leaves=20)
-profile_keys = st.sampled_from(["name", "extends", "description", "components", "ingest", "query", "checks", "refused",
-                                "targets", "runtimes", "replicas", "binary", "ports", "kind", "component", "port"])
+json_values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=10), inner, max_size=4)),
+    max_leaves=20,
+)
+profile_keys = st.sampled_from(
+    [
+        "name",
+        "extends",
+        "description",
+        "components",
+        "ingest",
+        "query",
+        "checks",
+        "refused",
+        "targets",
+        "runtimes",
+        "replicas",
+        "binary",
+        "ports",
+        "kind",
+        "component",
+        "port",
+    ]
+)
 profile_like = st.recursive(scalars, lambda inner: st.dictionaries(profile_keys, inner, max_size=6), max_leaves=25)
 
 
@@ -63,24 +83,40 @@ def test_any_bytes_are_decoded_or_refused_as_otlp_protobuf(payload: bytes) -> No
     assert all(isinstance(span, Span) for span in spans)
 
 
-attribute_values = st.one_of(st.text(max_size=8), st.booleans(), st.integers(-2**63, 2**63 - 1),
-                             st.floats(allow_nan=False), st.lists(st.integers(-5, 5), max_size=3).map(tuple))
+attribute_values = st.one_of(
+    st.text(max_size=8),
+    st.booleans(),
+    st.integers(-(2**63), 2**63 - 1),
+    st.floats(allow_nan=False),
+    st.lists(st.integers(-5, 5), max_size=3).map(tuple),
+)
 
 
 @settings(max_examples=100)
-@given(attributes=st.dictionaries(st.text(min_size=1, max_size=8), attribute_values, max_size=5),
-       name=st.text(max_size=10), kind=st.integers(0, 5))
+@given(
+    attributes=st.dictionaries(st.text(min_size=1, max_size=8), attribute_values, max_size=5),
+    name=st.text(max_size=10),
+    kind=st.integers(0, 5),
+)
 def test_spans_survive_the_otlp_json_and_protobuf_round_trip(attributes, name, kind) -> None:
-    span = Span(trace_id="0af7651916cd43dd8448eb211c80319c", span_id="b7ad6b7169203331", name=name, kind=kind,
-                start_ns=1, end_ns=2, attributes=attributes, resource={"service.name": "fuzz"})
+    span = Span(
+        trace_id="0af7651916cd43dd8448eb211c80319c",
+        span_id="b7ad6b7169203331",
+        name=name,
+        kind=kind,
+        start_ns=1,
+        end_ns=2,
+        attributes=attributes,
+        resource={"service.name": "fuzz"},
+    )
     assert from_otlp_http_json(to_otlp_http_json([span])) == [span]
     assert from_protobuf_bytes(to_export_request([span]).SerializeToString()) == [span]
 
 
 @settings(max_examples=200)
-@given(text=st.text(alphabet=st.sampled_from(list("abc_{}=\"# \n0123456789.+-eTYPEHLPcounter")), max_size=120))
+@given(text=st.text(alphabet=st.sampled_from(list('abc_{}="# \n0123456789.+-eTYPEHLPcounter')), max_size=120))
 def test_any_metrics_text_is_parsed_or_refused_by_name(text: str) -> None:
-    from pytest_tracestack.prometheus import MetricsParseError, parse_metrics
+    from pytest_tracestack.clients.prometheus_text import MetricsParseError, parse_metrics
 
     try:
         families = parse_metrics(text, "http://replica/metrics")

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from pytest_tracestack.kube.commands import SubprocessRunner
-from pytest_tracestack.kube.install import kube_target, port_forward_argv
-from pytest_tracestack.kube.portforward import PortForwardFailed, open_forward
-from pytest_tracestack.kube.tools import TOOLS, find_tool
+from pytest_tracestack.binaries.kube_tools import TOOLS, find_tool
+from pytest_tracestack.runtimes.kube.commands import SubprocessRunner
+from pytest_tracestack.runtimes.kube.install import cluster_access, port_forward_argv
+from pytest_tracestack.runtimes.kube.portforward import PortForwardFailed, open_forward
 
 
 @pytest.fixture
@@ -40,13 +40,15 @@ def test_a_program_that_cannot_be_executed_is_a_failed_command_naming_it(tmp_pat
 
 
 def test_input_goes_to_the_commands_stdin() -> None:
-    done = SubprocessRunner().run([sys.executable, "-c", "import sys; print(sys.stdin.read().upper())"], timeout=10,
-                                  input="kind: Namespace")
+    done = SubprocessRunner().run(
+        [sys.executable, "-c", "import sys; print(sys.stdin.read().upper())"], timeout=10, input="kind: Namespace"
+    )
     assert done.ok and done.stdout.strip() == "KIND: NAMESPACE"
 
 
-def test_the_installed_kubectl_passes_the_finders_version_check(kubectl: str, tmp_path: Path,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_installed_kubectl_passes_the_finders_version_check(
+    kubectl: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("TRACESTACK_KUBECTL", raising=False)
     monkeypatch.setenv("PATH", str(Path(kubectl).parent))
     found = find_tool("kubectl", allow_download=False, cache_root=tmp_path / "cache")
@@ -61,8 +63,9 @@ def _closed_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_a_port_forward_to_an_unreachable_cluster_fails_with_kubectls_words_and_stops(kubectl: str,
-                                                                                      tmp_path: Path) -> None:
+def test_a_port_forward_to_an_unreachable_cluster_fails_with_kubectls_words_and_stops(
+    kubectl: str, tmp_path: Path
+) -> None:
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(f"""apiVersion: v1
 kind: Config
@@ -71,13 +74,16 @@ users: [{{name: nobody, user: {{token: not-a-secret}}}}]
 contexts: [{{name: nowhere, context: {{cluster: nowhere, user: nobody}}}}]
 current-context: nowhere
 """)
-    target = kube_target([f"--kubeconfig={kubeconfig}"], "tracestack-x", tmp_path)
+    target = cluster_access([f"--kubeconfig={kubeconfig}"], "tracestack-x", tmp_path)
     started = []
 
     def argv_for(port: int) -> list[str]:
         return [kubectl, *port_forward_argv(target, "tempo-svc", 3100, port)[1:]]
 
-    with pytest.raises(PortForwardFailed, match=r"kubectl port-forward svc/tempo-svc:3100 exited before it listened"
-                                                r"(.|\n)*connection refused"):
+    with pytest.raises(
+        PortForwardFailed,
+        match=r"kubectl port-forward svc/tempo-svc:3100 exited before it listened"
+        r"(.|\n)*connection refused",
+    ):
         open_forward(SubprocessRunner(), argv_for, tmp_path, "svc/tempo-svc:3100", started, deadline_s=20)
     assert len(started) == 1 and not started[0].alive()

@@ -18,12 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from pytest_tracestack.binaries import _arch, download_verified
-from pytest_tracestack.container_engine import require_container_engine
+from pytest_tracestack.binaries import kube_tools
+from pytest_tracestack.binaries.container_engine import require_container_engine
+from pytest_tracestack.binaries.control_plane import KUBERNETES_VERSION, binary_paths
+from pytest_tracestack.binaries.finder import _arch, download_verified
+from pytest_tracestack.binaries.kube_tools import TOOLS, find_tool
 from pytest_tracestack.errors import BinaryNotFoundError, UnavailableError
-from pytest_tracestack.kube import tools
-from pytest_tracestack.kube.control_plane import KUBERNETES_VERSION, binary_paths
-from pytest_tracestack.kube.tools import TOOLS, find_tool
 
 PROGRAM = b"#!/bin/sh\necho release\n"
 
@@ -55,7 +55,7 @@ def empty_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("PATH", str(bin_dir))
     for spec in TOOLS.values():
         monkeypatch.delenv(spec.env, raising=False)
-    monkeypatch.delenv(tools.MIRROR_ENV, raising=False)
+    monkeypatch.delenv(kube_tools.MIRROR_ENV, raising=False)
     return bin_dir
 
 
@@ -73,8 +73,9 @@ def _sha(payload: bytes) -> str:
 def test_kind_download_is_verified_against_its_sha256sum(tmp_path: Path, release_server) -> None:
     base, root = release_server
     _publish(root, "kind-linux-amd64", PROGRAM, f"{_sha(PROGRAM)}  kind-linux-amd64\n")
-    installed = download_verified(f"{base}/kind-linux-amd64", f"{base}/kind-linux-amd64.sha256sum", "",
-                              tmp_path / "bin" / "kind")
+    installed = download_verified(
+        f"{base}/kind-linux-amd64", f"{base}/kind-linux-amd64.sha256sum", "", tmp_path / "bin" / "kind"
+    )
     assert installed.read_bytes() == PROGRAM and installed.stat().st_mode & stat.S_IXUSR
 
 
@@ -82,9 +83,12 @@ def test_a_wrong_checksum_installs_nothing(tmp_path: Path, release_server) -> No
     base, root = release_server
     _publish(root, "kind-linux-amd64", b"tampered", f"{_sha(PROGRAM)}  kind-linux-amd64\n")
     destination = tmp_path / "bin" / "kind"
-    with pytest.raises(OSError, match=rf"checksum mismatch for {base}/kind-linux-amd64: expected {_sha(PROGRAM)} "
-                                      rf"\(from {base}/kind-linux-amd64.sha256sum\), got {_sha(b'tampered')}; "
-                                      r"nothing was installed"):
+    with pytest.raises(
+        OSError,
+        match=rf"checksum mismatch for {base}/kind-linux-amd64: expected {_sha(PROGRAM)} "
+        rf"\(from {base}/kind-linux-amd64.sha256sum\), got {_sha(b'tampered')}; "
+        r"nothing was installed",
+    ):
         download_verified(f"{base}/kind-linux-amd64", f"{base}/kind-linux-amd64.sha256sum", "", destination)
     assert not destination.parent.exists() or list(destination.parent.iterdir()) == []
 
@@ -107,33 +111,41 @@ def test_helm_is_extracted_from_its_verified_tarball(tmp_path: Path, release_ser
     tarball = buffer.getvalue()
     base, root = release_server
     _publish(root, "helm-v3.19.0-linux-amd64.tar.gz", tarball, f"{_sha(tarball)}  helm-v3.19.0-linux-amd64.tar.gz")
-    installed = download_verified(f"{base}/helm-v3.19.0-linux-amd64.tar.gz",
-                              f"{base}/helm-v3.19.0-linux-amd64.tar.gz.sha256sum", "helm", tmp_path / "helm")
+    installed = download_verified(
+        f"{base}/helm-v3.19.0-linux-amd64.tar.gz",
+        f"{base}/helm-v3.19.0-linux-amd64.tar.gz.sha256sum",
+        "helm",
+        tmp_path / "helm",
+    )
     assert installed.read_bytes() == PROGRAM
 
 
-def test_a_mirror_serves_the_official_paths_and_the_download_is_cached(tmp_path: Path, release_server,
-                                                                       empty_path: Path) -> None:
+def test_a_mirror_serves_the_official_paths_and_the_download_is_cached(
+    tmp_path: Path, release_server, empty_path: Path
+) -> None:
     base, root = release_server
     spec = TOOLS["kind"]
     official, _ = spec.urls()
     assert official == f"https://kind.sigs.k8s.io/dl/v0.31.0/kind-linux-{_arch()}"
-    assert spec.urls(base + "/") == (f"{base}/dl/v0.31.0/kind-linux-{_arch()}",
-                                     f"{base}/dl/v0.31.0/kind-linux-{_arch()}.sha256sum")
+    assert spec.urls(base + "/") == (
+        f"{base}/dl/v0.31.0/kind-linux-{_arch()}",
+        f"{base}/dl/v0.31.0/kind-linux-{_arch()}.sha256sum",
+    )
     _publish(root, f"dl/v0.31.0/kind-linux-{_arch()}", PROGRAM, f"{_sha(PROGRAM)}  kind-linux-{_arch()}\n")
     cache = tmp_path / "cache"
     found = find_tool("kind", cache_root=cache, mirror=base)
     assert found.path == cache / "kind-v0.31.0" / "kind" and found.path.read_bytes() == PROGRAM
     assert found.source == f"downloaded from {base}/dl/v0.31.0/kind-linux-{_arch()}, SHA-256 verified"
-    (root / "dl").rename(root / "gone")   # the second lookup must not need the server
+    (root / "dl").rename(root / "gone")  # the second lookup must not need the server
     assert find_tool("kind", cache_root=cache, mirror=base).path == found.path
 
 
-def test_the_mirror_can_come_from_the_environment(tmp_path: Path, release_server, empty_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_mirror_can_come_from_the_environment(
+    tmp_path: Path, release_server, empty_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     base, root = release_server
     _publish(root, f"release/{TOOLS['kubectl'].version}/bin/linux/{_arch()}/kubectl", PROGRAM, _sha(PROGRAM))
-    monkeypatch.setenv(tools.MIRROR_ENV, base)
+    monkeypatch.setenv(kube_tools.MIRROR_ENV, base)
     assert find_tool("kubectl", cache_root=tmp_path / "cache").path.read_bytes() == PROGRAM
 
 
@@ -145,8 +157,9 @@ def _program(path: Path, says: str = "") -> Path:
     return path
 
 
-def test_explicit_path_env_var_and_path_come_before_the_cache(tmp_path: Path, empty_path: Path,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_explicit_path_env_var_and_path_come_before_the_cache(
+    tmp_path: Path, empty_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cache = tmp_path / "cache"
     cached = _program(cache / "helm-v3.19.0" / "helm")
     assert find_tool("helm", cache_root=cache, allow_download=False).path == cached
@@ -159,20 +172,29 @@ def test_explicit_path_env_var_and_path_come_before_the_cache(tmp_path: Path, em
     assert find_tool("helm", explicit=str(explicit), cache_root=cache, allow_download=False).path == explicit
 
 
-@pytest.mark.parametrize(("says", "why"), [
-    ("v3.17.3+ge4da497", "it is 3.17.3; tracestack needs helm 3.18.5 or later and below 4.0.0 (from 3.18.5 on, helm "
-                         "checks a chart's values schema"),
-    ("v4.0.1+g1111111", "it is 4.0.1; tracestack needs helm 3.18.5 or later and below 4.0.0"),
-    ("release", "it did not say its version; tracestack needs helm 3.18.5 or later and below 4.0.0"),
-])
-def test_a_helm_on_path_of_another_version_is_passed_over_for_the_pinned_one(tmp_path: Path, empty_path: Path,
-                                                                              says: str, why: str) -> None:
+@pytest.mark.parametrize(
+    ("says", "why"),
+    [
+        (
+            "v3.17.3+ge4da497",
+            "it is 3.17.3; tracestack needs helm 3.18.5 or later and below 4.0.0 (from 3.18.5 on, helm "
+            "checks a chart's values schema",
+        ),
+        ("v4.0.1+g1111111", "it is 4.0.1; tracestack needs helm 3.18.5 or later and below 4.0.0"),
+        ("release", "it did not say its version; tracestack needs helm 3.18.5 or later and below 4.0.0"),
+    ],
+)
+def test_a_helm_on_path_of_another_version_is_passed_over_for_the_pinned_one(
+    tmp_path: Path, empty_path: Path, says: str, why: str
+) -> None:
     on_path = _program(empty_path / "helm", says)
     cached = _program(tmp_path / "cache" / "helm-v3.19.0" / "helm")
     found = find_tool("helm", cache_root=tmp_path / "cache", allow_download=False)
     assert found.path == cached and found.version == "3.19.0"
-    assert found.describe() == (f"helm 3.19.0 at {cached} (tracestack cache, the pinned version); helm on PATH "
-                                f"({on_path}) not used: " + found.passed_over[0].split(" not used: ")[1])
+    assert found.describe() == (
+        f"helm 3.19.0 at {cached} (tracestack cache, the pinned version); helm on PATH "
+        f"({on_path}) not used: " + found.passed_over[0].split(" not used: ")[1]
+    )
     assert why in found.passed_over[0]
 
 
@@ -185,13 +207,17 @@ def test_an_unsuitable_helm_on_path_and_nothing_else_says_why(tmp_path: Path, em
     assert "download: not allowed" in message
 
 
-def test_an_explicit_helm_of_an_unsuitable_version_is_an_error_not_a_fallback(tmp_path: Path, empty_path: Path,
-                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_explicit_helm_of_an_unsuitable_version_is_an_error_not_a_fallback(
+    tmp_path: Path, empty_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     old = _program(tmp_path / "old" / "helm", "v3.17.3+ge4da497")
     _program(tmp_path / "cache" / "helm-v3.19.0" / "helm")
     monkeypatch.setenv("TRACESTACK_HELM", str(old))
-    with pytest.raises(UnavailableError, match=rf"TRACESTACK_HELM: {old}: it is 3.17.3; tracestack needs helm 3.18.5 "
-                                               r"or later and below 4.0.0 .*unset it to use the pinned helm v3.19.0"):
+    with pytest.raises(
+        UnavailableError,
+        match=rf"TRACESTACK_HELM: {old}: it is 3.17.3; tracestack needs helm 3.18.5 "
+        r"or later and below 4.0.0 .*unset it to use the pinned helm v3.19.0",
+    ):
         find_tool("helm", cache_root=tmp_path / "cache", allow_download=False)
 
 
@@ -200,9 +226,12 @@ def test_kubectl_on_path_must_be_within_one_minor_of_the_pinned_kubernetes(tmp_p
     policy allows one minor either way, so the v1.32 wrapper on PATH here is refused, saying why."""
     assert TOOLS["kubectl"].version == KUBERNETES_VERSION == "v1.35.4"
     kubectl = _program(empty_path / "kubectl", "Client Version: v1.32.4-dispatcher\nKustomize Version: v5.5.0")
-    with pytest.raises(BinaryNotFoundError, match=r"kubectl on PATH \(.*\) not used: it is 1.32.4; tracestack needs "
-                                                  r"kubectl 1.34.0 or later and below 1.37.0 \(kubectl is supported "
-                                                  r"within one minor version of the API server"):
+    with pytest.raises(
+        BinaryNotFoundError,
+        match=r"kubectl on PATH \(.*\) not used: it is 1.32.4; tracestack needs "
+        r"kubectl 1.34.0 or later and below 1.37.0 \(kubectl is supported "
+        r"within one minor version of the API server",
+    ):
         find_tool("kubectl", cache_root=tmp_path / "cache", allow_download=False)
     _program(kubectl, "Client Version: v1.34.2")
     found = find_tool("kubectl", cache_root=tmp_path / "cache", allow_download=False)
@@ -218,8 +247,9 @@ def test_the_pinned_kubectl_in_the_cache_comes_before_the_one_on_path(tmp_path: 
     assert (found.path, found.source) == (cached, "tracestack cache, the pinned version")
 
 
-def test_an_env_var_naming_no_program_is_an_error_not_a_fallback(tmp_path: Path, empty_path: Path,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_env_var_naming_no_program_is_an_error_not_a_fallback(
+    tmp_path: Path, empty_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TRACESTACK_KUBECTL", str(tmp_path / "nope"))
     with pytest.raises(BinaryNotFoundError, match=rf"TRACESTACK_KUBECTL: {tmp_path}/nope is not an executable file"):
         find_tool("kubectl", cache_root=tmp_path / "cache", allow_download=False)
@@ -229,8 +259,12 @@ def test_nothing_found_says_everything_that_was_tried(tmp_path: Path, empty_path
     with pytest.raises(BinaryNotFoundError) as raised:
         find_tool("kind", cache_root=tmp_path / "cache", mirror="http://127.0.0.1:9", allow_download=True)
     message = str(raised.value)
-    for tried in ("TRACESTACK_KIND: not given", "PATH: no kind", f"cache: {tmp_path}/cache/kind-v0.31.0/kind does "
-                  "not exist", f"download http://127.0.0.1:9/dl/v0.31.0/kind-linux-{_arch()}: ConnectError"):
+    for tried in (
+        "TRACESTACK_KIND: not given",
+        "PATH: no kind",
+        f"cache: {tmp_path}/cache/kind-v0.31.0/kind does not exist",
+        f"download http://127.0.0.1:9/dl/v0.31.0/kind-linux-{_arch()}: ConnectError",
+    ):
         assert tried in message
     assert "TRACESTACK_KUBE_TOOLS_MIRROR=URL" in message
 
@@ -243,8 +277,12 @@ def _engine_script(directory: Path, name: str, stderr: str, code: int) -> None:
 
 
 def test_no_container_engine_names_what_each_engine_said(empty_path: Path) -> None:
-    _engine_script(empty_path, "docker", "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. "
-                                         "Is the docker daemon running?", 1)
+    _engine_script(
+        empty_path,
+        "docker",
+        "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?",
+        1,
+    )
     with pytest.raises(UnavailableError) as raised:
         require_container_engine()
     message = str(raised.value)
@@ -260,9 +298,9 @@ def test_a_container_engine_that_answers_is_chosen(empty_path: Path) -> None:
 
 def test_auto_asks_the_engines_the_kind_runtime_asks(empty_path: Path) -> None:
     """--tracestack-runtime=auto picks kind exactly when the kind runtime's own check would find an engine."""
-    from pytest_tracestack.profiles import load_profile
-    from pytest_tracestack.runtime_choice import choose_runtime
-    from pytest_tracestack.settings import Setting
+    from pytest_tracestack.plugin.options import Setting
+    from pytest_tracestack.plugin.runtime_choice import choose_runtime
+    from pytest_tracestack.profiles.profile import load_profile
 
     auto, profile = Setting("auto", "default"), load_profile("manifest")
     _engine_script(empty_path, "docker", "Cannot connect to the Docker daemon", 1)
@@ -290,14 +328,15 @@ def test_the_real_docker_cli_without_an_engine_is_reported(monkeypatch: pytest.M
 FIND_KIND = """
 import sys
 from pathlib import Path
-from pytest_tracestack.kube.tools import find_tool
+from pytest_tracestack.binaries.kube_tools import find_tool
 
 print(find_tool("kind", cache_root=Path(sys.argv[1]), mirror=sys.argv[2]).source)
 """
 
 
-def test_two_processes_that_need_kind_download_it_once(tmp_path: Path, release_server, empty_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_two_processes_that_need_kind_download_it_once(
+    tmp_path: Path, release_server, empty_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     base, root = release_server
     _publish(root, f"dl/v0.31.0/kind-linux-{_arch()}", PROGRAM, f"{_sha(PROGRAM)}  kind-linux-{_arch()}\n")
     downloads = []
@@ -305,19 +344,28 @@ def test_two_processes_that_need_kind_download_it_once(tmp_path: Path, release_s
     def slow_counted_get(handler: _QuietHandler) -> None:
         if handler.path.endswith(f"kind-linux-{_arch()}"):
             downloads.append(handler.path)
-            time.sleep(2)      # both processes are inside the install before the first download ends
+            time.sleep(2)  # both processes are inside the install before the first download ends
         SimpleHTTPRequestHandler.do_GET(handler)
 
     monkeypatch.setattr(_QuietHandler, "do_GET", slow_counted_get, raising=False)
     cache = tmp_path / "cache"
-    finders = [subprocess.Popen([sys.executable, "-c", FIND_KIND, str(cache), base], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    finders = [
+        subprocess.Popen(
+            [sys.executable, "-c", FIND_KIND, str(cache), base],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     answers = [finder.communicate(timeout=60) for finder in finders]
     assert [finder.returncode for finder in finders] == [0, 0], answers
     assert len(downloads) == 1
     sources = sorted(out.strip() for out, _ in answers)
-    assert sources == [f"downloaded from {base}/dl/v0.31.0/kind-linux-{_arch()}, SHA-256 verified",
-                       "tracestack cache, the pinned version (installed by another tracestack process meanwhile)"]
+    assert sources == [
+        f"downloaded from {base}/dl/v0.31.0/kind-linux-{_arch()}, SHA-256 verified",
+        "tracestack cache, the pinned version (installed by another tracestack process meanwhile)",
+    ]
     waited = next(err for out, err in answers if "meanwhile" in out)
     assert "tracestack: waiting for another tracestack process (pid " in waited
     assert f") downloading {base}/dl/v0.31.0/kind-linux-{_arch()} into {cache}/kind-v0.31.0/kind" in waited

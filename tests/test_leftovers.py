@@ -11,9 +11,11 @@ import pytest
 
 from leftovers import listening_sockets, tracestack_sockets
 
-LISTEN = ("import socket, sys, time\n"
-          "server = socket.socket(); server.bind((sys.argv[1], 0)); server.listen()\n"
-          "print(server.getsockname()[1], flush=True); time.sleep(60)\n")
+LISTEN = (
+    "import socket, sys, time\n"
+    "server = socket.socket(); server.bind((sys.argv[1], 0)); server.listen()\n"
+    "print(server.getsockname()[1], flush=True); time.sleep(60)\n"
+)
 
 
 @pytest.fixture
@@ -21,8 +23,12 @@ def listener():
     started: list[subprocess.Popen] = []
 
     def start(address: str, tmpdir: str) -> tuple[str, int]:
-        process = subprocess.Popen([sys.executable, "-c", LISTEN, address], stdout=subprocess.PIPE, text=True,
-                                   env={**os.environ, "TMPDIR": tmpdir})
+        process = subprocess.Popen(
+            [sys.executable, "-c", LISTEN, address],
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "TMPDIR": tmpdir},
+        )
         started.append(process)
         return address, int(process.stdout.readline())
 

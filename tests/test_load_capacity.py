@@ -26,8 +26,10 @@ def _deployment_taking(capacity_mb_s: float, ran: list[str]):
         ran.append(rate.describe())
         if rate.value <= capacity_mb_s * 1e6:
             return StepOutcome(True)
-        return StepOutcome(False, (f"otelcol-0 accepted {capacity_mb_s:.2f} MB/s of the {rate.value / 1e6:.2f} MB/s "
-                                   f"asked of it",))
+        return StepOutcome(
+            False, (f"otelcol-0 accepted {capacity_mb_s:.2f} MB/s of the {rate.value / 1e6:.2f} MB/s asked of it",)
+        )
+
     return run
 
 
@@ -38,8 +40,11 @@ def test_the_search_stops_at_the_first_broken_step_and_reports_the_knee() -> Non
     assert ran == ["1 MB/s", "2 MB/s", "4 MB/s"]
     assert result.knee.describe() == "2 MB/s" and result.broke_at.describe() == "4 MB/s"
     assert result.describe().splitlines() == [
-        "1 MB/s: held", "2 MB/s: held", "4 MB/s: broke: otelcol-0 accepted 3.00 MB/s of the 4.00 MB/s asked of it",
-        "knee: 2 MB/s"]
+        "1 MB/s: held",
+        "2 MB/s: held",
+        "4 MB/s: broke: otelcol-0 accepted 3.00 MB/s of the 4.00 MB/s asked of it",
+        "knee: 2 MB/s",
+    ]
 
 
 def test_bisection_narrows_the_knee() -> None:
@@ -50,10 +55,16 @@ def test_bisection_narrows_the_knee() -> None:
 
 
 def test_knee_below_the_first_step_and_no_break() -> None:
-    assert capacity_search(_deployment_taking(0.5, []), [parse_rate("1MB/s")], refine=2).describe().endswith(
-        "knee: below the first step")
-    assert capacity_search(_deployment_taking(99, []), [parse_rate("1MB/s")]).describe().endswith(
-        "knee: 1 MB/s (no step broke: the knee is higher)")
+    assert (
+        capacity_search(_deployment_taking(0.5, []), [parse_rate("1MB/s")], refine=2)
+        .describe()
+        .endswith("knee: below the first step")
+    )
+    assert (
+        capacity_search(_deployment_taking(99, []), [parse_rate("1MB/s")])
+        .describe()
+        .endswith("knee: 1 MB/s (no step broke: the knee is higher)")
+    )
 
 
 def test_geometric_steps() -> None:
@@ -65,7 +76,8 @@ def test_geometric_steps() -> None:
 
 def test_the_capacity_fixture_runs_each_step_at_its_exact_rate(pytester: pytest.Pytester) -> None:
     """tracestack_capacity hands tracestack_load the rate itself: 2.5 spans/s stays 2.5, not "2spans/s"."""
-    pytester.makepyfile(test_steps="""
+    pytester.makepyfile(
+        test_steps="""
         import pytest
         from types import SimpleNamespace
 
@@ -84,5 +96,6 @@ def test_the_capacity_fixture_runs_each_step_at_its_exact_rate(pytester: pytest.
             result = tracestack_capacity(["2.5spans/s", "5.5spans/s"], duration="1s")
             assert [rate.describe() for rate in asked] == ["2.5 spans/s", "5.5 spans/s"]
             assert result.knee.describe() == "5.5 spans/s"
-    """)
+    """
+    )
     pytester.runpytest().assert_outcomes(passed=1)

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from pytest_tracestack.clients.capture_sink import CaptureSink
 from pytest_tracestack.load.locust_stats import GeneratorStats, read_stats
 from pytest_tracestack.load.payloads import build_request
-from pytest_tracestack.sink import CaptureSink
 
 REPO = Path(__file__).resolve().parents[1]
 REQUEST = build_request(10)
@@ -33,16 +33,46 @@ def sinks():
         sink.stop()
 
 
-def locust(tmp_path: Path, seconds: int, users: int = 2, host: str | None = None, extra: tuple[str, ...] = (),
-           **env: str) -> GeneratorStats:
+def locust(
+    tmp_path: Path, seconds: int, users: int = 2, host: str | None = None, extra: tuple[str, ...] = (), **env: str
+) -> GeneratorStats:
     """Plain headless Locust on the repository's locustfile; returns what it reported."""
-    argv = [sys.executable, "-m", "locust", "-f", str(REPO / "loadtests" / "locustfile.py"), "--headless",
-            "-u", str(users), "-r", str(users), "-t", f"{seconds}s", "--stop-timeout", "5", "--json", "--skip-log",
-            "--exit-code-on-error", "0", "--csv", str(tmp_path / "locust"), "--csv-full-history"]
-    environment = {**{k: v for k, v in os.environ.items() if not k.startswith("TRACESTACK_")}, **env,
-                   "PYTHONPATH": str(REPO)}
-    done = subprocess.run(argv + (["--host", host] if host else []) + list(extra), env=environment,
-                          capture_output=True, text=True, timeout=seconds + 60, cwd=tmp_path)
+    argv = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(REPO / "loadtests" / "locustfile.py"),
+        "--headless",
+        "-u",
+        str(users),
+        "-r",
+        str(users),
+        "-t",
+        f"{seconds}s",
+        "--stop-timeout",
+        "5",
+        "--json",
+        "--skip-log",
+        "--exit-code-on-error",
+        "0",
+        "--csv",
+        str(tmp_path / "locust"),
+        "--csv-full-history",
+    ]
+    environment = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("TRACESTACK_")},
+        **env,
+        "PYTHONPATH": str(REPO),
+    }
+    done = subprocess.run(
+        argv + (["--host", host] if host else []) + list(extra),
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return read_stats(done.stdout, tmp_path / "locust", len(REQUEST.data), REQUEST.spans)
 
@@ -72,8 +102,13 @@ def test_grpc_users_send_fresh_traces_and_count_refusals_by_status(sinks, tmp_pa
 def test_http_users_post_protobuf_and_count_503_and_400_apart(sinks, tmp_path: Path) -> None:
     sink = sinks()
     sink.fail_next(2, "UNAVAILABLE")
-    stats = locust(tmp_path, 3, TRACESTACK_LOAD_PROTOCOL="otlp-http", TRACESTACK_OTLP_HTTP=sink.http_endpoint,
-                   TRACESTACK_LOAD_RATE="1MB/s")
+    stats = locust(
+        tmp_path,
+        3,
+        TRACESTACK_LOAD_PROTOCOL="otlp-http",
+        TRACESTACK_OTLP_HTTP=sink.http_endpoint,
+        TRACESTACK_LOAD_RATE="1MB/s",
+    )
     target = stats.targets[f"otlp-http {sink.http_endpoint}/v1/traces"]
     assert target.failures == {"refused HTTP 503: capture sink told to fail with UNAVAILABLE": 2}
     assert sink.received_bytes["otlp-http"] == (target.requests - 2) * len(REQUEST.data)
@@ -82,8 +117,13 @@ def test_http_users_post_protobuf_and_count_503_and_400_apart(sinks, tmp_path: P
 
 def test_users_spread_over_several_targets_with_a_row_each(sinks, tmp_path: Path) -> None:
     first, second = sinks(), sinks()
-    stats = locust(tmp_path, 3, users=4, TRACESTACK_OTLP_GRPC=f"{first.grpc_endpoint},{second.grpc_endpoint}",
-                   TRACESTACK_LOAD_RATE="2MB/s")
+    stats = locust(
+        tmp_path,
+        3,
+        users=4,
+        TRACESTACK_OTLP_GRPC=f"{first.grpc_endpoint},{second.grpc_endpoint}",
+        TRACESTACK_LOAD_RATE="2MB/s",
+    )
     rows = {name: target.requests for name, target in stats.targets.items()}
     assert set(rows) == {f"otlp-grpc {first.grpc_endpoint}", f"otlp-grpc {second.grpc_endpoint}"}
     assert first.request_count == rows[f"otlp-grpc {first.grpc_endpoint}"] > 0
@@ -112,8 +152,14 @@ def test_with_worker_processes_the_rate_is_the_whole_runs(sinks, tmp_path: Path)
 def test_the_stepped_shape_raises_the_rate_step_by_step(sinks, tmp_path: Path) -> None:
     sink = sinks()
     sink.keep_spans = False
-    stats = locust(tmp_path, 30, host=sink.grpc_endpoint, TRACESTACK_LOAD_STEPS="0.5MB/s,4MB/s",
-                   TRACESTACK_LOAD_STEP_SECONDS="3", TRACESTACK_LOAD_USERS="2")
+    stats = locust(
+        tmp_path,
+        30,
+        host=sink.grpc_endpoint,
+        TRACESTACK_LOAD_STEPS="0.5MB/s,4MB/s",
+        TRACESTACK_LOAD_STEP_SECONDS="3",
+        TRACESTACK_LOAD_USERS="2",
+    )
     points = sorted((p.at, p.requests) for p in stats.history if p.name == "Aggregated")
     start = stats.window[0]
 
@@ -123,8 +169,9 @@ def test_the_stepped_shape_raises_the_rate_step_by_step(sinks, tmp_path: Path) -
         return (last - first) * len(REQUEST.data) / (last_at - first_at) / 1e6
 
     slow, fast = mb_per_s_between(0.5, 2.9), mb_per_s_between(3.5, 5.9)
-    assert 0.3 <= slow <= 0.7 and 3.0 <= fast <= 5.0, \
+    assert 0.3 <= slow <= 0.7 and 3.0 <= fast <= 5.0, (
         f"{slow:.2f} MB/s in the 0.5 MB/s step, {fast:.2f} MB/s in the 4 MB/s step, for the whole run"
+    )
     assert stats.duration_s < 10, "the shape ends the run after its last step"
 
 
@@ -135,24 +182,56 @@ def test_with_worker_processes_the_steps_are_the_whole_runs(sinks, tmp_path: Pat
     each: 12 MB; workers each offering every step in full: 54 MB)."""
     sink = sinks()
     sink.keep_spans = False
-    locust(tmp_path, 30, host=sink.grpc_endpoint, extra=_processes(2), TRACESTACK_LOAD_STEPS="1MB/s,8MB/s",
-           TRACESTACK_LOAD_STEP_SECONDS="3", TRACESTACK_LOAD_USERS="2")
+    locust(
+        tmp_path,
+        30,
+        host=sink.grpc_endpoint,
+        extra=_processes(2),
+        TRACESTACK_LOAD_STEPS="1MB/s,8MB/s",
+        TRACESTACK_LOAD_STEP_SECONDS="3",
+        TRACESTACK_LOAD_USERS="2",
+    )
     received_mb = sum(sink.received_bytes.values()) / 1e6
     assert 0.75 * 27 <= received_mb <= 1.15 * 27, f"the sink received {received_mb:.1f} MB, 27 MB were asked"
 
 
 def test_a_bad_rate_stops_locust_with_the_accepted_format(tmp_path: Path) -> None:
-    argv = [sys.executable, "-m", "locust", "-f", str(REPO / "loadtests" / "locustfile.py"), "--headless", "-u", "1",
-            "-t", "2s", "--host", "127.0.0.1:9"]
-    done = subprocess.run(argv, env={**os.environ, "PYTHONPATH": str(REPO), "TRACESTACK_LOAD_RATE": "fast"},
-                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    argv = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(REPO / "loadtests" / "locustfile.py"),
+        "--headless",
+        "-u",
+        "1",
+        "-t",
+        "2s",
+        "--host",
+        "127.0.0.1:9",
+    ]
+    done = subprocess.run(
+        argv,
+        env={**os.environ, "PYTHONPATH": str(REPO), "TRACESTACK_LOAD_RATE": "fast"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
     assert "TRACESTACK_LOAD_RATE 'fast' is not a rate: write a positive number with GB/s, MB/s" in done.stderr
 
 
 def test_nothing_the_plugin_imports_imports_locust_or_gevent() -> None:
-    code = ("import sys, pytest_tracestack.plugin, pytest_tracestack.fixtures, pytest_tracestack.load.runner, "
-            "pytest_tracestack.load.report, pytest_tracestack.load.capacity; "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('locust', 'gevent')))")
-    done = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(REPO)},
-                          capture_output=True, text=True, timeout=60)
+    code = (
+        "import sys, pytest_tracestack.plugin.hooks, pytest_tracestack.plugin.fixtures, pytest_tracestack.load.runner, "
+        "pytest_tracestack.load.report, pytest_tracestack.load.capacity; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('locust', 'gevent')))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.stdout.strip() == "[]", done.stderr

@@ -21,16 +21,30 @@ from pytest_tracestack.load.outcomes import (
 RUN = Path(__file__).with_name("load_data") / "locust-run"
 
 
-@pytest.mark.parametrize(("code", "kind"), [("RESOURCE_EXHAUSTED", Refused), ("UNAVAILABLE", Refused),
-                                            ("INVALID_ARGUMENT", Failed), ("DEADLINE_EXCEEDED", Failed)])
+@pytest.mark.parametrize(
+    ("code", "kind"),
+    [
+        ("RESOURCE_EXHAUSTED", Refused),
+        ("UNAVAILABLE", Refused),
+        ("INVALID_ARGUMENT", Failed),
+        ("DEADLINE_EXCEEDED", Failed),
+    ],
+)
 def test_grpc_statuses_are_refusals_only_when_they_push_back(code: str, kind: type) -> None:
     outcome = grpc_outcome(code)
     assert type(outcome) is kind and parse_failure(repr(outcome)) == (kind.__name__.lower(), code)
 
 
-@pytest.mark.parametrize(("status", "expected"), [(429, "refused HTTP 429"), (503, "refused HTTP 503"),
-                                                  (400, "failed HTTP 400"), (500, "failed HTTP 500"),
-                                                  (0, "failed connection: ConnectionRefusedError")])
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        (429, "refused HTTP 429"),
+        (503, "refused HTTP 503"),
+        (400, "failed HTTP 400"),
+        (500, "failed HTTP 500"),
+        (0, "failed connection: ConnectionRefusedError"),
+    ],
+)
 def test_http_statuses(status: int, expected: str) -> None:
     outcome = http_outcome(status, b"", ConnectionRefusedError())
     assert " ".join(parse_failure(repr(outcome))) == expected
@@ -51,8 +65,9 @@ def test_an_unknown_failure_text_is_kept_as_a_failure() -> None:
 
 
 def test_a_recorded_locust_run_reads_back_per_target_with_refusals_by_status() -> None:
-    stats = read_stats((RUN / "stdout.json").read_text(), RUN / "locust", bytes_per_request=48043,
-                       spans_per_request=122)
+    stats = read_stats(
+        (RUN / "stdout.json").read_text(), RUN / "locust", bytes_per_request=48043, spans_per_request=122
+    )
     healthy, refusing = stats.targets["otlp-grpc 127.0.0.1:39057"], stats.targets["otlp-grpc 127.0.0.1:33133"]
     assert (healthy.requests, healthy.failed_requests, healthy.failures) == (39, 0, {})
     assert (refusing.requests, refusing.failed_requests) == (39, 3)

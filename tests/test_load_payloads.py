@@ -7,8 +7,8 @@ from collections import Counter
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from pytest_tracestack.load.payloads import DEFAULT_MIX, PayloadSource, build_request
-from pytest_tracestack.model import Span
-from pytest_tracestack.otlp import from_protobuf_bytes
+from pytest_tracestack.traces.model import Span
+from pytest_tracestack.traces.otlp import from_protobuf_bytes
 
 
 def _by_trace(spans: list[Span]) -> dict[str, list[Span]]:
@@ -38,15 +38,25 @@ def test_stamping_changes_only_the_ids() -> None:
     stamped, original = from_protobuf_bytes(template.stamp()), from_protobuf_bytes(template.data)
 
     def without_ids(span: Span) -> tuple:
-        return (span.name, span.kind, span.start_ns, span.end_ns, tuple(span.attributes.items()),
-                span.resource, span.status_code, span.events, span.links)
+        return (
+            span.name,
+            span.kind,
+            span.start_ns,
+            span.end_ns,
+            tuple(span.attributes.items()),
+            span.resource,
+            span.status_code,
+            span.events,
+            span.links,
+        )
 
     assert [without_ids(s) for s in stamped] == [without_ids(s) for s in original]
     # the tree's structure is kept: a span's parent is the stamped counterpart of its original parent
     position = {span.span_id: n for n, span in enumerate(stamped)}
     original_position = {span.span_id: n for n, span in enumerate(original)}
-    assert ([position.get(s.parent_span_id) for s in stamped]
-            == [original_position.get(s.parent_span_id) for s in original])
+    assert [position.get(s.parent_span_id) for s in stamped] == [
+        original_position.get(s.parent_span_id) for s in original
+    ]
 
 
 def test_a_request_cycles_through_the_mix_of_shapes() -> None:
@@ -63,7 +73,8 @@ def test_one_resource_spans_per_trace_in_the_wire_message() -> None:
     request = ExportTraceServiceRequest.FromString(template.stamp())
     assert len(request.resource_spans) == 5
     assert Counter(len(rs.scope_spans[0].spans) for rs in request.resource_spans) == Counter(
-        len(spans) for spans in _by_trace(from_protobuf_bytes(template.data)).values())
+        len(spans) for spans in _by_trace(from_protobuf_bytes(template.data)).values()
+    )
 
 
 def test_the_source_re_encodes_old_templates_with_current_timestamps_and_the_same_size() -> None:
@@ -71,8 +82,8 @@ def test_the_source_re_encodes_old_templates_with_current_timestamps_and_the_sam
     first = from_protobuf_bytes(source.next())
     young = source.template
     source.next()
-    assert source.template is young               # no re-encoding while the template is young
-    source.built_at -= 120                        # as if it were two minutes old
+    assert source.template is young  # no re-encoding while the template is young
+    source.built_at -= 120  # as if it were two minutes old
     size = source.bytes_per_request
     refreshed = from_protobuf_bytes(source.next())
     assert source.template is not young and source.bytes_per_request == size

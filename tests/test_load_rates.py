@@ -16,17 +16,28 @@ from pytest_tracestack.load.pacing import (
 from pytest_tracestack.load.rates import Rate, parse_duration, parse_rate, parse_steps
 
 
-@pytest.mark.parametrize(("text", "value", "unit"), [("5MB/s", 5e6, "bytes"), ("250 KB/s", 250e3, "bytes"),
-                                                     ("20000spans/s", 20000, "spans"), ("1.5mb/s", 1.5e6, "bytes"),
-                                                     ("2GB/s", 2e9, "bytes"), ("300B/s", 300, "bytes")])
+@pytest.mark.parametrize(
+    ("text", "value", "unit"),
+    [
+        ("5MB/s", 5e6, "bytes"),
+        ("250 KB/s", 250e3, "bytes"),
+        ("20000spans/s", 20000, "spans"),
+        ("1.5mb/s", 1.5e6, "bytes"),
+        ("2GB/s", 2e9, "bytes"),
+        ("300B/s", 300, "bytes"),
+    ],
+)
 def test_rates_parse(text: str, value: float, unit: str) -> None:
     assert parse_rate(text) == Rate(pytest.approx(value), unit)
 
 
 @pytest.mark.parametrize("text", ["fast", "5", "0MB/s", "-1MB/s", "5 MiB/s", "", "5MB"])
 def test_a_bad_rate_says_the_format(text: str) -> None:
-    with pytest.raises(ValueError, match=r"is not a rate: write a positive number with GB/s, MB/s, KB/s, B/s or "
-                                         r"spans/s, e.g. 5MB/s or 20000spans/s"):
+    with pytest.raises(
+        ValueError,
+        match=r"is not a rate: write a positive number with GB/s, MB/s, KB/s, B/s or "
+        r"spans/s, e.g. 5MB/s or 20000spans/s",
+    ):
         parse_rate(text)
 
 
@@ -49,9 +60,10 @@ def test_rates_describe_and_convert() -> None:
 
 def test_durations_parse_and_refuse_nonsense() -> None:
     assert [parse_duration(t) for t in ("30s", "2m", "1.5h", "500ms", "10", 12)] == [30, 120, 5400, 0.5, 10, 12]
-    for bad in ("soon", "0s", "-3s", 0, True):   # True: what YAML makes of `duration: yes`
-        with pytest.raises(ValueError,
-                           match=r"is not a duration: write a positive number with ms, s, m or h, e.g. 30s"):
+    for bad in ("soon", "0s", "-3s", 0, True):  # True: what YAML makes of `duration: yes`
+        with pytest.raises(
+            ValueError, match=r"is not a duration: write a positive number with ms, s, m or h, e.g. 30s"
+        ):
             parse_duration(bad)
 
 
@@ -77,7 +89,7 @@ def test_a_worker_paces_to_its_share_of_the_whole_run_once_the_master_told_it() 
     apply_message(worker, pacing_message(master, total_users=8))
     assert worker.heard_from_master and worker.rate == master.rate
     assert worker.per_user(4) == pytest.approx(100 / 8), "4 of the run's 8 users are here: each makes 1/8 of 100/s"
-    master.rate = parse_rate("9.6MB/s")                # a step of the shape, on the master
+    master.rate = parse_rate("9.6MB/s")  # a step of the shape, on the master
     apply_message(worker, pacing_message(master, total_users=8))
     assert worker.per_user(4) == pytest.approx(200 / 8)
     apply_message(worker, pacing_message(Pacing(None, 48_000, 120), total_users=8))

@@ -18,7 +18,7 @@ from pytest_tracestack.load.report import PLOTS, _limits, offered_rate, write_lo
 from pytest_tracestack.load.runner import GENERATOR, LoadResult
 from pytest_tracestack.load.scrape import ReplicaSample, Series
 from pytest_tracestack.load.verdicts import SinkFigures, judge
-from pytest_tracestack.profiles import Target
+from pytest_tracestack.profiles.profile import Target
 
 RUN = Path(__file__).with_name("load_data") / "locust-run"
 NAMES = {"otelcol-0": "otlp-grpc 127.0.0.1:39057", "otelcol-1": "otlp-grpc 127.0.0.1:33133"}
@@ -33,14 +33,27 @@ def _result() -> LoadResult:
         target = stats.targets[request_name]
         accepted = (target.requests - target.failed_requests) * 122
         ticks = [start - 0.5 + k for k in range(int(end - start) + 3)]
-        series[name] = Series(name, "otelcol", [
-            ReplicaSample(t, (50 + 5 * k + n) * 2**20, 1.0 + 0.05 * k,
-                          {"accepted_spans": accepted * min(1.0, k / (len(ticks) - 2)),
-                           "refused_spans": 366.0 * n * (k > 0),
-                           "exported_spans": accepted * min(1.0, k / (len(ticks) - 2))}, True)
-            for k, t in enumerate(ticks)])
-    series[GENERATOR] = Series(GENERATOR, GENERATOR,
-                               [ReplicaSample(start + k, 80 * 2**20, 0.1 * k, {}) for k in range(5)])
+        series[name] = Series(
+            name,
+            "otelcol",
+            [
+                ReplicaSample(
+                    t,
+                    (50 + 5 * k + n) * 2**20,
+                    1.0 + 0.05 * k,
+                    {
+                        "accepted_spans": accepted * min(1.0, k / (len(ticks) - 2)),
+                        "refused_spans": 366.0 * n * (k > 0),
+                        "exported_spans": accepted * min(1.0, k / (len(ticks) - 2)),
+                    },
+                    True,
+                )
+                for k, t in enumerate(ticks)
+            ],
+        )
+    series[GENERATOR] = Series(
+        GENERATOR, GENERATOR, [ReplicaSample(start + k, 80 * 2**20, 0.1 * k, {}) for k in range(5)]
+    )
     targets = {"otelcol": Target("testbed Trace10kSPS", throughput_mb_s=(5, 5), memory_mib=(100, 100), cpu_cores=0.2)}
     figures = [replica_figures(series[name], stats, request_name, stats.window) for name, request_name in NAMES.items()]
     sink = SinkFigures(received_bytes=75 * 48043, received_spans=75 * 122)
@@ -60,8 +73,10 @@ def test_the_json_report_has_per_replica_figures_over_time(tmp_path: Path) -> No
     assert len(healthy["over_time"]["rss_mib"]) == len(healthy["over_time"]["seconds"]) >= 5
     assert healthy["over_time"]["accepted_mb_s"] and refusing["over_time"]["counters"]["refused_spans"][-1][1] == 366
     failed = [v["text"] for v in report["verdicts"] if not v["passed"]]
-    assert failed == ["otelcol-1 answered 3 of 39 requests with an error (refused RESOURCE_EXHAUSTED: 3), limit 0",
-                      "otelcol-1 refused spans: 366, limit 0"]
+    assert failed == [
+        "otelcol-1 answered 3 of 39 requests with an error (refused RESOURCE_EXHAUSTED: 3), limit 0",
+        "otelcol-1 refused spans: 366, limit 0",
+    ]
 
 
 def test_the_html_page_shows_verdicts_failed_first_and_five_plots(tmp_path: Path) -> None:

@@ -22,13 +22,13 @@ import grpc
 import httpx
 import pytest
 
+from pytest_tracestack.clients.capture_sink import CaptureSink
 from pytest_tracestack.load.report import write_load_report
 from pytest_tracestack.load.runner import run_load
 from pytest_tracestack.load.spec import LoadSpec
-from pytest_tracestack.profiles import Target, load_profile
+from pytest_tracestack.profiles.profile import Target, load_profile
 from pytest_tracestack.runtimes.base import Replica, Stack
-from pytest_tracestack.runtimes.process import stop_child
-from pytest_tracestack.sink import CaptureSink
+from pytest_tracestack.runtimes.local.process import stop_child
 
 COLLECTOR_CONFIG = """
 receivers:
@@ -63,8 +63,11 @@ def pipeline(otelcol_binary: Path, tmp_path: Path):
     sink = CaptureSink("127.0.0.1").start()
     ports = {"otlp-grpc": _free_port(), "otlp-http": _free_port(), "metrics": _free_port()}
     config = tmp_path / "otelcol.yaml"
-    config.write_text(COLLECTOR_CONFIG.format(grpc=ports["otlp-grpc"], http=ports["otlp-http"],
-                                              metrics=ports["metrics"], sink=sink.grpc_endpoint))
+    config.write_text(
+        COLLECTOR_CONFIG.format(
+            grpc=ports["otlp-grpc"], http=ports["otlp-http"], metrics=ports["metrics"], sink=sink.grpc_endpoint
+        )
+    )
     log = (tmp_path / "otelcol.log").open("w")
     process = subprocess.Popen([str(otelcol_binary), "--config", str(config)], stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -130,30 +133,40 @@ def test_otlp_http_load_is_measured_the_same_way(pipeline, tmp_path: Path) -> No
     _check_accepted_bytes_agree_with_the_sink(tmp_path / "load", min_samples=3)
 
 
-def test_a_run_asking_more_than_the_deployment_takes_fails_naming_replica_figure_and_limit(pipeline,
-                                                                                          tmp_path: Path) -> None:
+def test_a_run_asking_more_than_the_deployment_takes_fails_naming_replica_figure_and_limit(
+    pipeline, tmp_path: Path
+) -> None:
     stack, sink = pipeline
     result = run_load(stack, LoadSpec.of("500MB/s", "5s", "otlp-grpc", tmp_path / "load", sink=sink))
     assert not result.passed
     throughput = [text for text in result.failures() if text.startswith("otelcol-0 accepted ")]
     sizing = stack.profile.targets["otelcol"]
-    assert throughput and "MB/s of the 500.00 MB/s asked of it (limit: at least 450.00 MB/s, 90%); sized for " \
-                          f"{sizing.throughput_mb_s[0]:g} MB/s per replica ({sizing.source})" in throughput[0]
+    assert (
+        throughput
+        and "MB/s of the 500.00 MB/s asked of it (limit: at least 450.00 MB/s, 90%); sized for "
+        f"{sizing.throughput_mb_s[0]:g} MB/s per replica ({sizing.source})"
+        in throughput[0]
+    )
     assert all(v.passed for v in result.verdicts if v.subject == "delivery"), "nothing was lost, only too slow"
 
 
-def test_a_run_asked_more_than_the_generator_can_offer_fails_naming_the_side_that_ran_out(pipeline,
-                                                                                          tmp_path: Path) -> None:
+def test_a_run_asked_more_than_the_generator_can_offer_fails_naming_the_side_that_ran_out(
+    pipeline, tmp_path: Path
+) -> None:
     """Before, the generator verdict failed only when the generator itself used 0.9 cores: a run that offered a
     quarter of the rate for any other reason passed it. One user with 4 requests in flight cannot offer 500 MB/s."""
     stack, sink = pipeline
-    result = run_load(stack, LoadSpec.of("500MB/s", "5s", "otlp-grpc", tmp_path / "load", sink=sink, users=1,
-                                         in_flight=4))
+    result = run_load(
+        stack, LoadSpec.of("500MB/s", "5s", "otlp-grpc", tmp_path / "load", sink=sink, users=1, in_flight=4)
+    )
     generator = next(v for v in result.verdicts if v.subject == "generator")
     assert not generator.passed and generator.text == result.offered.text
     assert result.offered.side in ("generator CPU", "machine", "stack latency"), result.offered.text
-    words = {"generator CPU": "the generator's CPU ran out", "machine": "the machine ran out of CPU",
-             "stack latency": "the stack answered too slowly"}[result.offered.side]
+    words = {
+        "generator CPU": "the generator's CPU ran out",
+        "machine": "the machine ran out of CPU",
+        "stack latency": "the stack answered too slowly",
+    }[result.offered.side]
     assert words in generator.text and generator.text in result.failures()
 
 
@@ -166,23 +179,32 @@ def slow_receiver():
         time.sleep(0.2)
         return b""
 
-    server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(
-        "opentelemetry.proto.collector.trace.v1.TraceService",
-        {"Export": grpc.unary_unary_rpc_method_handler(export)})])
+    server.add_generic_rpc_handlers(
+        [
+            grpc.method_handlers_generic_handler(
+                "opentelemetry.proto.collector.trace.v1.TraceService",
+                {"Export": grpc.unary_unary_rpc_method_handler(export)},
+            )
+        ]
+    )
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     yield Stack(load_profile("collector"), "test", [Replica("otelcol", 0, "127.0.0.1", {"otlp-grpc": port})])
     server.stop(grace=None).wait(5)
 
 
-def test_a_stack_too_slow_for_the_requests_in_flight_is_named_as_the_side_that_ran_out(slow_receiver,
-                                                                                       tmp_path: Path) -> None:
+def test_a_stack_too_slow_for_the_requests_in_flight_is_named_as_the_side_that_ran_out(
+    slow_receiver, tmp_path: Path
+) -> None:
     """2 requests in flight at 200 ms each carry 10 requests/s (0.48 MB/s): asked 2 MB/s, the users wait for the
     stack's answers while the generator idles."""
     result = run_load(slow_receiver, LoadSpec.of("2MB/s", "4s", "otlp-grpc", tmp_path / "load", users=1, in_flight=2))
     assert (result.offered.held, result.offered.side) == (False, "stack latency"), result.offered.text
-    assert re.search(r"the stack answered too slowly: 2 requests were in flight on average of the 2 the users may have "
-                     r"\(push p50 2\d\d ms", result.offered.text), result.offered.text
+    assert re.search(
+        r"the stack answered too slowly: 2 requests were in flight on average of the 2 the users may have "
+        r"\(push p50 2\d\d ms",
+        result.offered.text,
+    ), result.offered.text
     assert 0.3e6 < result.offered.offered_bytes_per_s < 0.6e6
     assert result.failures()[0] == result.offered.text
 
@@ -201,8 +223,9 @@ def test_a_replica_over_its_memory_limit_fails_naming_it(pipeline, tmp_path: Pat
     assert result.failures()[0].endswith("MiB, limit 20 MiB (a limit below any collector)")
 
 
-@pytest.mark.skipif(os.environ.get("TRACESTACK_LOAD_LONG") != "1", reason="the 30-second run is opt-in: "
-                    "set TRACESTACK_LOAD_LONG=1")
+@pytest.mark.skipif(
+    os.environ.get("TRACESTACK_LOAD_LONG") != "1", reason="the 30-second run is opt-in: set TRACESTACK_LOAD_LONG=1"
+)
 def test_thirty_seconds_report_accepted_mb_s_and_rss_over_time(pipeline, tmp_path: Path) -> None:
     stack, sink = pipeline
     result = run_load(stack, LoadSpec.of("3MB/s", "30s", "otlp-grpc", tmp_path / "load", sink=sink))
@@ -214,16 +237,27 @@ def test_thirty_seconds_report_accepted_mb_s_and_rss_over_time(pipeline, tmp_pat
 # --- through the plugin and its local runtime --------------------------------------------------------
 
 
-def test_the_plugin_runs_load_on_the_collector_profile_and_reports_it(pytester: pytest.Pytester, collector_env,
-                                                                      tmp_path: Path) -> None:
-    result = pytester.runpytest_subprocess("--tracestack-profile=collector", "--tracestack-load=2MB/s",
-                                           "--tracestack-load-duration=6s", f"--tracestack-report={tmp_path}",
-                                           "-k", "test_load")
+def test_the_plugin_runs_load_on_the_collector_profile_and_reports_it(
+    pytester: pytest.Pytester, collector_env, tmp_path: Path
+) -> None:
+    result = pytester.runpytest_subprocess(
+        "--tracestack-profile=collector",
+        "--tracestack-load=2MB/s",
+        "--tracestack-load-duration=6s",
+        f"--tracestack-report={tmp_path}",
+        "-k",
+        "test_load",
+    )
     outcomes = result.parseoutcomes()
     assert outcomes.get("passed") == 1 and "failed" not in outcomes
-    result.stdout.fnmatch_lines(["load 2 MB/s over otlp-grpc for * s, 4 users: passed",
-                                 "replica *offered MB/s *accepted MB/s *peak RSS MiB *CPU cores",
-                                 "otelcol-0 *", f"load report: {(tmp_path / 'load' / 'load-report.html').as_uri()}"])
+    result.stdout.fnmatch_lines(
+        [
+            "load 2 MB/s over otlp-grpc for * s, 4 users: passed",
+            "replica *offered MB/s *accepted MB/s *peak RSS MiB *CPU cores",
+            "otelcol-0 *",
+            f"load report: {(tmp_path / 'load' / 'load-report.html').as_uri()}",
+        ]
+    )
     report = json.loads((tmp_path / "load" / "load-report.json").read_text())
     replica = report["replicas"]["otelcol-0"]
     assert len([mib for mib in replica["over_time"]["rss_mib"] if mib]) >= 5
@@ -231,15 +265,22 @@ def test_the_plugin_runs_load_on_the_collector_profile_and_reports_it(pytester: 
     assert received > 0 and abs(accepted - received) / received <= 0.02
 
 
-def test_the_plugin_fails_a_load_check_naming_replica_figure_and_limit(pytester: pytest.Pytester,
-                                                                       collector_env) -> None:
+def test_the_plugin_fails_a_load_check_naming_replica_figure_and_limit(
+    pytester: pytest.Pytester, collector_env
+) -> None:
     scenarios = pytester.mkdir("scenarios")
     (scenarios / "tight-collector.yaml").write_text(
         "extends: collector\nname: tight-collector\ntargets:\n  otelcol:\n    memory_mib: 20\n"
-        "    source: a limit below what any collector needs\n")
-    result = pytester.runpytest_subprocess(f"--tracestack-scenarios={scenarios}",
-                                           "--tracestack-profile=tight-collector", "--tracestack-load=1MB/s",
-                                           "--tracestack-load-duration=3s", "-k", "test_load")
+        "    source: a limit below what any collector needs\n"
+    )
+    result = pytester.runpytest_subprocess(
+        f"--tracestack-scenarios={scenarios}",
+        "--tracestack-profile=tight-collector",
+        "--tracestack-load=1MB/s",
+        "--tracestack-load-duration=3s",
+        "-k",
+        "test_load",
+    )
     outcomes = result.parseoutcomes()
     assert outcomes.get("failed") == 1 and "passed" not in outcomes
     result.stdout.fnmatch_lines(["*otelcol-0 peak RSS * MiB, limit 20 MiB (a limit below what any collector needs)*"])
@@ -249,15 +290,29 @@ def test_capacity_search_through_the_plugin_finds_the_knee(pytester: pytest.Pyte
     scenarios = pytester.mkdir("scenarios")
     (scenarios / "small-collector.yaml").write_text(
         "extends: collector\nname: small-collector\ntargets:\n  otelcol:\n    throughput_mb_s: 5\n"
-        "    source: a deliberately small collector\n")
-    pytester.makepyfile(test_capacity="""
+        "    source: a deliberately small collector\n"
+    )
+    pytester.makepyfile(
+        test_capacity="""
 def test_knee(tracestack_capacity):
     result = tracestack_capacity(["0.5MB/s", "500MB/s"], duration="3s")
     print(result.describe())
-""")
-    result = pytester.runpytest_subprocess(f"--tracestack-scenarios={scenarios}",
-                                           "--tracestack-profile=small-collector", "test_capacity.py",
-                                           "-k", "test_knee", "-s")
+"""
+    )
+    result = pytester.runpytest_subprocess(
+        f"--tracestack-scenarios={scenarios}",
+        "--tracestack-profile=small-collector",
+        "test_capacity.py",
+        "-k",
+        "test_knee",
+        "-s",
+    )
     assert result.parseoutcomes().get("passed") == 1
-    result.stdout.fnmatch_lines(["*0.5 MB/s: held", "500 MB/s: broke: *otelcol-0 accepted * MB/s* of the 500.00 MB/s "
-                                 "asked of it (limit: at least 450.00 MB/s, 90%)*", "knee: 0.5 MB/s"])
+    result.stdout.fnmatch_lines(
+        [
+            "*0.5 MB/s: held",
+            "500 MB/s: broke: *otelcol-0 accepted * MB/s* of the 500.00 MB/s "
+            "asked of it (limit: at least 450.00 MB/s, 90%)*",
+            "knee: 0.5 MB/s",
+        ]
+    )

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_tracestack.clients.prometheus_text import MetricsParseError, parse_metrics
 from pytest_tracestack.errors import ProfileError
 from pytest_tracestack.load.scrape import (
     Probe,
@@ -24,8 +25,7 @@ from pytest_tracestack.load.scrape import (
     metrics_url,
     rss_bytes,
 )
-from pytest_tracestack.profiles import load_profile
-from pytest_tracestack.prometheus import MetricsParseError, parse_metrics
+from pytest_tracestack.profiles.profile import load_profile
 from pytest_tracestack.runtimes.base import Replica
 from recorded_tempo import FIXTURES, UNDER_LOAD
 
@@ -44,8 +44,11 @@ def test_a_distributed_tempo_under_load_gives_distributor_and_per_ingester_figur
     distributor = counters_from_text((UNDER_LOAD / "distributor-0.metrics.txt").read_text())
     assert (distributor["distributor_bytes"], distributor["distributor_spans"]) == (73_157_204, 185_697)
     assert {key: value for key, value in distributor.items() if key.startswith("discarded_spans")} == {
-        "discarded_spans": 0, "discarded_spans:live_traces_exceeded": 0, "discarded_spans:trace_too_large": 0,
-        "discarded_spans:unknown_error": 0}
+        "discarded_spans": 0,
+        "discarded_spans:live_traces_exceeded": 0,
+        "discarded_spans:trace_too_large": 0,
+        "discarded_spans:unknown_error": 0,
+    }
     assert distributor["tempo_limit:ingestion_rate_limit_bytes"] == 15e6
     assert distributor["tempo_limit:ingestion_burst_size_bytes"] == 20e6
     ingesters = [counters_from_text((UNDER_LOAD / f"ingester-{n}.metrics.txt").read_text()) for n in range(3)]
@@ -56,9 +59,11 @@ def test_a_distributed_tempo_under_load_gives_distributor_and_per_ingester_figur
 
 
 def test_only_trace_bytes_count_as_an_ingesters_bytes() -> None:
-    text = ("# TYPE tempo_ingester_bytes_received_total counter\n"
-            'tempo_ingester_bytes_received_total{data_type="trace",tenant="a"} 100\n'
-            'tempo_ingester_bytes_received_total{data_type="metrics",tenant="a"} 900\n')
+    text = (
+        "# TYPE tempo_ingester_bytes_received_total counter\n"
+        'tempo_ingester_bytes_received_total{data_type="trace",tenant="a"} 100\n'
+        'tempo_ingester_bytes_received_total{data_type="metrics",tenant="a"} 900\n'
+    )
     assert counters_from_text(text)["ingester_bytes"] == 100
 
 
@@ -69,9 +74,13 @@ def test_every_tempo_replica_is_scraped_on_its_http_port_and_a_collector_on_its_
         replica = Replica(component.name, 0, "127.0.5.1", dict(component.ports), None)
         assert Probe.of(replica, component).metrics_url == "http://127.0.5.1:3200/metrics"
     manifest = load_profile("manifest").components["tempo"]
-    assert metrics_url(Replica("tempo", 0, "127.0.6.1", dict(manifest.ports)), manifest) == "http://127.0.6.1:3100/metrics"
+    assert (
+        metrics_url(Replica("tempo", 0, "127.0.6.1", dict(manifest.ports)), manifest) == "http://127.0.6.1:3100/metrics"
+    )
     otelcol = load_profile("collector").components["otelcol"]
-    assert metrics_url(Replica("otelcol", 0, "127.0.7.1", dict(otelcol.ports)), otelcol) == "http://127.0.7.1:8888/metrics"
+    assert (
+        metrics_url(Replica("otelcol", 0, "127.0.7.1", dict(otelcol.ports)), otelcol) == "http://127.0.7.1:8888/metrics"
+    )
     # a runtime that does not reach the port (kind forwards only some ports): nothing to scrape, said so later
     replica = Replica("distributor", 0, "127.0.0.1", {"otlp-grpc": 4317})
     assert metrics_url(replica, distributed.components["distributor"]) is None
@@ -79,9 +88,13 @@ def test_every_tempo_replica_is_scraped_on_its_http_port_and_a_collector_on_its_
 
 def test_a_metrics_endpoint_naming_an_undeclared_port_is_a_profile_error(tmp_path: Path) -> None:
     (tmp_path / "bad.yaml").write_text(
-        "extends: collector\nname: bad\ncomponents:\n  otelcol:\n    metrics: 'http:prom/metrics'\n")
-    with pytest.raises(ProfileError, match=r"components\.otelcol\.metrics.*names port 'prom', which the component "
-                                           r"does not declare"):
+        "extends: collector\nname: bad\ncomponents:\n  otelcol:\n    metrics: 'http:prom/metrics'\n"
+    )
+    with pytest.raises(
+        ProfileError,
+        match=r"components\.otelcol\.metrics.*names port 'prom', which the component "
+        r"does not declare",
+    ):
         load_profile("bad", [tmp_path])
 
 
@@ -96,7 +109,7 @@ def test_the_machine_probe_reads_the_cpu_time_of_every_process() -> None:
 
 def test_collector_counters_at_detailed_telemetry_include_the_bytes_its_servers_received() -> None:
     counters = counters_from_text((DATA / "otelcol-0.129.0-metrics-detailed.txt").read_text())
-    assert counters["accepted_spans"] == counters["exported_spans"] == 6222     # grpc + http transports summed
+    assert counters["accepted_spans"] == counters["exported_spans"] == 6222  # grpc + http transports summed
     assert counters["grpc_request_bytes"] + counters["http_request_bytes"] == 2_450_193
     assert counters["refused_spans"] == counters["failed_exports"] == 0
     assert counters["metrics_rss_bytes"] == 48361472
@@ -115,13 +128,19 @@ def test_names_with_and_without_total_are_both_read(name: str) -> None:
 
 
 def test_two_spellings_of_one_figure_are_not_added_up() -> None:
-    text = ("# TYPE otelcol_process_memory_rss_bytes gauge\notelcol_process_memory_rss_bytes 100\n"
-            "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes 300\n")
+    text = (
+        "# TYPE otelcol_process_memory_rss_bytes gauge\notelcol_process_memory_rss_bytes 100\n"
+        "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes 300\n"
+    )
     assert counters_from_text(text)["metrics_rss_bytes"] == 100
 
 
-RECORDED_PAGES = [FIXTURES / "metrics-full.txt", *sorted(UNDER_LOAD.glob("*.metrics.txt")),
-                  *sorted(DATA.glob("otelcol-*.txt")), FIXTURES.parent / "tempo-3.0.3" / "metrics-after-one-trace.txt"]
+RECORDED_PAGES = [
+    FIXTURES / "metrics-full.txt",
+    *sorted(UNDER_LOAD.glob("*.metrics.txt")),
+    *sorted(DATA.glob("otelcol-*.txt")),
+    FIXTURES.parent / "tempo-3.0.3" / "metrics-after-one-trace.txt",
+]
 
 
 @pytest.mark.parametrize("page", RECORDED_PAGES, ids=lambda page: f"{page.parent.name}/{page.name}")
@@ -142,17 +161,20 @@ def _series(*points: tuple[float, int | None, dict[str, float]]) -> Series:
 
 
 def test_counters_become_rates_and_a_counter_that_appears_late_starts_from_zero() -> None:
-    series = _series((100.0, None, {}), (101.0, None, {"accepted_spans": 500.0}),
-                     (103.0, None, {"accepted_spans": 1500.0}))
+    series = _series(
+        (100.0, None, {}), (101.0, None, {"accepted_spans": 500.0}), (103.0, None, {"accepted_spans": 1500.0})
+    )
     assert series.rate("accepted_spans") == [(101.0, 500.0), (103.0, 500.0)]
     assert series.delta("accepted_spans") == 1500.0
     assert series.delta("refused_spans") is None and series.rate("refused_spans") == []
 
 
 def test_memory_and_cpu_fall_back_to_what_the_replica_reports() -> None:
-    series = _series((0.0, None, {"metrics_rss_bytes": 50e6, "metrics_cpu_seconds": 1.0}),
-                     (2.0, None, {"metrics_rss_bytes": 70e6, "metrics_cpu_seconds": 2.0}),
-                     (4.0, None, {"metrics_rss_bytes": 60e6, "metrics_cpu_seconds": 2.5}))
+    series = _series(
+        (0.0, None, {"metrics_rss_bytes": 50e6, "metrics_cpu_seconds": 1.0}),
+        (2.0, None, {"metrics_rss_bytes": 70e6, "metrics_cpu_seconds": 2.0}),
+        (4.0, None, {"metrics_rss_bytes": 60e6, "metrics_cpu_seconds": 2.5}),
+    )
     assert series.peak_rss() == 70_000_000
     assert series.cores() == [(2.0, 0.5), (4.0, 0.25)]
     assert series.mean_cores() == pytest.approx(0.375) and series.mean_cores(2.0, 4.0) == pytest.approx(0.25)
@@ -176,8 +198,10 @@ def metrics_server():
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802
             state["count"] += 100
-            body = (f"# TYPE otelcol_receiver_accepted_spans_total counter\n"
-                    f"otelcol_receiver_accepted_spans_total{{receiver=\"otlp\"}} {state['count']}\n").encode()
+            body = (
+                f"# TYPE otelcol_receiver_accepted_spans_total counter\n"
+                f'otelcol_receiver_accepted_spans_total{{receiver="otlp"}} {state["count"]}\n'
+            ).encode()
             self.send_response(200)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -196,8 +220,11 @@ def metrics_server():
 
 
 def test_the_sampler_samples_every_probe_until_stopped_and_once_more_at_the_end(metrics_server: str) -> None:
-    probes = [Probe("otelcol-0", "otelcol", os.getpid(), metrics_server), Probe("gone-0", "gone", None, None),
-              Probe.machine()]
+    probes = [
+        Probe("otelcol-0", "otelcol", os.getpid(), metrics_server),
+        Probe("gone-0", "gone", None, None),
+        Probe.machine(),
+    ]
     with Sampler(probes, interval_s=0.05) as sampler:
         deadline = time.monotonic() + 10
         while len(sampler.series["otelcol-0"].samples) < 4 and time.monotonic() < deadline:

@@ -13,7 +13,7 @@ from pytest_tracestack.load.offered import GeneratorSide
 from pytest_tracestack.load.replication import Replication, replication_factor
 from pytest_tracestack.load.scrape import ReplicaSample, Series, counters_from_text
 from pytest_tracestack.load.verdicts import Limits, SinkFigures, implied_replicas, judge, sizing_only
-from pytest_tracestack.profiles import Target, load_profile, load_profile_file
+from pytest_tracestack.profiles.profile import Target, load_profile, load_profile_file
 from recorded_tempo import UNDER_LOAD
 
 MIB = 2**20
@@ -23,24 +23,35 @@ NAME = "otlp-grpc 127.0.0.1:4317"
 
 def _stats(requests: int = 200, failures: dict[str, int] | None = None, seconds: float = 10.0) -> GeneratorStats:
     failed = sum((failures or {}).values())
-    target = TargetStats(NAME, requests, failed, requests * 100_000, {2: requests - 5, 9: 5}, 1000.0, 1000.0 + seconds,
-                         failures or {})
+    target = TargetStats(
+        NAME, requests, failed, requests * 100_000, {2: requests - 5, 9: 5}, 1000.0, 1000.0 + seconds, failures or {}
+    )
     return GeneratorStats({NAME: target}, [], bytes_per_request=100_000, spans_per_request=250)
 
 
 def _series(accepted_spans: float, rss_mib: float = 60, cores: float = 0.1, extra: dict | None = None) -> Series:
     series = Series("otelcol-0", "otelcol", source="http://127.0.0.1:8888/metrics")
-    series.samples = [ReplicaSample(999.0, 40 * MIB, 5.0, {}, True),
-                      ReplicaSample(1005.0, int(rss_mib * MIB), 5.0 + cores * 6,
-                                    {"accepted_spans": accepted_spans / 2}, True),
-                      ReplicaSample(1011.0, 50 * MIB, 5.0 + cores * 12,
-                                    {"accepted_spans": accepted_spans, "exported_spans": accepted_spans,
-                                     "refused_spans": 0.0, **(extra or {})}, True)]
+    series.samples = [
+        ReplicaSample(999.0, 40 * MIB, 5.0, {}, True),
+        ReplicaSample(1005.0, int(rss_mib * MIB), 5.0 + cores * 6, {"accepted_spans": accepted_spans / 2}, True),
+        ReplicaSample(
+            1011.0,
+            50 * MIB,
+            5.0 + cores * 12,
+            {"accepted_spans": accepted_spans, "exported_spans": accepted_spans, "refused_spans": 0.0, **(extra or {})},
+            True,
+        ),
+    ]
     return series
 
 
-def _judge(stats: GeneratorStats, series: Series, asked: float = 2e6, sink: SinkFigures | None = None,
-           generator_cores: float | None = 0.1):
+def _judge(
+    stats: GeneratorStats,
+    series: Series,
+    asked: float = 2e6,
+    sink: SinkFigures | None = None,
+    generator_cores: float | None = 0.1,
+):
     figures = replica_figures(series, stats, NAME, (1000.0, 1010.0))
     side = GeneratorSide(cores=generator_cores, machine_busy_cores=0.5, machine_cores=2, in_flight_limit=128)
     return figures, judge(stats, asked, [figures], TARGETS, side, sink)
@@ -62,8 +73,14 @@ def test_figures_of_an_entry_replica() -> None:
 def test_within_targets_every_verdict_passes_and_the_sink_agrees() -> None:
     _, verdicts = _judge(_stats(), _series(50_000), sink=SinkFigures(20_000_000, 50_000))
     assert not _failed(verdicts)
-    assert {v.figure for v in verdicts} >= {"accepted MB/s", "failed requests", "push latency p99 ms", "refused_spans",
-                                           "peak RSS MiB", "CPU cores"}
+    assert {v.figure for v in verdicts} >= {
+        "accepted MB/s",
+        "failed requests",
+        "push latency p99 ms",
+        "refused_spans",
+        "peak RSS MiB",
+        "CPU cores",
+    }
     assert sum(1 for v in verdicts if v.subject == "delivery") == 3
 
 
@@ -83,7 +100,8 @@ def test_a_replica_that_takes_less_than_asked_fails_with_both_figures_and_its_si
         "otelcol-0 accepted 2.00 MB/s (estimated: accepted spans x the generator's bytes per span) of the 50.00 MB/s "
         "asked of it (limit: at least 45.00 MB/s, 90%); "
         "sized for 5 MB/s per replica (testbed Trace10kSPS); the generator did not offer the rate asked (see its "
-        "verdict), so this may not be the replica's limit"]
+        "verdict), so this may not be the replica's limit"
+    ]
 
 
 def test_when_the_generator_was_the_limit_the_verdicts_say_so() -> None:
@@ -91,21 +109,30 @@ def test_when_the_generator_was_the_limit_the_verdicts_say_so() -> None:
     failed = _failed(verdicts)
     assert failed[0].startswith(
         "generator offered 2.00 MB/s of the 50.00 MB/s asked (limit: at least 45.00 MB/s, 90%): the generator's CPU "
-        "ran out: its process used 0.97 cores and one Locust process runs on one core (limit 0.9)")
-    assert failed[1].endswith("the generator did not offer the rate asked (see its verdict), so this may not be the "
-                              "replica's limit")
+        "ran out: its process used 0.97 cores and one Locust process runs on one core (limit 0.9)"
+    )
+    assert failed[1].endswith(
+        "the generator did not offer the rate asked (see its verdict), so this may not be the replica's limit"
+    )
 
 
 def test_refusals_are_counted_by_status_per_replica() -> None:
     stats = _stats(requests=200, failures={"refused RESOURCE_EXHAUSTED": 7, "failed DEADLINE_EXCEEDED": 1})
     _, verdicts = _judge(stats, _series(48_000))
-    assert "otelcol-0 answered 8 of 200 requests with an error (failed DEADLINE_EXCEEDED: 1, refused " \
-           "RESOURCE_EXHAUSTED: 7), limit 0" in _failed(verdicts)
+    assert (
+        "otelcol-0 answered 8 of 200 requests with an error (failed DEADLINE_EXCEEDED: 1, refused "
+        "RESOURCE_EXHAUSTED: 7), limit 0" in _failed(verdicts)
+    )
 
 
-@pytest.mark.parametrize(("counter", "words"), [("refused_spans", "refused spans"),
-                                                ("failed_exports", "spans it failed to export"),
-                                                ("discarded_spans", "discarded spans")])
+@pytest.mark.parametrize(
+    ("counter", "words"),
+    [
+        ("refused_spans", "refused spans"),
+        ("failed_exports", "spans it failed to export"),
+        ("discarded_spans", "discarded spans"),
+    ],
+)
 def test_lost_spans_fail_naming_the_replica(counter: str, words: str) -> None:
     series = _series(50_000, extra={counter: 120.0})
     _, verdicts = _judge(_stats(), series)
@@ -117,7 +144,8 @@ def test_the_sink_receiving_less_than_the_replicas_accepted_fails_the_delivery_c
     assert _failed(verdicts) == [
         "bytes the entry replicas accepted (estimated from their spans) 20.00 MB vs bytes the sink received 19.00 MB: "
         "5.00% apart, limit 2%",
-        "spans the entry replicas exported 50,000 vs spans the sink received 47,500: 5.00% apart, limit 2%"]
+        "spans the entry replicas exported 50,000 vs spans the sink received 47,500: 5.00% apart, limit 2%",
+    ]
 
 
 def test_slow_pushes_fail_the_latency_limit() -> None:
@@ -130,9 +158,12 @@ def test_slow_pushes_fail_the_latency_limit() -> None:
 def test_accepted_bytes_are_measured_where_the_replica_counts_them() -> None:
     stats = _stats()
     assert accepted_bytes({"distributor_bytes": 1234.0, "accepted_spans": 9.0}, stats) == (
-        1234.0, "measured: tempo_distributor_bytes_received_total")
-    wire = accepted_bytes({"grpc_request_bytes": 900.0, "http_request_bytes": 100.0, "accepted_spans": 75.0,
-                           "refused_spans": 25.0}, stats)
+        1234.0,
+        "measured: tempo_distributor_bytes_received_total",
+    )
+    wire = accepted_bytes(
+        {"grpc_request_bytes": 900.0, "http_request_bytes": 100.0, "accepted_spans": 75.0, "refused_spans": 25.0}, stats
+    )
     assert wire[0] == pytest.approx(750.0) and wire[1].startswith("measured: bytes received by the OTLP servers")
     assert accepted_bytes({}, stats) == (None, "")
 
@@ -145,9 +176,11 @@ def test_replicas_implied_for_a_traffic_figure() -> None:
     target = Target("seed 000 sizing guide", throughput_mb_s=(10, 10))
     held = implied_replicas(45e6, "distributor", [_entry(60)], 10.0, True, target)
     assert (held.replicas, held.bound, held.sizing_replicas, held.measured_mb_s) == (8, "at most", 5, 6.0)
-    assert held.text == ("distributor: at most 8 replica(s) for 45 MB/s at the 6.00 MB/s one replica took "
-                         "(the run held: its capacity is at least that); the sizing guide says 5 at 10 MB/s "
-                         "per replica (seed 000 sizing guide)")
+    assert held.text == (
+        "distributor: at most 8 replica(s) for 45 MB/s at the 6.00 MB/s one replica took "
+        "(the run held: its capacity is at least that); the sizing guide says 5 at 10 MB/s "
+        "per replica (seed 000 sizing guide)"
+    )
     broke = implied_replicas(45e6, "distributor", [_entry(120)], 10.0, False, target)
     assert (broke.replicas, broke.bound) == (4, "about")
     ingester = sizing_only(45e6, "ingester", Target("seed 000 sizing guide", throughput_mb_s=(3, 5)))
@@ -164,16 +197,27 @@ def _recorded(replica: str, component: str) -> Series:
     """The replica's recorded page as the last of two samples; the first has every counter at zero."""
     counters = counters_from_text((UNDER_LOAD / f"{replica}.metrics.txt").read_text())
     at_start = {key: (value if key.startswith("tempo_limit:") else 0.0) for key, value in counters.items()}
-    return Series(replica, component, [ReplicaSample(1000.0, None, None, at_start, True),
-                                       ReplicaSample(1015.0, None, None, counters, True)],
-                  source="http://127.0.1.1:3200/metrics")
+    return Series(
+        replica,
+        component,
+        [ReplicaSample(1000.0, None, None, at_start, True), ReplicaSample(1015.0, None, None, counters, True)],
+        source="http://127.0.1.1:3200/metrics",
+    )
 
 
 def _tempo_stats(failures: dict[str, int] | None = None) -> GeneratorStats:
     """What the generator reported for that run: 1,522 requests of 48,043 bytes (73.12 MB) in 15 s."""
     failed = sum((failures or {}).values())
-    target = TargetStats(DISTRIBUTOR_NAME, 1522 + failed, failed, (1522 + failed) * 48043, {17: 1500, 40: 22 + failed},
-                         1000.0, 1015.0, failures or {})
+    target = TargetStats(
+        DISTRIBUTOR_NAME,
+        1522 + failed,
+        failed,
+        (1522 + failed) * 48043,
+        {17: 1500, 40: 22 + failed},
+        1000.0,
+        1015.0,
+        failures or {},
+    )
     return GeneratorStats({DISTRIBUTOR_NAME: target}, [], 48043, 122)
 
 
@@ -186,8 +230,16 @@ def _tempo_figures(stats: GeneratorStats, ingesters: tuple[str, ...] = ("ingeste
 def _tempo_verdicts(stats: GeneratorStats, figures, factor: int = 3, ingesters: int = 3):
     targets = load_profile("distributed").targets
     replication = Replication(factor, tuple(f"ingester-{n}" for n in range(ingesters)))
-    return judge(stats, 5e6, figures, targets, GeneratorSide(cores=0.2, machine_busy_cores=1.0, machine_cores=2,
-                                                             in_flight_limit=128), None, Limits(), replication)
+    return judge(
+        stats,
+        5e6,
+        figures,
+        targets,
+        GeneratorSide(cores=0.2, machine_busy_cores=1.0, machine_cores=2, in_flight_limit=128),
+        None,
+        Limits(),
+        replication,
+    )
 
 
 def test_a_distributed_tempo_reports_accepted_mb_s_for_the_distributor_and_each_ingester() -> None:
@@ -207,22 +259,26 @@ def test_replication_accounting_holds_for_the_recorded_run() -> None:
     assert shares == {"ingester-0": 0.855, "ingester-1": 0.815, "ingester-2": 0.848}
     assert not _failed(verdicts), _failed(verdicts)
     text = next(v.text for v in verdicts if v.subject == "ingester-1" and v.figure == "ingester share")
-    assert text == ("ingester-1 received 59.63 MB (3.98 MB/s), 82% of its due 73.16 MB: 100% of what the distributors "
-                    "accepted with replication factor 3 over 3 ingester(s); limit 70%-100% of that, "
-                    "the ingesters count the traces re-encoded for them (81.5-85.5 % in a recorded Tempo 2.10.8 run); "
-                    "sized for 3-5 MB/s per replica (seed 000 sizing guide: 2.5 cores, 4-20 GB per 3-5 MB/s)")
+    assert text == (
+        "ingester-1 received 59.63 MB (3.98 MB/s), 82% of its due 73.16 MB: 100% of what the distributors "
+        "accepted with replication factor 3 over 3 ingester(s); limit 70%-100% of that, "
+        "the ingesters count the traces re-encoded for them (81.5-85.5 % in a recorded Tempo 2.10.8 run); "
+        "sized for 3-5 MB/s per replica (seed 000 sizing guide: 2.5 cores, 4-20 GB per 3-5 MB/s)"
+    )
     agree = next(v for v in verdicts if v.subject == "delivery" and v.figure.startswith("bytes"))
-    assert agree.passed and agree.text.startswith("bytes answered OK to the generator 73.12 MB vs bytes the entry "
-                                                  "replicas accepted 73.16 MB: 0.05% apart")
+    assert agree.passed and agree.text.startswith(
+        "bytes answered OK to the generator 73.12 MB vs bytes the entry replicas accepted 73.16 MB: 0.05% apart"
+    )
 
 
 def test_an_ingester_that_missed_writes_fails_the_replication_accounting() -> None:
     stats = _tempo_stats()
     figures = _tempo_figures(stats)
-    figures[3].counters["ingester_bytes"] *= 2 / 3         # a third of the writes missed ingester-2
+    figures[3].counters["ingester_bytes"] *= 2 / 3  # a third of the writes missed ingester-2
     failed = _failed(_tempo_verdicts(stats, figures))
     assert [text.split(":")[0] for text in failed] == [
-        "ingester-2 received 41.36 MB (2.76 MB/s), 57% of its due 73.16 MB"]
+        "ingester-2 received 41.36 MB (2.76 MB/s), 57% of its due 73.16 MB"
+    ]
 
 
 def test_ingesters_given_more_than_their_replication_factor_allows_fail() -> None:
@@ -231,8 +287,10 @@ def test_ingesters_given_more_than_their_replication_factor_allows_fail() -> Non
     stats = _tempo_stats()
     failed = _failed(_tempo_verdicts(stats, _tempo_figures(stats), factor=1))
     assert [text.split(" of its due")[0] for text in failed] == [
-        "ingester-0 received 62.57 MB (4.17 MB/s), 257%", "ingester-1 received 59.63 MB (3.98 MB/s), 245%",
-        "ingester-2 received 62.04 MB (4.14 MB/s), 254%"]
+        "ingester-0 received 62.57 MB (4.17 MB/s), 257%",
+        "ingester-1 received 59.63 MB (3.98 MB/s), 245%",
+        "ingester-2 received 62.04 MB (4.14 MB/s), 254%",
+    ]
     failed = _failed(_tempo_verdicts(stats, _tempo_figures(stats), factor=3, ingesters=4))
     assert failed[-1].startswith("ingester-3 received bytes not measured (it was not sampled): its share, 75% of what")
 
@@ -242,11 +300,13 @@ def test_an_ingester_not_scraped_fails_as_not_measured_instead_of_passing_silent
     figures = _tempo_figures(stats)
     figures[2] = replica_figures(Series("ingester-1", "ingester"), stats, None, (1000.0, 1015.0))
     failed = _failed(_tempo_verdicts(stats, figures))
-    assert failed == ["ingester-1 received bytes not measured (no /metrics to read: its component declares none this "
-                      "runtime reaches (profile key components.ingester.metrics, e.g. 'http:http/metrics' for Tempo)): "
-                      "its share, 100% of what the distributors accepted with replication factor 3 over 3 ingester(s); "
-                      "limit 70%-100% of that, the ingesters count the traces re-encoded for them (81.5-85.5 % in a "
-                      "recorded Tempo 2.10.8 run), cannot be checked"]
+    assert failed == [
+        "ingester-1 received bytes not measured (no /metrics to read: its component declares none this "
+        "runtime reaches (profile key components.ingester.metrics, e.g. 'http:http/metrics' for Tempo)): "
+        "its share, 100% of what the distributors accepted with replication factor 3 over 3 ingester(s); "
+        "limit 70%-100% of that, the ingesters count the traces re-encoded for them (81.5-85.5 % in a "
+        "recorded Tempo 2.10.8 run), cannot be checked"
+    ]
 
 
 def test_an_entry_replica_whose_accepted_bytes_are_unknown_fails_the_floor() -> None:
@@ -256,27 +316,37 @@ def test_an_entry_replica_whose_accepted_bytes_are_unknown_fails_the_floor() -> 
     verdicts = judge(stats, 5e6, [unscraped], load_profile("distributed").targets, GeneratorSide(cores=0.2))
     floor = next(v for v in verdicts if v.figure == "accepted MB/s")
     assert (floor.passed, floor.value) == (False, None)
-    assert floor.text == ("distributor-0 accepted MB/s not measured (no /metrics to read: its component declares none "
-                          "this runtime reaches (profile key components.distributor.metrics, "
-                          "e.g. 'http:http/metrics' for Tempo)): the floor of 4.50 MB/s "
-                          "(90% of the 5.00 MB/s asked of it) cannot be checked; sized for 10 MB/s per replica "
-                          "(seed 000 sizing guide: 2 cores, 2 GB per 10 MB/s)")
-    silent = Series("distributor-0", "distributor", [ReplicaSample(1000.0, None, None, {}, False)],
-                    source="http://127.0.1.1:3200/metrics")
+    assert floor.text == (
+        "distributor-0 accepted MB/s not measured (no /metrics to read: its component declares none "
+        "this runtime reaches (profile key components.distributor.metrics, "
+        "e.g. 'http:http/metrics' for Tempo)): the floor of 4.50 MB/s "
+        "(90% of the 5.00 MB/s asked of it) cannot be checked; sized for 10 MB/s per replica "
+        "(seed 000 sizing guide: 2 cores, 2 GB per 10 MB/s)"
+    )
+    silent = Series(
+        "distributor-0",
+        "distributor",
+        [ReplicaSample(1000.0, None, None, {}, False)],
+        source="http://127.0.1.1:3200/metrics",
+    )
     text = replica_figures(silent, stats, DISTRIBUTOR_NAME, (1000.0, 1015.0)).why_not_measured()
     assert text == "its /metrics at http://127.0.1.1:3200/metrics never answered during the run"
 
 
 def test_refusals_by_the_ingestion_limit_are_named_with_the_limit_and_the_override() -> None:
-    refused = "refused RESOURCE_EXHAUSTED: RATE_LIMITED: ingestion rate limit (local: 1000000 bytes/s, global: 0 " \
-              "bytes/s, burst: 1000000 bytes) exceeded"
+    refused = (
+        "refused RESOURCE_EXHAUSTED: RATE_LIMITED: ingestion rate limit (local: 1000000 bytes/s, global: 0 "
+        "bytes/s, burst: 1000000 bytes) exceeded"
+    )
     stats = _tempo_stats({refused: 563})
     failed = _failed(_tempo_verdicts(stats, _tempo_figures(stats)))
-    assert f"distributor-0 answered 563 of 2085 requests with an error ({refused}: 563), limit 0; 563 refused by the " \
-           "per-tenant ingestion rate limit (local 1,000,000 B/s, global 0 B/s, burst 1,000,000 B, " \
-           "as Tempo reported): a configuration limit, not the stack's capacity; " \
-           "set overrides.defaults.ingestion.rate_limit_bytes / " \
-           "overrides.defaults.ingestion.burst_size_bytes above the rate asked, or ask less" in failed
+    assert (
+        f"distributor-0 answered 563 of 2085 requests with an error ({refused}: 563), limit 0; 563 refused by the "
+        "per-tenant ingestion rate limit (local 1,000,000 B/s, global 0 B/s, burst 1,000,000 B, "
+        "as Tempo reported): a configuration limit, not the stack's capacity; "
+        "set overrides.defaults.ingestion.rate_limit_bytes / "
+        "overrides.defaults.ingestion.burst_size_bytes above the rate asked, or ask less" in failed
+    )
 
 
 def test_discarded_spans_fail_naming_the_reason_and_what_sets_it() -> None:
@@ -285,19 +355,23 @@ def test_discarded_spans_fail_naming_the_reason_and_what_sets_it() -> None:
     series.samples[-1].counters.update({"discarded_spans": 42.0, "discarded_spans:live_traces_exceeded": 42.0})
     figures = replica_figures(series, stats, DISTRIBUTOR_NAME, (1000.0, 1015.0))
     failed = _failed(judge(stats, 5e6, [figures], {}, GeneratorSide(cores=0.2)))
-    assert failed == ["distributor-0 discarded spans: 42, limit 0 (live_traces_exceeded 42: "
-                      "more live traces per ingester than the per-tenant limit (max_local_traces_per_user 10,000), "
-                      "dropped silently (the push was answered OK); a configuration limit, not a capacity: "
-                      "overrides.defaults.ingestion.max_traces_per_user)"]
+    assert failed == [
+        "distributor-0 discarded spans: 42, limit 0 (live_traces_exceeded 42: "
+        "more live traces per ingester than the per-tenant limit (max_local_traces_per_user 10,000), "
+        "dropped silently (the push was answered OK); a configuration limit, not a capacity: "
+        "overrides.defaults.ingestion.max_traces_per_user)"
+    ]
 
 
 def test_asking_more_than_the_configured_ingestion_limit_says_the_run_measures_the_limit() -> None:
     stats = _tempo_stats()
     verdicts = judge(stats, 30e6, _tempo_figures(stats)[:1], {}, GeneratorSide(cores=0.2))
     accepted = next(v.text for v in verdicts if v.figure == "accepted MB/s")
-    assert accepted.endswith("the rate asked of it is above its per-tenant ingestion limit (15,000,000 B/s): the run "
-                             "measures that limit, not the capacity (overrides.defaults.ingestion.rate_limit_bytes / "
-                             "overrides.defaults.ingestion.burst_size_bytes)")
+    assert accepted.endswith(
+        "the rate asked of it is above its per-tenant ingestion limit (15,000,000 B/s): the run "
+        "measures that limit, not the capacity (overrides.defaults.ingestion.rate_limit_bytes / "
+        "overrides.defaults.ingestion.burst_size_bytes)"
+    )
 
 
 def test_the_profiles_replication_factor_comes_from_their_tempo_config() -> None:
@@ -309,16 +383,25 @@ def test_the_profiles_replication_factor_comes_from_their_tempo_config() -> None
 def test_the_replication_factor_is_read_from_every_values_file_of_the_chart(tmp_path: Path) -> None:
     """A team's values over the built-in ones, as helm takes them (-f base -f team): the last file wins."""
     (tmp_path / "team.yaml").write_text("ingester:\n  config:\n    replication_factor: 2\n")
-    chart = {"release": "tempo", "chart": "tempo-distributed", "repo_name": "grafana-community",
-             "repo": "https://grafana-community.github.io/helm-charts", "version": "2.26.2",
-             "values": ["builtin:distributed/values.yaml", "team.yaml"]}
-    (tmp_path / "mine.yaml").write_text(yaml.safe_dump({"name": "mine", "extends": "distributed",
-                                                        "kubernetes": {"charts": [chart]}}))
+    chart = {
+        "release": "tempo",
+        "chart": "tempo-distributed",
+        "repo_name": "grafana-community",
+        "repo": "https://grafana-community.github.io/helm-charts",
+        "version": "2.26.2",
+        "values": ["builtin:distributed/values.yaml", "team.yaml"],
+    }
+    (tmp_path / "mine.yaml").write_text(
+        yaml.safe_dump({"name": "mine", "extends": "distributed", "kubernetes": {"charts": [chart]}})
+    )
     assert replication_factor(load_profile_file(tmp_path / "mine.yaml")) == 2
     # A key the translation refuses (the stack then runs helm's own rendering) does not stop the verdict.
-    (tmp_path / "team.yaml").write_text("ingester:\n  config:\n    replication_factor: 2\n"
-                                        "distributor:\n  config:\n    a_key_no_translation_knows: 1\n")
+    (tmp_path / "team.yaml").write_text(
+        "ingester:\n  config:\n    replication_factor: 2\ndistributor:\n  config:\n    a_key_no_translation_knows: 1\n"
+    )
     assert replication_factor(load_profile_file(tmp_path / "mine.yaml")) == 2
-    (tmp_path / "team.yaml").write_text("tempo:\n  structuredConfig:\n    ingester:\n      lifecycler:\n"
-                                        "        ring:\n          replication_factor: 1\n")
+    (tmp_path / "team.yaml").write_text(
+        "tempo:\n  structuredConfig:\n    ingester:\n      lifecycler:\n"
+        "        ring:\n          replication_factor: 1\n"
+    )
     assert replication_factor(load_profile_file(tmp_path / "mine.yaml")) == 1

@@ -9,18 +9,23 @@ from pathlib import Path
 
 import pytest
 
-from pytest_tracestack.binaries import BinaryProvider
+from pytest_tracestack.binaries.finder import BinaryProvider
 from pytest_tracestack.errors import ComponentExited
-from pytest_tracestack.profiles import load_profile
-from pytest_tracestack.runtimes.local import LocalRuntime, LocalSettings
-from pytest_tracestack.runtimes.process import port_open
+from pytest_tracestack.profiles.profile import load_profile
+from pytest_tracestack.runtimes.local.process import port_open
+from pytest_tracestack.runtimes.local.runtime import LocalRuntime, LocalSettings
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 
 
 def _runtime(otelcol: Path, **kwargs) -> LocalRuntime:
-    return LocalRuntime(LocalSettings(binaries=BinaryProvider(explicit={"otelcol": str(otelcol)}, allow_download=False),
-                                      ready_timeout_s=kwargs.pop("ready_timeout_s", 60), **kwargs))
+    return LocalRuntime(
+        LocalSettings(
+            binaries=BinaryProvider(explicit={"otelcol": str(otelcol)}, allow_download=False),
+            ready_timeout_s=kwargs.pop("ready_timeout_s", 60),
+            **kwargs,
+        )
+    )
 
 
 def _alive(pid: int) -> bool:
@@ -49,8 +54,11 @@ def test_each_replica_runs_on_its_own_loopback_address_and_stops_cleanly(otelcol
 
 
 def test_a_component_that_exits_at_start_is_reported_with_its_log(otelcol_binary: Path, tmp_path: Path) -> None:
-    profile_text = (SCENARIOS / "lone-collector.yaml").read_text().replace(
-        "      service.extensions: [health_check]", "      service.extensions: [health_check, zpages]")
+    profile_text = (
+        (SCENARIOS / "lone-collector.yaml")
+        .read_text()
+        .replace("      service.extensions: [health_check]", "      service.extensions: [health_check, zpages]")
+    )
     broken = profile_text.replace("name: lone-collector", "name: broken-collector")
     (tmp_path / "broken-collector.yaml").write_text(broken)
     runtime = _runtime(otelcol_binary, report_dir=tmp_path / "report")
@@ -59,15 +67,16 @@ def test_a_component_that_exits_at_start_is_reported_with_its_log(otelcol_binary
     message = str(raised.value)
     # both replicas refuse the config; readiness is polled for all at once and the first seen exiting is named
     assert re.match(r"otelcol-[01] exited while waiting for http://127\.", message)
-    assert "zpages" in message   # the collector's own complaint, from its log
+    assert "zpages" in message  # the collector's own complaint, from its log
     assert (tmp_path / "report" / "logs" / "otelcol-0.log").is_file()
 
 
 def test_a_components_args_reach_each_replicas_command_and_the_plan(otelcol_binary: Path, tmp_path: Path) -> None:
     """A feature gate the collector does not know makes it exit at once: only an argument that reached it can."""
     profile = (SCENARIOS / "lone-collector.yaml").read_text().replace("name: lone-collector", "name: args-collector")
-    profile = profile.replace("    replicas: 2\n",
-                              "    replicas: 2\n    args: [--feature-gates=tracestack.no-such-gate]\n")
+    profile = profile.replace(
+        "    replicas: 2\n", "    replicas: 2\n    args: [--feature-gates=tracestack.no-such-gate]\n"
+    )
     (tmp_path / "args-collector.yaml").write_text(profile)
     runtime = _runtime(otelcol_binary)
     loaded = load_profile("args-collector", [tmp_path])
@@ -75,7 +84,7 @@ def test_a_components_args_reach_each_replicas_command_and_the_plan(otelcol_bina
     with pytest.raises(ComponentExited) as raised:
         runtime.start(loaded)
     assert re.match(r"otelcol-[01] exited", str(raised.value))
-    assert 'no such feature gate "tracestack.no-such-gate"' in str(raised.value)   # the collector's own complaint
+    assert 'no such feature gate "tracestack.no-such-gate"' in str(raised.value)  # the collector's own complaint
 
 
 def test_keep_leaves_processes_running_until_tracestack_stop(otelcol_binary: Path) -> None:
@@ -87,7 +96,7 @@ def test_keep_leaves_processes_running_until_tracestack_stop(otelcol_binary: Pat
         text = runtime.describe_keep(stack)
         assert f"tracestack stop {stack.workdir}" in text
         assert all(_alive(r.pid) for r in stack.replicas)
-        assert main(["stop", str(stack.workdir)]) == 0     # returns once every process is gone
+        assert main(["stop", str(stack.workdir)]) == 0  # returns once every process is gone
         assert not any(_alive(r.pid) for r in stack.replicas)
         assert not stack.workdir.exists()
     finally:
@@ -121,7 +130,7 @@ def test_faults_kill_pause_and_restart_a_replica(otelcol_binary: Path) -> None:
 def test_a_port_taken_on_every_loopback_address_is_named(otelcol_binary: Path, tmp_path: Path) -> None:
     import socket
 
-    from pytest_tracestack.runtimes.addresses import PortTakenError
+    from pytest_tracestack.runtimes.local.addresses import PortTakenError
 
     # A health port of this test's own: a listener on 0.0.0.0 takes the port on every loopback address, so with
     # the profile's 13133 it would also break the stacks other xdist workers start meanwhile.
@@ -142,9 +151,10 @@ def test_a_port_taken_on_every_loopback_address_is_named(otelcol_binary: Path, t
 
 
 def test_a_ctrl_c_during_start_stays_a_ctrl_c_with_what_could_not_be_cleaned_as_a_note(
-        otelcol_binary: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from pytest_tracestack.runtimes import local as local_module
-    from pytest_tracestack.runtimes.reservations import try_reserve
+    otelcol_binary: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pytest_tracestack.runtimes.local import runtime as local_module
+    from pytest_tracestack.runtimes.local.reservations import try_reserve
 
     started: list = []
 
@@ -158,9 +168,11 @@ def test_a_ctrl_c_during_start_stays_a_ctrl_c_with_what_could_not_be_cleaned_as_
     with pytest.raises(KeyboardInterrupt) as raised:
         _runtime(otelcol_binary).start(load_profile("lone-collector", [SCENARIOS]))
     stack = started[0]
-    assert any(note.startswith("tracestack: after stopping lone-collector: still listening: 127.")
-               for note in getattr(raised.value, "__notes__", [])), raised.value
+    assert any(
+        note.startswith("tracestack: after stopping lone-collector: still listening: 127.")
+        for note in getattr(raised.value, "__notes__", [])
+    ), raised.value
     assert not any(_alive(r.pid) for r in stack.replicas) and not stack.workdir.exists()
-    again = try_reserve(f"loopback-block-{stack.block.number}")      # the block is free for the next stack
+    again = try_reserve(f"loopback-block-{stack.block.number}")  # the block is free for the next stack
     assert again is not None
     again.release()

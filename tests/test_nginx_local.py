@@ -24,18 +24,18 @@ from nginx_without_otel_for_tests import (
     render_without_otel_for_tests,
     use_in_local_runtime,
 )
-from pytest_tracestack.binaries import BinaryProvider
+from pytest_tracestack.binaries.finder import BinaryProvider
+from pytest_tracestack.binaries.nginx_build import NginxBuild, parse_nginx_v, read_nginx_build
+from pytest_tracestack.configs.rendering import ReplicaContext, extract_config, resolve_manifest
 from pytest_tracestack.errors import ComponentExited, ProfileError, ReadinessTimeout, UnavailableError
-from pytest_tracestack.profiles import load_profile
-from pytest_tracestack.rendering import ReplicaContext, extract_config, resolve_manifest
-from pytest_tracestack.runtimes import privileged_ports
+from pytest_tracestack.profiles.profile import load_profile
 from pytest_tracestack.runtimes.base import Replica
-from pytest_tracestack.runtimes.launchers import LAUNCHERS
-from pytest_tracestack.runtimes.local import LocalRuntime, LocalSettings
-from pytest_tracestack.runtimes.nginx_build import NginxBuild, parse_nginx_v, read_nginx_build
-from pytest_tracestack.runtimes.nginx_config import find_otel_module, render_nginx_conf
-from pytest_tracestack.runtimes.privileged_ports import refuse_privileged_ports, unprivileged_port_start
-from pytest_tracestack.runtimes.process import port_open
+from pytest_tracestack.runtimes.local import privileged_ports
+from pytest_tracestack.runtimes.local.launchers import LAUNCHERS
+from pytest_tracestack.runtimes.local.nginx_config import find_otel_module, render_nginx_conf
+from pytest_tracestack.runtimes.local.privileged_ports import refuse_privileged_ports, unprivileged_port_start
+from pytest_tracestack.runtimes.local.process import port_open
+from pytest_tracestack.runtimes.local.runtime import LocalRuntime, LocalSettings
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 # `nginx -V` of Debian 12's nginx 1.22.1-9+deb12u11 (apt-get install nginx), cc/ld options shortened.
@@ -74,9 +74,15 @@ def _runtime(nginx: Path, **kwargs) -> LocalRuntime:
 def _context(tmp_path: Path, replica: Replica) -> ReplicaContext:
     workdir = tmp_path / "nginx-0"
     workdir.mkdir()
-    return ReplicaContext(address=replica.address, ports=replica.ports, workdir=workdir, stackdir=tmp_path,
-                          instance_id=replica.name, endpoint=lambda component, port: "127.0.1.1:4317",
-                          peers=lambda component, port: ["127.0.1.1:4317"])
+    return ReplicaContext(
+        address=replica.address,
+        ports=replica.ports,
+        workdir=workdir,
+        stackdir=tmp_path,
+        instance_id=replica.name,
+        endpoint=lambda component, port: "127.0.1.1:4317",
+        peers=lambda component, port: ["127.0.1.1:4317"],
+    )
 
 
 def _rendering_inputs(tmp_path: Path):
@@ -107,17 +113,22 @@ def _uid(pid: int) -> int:
 def test_debians_build_names_its_conf_dir_and_the_temp_dirs_compiled_into_it() -> None:
     build = parse_nginx_v(Path("/usr/sbin/nginx"), DEBIAN_V)
     assert (build.version, build.conf_dir, build.conf_path_given) == ("1.22.1", Path("/etc/nginx"), True)
-    assert build.temp_paths == {"client_body_temp_path": Path("/var/lib/nginx/body"),
-                                "proxy_temp_path": Path("/var/lib/nginx/proxy"),
-                                "fastcgi_temp_path": Path("/var/lib/nginx/fastcgi"),
-                                "uwsgi_temp_path": Path("/var/lib/nginx/uwsgi"),
-                                "scgi_temp_path": Path("/var/lib/nginx/scgi")}
+    assert build.temp_paths == {
+        "client_body_temp_path": Path("/var/lib/nginx/body"),
+        "proxy_temp_path": Path("/var/lib/nginx/proxy"),
+        "fastcgi_temp_path": Path("/var/lib/nginx/fastcgi"),
+        "uwsgi_temp_path": Path("/var/lib/nginx/uwsgi"),
+        "scgi_temp_path": Path("/var/lib/nginx/scgi"),
+    }
 
 
 def test_a_source_build_keeps_its_conf_under_the_prefix_and_its_temp_dirs_relative() -> None:
     build = parse_nginx_v(Path("/opt/nginx/sbin/nginx"), SOURCE_V)
-    assert (build.version, build.conf_path, build.conf_path_given) == ("1.28.3", Path("/opt/nginx/conf/nginx.conf"),
-                                                                       False)
+    assert (build.version, build.conf_path, build.conf_path_given) == (
+        "1.28.3",
+        Path("/opt/nginx/conf/nginx.conf"),
+        False,
+    )
     assert build.temp_paths == {}
     assert "nginx's default conf/nginx.conf under --prefix = /opt/nginx/conf/nginx.conf" in build.conf_path_source()
 
@@ -139,9 +150,11 @@ def test_the_images_includes_resolve_in_the_binarys_conf_dir_and_a_missing_one_i
     text = render_nginx_conf(conf, component, replica, context, build, Path("/opt/nginx/modules/ngx_otel_module.so"))
     assert f"include       {tmp_path}/conf/mime.types;" in text
     assert "include       /etc/nginx/" not in text
-    assert f"# local runtime: include /etc/nginx/mime.types -> {tmp_path}/conf/mime.types, this nginx's conf dir " \
-           f"(/opt/nginx/sbin/nginx -V: nginx's default conf/nginx.conf under --prefix = {tmp_path}/conf/nginx.conf);" \
-           " it is not there, so nginx refuses to start and its own error line says so" in text
+    assert (
+        f"# local runtime: include /etc/nginx/mime.types -> {tmp_path}/conf/mime.types, this nginx's conf dir "
+        f"(/opt/nginx/sbin/nginx -V: nginx's default conf/nginx.conf under --prefix = {tmp_path}/conf/nginx.conf);"
+        " it is not there, so nginx refuses to start and its own error line says so" in text
+    )
     (tmp_path / "conf" / "mime.types").write_text("types {}\n")
     again = render_nginx_conf(conf, component, replica, context, build, Path("/m/ngx_otel_module.so"))
     assert "mime.types, this nginx's conf dir" in again and "it is not there" not in again
@@ -163,15 +176,17 @@ def test_a_root_run_names_the_work_dirs_owner_and_says_why(tmp_path: Path, monke
     assert "error_log stderr notice;" in text and "listen 127.0.3.1:80;" in text
 
 
-def test_a_run_that_is_not_root_leaves_the_user_line_out_and_says_so(tmp_path: Path,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_run_that_is_not_root_leaves_the_user_line_out_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     conf, component, replica, context = _rendering_inputs(tmp_path)
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
-    text = render_nginx_conf(conf, component, replica, context, parse_nginx_v(Path("nginx"), SOURCE_V),
-                             Path("/m/ngx_otel_module.so"))
+    text = render_nginx_conf(
+        conf, component, replica, context, parse_nginx_v(Path("nginx"), SOURCE_V), Path("/m/ngx_otel_module.so")
+    )
     assert "\nuser " not in text and "user    nginx;" not in text
     assert "# local runtime: the seed's `user nginx;` is left out: nginx ignores `user` unless started as root" in text
-    assert "temp_path" not in text     # a source build's temp dirs are relative to the prefix: the work dir
+    assert "temp_path" not in text  # a source build's temp dirs are relative to the prefix: the work dir
 
 
 # --- a real nginx ----------------------------------------------------------------------------------------------
@@ -193,14 +208,19 @@ def test_the_test_only_and_the_full_rendering_pass_nginx_t(nginx_binary: Path, t
 def _nginx_t(nginx: Path, workdir: Path, text: str) -> None:
     path = workdir / "nginx.conf"
     path.write_text(text)
-    done = subprocess.run([str(nginx), "-t", "-p", str(workdir), "-c", str(path), "-e", "stderr"],
-                          capture_output=True, text=True, timeout=30)
+    done = subprocess.run(
+        [str(nginx), "-t", "-p", str(workdir), "-c", str(path), "-e", "stderr"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert done.returncode == 0, done.stderr
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="a root run needs root (CI runs as root)")
 def test_a_root_run_becomes_ready_serves_from_the_work_dir_and_leaves_nothing(
-        nginx_binary: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    nginx_binary: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     use_in_local_runtime(monkeypatch)
     runtime = _runtime(nginx_binary)
     stack = runtime.start(load_profile("lone-nginx", [SCENARIOS]))
@@ -223,23 +243,33 @@ def test_a_root_run_becomes_ready_serves_from_the_work_dir_and_leaves_nothing(
     assert not workdir.exists()
 
 
-def test_a_missing_include_is_reported_with_nginxs_own_error_line(nginx_binary: Path, tmp_path: Path,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_missing_include_is_reported_with_nginxs_own_error_line(
+    nginx_binary: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     use_in_local_runtime(monkeypatch)
     profile = load_profile("lone-nginx", [SCENARIOS])
     manifest = tmp_path / "nginx.yaml"
     text = resolve_manifest(profile.components["nginx"].config.manifest).read_text()
-    manifest.write_text(text.replace("include       /etc/nginx/mime.types;",
-                                     "include       /etc/nginx/tracestack-missing-for-tests.types;"))
+    manifest.write_text(
+        text.replace(
+            "include       /etc/nginx/mime.types;", "include       /etc/nginx/tracestack-missing-for-tests.types;"
+        )
+    )
     profile_file = tmp_path / "missing-include.yaml"
-    profile_file.write_text((SCENARIOS / "lone-nginx.yaml").read_text()
-                            .replace("name: lone-nginx", "name: missing-include")
-                            .replace("manifest: builtin:nginx-otel/nginx.yaml", f"manifest: {manifest}"))
+    profile_file.write_text(
+        (SCENARIOS / "lone-nginx.yaml")
+        .read_text()
+        .replace("name: lone-nginx", "name: missing-include")
+        .replace("manifest: builtin:nginx-otel/nginx.yaml", f"manifest: {manifest}")
+    )
     runtime = _runtime(nginx_binary, report_dir=tmp_path / "report")
     with pytest.raises(ComponentExited) as raised:
         runtime.start(load_profile("missing-include", [tmp_path]))
-    expected = ('[emerg] ', f'open() "{read_nginx_build(nginx_binary).conf_dir}/tracestack-missing-for-tests.types" '
-                             f'failed (2: No such file or directory) in ')
+    expected = (
+        "[emerg] ",
+        f'open() "{read_nginx_build(nginx_binary).conf_dir}/tracestack-missing-for-tests.types" '
+        f"failed (2: No such file or directory) in ",
+    )
     message = str(raised.value)
     assert "nginx-0 exited while waiting for" in message
     assert all(part in message for part in expected), message
@@ -247,10 +277,11 @@ def test_a_missing_include_is_reported_with_nginxs_own_error_line(nginx_binary: 
 
 
 def test_an_nginx_that_never_becomes_ready_is_told_from_one_that_exited_with_its_error_log(
-        nginx_binary: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    nginx_binary: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def without_index(component, replica, config, context, binary, settings):
         launch = launch_nginx_without_otel_for_tests(component, replica, config, context, binary, settings)
-        (context.workdir / "html" / "index.html").unlink()     # GET / now answers 403 for ever
+        (context.workdir / "html" / "index.html").unlink()  # GET / now answers 403 for ever
         return launch
 
     use_in_local_runtime(monkeypatch)
@@ -277,10 +308,10 @@ import httpx, pytest
 tests, nginx, ports = Path(sys.argv[1]), sys.argv[2], json.loads(sys.argv[3])
 sys.path.insert(0, str(tests))
 from nginx_without_otel_for_tests import use_in_local_runtime
-from pytest_tracestack.binaries import BinaryProvider
+from pytest_tracestack.binaries.finder import BinaryProvider
 from pytest_tracestack.errors import TracestackError
-from pytest_tracestack.profiles import load_profile
-from pytest_tracestack.runtimes.local import LocalRuntime, LocalSettings
+from pytest_tracestack.profiles.profile import load_profile
+from pytest_tracestack.runtimes.local.runtime import LocalRuntime, LocalSettings
 
 use_in_local_runtime(pytest.MonkeyPatch())
 product = load_profile("nginx-otel").components["nginx"]
@@ -312,13 +343,14 @@ def as_another_user(tmp_path: Path):
             pytest.skip("running nginx as a user other than root needs setpriv (apt-get install util-linux)")
         nobody = pwd.getpwnam("nobody")
         prefix = ["setpriv", f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}", "--clear-groups"]
-        home = Path(tempfile.mkdtemp(prefix="tracestack-as-nobody-", dir="/tmp"))   # pytest's tmp is root's only
+        home = Path(tempfile.mkdtemp(prefix="tracestack-as-nobody-", dir="/tmp"))  # pytest's tmp is root's only
         os.chown(home, nobody.pw_uid, nobody.pw_gid)
     env = {"PATH": os.environ["PATH"], "HOME": str(home), "TMPDIR": str(home), "TRACESTACK_CACHE_DIR": str(home)}
     tests = str(Path(__file__).parent)
     imports = f"import sys; sys.path.insert(0, {tests!r}); import pytest_tracestack, nginx_without_otel_for_tests"
-    probe = subprocess.run([*prefix, sys.executable, "-c", imports], env=env, capture_output=True, text=True,
-                           timeout=60)
+    probe = subprocess.run(
+        [*prefix, sys.executable, "-c", imports], env=env, capture_output=True, text=True, timeout=60
+    )
     if probe.returncode != 0:
         pytest.skip(f"the other user cannot import this checkout or its virtualenv: {probe.stderr.splitlines()[-1:]}")
 
@@ -337,27 +369,32 @@ def test_the_nginx_otel_profiles_nginx_runs_for_a_user_other_than_root(nginx_bin
     answer = as_another_user(nginx_binary)
     assert answer.get("status") == 200, answer
     assert re.fullmatch(r"http://127\.\d+\.\d+\.\d+:8080/", answer["url"])
-    assert ("# local runtime: listens on port 8080 instead of the manifest's 80: only root may listen below 1024 "
-            "(net.ipv4.ip_unprivileged_port_start), and nginx runs as the user running the tests") in answer["header"]
-    assert f"# local runtime: listens on {answer['url'][7:-1]}; pid, access log and html root are under " in \
-        "\n".join(answer["header"])
+    assert (
+        "# local runtime: listens on port 8080 instead of the manifest's 80: only root may listen below 1024 "
+        "(net.ipv4.ip_unprivileged_port_start), and nginx runs as the user running the tests"
+    ) in answer["header"]
+    assert f"# local runtime: listens on {answer['url'][7:-1]}; pid, access log and html root are under " in "\n".join(
+        answer["header"]
+    )
 
 
-def test_a_privileged_port_for_a_user_other_than_root_is_refused_naming_the_key(nginx_binary: Path,
-                                                                                as_another_user) -> None:
+def test_a_privileged_port_for_a_user_other_than_root_is_refused_naming_the_key(
+    nginx_binary: Path, as_another_user
+) -> None:
     answer = as_another_user(nginx_binary, {"http": 80})
     start = unprivileged_port_start()
     if start <= 80:
         pytest.skip(f"net.ipv4.ip_unprivileged_port_start is {start} here: every user may listen on 80")
     uid = pwd.getpwnam("nobody").pw_uid if os.geteuid() == 0 else os.geteuid()
-    assert answer == {"error": f"ProfileError: {SCENARIOS / 'lone-nginx.yaml'}: components.nginx.ports.http: 80 is "
-                               f"below {start} (net.ipv4.ip_unprivileged_port_start), where only root may listen, and "
-                               f"the tests run as uid {uid}: give it a port of {start} or more (the local runtime "
-                               "renders the config with it; kind and cluster keep the manifest's), or run as root"}
+    assert answer == {
+        "error": f"ProfileError: {SCENARIOS / 'lone-nginx.yaml'}: components.nginx.ports.http: 80 is "
+        f"below {start} (net.ipv4.ip_unprivileged_port_start), where only root may listen, and "
+        f"the tests run as uid {uid}: give it a port of {start} or more (the local runtime "
+        "renders the config with it; kind and cluster keep the manifest's), or run as root"
+    }
 
 
-def test_root_and_a_lowered_sysctl_may_use_a_privileged_port(tmp_path: Path,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_root_and_a_lowered_sysctl_may_use_a_privileged_port(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     profile = load_profile("nginx-otel")
     replicas = [Replica("nginx", 0, "127.0.3.1", {"http": 80})]
     monkeypatch.setattr(os, "geteuid", lambda: 1000)

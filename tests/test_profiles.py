@@ -7,10 +7,19 @@ from pathlib import Path
 import pytest
 
 from pytest_tracestack.errors import ProfileError
-from pytest_tracestack.profiles import available_profiles, load_profile, load_profile_file
+from pytest_tracestack.profiles.profile import available_profiles, load_profile, load_profile_file
 
-BUILT_IN = ["collector", "distributed", "distributed-s3", "jaeger", "manifest", "manifest-s3", "metrics-generator",
-            "nginx-otel", "operator"]
+BUILT_IN = [
+    "collector",
+    "distributed",
+    "distributed-s3",
+    "jaeger",
+    "manifest",
+    "manifest-s3",
+    "metrics-generator",
+    "nginx-otel",
+    "operator",
+]
 
 
 def test_the_built_in_profiles_are_found() -> None:
@@ -59,21 +68,38 @@ def test_a_minimal_valid_profile_loads(tmp_path: Path) -> None:
     assert profile.components["otelcol"].replicas == 1
 
 
-@pytest.mark.parametrize(("change", "key", "message"), [
-    ({"components": "components:\n  otelcol:\n    binary: otelcol\n    replicas: three"},
-     "components.otelcol.replicas", "'three' is not of type 'integer'"),
-    ({"components": "components:\n  otelcol:\n    binary: jaeger-all-in-one"},
-     "components.otelcol.binary",
-     "'jaeger-all-in-one' is not one of tempo, otelcol, nginx, capture-sink, sample-app, versitygw, prometheus"),
-    ({"ingest": "ingest:\n  opencensus: {component: otelcol, port: otlp-grpc}"},
-     "ingest", "'opencensus' is not one of otlp-grpc, otlp-http, zipkin, jaeger-thrift-http"),
-    ({"query": "query: {kind: jaeger}"}, "query.kind", "'jaeger' is not one of tempo, sink"),
-    ({"checks": "checkz: [roundtrip]"}, "(top level)", "'checks' is a required property"),
-    ({"ingest": "ingest:\n  otlp-grpc: {component: collector, port: otlp-grpc}"},
-     "ingest.otlp-grpc.component", "names unknown component 'collector'; components: otelcol"),
-    ({"ingest": "ingest:\n  otlp-grpc: {component: otelcol, port: grpc}"},
-     "ingest.otlp-grpc.port", "component 'otelcol' has no port 'grpc'; its ports: otlp-grpc"),
-])
+@pytest.mark.parametrize(
+    ("change", "key", "message"),
+    [
+        (
+            {"components": "components:\n  otelcol:\n    binary: otelcol\n    replicas: three"},
+            "components.otelcol.replicas",
+            "'three' is not of type 'integer'",
+        ),
+        (
+            {"components": "components:\n  otelcol:\n    binary: jaeger-all-in-one"},
+            "components.otelcol.binary",
+            "'jaeger-all-in-one' is not one of tempo, otelcol, nginx, capture-sink, sample-app, versitygw, prometheus",
+        ),
+        (
+            {"ingest": "ingest:\n  opencensus: {component: otelcol, port: otlp-grpc}"},
+            "ingest",
+            "'opencensus' is not one of otlp-grpc, otlp-http, zipkin, jaeger-thrift-http",
+        ),
+        ({"query": "query: {kind: jaeger}"}, "query.kind", "'jaeger' is not one of tempo, sink"),
+        ({"checks": "checkz: [roundtrip]"}, "(top level)", "'checks' is a required property"),
+        (
+            {"ingest": "ingest:\n  otlp-grpc: {component: collector, port: otlp-grpc}"},
+            "ingest.otlp-grpc.component",
+            "names unknown component 'collector'; components: otelcol",
+        ),
+        (
+            {"ingest": "ingest:\n  otlp-grpc: {component: otelcol, port: grpc}"},
+            "ingest.otlp-grpc.port",
+            "component 'otelcol' has no port 'grpc'; its ports: otlp-grpc",
+        ),
+    ],
+)
 def test_malformed_profile_names_file_key_and_expectation(tmp_path: Path, change, key, message) -> None:
     file = _write(tmp_path, _minimal(**change))
     with pytest.raises(ProfileError) as raised:
@@ -84,8 +110,13 @@ def test_malformed_profile_names_file_key_and_expectation(tmp_path: Path, change
 
 
 def test_args_for_the_in_process_capture_sink_are_refused(tmp_path: Path) -> None:
-    file = _write(tmp_path, _minimal(components="components:\n  otelcol:\n    binary: capture-sink\n"
-                                                "    args: [--verbose]\n    ports: {otlp-grpc: 4317}"))
+    file = _write(
+        tmp_path,
+        _minimal(
+            components="components:\n  otelcol:\n    binary: capture-sink\n"
+            "    args: [--verbose]\n    ports: {otlp-grpc: 4317}"
+        ),
+    )
     with pytest.raises(ProfileError) as raised:
         load_profile_file(file)
     assert (raised.value.source, raised.value.key) == (str(file), "components.otelcol.args")
@@ -109,7 +140,8 @@ def test_a_malformed_user_profile_is_a_usage_error_in_pytest(pytester: pytest.Py
 def test_a_user_profile_can_extend_a_built_in_one_and_override_targets(tmp_path: Path) -> None:
     (tmp_path / "my-distributed.yaml").write_text(
         "extends: distributed\nname: my-distributed\ntargets:\n  ingester:\n"
-        "    throughput_mb_s: 8\n    source: our load test of 2026-11\n")
+        "    throughput_mb_s: 8\n    source: our load test of 2026-11\n"
+    )
     profile = load_profile("my-distributed", [tmp_path])
     assert profile.targets["ingester"].throughput_mb_s == (8.0, 8.0)
     assert profile.targets["ingester"].source == "our load test of 2026-11"

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_tracestack.prometheus import MetricsParseError, parse_metrics, sample_value, samples, values_by_label
+from pytest_tracestack.clients.prometheus_text import (
+    MetricsParseError,
+    parse_metrics,
+    sample_value,
+    samples,
+    values_by_label,
+)
 from recorded_tempo import FIXTURES
 
 SCRAPE = FIXTURES / "metrics-full.txt"
@@ -28,8 +34,10 @@ def test_a_counter_written_without_total_is_found_both_ways(families, name: str)
 
 
 def test_labels_select_and_the_rest_are_summed(families) -> None:
-    members = {state: sample_value(families, "tempo_ring_members", {"name": "ingester", "state": state})
-               for state in ("ACTIVE", "JOINING", "LEAVING")}
+    members = {
+        state: sample_value(families, "tempo_ring_members", {"name": "ingester", "state": state})
+        for state in ("ACTIVE", "JOINING", "LEAVING")
+    }
     assert members == {"ACTIVE": 1, "JOINING": 0, "LEAVING": 0}
     assert sample_value(families, "tempo_ring_members", {"name": "ingester"}) == 1
 
@@ -51,6 +59,7 @@ def test_an_absent_metric_or_label_is_none_not_zero(families) -> None:
 
 
 def test_text_that_is_not_prometheus_names_its_source() -> None:
-    with pytest.raises(MetricsParseError,
-                       match=r"http://replica:3200/metrics is not Prometheus text: .*it begins '<html>"):
+    with pytest.raises(
+        MetricsParseError, match=r"http://replica:3200/metrics is not Prometheus text: .*it begins '<html>"
+    ):
         parse_metrics("<html>\nnot { metrics\n", "http://replica:3200/metrics")

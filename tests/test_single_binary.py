@@ -15,12 +15,12 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_serv
 
 from leftovers import tracestack_processes, tracestack_sockets
 from pytest_tracestack import paths
-from pytest_tracestack.binaries import BinaryProvider
+from pytest_tracestack.binaries.finder import BinaryProvider
 from pytest_tracestack.errors import ReadinessTimeout
-from pytest_tracestack.profile_paths import as_copy
-from pytest_tracestack.profiles import load_profile
-from pytest_tracestack.runtimes.local import LocalRuntime, LocalSettings
-from pytest_tracestack.runtimes.process import port_open
+from pytest_tracestack.profiles.file_paths import as_copy
+from pytest_tracestack.profiles.profile import load_profile
+from pytest_tracestack.runtimes.local.process import port_open
+from pytest_tracestack.runtimes.local.runtime import LocalRuntime, LocalSettings
 
 DOUBLE = Path(__file__).parent / "doubles" / "fake_tempo_for_tests.py"
 FRONTEND_NOT_READY = "Query Frontend not ready: not ready: number of queriers connected to query-frontend is 0"
@@ -41,8 +41,12 @@ def test_holds_a_stack(tracestack_stack):
 
 
 def _runtime(ready_timeout_s: float = 30) -> LocalRuntime:
-    return LocalRuntime(LocalSettings(binaries=BinaryProvider(explicit={"tempo": str(DOUBLE)}, allow_download=False),
-                                      ready_timeout_s=ready_timeout_s))
+    return LocalRuntime(
+        LocalSettings(
+            binaries=BinaryProvider(explicit={"tempo": str(DOUBLE)}, allow_download=False),
+            ready_timeout_s=ready_timeout_s,
+        )
+    )
 
 
 def _manifest_before_the_fix(tmp_path: Path, frontend_address: str | None) -> str:
@@ -50,11 +54,12 @@ def _manifest_before_the_fix(tmp_path: Path, frontend_address: str | None) -> st
     text = (paths.scenarios_dir() / "manifest.yaml").read_text()
     frontend = '      querier.frontend_worker.frontend_address: "127.0.0.1:{localhost_port:grpc}"\n'
     assert frontend in text
-    text = text.replace(frontend, f'      querier.frontend_worker.frontend_address: "{frontend_address}"\n'
-                        if frontend_address else "")
+    text = text.replace(
+        frontend, f'      querier.frontend_worker.frontend_address: "{frontend_address}"\n' if frontend_address else ""
+    )
     text = text.replace("server.grpc_listen_address: 127.0.0.1", 'server.grpc_listen_address: "{address}"')
     text = text.replace('"{localhost_port:grpc}"', '"{port:grpc}"').replace("name: manifest", "name: manifest-before")
-    copied = as_copy(yaml.safe_load(text))   # the copy's files stay the built-in manifests
+    copied = as_copy(yaml.safe_load(text))  # the copy's files stay the built-in manifests
     (tmp_path / "manifest-before.yaml").write_text(yaml.safe_dump(copied, sort_keys=False))
     return "manifest-before"
 
@@ -72,8 +77,9 @@ def test_the_config_from_before_the_fix_never_gets_ready(tmp_path: Path, nothing
     assert f"HTTP 503: {FRONTEND_NOT_READY}" in str(raised.value)
 
 
-def test_with_the_frontend_address_set_it_is_ready_but_refuses_every_push(tmp_path: Path,
-                                                                          nothing_on_localhost_9095) -> None:
+def test_with_the_frontend_address_set_it_is_ready_but_refuses_every_push(
+    tmp_path: Path, nothing_on_localhost_9095
+) -> None:
     profile = load_profile(_manifest_before_the_fix(tmp_path, frontend_address="{address}:{port:grpc}"), [tmp_path])
     runtime = _runtime()
     stack = runtime.start(profile)
@@ -81,7 +87,8 @@ def test_with_the_frontend_address_set_it_is_ready_but_refuses_every_push(tmp_pa
         with grpc.insecure_channel(stack.ingest_target("otlp-grpc")) as channel:
             with pytest.raises(grpc.RpcError) as refused:
                 trace_service_pb2_grpc.TraceServiceStub(channel).Export(
-                    trace_service_pb2.ExportTraceServiceRequest(), timeout=10)
+                    trace_service_pb2.ExportTraceServiceRequest(), timeout=10
+                )
     finally:
         runtime.stop(stack)
     assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
@@ -96,8 +103,9 @@ def test_the_fixed_profile_serves_grpc_on_127_0_0_1_and_accepts_pushes() -> None
         host, port = tempo.hostport("grpc").rsplit(":", 1)
         assert host == "127.0.0.1" and int(port) != 9095 and port_open(host, int(port))
         with grpc.insecure_channel(stack.ingest_target("otlp-grpc")) as channel:
-            trace_service_pb2_grpc.TraceServiceStub(channel).Export(trace_service_pb2.ExportTraceServiceRequest(),
-                                                                   timeout=10)
+            trace_service_pb2_grpc.TraceServiceStub(channel).Export(
+                trace_service_pb2.ExportTraceServiceRequest(), timeout=10
+            )
         state = json.loads((stack.workdir / "stack.json").read_text())
         assert tempo.hostport("grpc") in state["replicas"][0]["endpoints"]
     finally:
@@ -105,15 +113,25 @@ def test_the_fixed_profile_serves_grpc_on_127_0_0_1_and_accepts_pushes() -> None
     assert not port_open(host, int(port))
 
 
-def test_two_manifest_stacks_run_at_once_under_xdist(pytester: pytest.Pytester, tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_two_manifest_stacks_run_at_once_under_xdist(
+    pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pytester.makepyfile(test_first=HOLDS_ITS_STACK, test_second=HOLDS_ITS_STACK)
     barrier = tmp_path / "barrier"
     barrier.mkdir()
     monkeypatch.setenv("BARRIER_DIR", str(barrier))
-    result = pytester.runpytest_subprocess("-n", "2", "--dist", "loadfile", "--tracestack-profile=manifest",
-                                           f"--tracestack-tempo={DOUBLE}", "-k", "holds_a_stack",
-                                           "test_first.py", "test_second.py")
+    result = pytester.runpytest_subprocess(
+        "-n",
+        "2",
+        "--dist",
+        "loadfile",
+        "--tracestack-profile=manifest",
+        f"--tracestack-tempo={DOUBLE}",
+        "-k",
+        "holds_a_stack",
+        "test_first.py",
+        "test_second.py",
+    )
     result.assert_outcomes(passed=2)
     grpc_endpoints = {file.read_text() for file in barrier.iterdir()}
     assert len(grpc_endpoints) == 2 and all(e.startswith("127.0.0.1:") for e in grpc_endpoints)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from pytest_tracestack.otlp import to_export_request, to_otlp_http_json
-from pytest_tracestack.sink import CaptureSink
+from pytest_tracestack.clients.capture_sink import CaptureSink
+from pytest_tracestack.traces.otlp import to_export_request, to_otlp_http_json
 from pytest_tracestack.traffic.senders import send
-from pytest_tracestack.traffic.shapes import WIDE, build_trace
+from pytest_tracestack.traffic.trace_shapes import WIDE, build_trace
 
 
 @pytest.fixture
@@ -31,8 +31,11 @@ def test_spans_arrive_intact_over_each_protocol(sink: CaptureSink, protocol: str
 def test_bytes_spans_and_requests_are_counted_and_cleared(sink: CaptureSink) -> None:
     spans = build_trace(WIDE, service_name="count", rng_seed=1)
     send("otlp-grpc", spans, sink.grpc_endpoint)
-    httpx.post(sink.http_endpoint + "/v1/traces", content=to_otlp_http_json(spans),
-               headers={"Content-Type": "application/json"})
+    httpx.post(
+        sink.http_endpoint + "/v1/traces",
+        content=to_otlp_http_json(spans),
+        headers={"Content-Type": "application/json"},
+    )
     assert sink.received_bytes["otlp-grpc"] == to_export_request(spans).ByteSize()
     assert sink.received_bytes["otlp-http"] == len(to_otlp_http_json(spans))
     assert (sink.request_count, sink.span_count) == (2, 2 * len(spans))
@@ -58,8 +61,9 @@ def test_told_to_fail_it_refuses_with_the_status_then_recovers(sink: CaptureSink
 
 
 def test_a_malformed_body_is_a_400_naming_the_problem(sink: CaptureSink) -> None:
-    response = httpx.post(sink.http_endpoint + "/v1/traces", content=b"{not json",
-                          headers={"Content-Type": "application/json"})
+    response = httpx.post(
+        sink.http_endpoint + "/v1/traces", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 400 and "not JSON" in response.text
 
 
@@ -71,7 +75,10 @@ def test_a_taken_port_is_an_error_naming_the_address(sink: CaptureSink) -> None:
 
 def test_closed_receivers_answer_refused_for_every_sender() -> None:
     spans = build_trace(WIDE, service_name="closed", rng_seed=4)
-    for protocol, target in [("otlp-grpc", "127.0.0.1:9"), ("otlp-http", "http://127.0.0.1:9/v1/traces"),
-                             ("zipkin", "http://127.0.0.1:9/api/v2/spans"),
-                             ("jaeger-thrift-http", "http://127.0.0.1:9/api/traces")]:
+    for protocol, target in [
+        ("otlp-grpc", "127.0.0.1:9"),
+        ("otlp-http", "http://127.0.0.1:9/v1/traces"),
+        ("zipkin", "http://127.0.0.1:9/api/v2/spans"),
+        ("jaeger-thrift-http", "http://127.0.0.1:9/api/traces"),
+    ]:
         assert send(protocol, spans, target).status == "REFUSED", protocol

@@ -8,12 +8,16 @@ from opentelemetry.proto.trace.v1 import trace_pb2
 from thriftpy2.protocol import TBinaryProtocolFactory
 from thriftpy2.utils import deserialize
 
-from pytest_tracestack.model import Span, SpanKind
+from pytest_tracestack.traces.model import Span, SpanKind
 from pytest_tracestack.traffic.jaeger import IDL, encode_jaeger_batch
 from pytest_tracestack.traffic.zipkin import to_zipkin
 
-NAMED = {SpanKind.SERVER: "SERVER", SpanKind.CLIENT: "CLIENT", SpanKind.PRODUCER: "PRODUCER",
-         SpanKind.CONSUMER: "CONSUMER"}
+NAMED = {
+    SpanKind.SERVER: "SERVER",
+    SpanKind.CLIENT: "CLIENT",
+    SpanKind.PRODUCER: "PRODUCER",
+    SpanKind.CONSUMER: "CONSUMER",
+}
 
 
 def _span(kind: int) -> Span:
@@ -38,4 +42,5 @@ def test_jaeger_tags_every_kind_but_internal_in_lower_case() -> None:
     batch = deserialize(idl.Batch(), encode_jaeger_batch([_span(kind) for kind in SpanKind]), TBinaryProtocolFactory())
     tags = [{tag.key: tag.vStr for tag in span.tags}.get("span.kind") for span in batch.spans]
     assert {kind: tag for kind, tag in zip(SpanKind, tags, strict=True) if tag} == {
-        kind: name.lower() for kind, name in NAMED.items()}
+        kind: name.lower() for kind, name in NAMED.items()
+    }

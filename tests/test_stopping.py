@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from pytest_tracestack.binaries import BinaryProvider
+from pytest_tracestack.binaries.finder import BinaryProvider
 from pytest_tracestack.cli import main
-from pytest_tracestack.profiles import load_profile
-from pytest_tracestack.runtimes import process as process_module
-from pytest_tracestack.runtimes.local import LocalRuntime, LocalSettings, SlowStopWarning
+from pytest_tracestack.profiles.profile import load_profile
+from pytest_tracestack.runtimes.local import process as process_module
+from pytest_tracestack.runtimes.local.runtime import LocalRuntime, LocalSettings, SlowStopWarning
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 DOUBLE = Path(__file__).parent / "doubles" / "fake_tempo_for_tests.py"
@@ -27,8 +27,9 @@ DOUBLE = Path(__file__).parent / "doubles" / "fake_tempo_for_tests.py"
 
 def _runtime(tmp_path: Path, otelcol: Path | None = None, **settings) -> LocalRuntime:
     explicit = {"tempo": str(DOUBLE), **({"otelcol": str(otelcol)} if otelcol else {})}
-    return LocalRuntime(LocalSettings(binaries=BinaryProvider(explicit=explicit, allow_download=False),
-                                      ready_timeout_s=60, **settings))
+    return LocalRuntime(
+        LocalSettings(binaries=BinaryProvider(explicit=explicit, allow_download=False), ready_timeout_s=60, **settings)
+    )
 
 
 def _alive(pid: int) -> bool:
@@ -42,8 +43,9 @@ def _sigterm_received_at(log: Path) -> float:
     return float(re.search(r"ts=([\d.]+) msg=\"=== received SIGINT/SIGTERM", log.read_text()).group(1))
 
 
-def test_replicas_are_signalled_at_once_and_those_needing_sigkill_are_named(tmp_path: Path,
-                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_replicas_are_signalled_at_once_and_those_needing_sigkill_are_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("FAKE_TEMPO_STOPPING_TARGETS", "querier,query-frontend")
     runtime = _runtime(tmp_path, stop_grace_s=3, report_dir=tmp_path / "report")
     stack = runtime.start(load_profile("distributed"))
@@ -58,8 +60,9 @@ def test_replicas_are_signalled_at_once_and_those_needing_sigkill_are_named(tmp_
     assert abs(received[0] - received[1]) < 3
 
 
-def test_tracestack_stop_ends_the_process_a_restart_started(tmp_path: Path, otelcol_binary: Path,
-                                                            capsys: pytest.CaptureFixture) -> None:
+def test_tracestack_stop_ends_the_process_a_restart_started(
+    tmp_path: Path, otelcol_binary: Path, capsys: pytest.CaptureFixture
+) -> None:
     runtime = _runtime(tmp_path, otelcol_binary, keep=True)
     stack = runtime.start(load_profile("lone-collector", [SCENARIOS]))
     first = stack.replicas_of("otelcol")[0]
@@ -76,9 +79,10 @@ def test_tracestack_stop_ends_the_process_a_restart_started(tmp_path: Path, otel
         runtime.stop(stack)
 
 
-def test_tracestack_stop_returns_only_once_every_process_is_gone(tmp_path: Path,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FAKE_TEMPO_EXIT_DELAY_S", "2")      # ports closed at once, exit two seconds later
+def test_tracestack_stop_returns_only_once_every_process_is_gone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_TEMPO_EXIT_DELAY_S", "2")  # ports closed at once, exit two seconds later
     runtime = _runtime(tmp_path, keep=True)
     stack = runtime.start(load_profile("manifest"))
     try:
@@ -88,16 +92,19 @@ def test_tracestack_stop_returns_only_once_every_process_is_gone(tmp_path: Path,
         runtime.stop(stack)
 
 
-def test_tracestack_stop_names_what_it_could_not_stop_and_exits_1(tmp_path: Path, otelcol_binary: Path,
-                                                                  monkeypatch: pytest.MonkeyPatch,
-                                                                  capsys: pytest.CaptureFixture) -> None:
+def test_tracestack_stop_names_what_it_could_not_stop_and_exits_1(
+    tmp_path: Path, otelcol_binary: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     runtime = _runtime(tmp_path, otelcol_binary, keep=True)
     stack = runtime.start(load_profile("lone-collector", [SCENARIOS]))
     stubborn = stack.replicas_of("otelcol")[1]
     real_killpg = os.killpg
     monkeypatch.setattr(process_module, "KILL_WAIT_S", 0.5)
-    monkeypatch.setattr(process_module.os, "killpg",    # signals to it get lost, as to another user's process
-                        lambda pgid, signum: None if pgid == stubborn.pid else real_killpg(pgid, signum))
+    monkeypatch.setattr(
+        process_module.os,
+        "killpg",  # signals to it get lost, as to another user's process
+        lambda pgid, signum: None if pgid == stubborn.pid else real_killpg(pgid, signum),
+    )
     try:
         assert main(["stop", str(stack.workdir), "--grace", "0.5"]) == 1
         captured = capsys.readouterr()
@@ -109,14 +116,23 @@ def test_tracestack_stop_names_what_it_could_not_stop_and_exits_1(tmp_path: Path
         runtime.stop(stack)
 
 
-def test_tracestack_stop_leaves_a_process_that_reused_a_pid_alone(tmp_path: Path,
-                                                                  capsys: pytest.CaptureFixture) -> None:
+def test_tracestack_stop_leaves_a_process_that_reused_a_pid_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
     workdir = tmp_path / "tracestack-gone-1"
     workdir.mkdir()
     try:
-        (workdir / "stack.json").write_text(json.dumps({"profile": "gone", "replicas": [
-            {"name": "tempo-0", "pid": stranger.pid, "started": 1, "address": "127.250.1.1", "ports": {}}]}))
+        (workdir / "stack.json").write_text(
+            json.dumps(
+                {
+                    "profile": "gone",
+                    "replicas": [
+                        {"name": "tempo-0", "pid": stranger.pid, "started": 1, "address": "127.250.1.1", "ports": {}}
+                    ],
+                }
+            )
+        )
         assert main(["stop", str(workdir)]) == 0
         assert f"their pid now belongs to another process: tempo-0 (pid {stranger.pid})" in capsys.readouterr().out
         assert stranger.poll() is None

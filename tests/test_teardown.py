@@ -47,7 +47,7 @@ def _assert_nothing_left(before: set) -> None:
 def test_after_a_passing_session(project: pytest.Pytester) -> None:
     before = listening_sockets()
     result = project.runpytest_subprocess("--tracestack-profile=lone-collector", "test_stack.py")
-    result.assert_outcomes(passed=1, skipped=1)   # the built-in roundtrip skips: this profile has no sink
+    result.assert_outcomes(passed=1, skipped=1)  # the built-in roundtrip skips: this profile has no sink
     _assert_nothing_left(before)
 
 
@@ -63,8 +63,11 @@ def test_after_setup_fails_half_way(project: pytest.Pytester, tmp_path: Path, mo
     good = (SCENARIOS / "lone-collector.yaml").read_text().replace("name: lone-collector", "name: half-broken")
     components, rest = good.split("ingest:", 1)
     # a second component whose collector refuses its config (it names an extension this build lacks)
-    bad = components.split("components:\n", 1)[1].replace("  otelcol:", "  bad:", 1).replace(
-        "service.extensions: [health_check]", "service.extensions: [health_check, zpages]")
+    bad = (
+        components.split("components:\n", 1)[1]
+        .replace("  otelcol:", "  bad:", 1)
+        .replace("service.extensions: [health_check]", "service.extensions: [health_check, zpages]")
+    )
     scenarios = tmp_path / "scenarios"
     scenarios.mkdir()
     (scenarios / "half-broken.yaml").write_text(components + bad + "ingest:" + rest)
@@ -72,7 +75,7 @@ def test_after_setup_fails_half_way(project: pytest.Pytester, tmp_path: Path, mo
     before = listening_sockets()
     result = project.runpytest_subprocess("--tracestack-profile=half-broken", "test_stack.py")
     result.assert_outcomes(errors=2)
-    result.stdout.fnmatch_lines(["*bad-[01] exited while waiting for*"])   # readiness is polled for all at once
+    result.stdout.fnmatch_lines(["*bad-[01] exited while waiting for*"])  # readiness is polled for all at once
     _assert_nothing_left(before)
 
 
@@ -87,19 +90,23 @@ def _ctrl_c_by_default() -> None:
 def test_after_ctrl_c(project: pytest.Pytester, tmp_path: Path) -> None:
     before = listening_sockets()
     env = {**os.environ, "HOLD_S": "60"}
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)   # as when started by `nohup ... &` or `trap '' INT`
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # as when started by `nohup ... &` or `trap '' INT`
     try:
-        process = subprocess.Popen([sys.executable, "-m", "pytest",
-                                    "--tracestack-profile=lone-collector", "test_stack.py"],
-                                   cwd=project.path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                   preexec_fn=_ctrl_c_by_default)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "pytest", "--tracestack-profile=lone-collector", "test_stack.py"],
+            cwd=project.path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_ctrl_c_by_default,
+        )
     finally:
         signal.signal(signal.SIGINT, previous)
     deadline = time.monotonic() + 60
     while not (tmp_path / "ready").exists() and time.monotonic() < deadline:
         assert process.poll() is None, process.stdout.read().decode()
         time.sleep(0.1)
-    assert len(tracestack_processes()) == 2          # the stack is up while the test holds
+    assert len(tracestack_processes()) == 2  # the stack is up while the test holds
     process.send_signal(signal.SIGINT)
     output, _ = process.communicate(timeout=60)
     assert b"KeyboardInterrupt" in output
@@ -109,7 +116,8 @@ def test_after_ctrl_c(project: pytest.Pytester, tmp_path: Path) -> None:
 def test_with_xdist_workers_in_parallel(project: pytest.Pytester) -> None:
     project.makepyfile(test_second=USES_THE_STACK.replace("test_uses_stack", "test_uses_stack_too"))
     before = listening_sockets()
-    result = project.runpytest_subprocess("-n", "2", "--tracestack-profile=lone-collector",
-                                          "test_stack.py", "test_second.py")
+    result = project.runpytest_subprocess(
+        "-n", "2", "--tracestack-profile=lone-collector", "test_stack.py", "test_second.py"
+    )
     result.assert_outcomes(passed=2, skipped=1)
     _assert_nothing_left(before)

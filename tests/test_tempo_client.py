@@ -11,9 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pytest_tracestack.model import Span
-from pytest_tracestack.otlp import from_otlp_http_json
-from pytest_tracestack.tempo import (
+from pytest_tracestack.clients.tempo import (
     SearchHit,
     SearchWait,
     TempoClient,
@@ -24,6 +22,8 @@ from pytest_tracestack.tempo import (
     VisibilityTimeout,
     logfmt,
 )
+from pytest_tracestack.traces.model import Span
+from pytest_tracestack.traces.otlp import from_otlp_http_json
 from recorded_tempo import FIXTURES, RECORDED, TRACE_ID, recorded, transport
 from tempo_double import FakeTempoForTests
 
@@ -56,6 +56,7 @@ def _recorded_json(name: str) -> dict:
 
 # --- contract: what a real Tempo 2.10.8 answered ------------------------------------------------
 
+
 def test_v2_trace_is_the_pushed_trace_span_for_span(tempo: TempoClient) -> None:
     assert sorted(tempo.trace(TRACE_ID), key=lambda s: s.span_id) == _sent()
 
@@ -63,8 +64,8 @@ def test_v2_trace_is_the_pushed_trace_span_for_span(tempo: TempoClient) -> None:
 def test_v1_trace_decodes_base64_ids_and_enum_names_to_the_same_spans(tempo: TempoClient) -> None:
     spans = sorted(tempo.trace(TRACE_ID, api="v1"), key=lambda s: s.span_id)
     assert spans == _sent()
-    assert spans[0].attributes["http.status_code"] == 200     # an int, not "200"
-    assert (spans[0].kind, spans[1].kind) == (2, 3)            # SPAN_KIND_SERVER, SPAN_KIND_CLIENT
+    assert spans[0].attributes["http.status_code"] == 200  # an int, not "200"
+    assert (spans[0].kind, spans[1].kind) == (2, 3)  # SPAN_KIND_SERVER, SPAN_KIND_CLIENT
     assert spans[1].parent_span_id == spans[0].span_id
 
 
@@ -76,14 +77,18 @@ def test_an_unknown_id_is_not_found(tempo: TempoClient, api: str) -> None:
 
 
 def test_an_invalid_id_carries_the_id_and_tempos_message(tempo: TempoClient) -> None:
-    with pytest.raises(TempoQueryError, match=r"trace id 'zz': trace IDs can only contain hex characters: "
-                                              r"invalid character 'z' at position 1"):
+    with pytest.raises(
+        TempoQueryError,
+        match=r"trace id 'zz': trace IDs can only contain hex characters: "
+        r"invalid character 'z' at position 1",
+    ):
         tempo.trace("zz", api="v1")
 
 
 def test_search_by_tags_decodes_every_field(tempo: TempoClient) -> None:
     assert tempo.search(tags={"service.name": "nginx"}) == [
-        SearchHit(TRACE_ID, "nginx", "GET /", 1795493191838628683, 5, ())]
+        SearchHit(TRACE_ID, "nginx", "GET /", 1795493191838628683, 5, ())
+    ]
 
 
 def test_search_by_traceql_lists_the_matched_spans_once(tempo: TempoClient) -> None:
@@ -93,19 +98,22 @@ def test_search_by_traceql_lists_the_matched_spans_once(tempo: TempoClient) -> N
 
 
 def test_search_with_select_keeps_the_selected_span(tempo: TempoClient) -> None:
-    hits = tempo.search(traceql='{ span.http.status_code = 200 } | select(span.http.target)')
+    hits = tempo.search(traceql="{ span.http.status_code = 200 } | select(span.http.target)")
     assert hits[0].matched_span_ids == ("8d0768a1b92d2e5d",)
 
 
 def test_invalid_traceql_carries_tempos_parse_error(tempo: TempoClient) -> None:
-    with pytest.raises(TempoQueryError, match=r"invalid TraceQL query: parse error at line 1, col 2: "
-                                              r"unknown identifier: bad"):
+    with pytest.raises(
+        TempoQueryError,
+        match=r"invalid TraceQL query: parse error at line 1, col 2: "
+        r"unknown identifier: bad",
+    ):
         tempo.search(traceql="{ bad }")
 
 
 def test_search_pads_ids_tempo_shortened(tmp_path: Path) -> None:
     document = _recorded_json("search-tags-param")
-    document["traces"][0]["traceID"] = "b52c687babdee40d00b5c87c98c30"     # what Tempo writes for 000b52c6...
+    document["traces"][0]["traceID"] = "b52c687babdee40d00b5c87c98c30"  # what Tempo writes for 000b52c6...
     client = _answering(lambda request: httpx.Response(200, json=document))
     assert client.search(tags={"service.name": "nginx"})[0].trace_id == "000b52c687babdee40d00b5c87c98c30"
 
@@ -122,7 +130,7 @@ def test_ready_and_echo(tempo: TempoClient) -> None:
 
 
 def test_metrics_are_parsed_from_the_recorded_scrape(tempo: TempoClient) -> None:
-    from pytest_tracestack.prometheus import sample_value
+    from pytest_tracestack.clients.prometheus_text import sample_value
 
     families = tempo.metrics()
     assert sample_value(families, "tempo_distributor_spans_received_total", {"tenant": "single-tenant"}) == 2
@@ -131,21 +139,29 @@ def test_metrics_are_parsed_from_the_recorded_scrape(tempo: TempoClient) -> None
 
 # --- requests the client sends -----------------------------------------------------------------
 
+
 def test_search_parameters_are_what_tempo_reads() -> None:
     seen: list[httpx.URL] = []
     client = _answering(lambda request: seen.append(request.url) or httpx.Response(200, json={"traces": []}))
     client.search(tags={"service.name": "my svc", "http.status_code": "200"}, limit=5, start=10, end=20)
     client.search(traceql='{ .a = "b" }')
-    assert dict(seen[0].params) == {"tags": 'service.name="my svc" http.status_code=200', "limit": "5",
-                                    "start": "10", "end": "20"}
+    assert dict(seen[0].params) == {
+        "tags": 'service.name="my svc" http.status_code=200',
+        "limit": "5",
+        "start": "10",
+        "end": "20",
+    }
     assert dict(seen[1].params) == {"q": '{ .a = "b" }', "limit": "20"}
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"tags": {"a": "b"}, "traceql": "{}"}, "exactly one"),
-    ({}, "exactly one"),
-    ({"tags": {"a": "b"}, "start": 1}, "start and end together"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"tags": {"a": "b"}, "traceql": "{}"}, "exactly one"),
+        ({}, "exactly one"),
+        ({"tags": {"a": "b"}, "start": 1}, "start and end together"),
+    ],
+)
 def test_search_refuses_what_tempo_would_refuse(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         _answering(lambda request: httpx.Response(500)).search(**kwargs)
@@ -158,8 +174,11 @@ def test_logfmt_quotes_spaces_quotes_and_empty_values() -> None:
 def test_the_tenant_goes_in_x_scope_orgid_and_scope_in_the_query() -> None:
     seen: list[httpx.Request] = []
     answer = {"scopes": [{"name": "span", "tags": ["http.method"]}]}
-    client = TempoClient("http://tempo.handmade:3200/", tenant="team-a",
-                         transport=httpx.MockTransport(lambda r: seen.append(r) or httpx.Response(200, json=answer)))
+    client = TempoClient(
+        "http://tempo.handmade:3200/",
+        tenant="team-a",
+        transport=httpx.MockTransport(lambda r: seen.append(r) or httpx.Response(200, json=answer)),
+    )
     assert client.search_tags(scope="span") == ["span.http.method"]
     assert seen[0].headers["X-Scope-OrgID"] == "team-a" and seen[0].url.params["scope"] == "span"
     untenanted = _answering(lambda r: seen.append(r) or httpx.Response(200, json=answer))
@@ -169,8 +188,13 @@ def test_the_tenant_goes_in_x_scope_orgid_and_scope_in_the_query() -> None:
 
 def test_build_info_is_the_json_object() -> None:
     info = {"version": "2.10.8", "revision": "abc", "branch": "HEAD", "goVersion": "go1.24"}
-    client = _answering(lambda request: httpx.Response(200, json=info) if request.url.path == "/api/status/buildinfo"
-                        else httpx.Response(404, text="404 page not found\n"))
+    client = _answering(
+        lambda request: (
+            httpx.Response(200, json=info)
+            if request.url.path == "/api/status/buildinfo"
+            else httpx.Response(404, text="404 page not found\n")
+        )
+    )
     assert client.build_info() == info
 
 
@@ -181,6 +205,7 @@ def test_build_info_reads_the_recorded_tempo_3_answer() -> None:
 
 # --- contract: "not found" as real Tempos answer it, and what only looks like it ------------------
 
+
 @pytest.mark.parametrize("version", ["tempo-2.10.8", "tempo-3.0.3"])
 @pytest.mark.parametrize("api", ["v2", "v1"])
 def test_the_recorded_not_found_answers_are_not_found(version: str, api: str) -> None:
@@ -189,20 +214,28 @@ def test_the_recorded_not_found_answers_are_not_found(version: str, api: str) ->
     assert _answering(lambda request: answer).trace(UNKNOWN_ID, api=api) is None
 
 
-NGINX_404 = (b"<html>\r\n<head><title>404 Not Found</title></head>\r\n<body>\r\n<center><h1>404 Not Found</h1>"
-             b"</center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
+NGINX_404 = (
+    b"<html>\r\n<head><title>404 Not Found</title></head>\r\n<body>\r\n<center><h1>404 Not Found</h1>"
+    b"</center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+)
 
 
-@pytest.mark.parametrize(("api", "content_type", "body"), [
-    ("v2", "text/html", NGINX_404),
-    ("v1", "text/html", NGINX_404),
-    ("v2", "text/plain", b""),            # Tempo's v1 "not found", on the v2 path: not Tempo's v2 either
-])
+@pytest.mark.parametrize(
+    ("api", "content_type", "body"),
+    [
+        ("v2", "text/html", NGINX_404),
+        ("v1", "text/html", NGINX_404),
+        ("v2", "text/plain", b""),  # Tempo's v1 "not found", on the v2 path: not Tempo's v2 either
+    ],
+)
 def test_a_404_that_tempo_would_not_send_is_not_a_tempo_query_api(api: str, content_type: str, body: bytes) -> None:
     page = httpx.Response(404, headers={"content-type": content_type}, content=body)
-    with pytest.raises(TempoResponseError, match=rf"HTTP 404 \({content_type}\) answering b'.*this endpoint is "
-                                                 r"not a Tempo query API.*is http://tempo.handmade:3200 Tempo's "
-                                                 r"HTTP port") as raised:
+    with pytest.raises(
+        TempoResponseError,
+        match=rf"HTTP 404 \({content_type}\) answering b'.*this endpoint is "
+        r"not a Tempo query API.*is http://tempo.handmade:3200 Tempo's "
+        r"HTTP port",
+    ) as raised:
         _answering(lambda request: page).trace(UNKNOWN_ID, api=api)
     assert not isinstance(raised.value, TempoUnavailable)
 
@@ -214,6 +247,7 @@ def test_waiting_on_a_server_that_is_not_tempo_stops_at_once_and_says_so() -> No
 
 
 # --- partial traces ----------------------------------------------------------------------------
+
 
 def test_a_partial_v2_answer_is_named_with_tempos_message_and_keeps_the_spans() -> None:
     document = _recorded_json("trace-v2")
@@ -231,14 +265,22 @@ def test_a_v1_422_is_a_trace_too_large() -> None:
 
 # --- garbage -----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("status", "body", "message"), [
-    (200, b"<html>proxy error</html>", r"/api/v2/traces/d60b\w+: HTTP 200: not JSON; the answer begins b'<html>proxy"),
-    (200, b"[1, 2]", r"HTTP 200: expected a JSON object, got list; the answer begins b'\[1, 2\]'"),
-    (200, b'{"batches": []}', r"no 'trace' object"),
-    (200, b'{"trace": {"resourceSpans": [{"scopeSpans": "nope"}]}}', r"does not match the OTLP schema"),
-    (301, b"moved", r"HTTP 301: b'moved'"),
-    (404, b"404 page not found\n", r"nothing serves this path; is http://tempo.garbage:3200 Tempo's HTTP port"),
-])
+
+@pytest.mark.parametrize(
+    ("status", "body", "message"),
+    [
+        (
+            200,
+            b"<html>proxy error</html>",
+            r"/api/v2/traces/d60b\w+: HTTP 200: not JSON; the answer begins b'<html>proxy",
+        ),
+        (200, b"[1, 2]", r"HTTP 200: expected a JSON object, got list; the answer begins b'\[1, 2\]'"),
+        (200, b'{"batches": []}', r"no 'trace' object"),
+        (200, b'{"trace": {"resourceSpans": [{"scopeSpans": "nope"}]}}', r"does not match the OTLP schema"),
+        (301, b"moved", r"HTTP 301: b'moved'"),
+        (404, b"404 page not found\n", r"nothing serves this path; is http://tempo.garbage:3200 Tempo's HTTP port"),
+    ],
+)
 def test_garbage_from_tempo_is_named_with_url_status_and_first_bytes(status: int, body: bytes, message: str) -> None:
     garbage = httpx.MockTransport(lambda request: httpx.Response(status, content=body))
     with pytest.raises(TempoResponseError, match=message) as raised:
@@ -253,8 +295,14 @@ def test_only_the_first_200_bytes_are_quoted() -> None:
     assert "x" * 200 in str(raised.value) and "x" * 201 not in str(raised.value)
 
 
-@pytest.mark.parametrize("document", [{"traces": {"a": 1}}, {"traces": [{"rootServiceName": "x"}]},
-                                      {"traces": [{"traceID": "zz-not-hex", "startTimeUnixNano": "x"}]}])
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"traces": {"a": 1}},
+        {"traces": [{"rootServiceName": "x"}]},
+        {"traces": [{"traceID": "zz-not-hex", "startTimeUnixNano": "x"}]},
+    ],
+)
 def test_a_search_answer_of_the_wrong_shape_is_named(document: dict) -> None:
     with pytest.raises(TempoResponseError, match=r"/api/search\?.*HTTP 200: "):
         _answering(lambda request: httpx.Response(200, json=document)).search(traceql="{}")
@@ -269,6 +317,7 @@ def test_an_unreachable_tempo_is_named_with_its_address() -> None:
 
 # --- waiting, against FAKE TEMPO FOR TESTS ------------------------------------------------------
 
+
 def test_a_trace_already_there_is_visible_on_the_first_attempt(fake_tempo: FakeTempoForTests) -> None:
     fake_tempo.add_spans(_sent())
     waited = TempoClient(fake_tempo.url).wait_for_trace(TRACE_ID, expected_spans=2, deadline_s=10)
@@ -281,7 +330,7 @@ def test_a_trace_that_arrives_late_is_waited_for_and_its_delay_measured(fake_tem
     scheduled = time.monotonic()
     fake_tempo.add_spans_later([second], after_s=0.3)
     client = TempoClient(fake_tempo.url)
-    waiting_from = time.monotonic()        # the delay is measured from the call, which starts a little later
+    waiting_from = time.monotonic()  # the delay is measured from the call, which starts a little later
     waited = client.wait_for_trace(TRACE_ID, expected_spans=2, deadline_s=10)
     assert len(waited.spans) == 2 and waited.attempts > 1
     assert 0.3 - (waiting_from - scheduled) <= waited.visible_after_s < 10
@@ -324,7 +373,7 @@ def test_garbage_while_waiting_is_raised_at_once_not_waited_out(fake_tempo: Fake
         client.wait_for_trace(TRACE_ID, expected_spans=1, deadline_s=600)
     with pytest.raises(TempoResponseError, match=r"/api/search\?.*not JSON"):
         client.wait_for_search(tags={"service.name": "x"}, deadline_s=600)
-    assert len(fake_tempo.requests) == 2       # one attempt each
+    assert len(fake_tempo.requests) == 2  # one attempt each
 
 
 def test_a_refused_query_while_waiting_is_raised_at_once(fake_tempo: FakeTempoForTests) -> None:
@@ -337,7 +386,7 @@ def test_search_sees_a_trace_only_after_the_lag_while_by_id_sees_it_at_once() ->
         double.add_spans(_sent())
         client = TempoClient(double.url)
         assert client.wait_for_trace(TRACE_ID, 2, deadline_s=10).attempts == 1
-        assert client.search(tags={"service.name": "nginx"}) == []          # normal right after a push
+        assert client.search(tags={"service.name": "nginx"}) == []  # normal right after a push
         found = client.wait_for_search(tags={"service.name": "nginx"}, deadline_s=10)
     assert isinstance(found, SearchWait) and found.attempts > 1 and found.visible_after_s > 0
     assert [hit.trace_id for hit in found] == [TRACE_ID] and found[0].root_name == "GET /" and len(found) == 1
@@ -353,18 +402,23 @@ def test_search_waits_for_the_trace_asked_for_and_pads_its_id() -> None:
         client = TempoClient(double.url)
         found = client.wait_for_search(traceql='{ resource.service.name = "svc" }', trace_id=short, deadline_s=10)
         assert [hit.trace_id for hit in found] == [short]
-        with pytest.raises(VisibilityTimeout,
-                           match=r"to return 0+1; last answer: 2 trace\(s\): f{32}, 0{20}abcdef012345"):
+        with pytest.raises(
+            VisibilityTimeout, match=r"to return 0+1; last answer: 2 trace\(s\): f{32}, 0{20}abcdef012345"
+        ):
             client.wait_for_search(tags={"service.name": "svc"}, trace_id=UNKNOWN_ID, deadline_s=0.2)
 
 
 def test_an_empty_search_times_out_saying_so(fake_tempo: FakeTempoForTests) -> None:
-    with pytest.raises(VisibilityTimeout, match=r"for search \{'service.name': 'nobody'\} at http://127.0.0.1:\d+"
-                                                r"/api/search to return a trace; last answer: no traces$"):
+    with pytest.raises(
+        VisibilityTimeout,
+        match=r"for search \{'service.name': 'nobody'\} at http://127.0.0.1:\d+"
+        r"/api/search to return a trace; last answer: no traces$",
+    ):
         TempoClient(fake_tempo.url).wait_for_search(tags={"service.name": "nobody"}, deadline_s=0.2)
 
 
 # --- the querier's blocks-only read and an ingester's flush (backend-storage check) ------------
+
 
 def test_a_blocks_only_read_asks_the_queriers_own_route_and_takes_a_404_as_not_there_yet() -> None:
     asked = []

@@ -28,16 +28,22 @@ def test_topology(tracestack_stack):
 
 
 @pytest.mark.parametrize(("profile", "checks"), [("manifest", 10), ("distributed", 11)])
-def test_every_built_in_check_runs_against_the_double(pytester: pytest.Pytester, profile: str, checks: int,
-                                                      tmp_path: Path) -> None:
+def test_every_built_in_check_runs_against_the_double(
+    pytester: pytest.Pytester, profile: str, checks: int, tmp_path: Path
+) -> None:
     before = listening_sockets()
-    result = pytester.runpytest_subprocess(f"--tracestack-profile={profile}", f"--tracestack-tempo={DOUBLE}",
-                                           f"--tracestack-report={tmp_path}")
+    result = pytester.runpytest_subprocess(
+        f"--tracestack-profile={profile}", f"--tracestack-tempo={DOUBLE}", f"--tracestack-report={tmp_path}"
+    )
     result.assert_outcomes(passed=checks)
-    result.stdout.fnmatch_lines([f"tracestack: {checks} checks ran ({checks} passed*profile {profile}*",
-                                 "tracestack: components used*",
-                                 "  tempo v2.10.8 FAKE TEMPO FOR TESTS (not Tempo) (*fake_tempo_for_tests.py; explicit "
-                                 "path; not verified by tracestack)"])
+    result.stdout.fnmatch_lines(
+        [
+            f"tracestack: {checks} checks ran ({checks} passed*profile {profile}*",
+            "tracestack: components used*",
+            "  tempo v2.10.8 FAKE TEMPO FOR TESTS (not Tempo) (*fake_tempo_for_tests.py; explicit "
+            "path; not verified by tracestack)",
+        ]
+    )
     report = json.loads((tmp_path / "tracestack-report.json").read_text())
     search = [c for c in report["checks"] if c["check"] == "search"]
     assert len(search) == 2 and all(c["outcome"] == "passed" for c in search)
@@ -47,25 +53,32 @@ def test_every_built_in_check_runs_against_the_double(pytester: pytest.Pytester,
     assert tracestack_processes() == [] and tracestack_sockets(before) == set()
 
 
-def test_distributed_runs_one_process_per_replica_on_its_own_address(pytester: pytest.Pytester, tmp_path: Path,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_distributed_runs_one_process_per_replica_on_its_own_address(
+    pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pytester.makepyfile(test_topology=RECORD_TOPOLOGY)
     monkeypatch.setenv("TOPOLOGY_FILE", str(tmp_path / "topology.json"))
-    result = pytester.runpytest_subprocess("--tracestack-profile=distributed", f"--tracestack-tempo={DOUBLE}",
-                                           "test_topology.py", "-k", "test_topology")
+    result = pytester.runpytest_subprocess(
+        "--tracestack-profile=distributed", f"--tracestack-tempo={DOUBLE}", "test_topology.py", "-k", "test_topology"
+    )
     result.assert_outcomes(passed=1)
     rows = json.loads((tmp_path / "topology.json").read_text())
     assert [(row["name"], row["target"]) for row in rows] == [
-        ("distributor-0", ["-target=distributor"]), ("ingester-0", ["-target=ingester"]),
-        ("ingester-1", ["-target=ingester"]), ("ingester-2", ["-target=ingester"]),
-        ("querier-0", ["-target=querier"]), ("query-frontend-0", ["-target=query-frontend"]),
-        ("compactor-0", ["-target=compactor"])]
+        ("distributor-0", ["-target=distributor"]),
+        ("ingester-0", ["-target=ingester"]),
+        ("ingester-1", ["-target=ingester"]),
+        ("ingester-2", ["-target=ingester"]),
+        ("querier-0", ["-target=querier"]),
+        ("query-frontend-0", ["-target=query-frontend"]),
+        ("compactor-0", ["-target=compactor"]),
+    ]
     assert len({row["address"] for row in rows}) == 7
 
 
 def test_search_lag_is_waited_for_not_failed(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FAKE_TEMPO_SEARCH_LAG_S", "4")
-    result = pytester.runpytest_subprocess("--tracestack-profile=manifest", f"--tracestack-tempo={DOUBLE}",
-                                           "-k", "search", "--durations=2")
+    result = pytester.runpytest_subprocess(
+        "--tracestack-profile=manifest", f"--tracestack-tempo={DOUBLE}", "-k", "search", "--durations=2"
+    )
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["[4-9].*s call*test_search*"])

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pytest_tracestack.profiles import load_profile_file
-from pytest_tracestack.rendering import ReplicaContext, render_component_config, render_yaml
-from pytest_tracestack.tempo_values import UntranslatedValues, translate_values
+from pytest_tracestack.configs.rendering import ReplicaContext, render_component_config, render_yaml
+from pytest_tracestack.configs.tempo_values import UntranslatedValues, translate_values
+from pytest_tracestack.profiles.profile import load_profile_file
 
 MANIFESTS = Path(__file__).resolve().parents[1] / "manifests"
 
@@ -28,8 +28,9 @@ def test_the_ingestion_rate_limit_and_ingester_timings_reach_the_tempo_config() 
     values["distributor"]["config"] = {"log_received_spans": {"enabled": True}, "max_attribute_bytes": 2048}
     values["server"] = {"logLevel": "debug", "grpc_server_max_recv_msg_size": 8388608}
     config = translate_values(values, "values.yaml").config
-    assert config["overrides"] == {"defaults": {"ingestion": {"rate_limit_bytes": 30000000,
-                                                              "burst_size_bytes": 40000000}}}
+    assert config["overrides"] == {
+        "defaults": {"ingestion": {"rate_limit_bytes": 30000000, "burst_size_bytes": 40000000}}
+    }
     assert config["ingester"]["trace_idle_period"] == "20s" and config["ingester"]["max_block_duration"] == "15m"
     assert config["ingester"]["lifecycler"]["ring"]["replication_factor"] == 2
     assert config["distributor"]["log_received_spans"] == {"enabled": True}
@@ -48,8 +49,12 @@ def test_receivers_follow_traces_with_their_receiver_config_merged_as_the_chart_
 
 def test_structured_config_is_merged_over_everything_like_the_chart() -> None:
     values = _seed_values()
-    values["tempo"] = {"structuredConfig": {"ingester": {"trace_idle_period": "7s"}, "query_frontend": {
-        "search": {"max_duration": "12h"}}}}
+    values["tempo"] = {
+        "structuredConfig": {
+            "ingester": {"trace_idle_period": "7s"},
+            "query_frontend": {"search": {"max_duration": "12h"}},
+        }
+    }
     config = translate_values(values, "values.yaml").config
     assert config["ingester"]["trace_idle_period"] == "7s"
     assert config["query_frontend"]["search"]["max_duration"] == "12h"
@@ -79,14 +84,19 @@ def test_a_backend_section_that_is_not_selected_is_not_applied() -> None:
     assert "storage.trace.s3 (another storage backend is selected)" in translation.not_applied
 
 
-@pytest.mark.parametrize(("change", "key"), [
-    (lambda v: v["ingester"]["config"].update(max_traces_per_user=5), "ingester.config.max_traces_per_user"),
-    (lambda v: v.update(metricsGenerator={"enabled": True}), "metricsGenerator.enabled"),
-    (lambda v: v["ingester"].update(extraArgs=["-ingester.foo=1"]), "ingester.extraArgs"),
-    (lambda v: v.update(per_tenant_overrides={"team-a": {"ingestion": {"rate_limit_bytes": 1}}}),
-     "per_tenant_overrides.team-a.ingestion.rate_limit_bytes"),
-    (lambda v: v.update(memberlist={"cluster_label": "{{ .Release.Name }}"}), "memberlist.cluster_label"),
-])
+@pytest.mark.parametrize(
+    ("change", "key"),
+    [
+        (lambda v: v["ingester"]["config"].update(max_traces_per_user=5), "ingester.config.max_traces_per_user"),
+        (lambda v: v.update(metricsGenerator={"enabled": True}), "metricsGenerator.enabled"),
+        (lambda v: v["ingester"].update(extraArgs=["-ingester.foo=1"]), "ingester.extraArgs"),
+        (
+            lambda v: v.update(per_tenant_overrides={"team-a": {"ingestion": {"rate_limit_bytes": 1}}}),
+            "per_tenant_overrides.team-a.ingestion.rate_limit_bytes",
+        ),
+        (lambda v: v.update(memberlist={"cluster_label": "{{ .Release.Name }}"}), "memberlist.cluster_label"),
+    ],
+)
 def test_a_key_the_translation_does_not_handle_is_refused_naming_key_file_and_helm(change, key: str) -> None:
     values = _seed_values()
     change(values)
@@ -98,17 +108,27 @@ def test_a_key_the_translation_does_not_handle_is_refused_naming_key_file_and_he
 
 
 def _context(tmp_path: Path, ports: dict[str, int]) -> ReplicaContext:
-    peers = {("query-frontend", "grpc"): ["127.33.4.1:9095"], ("ingester", "memberlist"): ["127.33.2.1:7946"],
-             ("distributor", "memberlist"): ["127.33.1.1:7946"]}
-    return ReplicaContext(address="127.33.1.1", ports=ports, workdir=tmp_path / "replica", stackdir=tmp_path,
-                          instance_id="distributor-0", endpoint=lambda c, p: peers[(c, p)][0],
-                          peers=lambda c, p: peers[(c, p)])
+    peers = {
+        ("query-frontend", "grpc"): ["127.33.4.1:9095"],
+        ("ingester", "memberlist"): ["127.33.2.1:7946"],
+        ("distributor", "memberlist"): ["127.33.1.1:7946"],
+    }
+    return ReplicaContext(
+        address="127.33.1.1",
+        ports=ports,
+        workdir=tmp_path / "replica",
+        stackdir=tmp_path,
+        instance_id="distributor-0",
+        endpoint=lambda c, p: peers[(c, p)][0],
+        peers=lambda c, p: peers[(c, p)],
+    )
 
 
 def _user_profile(tmp_path: Path, values: dict):
     (tmp_path / "values.yaml").write_text(yaml.safe_dump(values))
-    (tmp_path / "mine.yaml").write_text("name: mine\nextends: distributed\nfiles:\n"
-                                        "  distributed/values.yaml: values.yaml\n")
+    (tmp_path / "mine.yaml").write_text(
+        "name: mine\nextends: distributed\nfiles:\n  distributed/values.yaml: values.yaml\n"
+    )
     return load_profile_file(tmp_path / "mine.yaml")
 
 
@@ -119,12 +139,15 @@ def test_the_rendered_header_lists_every_override_default_and_key_not_applied(tm
     config = render_component_config(component, _context(tmp_path, component.ports))
     text = render_yaml(config, component)
     header = [line for line in text.splitlines() if line.startswith("#")]
-    assert header[0] == (f"# Rendered by pytest-tracestack for the local runtime from {tmp_path}/values.yaml "
-                         "(HelmValues).")
+    assert header[0] == (
+        f"# Rendered by pytest-tracestack for the local runtime from {tmp_path}/values.yaml (HelmValues)."
+    )
     assert header[1] == f"# values: {tmp_path}/values.yaml"
-    assert "# Tempo config: translated by tracestack from the values as the tempo-distributed chart (2.26.x)" \
-           " maps them; keys the values do not set keep Tempo's defaults (except the chart's replication factor 3" \
-           " and storage paths)" in header
+    assert (
+        "# Tempo config: translated by tracestack from the values as the tempo-distributed chart (2.26.x)"
+        " maps them; keys the values do not set keep Tempo's defaults (except the chart's replication factor 3"
+        " and storage paths)" in header
+    )
     assert "# local override: server.http_listen_address = 127.33.1.1" in header
     assert "# local override: storage.trace.s3 removed" in header
     assert "# local default not used: ingester.trace_idle_period is set by your file" in header
@@ -143,24 +166,37 @@ def test_a_receiver_the_values_turn_off_is_not_turned_back_on_by_the_local_addre
     component = _user_profile(tmp_path, values).components["distributor"]
     config = render_component_config(component, _context(tmp_path, component.ports))
     assert config["distributor"]["receivers"]["otlp"]["protocols"] == {"grpc": {"endpoint": "127.33.1.1:4317"}}
-    assert ("local override skipped: distributor.receivers.otlp.protocols.http.endpoint "
-            "(distributor.receivers.otlp.protocols.http is not in the config)") in config.notes
+    assert (
+        "local override skipped: distributor.receivers.otlp.protocols.http.endpoint "
+        "(distributor.receivers.otlp.protocols.http is not in the config)"
+    ) in config.notes
 
 
-def test_the_pytest_header_and_the_report_say_how_tempos_config_was_made(pytester: pytest.Pytester,
-                                                                          tmp_path: Path) -> None:
+def test_the_pytest_header_and_the_report_say_how_tempos_config_was_made(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
     import json
 
     values = _seed_values()
     values["ingester"]["resources"] = {"limits": {"memory": "8Gi"}}
     _user_profile(pytester.path, values)
     double = Path(__file__).parent / "doubles" / "fake_tempo_for_tests.py"
-    result = pytester.runpytest_subprocess("--tracestack-profile=mine.yaml", "--tracestack-runtime=local",
-                                           f"--tracestack-tempo={double}", f"--tracestack-report={tmp_path}",
-                                           "-k", "service_name")
+    result = pytester.runpytest_subprocess(
+        "--tracestack-profile=mine.yaml",
+        "--tracestack-runtime=local",
+        f"--tracestack-tempo={double}",
+        f"--tracestack-report={tmp_path}",
+        "-k",
+        "service_name",
+    )
     values_file = pytester.path / "values.yaml"
-    result.stdout.fnmatch_lines([f"tracestack: values: {values_file}", "tracestack: Tempo config: translated by *",
-                                 "tracestack: not applied locally: ingester.resources (Kubernetes object settings)"])
+    result.stdout.fnmatch_lines(
+        [
+            f"tracestack: values: {values_file}",
+            "tracestack: Tempo config: translated by *",
+            "tracestack: not applied locally: ingester.resources (Kubernetes object settings)",
+        ]
+    )
     report = json.loads((tmp_path / "tracestack-report.json").read_text())
     assert "not applied locally: minio (not run by the local runtime)" in report["local_rendering"]
 
@@ -168,11 +204,14 @@ def test_the_pytest_header_and_the_report_say_how_tempos_config_was_made(pyteste
 def test_the_header_says_why_the_values_were_translated_when_helm_is_missing(tmp_path: Path) -> None:
     """Without helm (rendering None, as helm_rendering answers then), the user learns how to get the chart's
     own rendering instead of only that a translation was used."""
-    from pytest_tracestack.tempo_config import rendering_lines
+    from pytest_tracestack.configs.tempo_config import rendering_lines
 
     lines = rendering_lines(_user_profile(tmp_path, _seed_values()), None)
-    assert ("helm was not found (TRACESTACK_HELM, PATH, tracestack's cache), so tracestack translated the values; "
-            "with helm 3.18.5+ and the chart reachable (its repository, or --tracestack-charts=DIR) Tempo's config is "
-            "the chart's own rendering") in lines
-    assert lines.index(next(line for line in lines if line.startswith("helm was not found"))) < \
-        lines.index(next(line for line in lines if line.startswith("Tempo config: translated")))
+    assert (
+        "helm was not found (TRACESTACK_HELM, PATH, tracestack's cache), so tracestack translated the values; "
+        "with helm 3.18.5+ and the chart reachable (its repository, or --tracestack-charts=DIR) Tempo's config is "
+        "the chart's own rendering"
+    ) in lines
+    assert lines.index(next(line for line in lines if line.startswith("helm was not found"))) < lines.index(
+        next(line for line in lines if line.startswith("Tempo config: translated"))
+    )

@@ -15,22 +15,22 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from ..dotted import dotted_get
-from ..errors import TracestackError
-from ..object_store import SINGLE_TENANT, S3Settings, StoredBlock, list_blocks
-from ..runtimes.base import Replica, Stack
-from ..tempo import TempoClient, TempoUnavailable
+from pytest_tracestack.clients.object_store import SINGLE_TENANT, S3Settings, StoredBlock, list_blocks
+from pytest_tracestack.clients.tempo import TempoClient, TempoUnavailable
+from pytest_tracestack.configs.dotted import dotted_get
+from pytest_tracestack.errors import TracestackError
+from pytest_tracestack.runtimes.base import Replica, Stack
 
-BLOCK_DEADLINE_S = 60.0          # after /flush, an ingester writes its block within its flush_check_period
-POLL_MARGIN_S = 30.0             # beyond the querier's blocklist_poll
+BLOCK_DEADLINE_S = 60.0  # after /flush, an ingester writes its block within its flush_check_period
+POLL_MARGIN_S = 30.0  # beyond the querier's blocklist_poll
 DEFAULT_BLOCKLIST_POLL_S = 300.0  # Tempo 2.x's storage.trace.blocklist_poll
-S3_SERVERS = ("versitygw",)      # binaries tracestack runs as a profile's S3 server
+S3_SERVERS = ("versitygw",)  # binaries tracestack runs as a profile's S3 server
 _GO_DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s|us|µs|ns)")
 
 
 @dataclass(frozen=True)
 class BlocksSeen:
-    blocks: list[StoredBlock]     # complete blocks that were not in the bucket before the push
+    blocks: list[StoredBlock]  # complete blocks that were not in the bucket before the push
     after_s: float
 
 
@@ -65,9 +65,11 @@ def bucket_of(stack: Stack, config: dict[str, Any]) -> S3Settings:
     Tempo's endpoint is a Service name; tracestack reaches the server through a port-forward)."""
     settings = S3Settings.from_tempo_config(config)
     if settings is None:
-        raise TracestackError(f"profile {stack.profile.name}: Tempo's storage.trace.backend is "
-                              f"{dotted_get(config, 'storage.trace.backend')!r}, not s3; the backend-storage check "
-                              "reads an S3 bucket (use an S3 profile such as manifest-s3 or distributed-s3)")
+        raise TracestackError(
+            f"profile {stack.profile.name}: Tempo's storage.trace.backend is "
+            f"{dotted_get(config, 'storage.trace.backend')!r}, not s3; the backend-storage check "
+            "reads an S3 bucket (use an S3 profile such as manifest-s3 or distributed-s3)"
+        )
     servers = [c.name for c in stack.profile.components.values() if c.binary in S3_SERVERS]
     return settings.reached_at(stack.first(servers[0]).hostport("s3")) if servers else settings
 
@@ -99,8 +101,9 @@ def flush_ingesters(stack: Stack) -> list[str]:
     return unreached
 
 
-def wait_for_new_blocks(settings: S3Settings, before: set[str], deadline_s: float,
-                        tenant: str = SINGLE_TENANT) -> BlocksSeen:
+def wait_for_new_blocks(
+    settings: S3Settings, before: set[str], deadline_s: float, tenant: str = SINGLE_TENANT
+) -> BlocksSeen:
     """Poll the bucket until a complete block that was not there ``before`` is under the tenant's prefix."""
     started = time.monotonic()
     seen: dict[str, StoredBlock] = {}
@@ -113,7 +116,8 @@ def wait_for_new_blocks(settings: S3Settings, before: set[str], deadline_s: floa
             raise AssertionError(
                 f"no new complete block (with meta.json) under {settings.tenant_prefix(tenant)} of "
                 f"{settings.describe()} within {deadline_s:.0f}s of the flush; the bucket holds "
-                f"{_describe(seen, before)}")
+                f"{_describe(seen, before)}"
+            )
         time.sleep(1.0)
 
 

@@ -17,15 +17,15 @@ from pytest_tracestack.checks import backend
 from pytest_tracestack.checks.closed import closed_target
 from pytest_tracestack.checks.faults import SteadyTraffic
 from pytest_tracestack.checks.sources import SinkSource, TempoSource, TraceSource
-from pytest_tracestack.diff import compare_traces
-from pytest_tracestack.fixtures import require
-from pytest_tracestack.ingest_keys import explain_refusal
-from pytest_tracestack.model import SpanKind, normalize_hex_id
-from pytest_tracestack.promql import PromQLTimeout, quoted
-from pytest_tracestack.schemas import check_span, load_schema, render_findings
-from pytest_tracestack.session import STASH_KEY
-from pytest_tracestack.tempo import TempoClient
-from pytest_tracestack.traffic import shapes
+from pytest_tracestack.clients.promql import PromQLTimeout, quoted
+from pytest_tracestack.clients.tempo import TempoClient
+from pytest_tracestack.configs.ingest_keys import explain_refusal
+from pytest_tracestack.plugin.fixtures import require
+from pytest_tracestack.plugin.session import STASH_KEY
+from pytest_tracestack.traces.attribute_schemas import check_span, load_schema, render_findings
+from pytest_tracestack.traces.diff import compare_traces
+from pytest_tracestack.traces.model import SpanKind, normalize_hex_id
+from pytest_tracestack.traffic import trace_shapes
 from pytest_tracestack.traffic.senders import send
 
 READ_DEADLINE_S = 30.0
@@ -58,14 +58,16 @@ def trace_source(tracestack_stack, request) -> TraceSource:
 
 
 def _build(service_name: str, shape_name: str = "SMALL"):
-    return shapes.build_trace(getattr(shapes, shape_name), service_name=service_name)
+    return trace_shapes.build_trace(getattr(trace_shapes, shape_name), service_name=service_name)
 
 
 def _send_and_read(stack, trace_source, protocol: str, spans):
     wire = "otlp-http" if protocol == "otlp-http-json" else protocol
     result = send(protocol, spans, stack.ingest_target(wire))
-    assert result.ok, (f"{protocol} push to {stack.ingest_target(wire)} was not acknowledged: {result.status} "
-                       f"{result.detail}{_why_refused(stack, wire, result.status)}")
+    assert result.ok, (
+        f"{protocol} push to {stack.ingest_target(wire)} was not acknowledged: {result.status} "
+        f"{result.detail}{_why_refused(stack, wire, result.status)}"
+    )
     return trace_source.read_trace(spans[0].trace_id, len(spans), READ_DEADLINE_S)
 
 
@@ -83,7 +85,7 @@ def test_roundtrip(tracestack_stack, trace_source, tracestack_service_name, prot
     record_property("visible_after_s", round(read.visible_after_s, 3))
     record_property("read_from", read.where)
     diff = compare_traces(sent, read.spans, protocol_losses=protocol)
-    if diff.losses is not None:   # what the protocol cannot carry, discounted as measured (diff.PROTOCOL_LOSSES)
+    if diff.losses is not None:  # what the protocol cannot carry, discounted as measured (diff.PROTOCOL_LOSSES)
         record_property("protocol_losses", diff.losses.describe())
     assert diff.ok, f"trace {sent[0].trace_id} sent over {protocol}, read from {read.where}:\n{diff.render()}"
 
@@ -106,7 +108,8 @@ def test_refused(tracestack_stack, tracestack_service_name, closed_protocol):
     result = send(closed_protocol, _build(tracestack_service_name), target)
     assert not result.ok and result.status == "REFUSED", (
         f"{closed_protocol} is disabled in profile {tracestack_stack.profile.name}, but {target} answered "
-        f"{result.status} {result.detail}")
+        f"{result.status} {result.detail}"
+    )
 
 
 def _app_url(stack) -> str:
@@ -124,11 +127,15 @@ def test_auto_instrumentation(tracestack_stack, trace_source, record_property):
     # The stable HTTP conventions say url.path; instrumentations still on the old ones say http.target.
     read = trace_source.find_by_attribute(("url.path", "http.target"), path, READ_DEADLINE_S)
     record_property("visible_after_s", round(read.visible_after_s, 3))
-    servers = [s for s in read.spans
-               if s.kind == SpanKind.SERVER and path in (s.attributes.get("url.path"), s.attributes.get("http.target"))]
+    servers = [
+        s
+        for s in read.spans
+        if s.kind == SpanKind.SERVER and path in (s.attributes.get("url.path"), s.attributes.get("http.target"))
+    ]
     assert servers, f"no SERVER span with url.path or http.target {path} reached {read.where} within {READ_DEADLINE_S}s"
-    assert servers[0].resource.get("telemetry.auto.version") or servers[0].scope_name.startswith("opentelemetry"), \
+    assert servers[0].resource.get("telemetry.auto.version") or servers[0].scope_name.startswith("opentelemetry"), (
         f"the span does not come from OpenTelemetry instrumentation: scope {servers[0].scope_name!r}"
+    )
 
 
 # Each propagator the Instrumentation resource enables, with the header a caller would send.
@@ -148,11 +155,13 @@ def test_propagation(tracestack_stack, trace_source, propagator):
     assert response.status_code == 200
     read = trace_source.read_trace(trace_id, 1, READ_DEADLINE_S)
     servers = [s for s in read.spans if s.kind == SpanKind.SERVER]
-    assert servers, (f"no server span joined trace {trace_id} sent in {headers}; "
-                     f"{read.where} has {len(read.spans)} spans")
+    assert servers, (
+        f"no server span joined trace {trace_id} sent in {headers}; {read.where} has {len(read.spans)} spans"
+    )
     assert servers[0].parent_span_id == parent_id, (
         f"{propagator}: server span's parent is {servers[0].parent_span_id or '(none)'}, "
-        f"expected the caller's {parent_id}")
+        f"expected the caller's {parent_id}"
+    )
 
 
 @pytest.mark.tracestack_check("search")
@@ -163,8 +172,11 @@ def test_search(tracestack_stack, tracestack_tempo, tracestack_service_name, how
     protocol = next(iter(tracestack_stack.profile.ingest))
     result = send(protocol, spans, tracestack_stack.ingest_target(protocol))
     assert result.ok, f"{protocol} push was not acknowledged: {result.status} {result.detail}"
-    query = ({"tags": {"service.name": tracestack_service_name}} if how == "tags"
-             else {"traceql": f'{{ resource.service.name = "{tracestack_service_name}" }}'})
+    query = (
+        {"tags": {"service.name": tracestack_service_name}}
+        if how == "tags"
+        else {"traceql": f'{{ resource.service.name = "{tracestack_service_name}" }}'}
+    )
     hits = tracestack_tempo.wait_for_search(**query, deadline_s=SEARCH_DEADLINE_S, trace_id=spans[0].trace_id)
     found = [normalize_hex_id(hit.trace_id, 32) for hit in hits]
     record_property("search", str(query))
@@ -223,27 +235,31 @@ def _fault_run(stack, trace_source, service_name, record_property, fault) -> Non
 
 
 @pytest.mark.tracestack_check("collector-restart")
-def test_collector_restart_loses_nothing_acknowledged(tracestack_stack, trace_source, tracestack_service_name,
-                                                      record_property):
+def test_collector_restart_loses_nothing_acknowledged(
+    tracestack_stack, trace_source, tracestack_service_name, record_property
+):
     """Restart a collector replica (SIGTERM, start again) under steady traffic: every acknowledged trace arrives."""
     faults = require(tracestack_stack.fault_injection())
     replica = tracestack_stack.replicas_of(next(iter(tracestack_stack.profile.ingest.values())).component)[0]
-    _fault_run(tracestack_stack, trace_source, tracestack_service_name, record_property,
-               lambda: faults.restart(replica.name))
+    _fault_run(
+        tracestack_stack, trace_source, tracestack_service_name, record_property, lambda: faults.restart(replica.name)
+    )
 
 
 @pytest.mark.tracestack_check("ingester-kill")
-def test_ingester_kill_loses_nothing_acknowledged(tracestack_stack, trace_source, tracestack_service_name,
-                                                  record_property):
+def test_ingester_kill_loses_nothing_acknowledged(
+    tracestack_stack, trace_source, tracestack_service_name, record_property
+):
     """SIGKILL one of the ingesters under steady traffic (replication factor 3): every acknowledged trace is
     still retrievable by id."""
     faults = require(tracestack_stack.fault_injection())
     victim = tracestack_stack.replicas_of("ingester")[-1]
     try:
-        _fault_run(tracestack_stack, trace_source, tracestack_service_name, record_property,
-                   lambda: faults.kill(victim.name))
+        _fault_run(
+            tracestack_stack, trace_source, tracestack_service_name, record_property, lambda: faults.kill(victim.name)
+        )
     finally:
-        faults.restart(victim.name)   # later checks get the whole ring back
+        faults.restart(victim.name)  # later checks get the whole ring back
 
 
 # Tempo's metrics-generator remote-writes its series every metrics_generator.registry.collection_interval (15 s by
@@ -255,7 +271,7 @@ def _send_client_server(stack, service_name: str) -> tuple[str, str]:
     """A client-server trace between two services named after the test; their names."""
     client, server = f"{service_name}-client", f"{service_name}-server"
     protocol = next(iter(stack.profile.ingest))
-    result = send(protocol, shapes.client_server_trace(client, server), stack.ingest_target(protocol))
+    result = send(protocol, trace_shapes.client_server_trace(client, server), stack.ingest_target(protocol))
     assert result.ok, f"{protocol} push was not acknowledged: {result.status} {result.detail}"
     return client, server
 
@@ -275,14 +291,19 @@ def test_span_metrics(tracestack_stack, tracestack_prometheus, tracestack_servic
     """Tempo's span-metrics processor counts the check's client and server spans, and Prometheus answers PromQL for
     traces_spanmetrics_calls_total with both services."""
     client, server = _send_client_server(tracestack_stack, tracestack_service_name)
-    expr = (f"sum by (service, span_kind) (traces_spanmetrics_calls_total{{service=~{quoted(f'{client}|{server}')}}})")
+    expr = f"sum by (service, span_kind) (traces_spanmetrics_calls_total{{service=~{quoted(f'{client}|{server}')}}})"
     expected = {(client, "SPAN_KIND_CLIENT"), (server, "SPAN_KIND_SERVER")}
 
     def counted(series) -> bool:
         return expected <= {(s.labels.get("service"), s.labels.get("span_kind")) for s in series if s.value >= 1}
 
-    _wait_for_metrics(tracestack_prometheus, expr, counted,
-                      f"a call counted for {client}'s CLIENT span and {server}'s SERVER span", record_property)
+    _wait_for_metrics(
+        tracestack_prometheus,
+        expr,
+        counted,
+        f"a call counted for {client}'s CLIENT span and {server}'s SERVER span",
+        record_property,
+    )
 
 
 @pytest.mark.tracestack_check("service-graphs")
@@ -290,15 +311,22 @@ def test_service_graphs(tracestack_stack, tracestack_prometheus, tracestack_serv
     """Tempo's service-graphs processor pairs the check's client and server spans into an edge, and Prometheus answers
     PromQL for traces_service_graph_request_total with client and server set to the two services."""
     client, server = _send_client_server(tracestack_stack, tracestack_service_name)
-    expr = (f"sum by (client, server) (traces_service_graph_request_total{{client={quoted(client)}, "
-            f"server={quoted(server)}}})")
-    _wait_for_metrics(tracestack_prometheus, expr, lambda series: any(s.value >= 1 for s in series),
-                      f"a request counted on the edge {client} -> {server}", record_property)
+    expr = (
+        f"sum by (client, server) (traces_service_graph_request_total{{client={quoted(client)}, "
+        f"server={quoted(server)}}})"
+    )
+    _wait_for_metrics(
+        tracestack_prometheus,
+        expr,
+        lambda series: any(s.value >= 1 for s in series),
+        f"a request counted on the edge {client} -> {server}",
+        record_property,
+    )
 
 
 def _push_and_flush(stack, service_name: str):
     """Push a trace, have every ingester flush, and wait until a new block is in Tempo's bucket."""
-    stack.reach_every_replica()      # Kubernetes: each ingester and the querier on port-forwards of their own
+    stack.reach_every_replica()  # Kubernetes: each ingester and the querier on port-forwards of their own
     config = backend.tempo_config(stack, backend.querier(stack))
     bucket = backend.bucket_of(stack, config)
     before = set(backend.list_blocks(bucket))
@@ -332,8 +360,9 @@ def test_trace_is_read_from_the_backend(tracestack_stack, tracestack_service_nam
     deadline = backend.blocklist_poll_s(config) + backend.POLL_MARGIN_S
     with TempoClient(querier.url("http")) as client:
         read = client.wait_for_trace(sent[0].trace_id, len(sent), deadline, blocks_only=True)
-    record_property("read_from", f"{querier.name} {client.base_url}/querier/api/v2/traces (mode=blocks), "
-                                 f"{bucket.describe()}")
+    record_property(
+        "read_from", f"{querier.name} {client.base_url}/querier/api/v2/traces (mode=blocks), {bucket.describe()}"
+    )
     record_property("visible_in_blocks_after_s", round(read.visible_after_s, 3))
     diff = compare_traces(sent, read.spans, protocol_losses=next(iter(tracestack_stack.profile.ingest)))
     assert diff.ok, f"trace {sent[0].trace_id} read from the blocks of {bucket.describe()}:\n{diff.render()}"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..fixtures import require
-from ..runtimes.base import Stack
+from pytest_tracestack.plugin.fixtures import require
+from pytest_tracestack.runtimes.base import Stack
 
 DEFAULT_PORTS = {"otlp-grpc": 4317, "otlp-http": 4318, "zipkin": 9411, "jaeger-thrift-http": 14268}
 PATHS = {"otlp-http": "/v1/traces", "zipkin": "/api/v2/spans", "jaeger-thrift-http": "/api/traces"}

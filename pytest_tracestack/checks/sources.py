@@ -6,15 +6,15 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..deadlines import poll_until
-from ..model import Span
+from pytest_tracestack.deadlines import poll_until
+from pytest_tracestack.traces.model import Span
 
 
 @dataclass(frozen=True)
 class ReadBack:
     spans: list[Span]
-    visible_after_s: float       # from the acknowledged push until the spans were all visible
-    where: str                   # "capture sink" or "Tempo /api/v2/traces"
+    visible_after_s: float  # from the acknowledged push until the spans were all visible
+    where: str  # "capture sink" or "Tempo /api/v2/traces"
 
 
 class TraceSource(Protocol):
@@ -33,8 +33,9 @@ class SinkSource:
         return ReadBack(list(spans), waited, "capture sink")
 
     def find_by_attribute(self, keys: tuple[str, ...], value: str, deadline_s: float) -> ReadBack:
-        polled = poll_until(lambda: [span for key in keys for span in spans_matching(self.sink.spans(), key, value)],
-                            deadline_s, 0.1)
+        polled = poll_until(
+            lambda: [span for key in keys for span in spans_matching(self.sink.spans(), key, value)], deadline_s, 0.1
+        )
         spans = self.sink.spans_for(polled.last[0].trace_id) if polled.ok else []
         return ReadBack(spans, polled.elapsed_s, "capture sink")
 

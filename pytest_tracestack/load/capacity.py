@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from .rates import Rate
+from pytest_tracestack.load.rates import Rate
 
 
 class Outcome(Protocol):
@@ -35,8 +35,10 @@ class CapacityResult:
         return min(broken, key=lambda rate: rate.value) if broken else None
 
     def describe(self) -> str:
-        lines = [f"{rate.describe()}: {'held' if outcome.passed else 'broke: ' + '; '.join(outcome.failures())}"
-                 for rate, outcome in self.steps]
+        lines = [
+            f"{rate.describe()}: {'held' if outcome.passed else 'broke: ' + '; '.join(outcome.failures())}"
+            for rate, outcome in self.steps
+        ]
         knee, broke = self.knee, self.broke_at
         if knee is None:
             lines.append("knee: below the first step")
@@ -67,4 +69,4 @@ def geometric_rates(start: Rate, factor: float = 2.0, count: int = 6) -> list[Ra
     """``start``, ``start*factor``, ... : ``count`` rates to step through."""
     if factor <= 1 or count < 1:
         raise ValueError(f"capacity steps need factor > 1 and count >= 1, got factor={factor}, count={count}")
-    return [start.scaled(factor ** n) for n in range(count)]
+    return [start.scaled(factor**n) for n in range(count)]

@@ -21,8 +21,19 @@ STEPS_VAR = "TRACESTACK_LOAD_STEPS"
 STEP_SECONDS_VAR = "TRACESTACK_LOAD_STEP_SECONDS"
 STEP_USERS_VAR = "TRACESTACK_LOAD_USERS"
 TARGET_VARS = {"otlp-grpc": "TRACESTACK_OTLP_GRPC", "otlp-http": "TRACESTACK_OTLP_HTTP"}
-VARIABLES = frozenset({RATE_VAR, PROTOCOL_VAR, TRACES_PER_REQUEST_VAR, IN_FLIGHT_VAR, FAILURES_VAR, STEPS_VAR,
-                       STEP_SECONDS_VAR, STEP_USERS_VAR, *TARGET_VARS.values()})
+VARIABLES = frozenset(
+    {
+        RATE_VAR,
+        PROTOCOL_VAR,
+        TRACES_PER_REQUEST_VAR,
+        IN_FLIGHT_VAR,
+        FAILURES_VAR,
+        STEPS_VAR,
+        STEP_SECONDS_VAR,
+        STEP_USERS_VAR,
+        *TARGET_VARS.values(),
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -32,13 +43,13 @@ class LocustEnv:
     traces per request) or the stepped shape parse, so that their errors name the variable."""
 
     protocol: str = "otlp-grpc"
-    rate: str = "1MB/s"                  # all users together: 5MB/s, 20000spans/s, or max
+    rate: str = "1MB/s"  # all users together: 5MB/s, 20000spans/s, or max
     traces_per_request: str = "10"
-    in_flight: int = DEFAULT_IN_FLIGHT   # requests in flight per user at most
-    grpc_targets: tuple[str, ...] = ()   # host:port; the users are spread over them (else --host)
-    http_targets: tuple[str, ...] = ()   # http://host:port or a .../v1/traces URL
-    failures: str | None = None          # a file to write the final failures by error to (JSON)
-    steps: str | None = None             # a stepped rate, e.g. 1MB/s,2MB/s,4MB/s (shapes.py); None: not stepped
+    in_flight: int = DEFAULT_IN_FLIGHT  # requests in flight per user at most
+    grpc_targets: tuple[str, ...] = ()  # host:port; the users are spread over them (else --host)
+    http_targets: tuple[str, ...] = ()  # http://host:port or a .../v1/traces URL
+    failures: str | None = None  # a file to write the final failures by error to (JSON)
+    steps: str | None = None  # a stepped rate, e.g. 1MB/s,2MB/s,4MB/s (shapes.py); None: not stepped
     step_seconds: str = "20"
     step_users: str = "4"
 
@@ -47,21 +58,33 @@ class LocustEnv:
         protocol = environ.get(PROTOCOL_VAR, cls.protocol)
         if protocol not in PROTOCOLS:
             raise ValueError(f"{PROTOCOL_VAR}={protocol!r}: write otlp-grpc or otlp-http")
-        return cls(protocol=protocol, rate=environ.get(RATE_VAR, cls.rate),
-                   traces_per_request=environ.get(TRACES_PER_REQUEST_VAR, cls.traces_per_request),
-                   in_flight=in_flight_from(environ),
-                   grpc_targets=tuple(split_targets(environ.get(TARGET_VARS["otlp-grpc"]))),
-                   http_targets=tuple(split_targets(environ.get(TARGET_VARS["otlp-http"]))),
-                   failures=environ.get(FAILURES_VAR) or None, steps=environ.get(STEPS_VAR),
-                   step_seconds=environ.get(STEP_SECONDS_VAR, cls.step_seconds),
-                   step_users=environ.get(STEP_USERS_VAR, cls.step_users))
+        return cls(
+            protocol=protocol,
+            rate=environ.get(RATE_VAR, cls.rate),
+            traces_per_request=environ.get(TRACES_PER_REQUEST_VAR, cls.traces_per_request),
+            in_flight=in_flight_from(environ),
+            grpc_targets=tuple(split_targets(environ.get(TARGET_VARS["otlp-grpc"]))),
+            http_targets=tuple(split_targets(environ.get(TARGET_VARS["otlp-http"]))),
+            failures=environ.get(FAILURES_VAR) or None,
+            steps=environ.get(STEPS_VAR),
+            step_seconds=environ.get(STEP_SECONDS_VAR, cls.step_seconds),
+            step_users=environ.get(STEP_USERS_VAR, cls.step_users),
+        )
 
     def to_env(self) -> dict[str, str]:
         """The variables that say these settings (from_env reads them back as they are)."""
-        given = {PROTOCOL_VAR: self.protocol, RATE_VAR: self.rate, TRACES_PER_REQUEST_VAR: self.traces_per_request,
-                 IN_FLIGHT_VAR: str(self.in_flight), TARGET_VARS["otlp-grpc"]: ",".join(self.grpc_targets),
-                 TARGET_VARS["otlp-http"]: ",".join(self.http_targets), FAILURES_VAR: self.failures or "",
-                 STEPS_VAR: self.steps, STEP_SECONDS_VAR: self.step_seconds, STEP_USERS_VAR: self.step_users}
+        given = {
+            PROTOCOL_VAR: self.protocol,
+            RATE_VAR: self.rate,
+            TRACES_PER_REQUEST_VAR: self.traces_per_request,
+            IN_FLIGHT_VAR: str(self.in_flight),
+            TARGET_VARS["otlp-grpc"]: ",".join(self.grpc_targets),
+            TARGET_VARS["otlp-http"]: ",".join(self.http_targets),
+            FAILURES_VAR: self.failures or "",
+            STEPS_VAR: self.steps,
+            STEP_SECONDS_VAR: self.step_seconds,
+            STEP_USERS_VAR: self.step_users,
+        }
         # Empty targets and failures are as good as unset; a set STEPS turns the stepped shape on, even empty.
         return {name: value for name, value in given.items() if value or (name == STEPS_VAR and value is not None)}
 

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .outcomes import parse_failure
+from pytest_tracestack.load.outcomes import parse_failure
 
 _WHITESPACE = re.compile(r"\s*")
 
@@ -23,10 +23,10 @@ class TargetStats:
     requests: int
     failed_requests: int
     offered_bytes: int
-    response_times: dict[int, int]          # rounded milliseconds -> count (Locust's histogram)
-    first_request: float                     # epoch seconds
+    response_times: dict[int, int]  # rounded milliseconds -> count (Locust's histogram)
+    first_request: float  # epoch seconds
     last_request: float
-    failures: dict[str, int] = field(default_factory=dict)   # "refused RESOURCE_EXHAUSTED" -> requests
+    failures: dict[str, int] = field(default_factory=dict)  # "refused RESOURCE_EXHAUSTED" -> requests
 
     @property
     def target(self) -> str:
@@ -38,17 +38,17 @@ class TargetStats:
 
 @dataclass(frozen=True)
 class HistoryPoint:
-    at: float                 # epoch seconds
-    name: str                 # a request name, or "Aggregated"
-    requests: int             # totals so far
+    at: float  # epoch seconds
+    name: str  # a request name, or "Aggregated"
+    requests: int  # totals so far
     failures: int
-    p50_ms: float | None      # over the last seconds (Locust's current response time percentiles)
+    p50_ms: float | None  # over the last seconds (Locust's current response time percentiles)
     p99_ms: float | None
 
 
 @dataclass(frozen=True)
 class GeneratorStats:
-    targets: dict[str, TargetStats]          # by request name
+    targets: dict[str, TargetStats]  # by request name
     history: list[HistoryPoint]
     bytes_per_request: int
     spans_per_request: int
@@ -72,8 +72,12 @@ class GeneratorStats:
     @property
     def delivered_spans(self) -> int:
         """Spans of requests answered OK (partial rejections included: the receiver counts them)."""
-        rejected_outright = sum(count for t in self.targets.values() for error, count in t.failures.items()
-                                if not error.startswith("partially rejected"))
+        rejected_outright = sum(
+            count
+            for t in self.targets.values()
+            for error, count in t.failures.items()
+            if not error.startswith("partially rejected")
+        )
         return (self.requests - rejected_outright) * self.spans_per_request
 
     @property
@@ -91,8 +95,7 @@ class GeneratorStats:
         """From the first request to the last (epoch seconds)."""
         if not self.targets:
             return 0.0, 0.0
-        return (min(t.first_request for t in self.targets.values()),
-                max(t.last_request for t in self.targets.values()))
+        return (min(t.first_request for t in self.targets.values()), max(t.last_request for t in self.targets.values()))
 
     @property
     def duration_s(self) -> float:
@@ -132,13 +135,18 @@ def read_stats(stdout: str, csv_prefix: Path, bytes_per_request: int, spans_per_
     for entry in entries:
         name = entry["name"]
         targets[name] = TargetStats(
-            name=name, requests=entry["num_requests"], failed_requests=entry["num_failures"],
+            name=name,
+            requests=entry["num_requests"],
+            failed_requests=entry["num_failures"],
             offered_bytes=entry["total_content_length"],
             response_times={int(float(k)): v for k, v in entry.get("response_times", {}).items()},
-            first_request=entry["start_time"], last_request=entry.get("last_request_timestamp") or entry["start_time"],
-            failures=failures.get(name, {}))
-    return GeneratorStats(targets, read_history(Path(f"{csv_prefix}_stats_history.csv")), bytes_per_request,
-                          spans_per_request)
+            first_request=entry["start_time"],
+            last_request=entry.get("last_request_timestamp") or entry["start_time"],
+            failures=failures.get(name, {}),
+        )
+    return GeneratorStats(
+        targets, read_history(Path(f"{csv_prefix}_stats_history.csv")), bytes_per_request, spans_per_request
+    )
 
 
 def _skip_whitespace(text: str, position: int) -> int:
@@ -188,15 +196,23 @@ def read_history(path: Path) -> list[HistoryPoint]:
     if not path.is_file():
         return []
     with path.open() as handle:
-        return [HistoryPoint(float(row["Timestamp"]), row["Name"], int(row["Total Request Count"]),
-                             int(row["Total Failure Count"]), _number(row["50%"]), _number(row["99%"]))
-                for row in csv.DictReader(handle)]
+        return [
+            HistoryPoint(
+                float(row["Timestamp"]),
+                row["Name"],
+                int(row["Total Request Count"]),
+                int(row["Total Failure Count"]),
+                _number(row["50%"]),
+                _number(row["99%"]),
+            )
+            for row in csv.DictReader(handle)
+        ]
 
 
 def _number(text: str) -> float | None:
     try:
         return float(text)
-    except ValueError:    # "N/A" before the first request
+    except ValueError:  # "N/A" before the first request
         return None
 
 

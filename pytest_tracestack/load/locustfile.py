@@ -9,5 +9,5 @@ import grpc.experimental.gevent as grpc_gevent
 
 grpc_gevent.init_gevent()
 
-from pytest_tracestack.load.shapes import StepShape  # noqa: E402,F401
+from pytest_tracestack.load.stepped_shape import StepShape  # noqa: E402,F401
 from pytest_tracestack.load.users import OtlpGrpcUser, OtlpHttpUser  # noqa: E402,F401

@@ -17,29 +17,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .locust_stats import GeneratorStats
+from pytest_tracestack.load.locust_stats import GeneratorStats
 
 SIDES = ("generator CPU", "machine", "stack latency", "stack refusals", "not measured")
 
 
 @dataclass(frozen=True)
 class OfferLimits:
-    min_share_of_asked: float = 0.9      # offered at least this share of the rate asked
-    generator_busy_cores: float = 0.9    # a Locust process is single-threaded: near 1 core it is the limit
-    generator_wait_share: float = 0.1    # the generator waited for a core this share of the time: the machine is
-    machine_busy_share: float = 0.9      # ... or, when that wait is not measured, the machine's cores this busy
-    in_flight_full_share: float = 0.8    # requests in flight this close to the most allowed: the stack's answers are
+    min_share_of_asked: float = 0.9  # offered at least this share of the rate asked
+    generator_busy_cores: float = 0.9  # a Locust process is single-threaded: near 1 core it is the limit
+    generator_wait_share: float = 0.1  # the generator waited for a core this share of the time: the machine is
+    machine_busy_share: float = 0.9  # ... or, when that wait is not measured, the machine's cores this busy
+    in_flight_full_share: float = 0.8  # requests in flight this close to the most allowed: the stack's answers are
 
 
 @dataclass(frozen=True)
 class GeneratorSide:
     """What the generator had to work with during the run (None: not measured)."""
 
-    cores: float | None = None                 # CPU cores the Locust process used on average
-    wait_share: float | None = None            # share of the time the Locust process waited for a core
-    machine_busy_cores: float | None = None    # cores the whole machine used on average
+    cores: float | None = None  # CPU cores the Locust process used on average
+    wait_share: float | None = None  # share of the time the Locust process waited for a core
+    machine_busy_cores: float | None = None  # cores the whole machine used on average
     machine_cores: int | None = None
-    in_flight_limit: int | None = None         # users x requests in flight per user
+    in_flight_limit: int | None = None  # users x requests in flight per user
 
 
 @dataclass(frozen=True)
@@ -47,8 +47,8 @@ class Offered:
     asked_bytes_per_s: float
     offered_bytes_per_s: float
     floor_bytes_per_s: float
-    in_flight_mean: float | None       # requests in flight on average (requests/s x mean latency)
-    side: str | None                   # which side ran out (one of SIDES), None when the rate was offered
+    in_flight_mean: float | None  # requests in flight on average (requests/s x mean latency)
+    side: str | None  # which side ran out (one of SIDES), None when the rate was offered
     text: str
 
     @property
@@ -56,14 +56,17 @@ class Offered:
         return self.side is None
 
 
-def judge_offered(stats: GeneratorStats, asked_bytes_per_s: float, generator: GeneratorSide,
-                  limits: OfferLimits = OfferLimits()) -> Offered:
+def judge_offered(
+    stats: GeneratorStats, asked_bytes_per_s: float, generator: GeneratorSide, limits: OfferLimits = OfferLimits()
+) -> Offered:
     offered = stats.offered_bytes / stats.duration_s
     floor = limits.min_share_of_asked * asked_bytes_per_s
     in_flight = stats.requests / stats.duration_s * stats.mean_ms() / 1000 if stats.requests else None
     side = None if offered >= floor else _side(stats, generator, in_flight, limits)
-    text = (f"generator offered {offered / 1e6:.2f} MB/s of the {asked_bytes_per_s / 1e6:.2f} MB/s asked "
-            f"(limit: at least {floor / 1e6:.2f} MB/s, {limits.min_share_of_asked:.0%})")
+    text = (
+        f"generator offered {offered / 1e6:.2f} MB/s of the {asked_bytes_per_s / 1e6:.2f} MB/s asked "
+        f"(limit: at least {floor / 1e6:.2f} MB/s, {limits.min_share_of_asked:.0%})"
+    )
     if side is not None:
         text += f": {_why(side, stats, generator, in_flight, limits)}"
     text += f"; measured: {_measured(stats, generator, in_flight)}"
@@ -73,8 +76,11 @@ def judge_offered(stats: GeneratorStats, asked_bytes_per_s: float, generator: Ge
 def _side(stats: GeneratorStats, generator: GeneratorSide, in_flight: float | None, limits: OfferLimits) -> str:
     if generator.cores is not None and generator.cores >= limits.generator_busy_cores:
         return "generator CPU"
-    if in_flight is not None and generator.in_flight_limit and \
-            in_flight >= limits.in_flight_full_share * generator.in_flight_limit:
+    if (
+        in_flight is not None
+        and generator.in_flight_limit
+        and in_flight >= limits.in_flight_full_share * generator.in_flight_limit
+    ):
         return "stack latency"
     if _starved(generator, limits):
         return "machine"
@@ -94,29 +100,42 @@ def _machine_busy(generator: GeneratorSide, limits: OfferLimits) -> bool:
     return busy is not None and cores is not None and cores > 0 and busy >= limits.machine_busy_share * cores
 
 
-def _why(side: str, stats: GeneratorStats, generator: GeneratorSide, in_flight: float | None,
-         limits: OfferLimits) -> str:
+def _why(
+    side: str, stats: GeneratorStats, generator: GeneratorSide, in_flight: float | None, limits: OfferLimits
+) -> str:
     if side == "generator CPU":
-        return (f"the generator's CPU ran out: its process used {generator.cores:.2f} cores and one Locust process "
-                f"runs on one core (limit {limits.generator_busy_cores:g}); run Locust with more processes")
+        return (
+            f"the generator's CPU ran out: its process used {generator.cores:.2f} cores and one Locust process "
+            f"runs on one core (limit {limits.generator_busy_cores:g}); run Locust with more processes"
+        )
     if side == "machine" and generator.wait_share is not None:
-        return (f"the machine ran out of CPU: the generator waited for a core {generator.wait_share:.0%} of the time "
-                f"(limit {limits.generator_wait_share:.0%})")
+        return (
+            f"the machine ran out of CPU: the generator waited for a core {generator.wait_share:.0%} of the time "
+            f"(limit {limits.generator_wait_share:.0%})"
+        )
     if side == "machine":
-        return (f"the machine ran out of CPU: its {generator.machine_cores} cores were "
-                f"{generator.machine_busy_cores:.2f} busy on average (limit {limits.machine_busy_share:.0%}), "
-                "so the generator waited for a core")
+        return (
+            f"the machine ran out of CPU: its {generator.machine_cores} cores were "
+            f"{generator.machine_busy_cores:.2f} busy on average (limit {limits.machine_busy_share:.0%}), "
+            "so the generator waited for a core"
+        )
     if side == "stack latency":
-        text = (f"the stack answered too slowly: {in_flight:.0f} requests were in flight on average of the "
-                f"{generator.in_flight_limit} the users may have (push p50 {stats.percentile_ms(0.5):.0f} ms, "
-                f"p99 {stats.percentile_ms(0.99):.0f} ms), so sends waited for its answers")
+        text = (
+            f"the stack answered too slowly: {in_flight:.0f} requests were in flight on average of the "
+            f"{generator.in_flight_limit} the users may have (push p50 {stats.percentile_ms(0.5):.0f} ms, "
+            f"p99 {stats.percentile_ms(0.99):.0f} ms), so sends waited for its answers"
+        )
         if _machine_busy(generator, limits):
-            text += (f" (the machine's {generator.machine_cores} cores were {generator.machine_busy_cores:.2f} busy: "
-                     f"a stack on this machine may have been short of CPU itself)")
+            text += (
+                f" (the machine's {generator.machine_cores} cores were {generator.machine_busy_cores:.2f} busy: "
+                f"a stack on this machine may have been short of CPU itself)"
+            )
         return text
     if side == "stack refusals":
-        return (f"the stack refused or failed {stats.failed_requests:,} of {stats.requests:,} requests "
-                f"(see the replicas' verdicts)")
+        return (
+            f"the stack refused or failed {stats.failed_requests:,} of {stats.requests:,} requests "
+            f"(see the replicas' verdicts)"
+        )
     return "no side was measured as exhausted; see locust.log and the figures below"
 
 

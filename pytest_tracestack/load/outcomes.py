@@ -14,12 +14,13 @@ import re
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
-from .refusals import short_message
+from pytest_tracestack.load.refusals import short_message
 
 REFUSING_GRPC = frozenset({"RESOURCE_EXHAUSTED", "UNAVAILABLE"})
 REFUSING_HTTP = frozenset({429, 502, 503, 504})
-_FAILURE = re.compile(r"""^(?P<kind>Refused|Failed|PartiallyRejected)\((?P<quote>['"])(?P<status>.*)(?P=quote)\)$""",
-                      re.DOTALL)
+_FAILURE = re.compile(
+    r"""^(?P<kind>Refused|Failed|PartiallyRejected)\((?P<quote>['"])(?P<status>.*)(?P=quote)\)$""", re.DOTALL
+)
 
 
 class Refused(Exception):
@@ -40,8 +41,9 @@ def grpc_outcome(code_name: str, details: str | None = None) -> Exception:
     return Refused(text) if code_name in REFUSING_GRPC else Failed(text)
 
 
-def http_outcome(status: int, body: bytes | None, error: Exception | None = None,
-                 content_type: str | None = None) -> Exception | None:
+def http_outcome(
+    status: int, body: bytes | None, error: Exception | None = None, content_type: str | None = None
+) -> Exception | None:
     """None when the request was accepted in full."""
     if status == 0:
         return Failed(f"connection: {type(error).__name__ if error else 'no answer'}")
@@ -64,7 +66,7 @@ def error_message(body: bytes | None, content_type: str | None) -> str:
         try:
             status.ParseFromString(body)
             return status.message
-        except Exception:   # protobuf's DecodeError: fall back to the bytes as text
+        except Exception:  # protobuf's DecodeError: fall back to the bytes as text
             pass
     if kind == "application/json":
         try:
@@ -87,7 +89,7 @@ def partial_outcome(body: bytes | ExportTraceServiceResponse | None) -> Exceptio
     if not isinstance(body, ExportTraceServiceResponse):
         try:
             response.ParseFromString(body)
-        except Exception:   # an OK answer we cannot read is still an OK answer
+        except Exception:  # an OK answer we cannot read is still an OK answer
             return None
     rejected = response.partial_success.rejected_spans
     return PartiallyRejected(f"{rejected} spans rejected") if rejected else None
@@ -99,7 +101,7 @@ def parse_failure(text: str) -> tuple[str, str]:
     if not match:
         return "failed", text.strip()
     kind = {"Refused": "refused", "Failed": "failed", "PartiallyRejected": "partially rejected"}[match["kind"]]
-    try:   # the repr of the message: read the literal back (escapes included)
+    try:  # the repr of the message: read the literal back (escapes included)
         return kind, str(ast.literal_eval(match["quote"] + match["status"] + match["quote"]))
     except (ValueError, SyntaxError):
         return kind, match["status"]

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .locust_env import RATE_VAR
-from .rates import Rate, parse_rate
+from pytest_tracestack.load.locust_env import RATE_VAR
+from pytest_tracestack.load.rates import Rate, parse_rate
 
 UNTHROTTLED = ("max", "unthrottled")
 
@@ -21,11 +21,11 @@ def parse_load_rate(text: str) -> Rate | None:
 
 @dataclass
 class Pacing:
-    rate: Rate | None           # None: no pacing
+    rate: Rate | None  # None: no pacing
     bytes_per_request: int
     spans_per_request: int
-    total_users: int | None = None      # users of the whole run, when a Locust master said so (workers.py)
-    heard_from_master: bool = True      # a worker's users wait until the master has told them the rate
+    total_users: int | None = None  # users of the whole run, when a Locust master said so (workers.py)
+    heard_from_master: bool = True  # a worker's users wait until the master has told them the rate
 
     def requests_per_s(self) -> float | None:
         if self.rate is None:

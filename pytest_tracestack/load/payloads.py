@@ -15,9 +15,9 @@ import os
 import time
 from dataclasses import dataclass, field
 
-from ..model import Span
-from ..otlp import to_export_request
-from ..traffic.shapes import DEEP, WIDE, TraceShape, build_trace
+from pytest_tracestack.traces.model import Span
+from pytest_tracestack.traces.otlp import to_export_request
+from pytest_tracestack.traffic.trace_shapes import DEEP, WIDE, TraceShape, build_trace
 
 WEB_REQUEST = TraceShape(depth=2, fan_out=3, attributes=8, attribute_size=24, http=True)
 # A mix of what services emit: an HTTP request fanning out, a wide trace with events, links and errors,
@@ -53,10 +53,10 @@ class RequestTemplate:
         fresh = os.urandom(self.random_bytes)
         cursor = 0
         for site in self.sites:
-            value = fresh[cursor:cursor + site.size]
+            value = fresh[cursor : cursor + site.size]
             cursor += site.size
             for offset in site.offsets:
-                buffer[offset:offset + site.size] = value
+                buffer[offset : offset + site.size] = value
         return bytes(buffer)
 
 
@@ -72,22 +72,34 @@ def encode_request(traces: list[list[Span]]) -> RequestTemplate:
     return RequestTemplate(b"".join(parts), sum(map(len, traces)), len(traces), tuple(sites))
 
 
-def build_request(traces_per_request: int = 10, mix: tuple[TraceShape, ...] = DEFAULT_MIX, seed: int = 1,
-                  service_name: str = "tracestack-load", start_ns: int | None = None) -> RequestTemplate:
+def build_request(
+    traces_per_request: int = 10,
+    mix: tuple[TraceShape, ...] = DEFAULT_MIX,
+    seed: int = 1,
+    service_name: str = "tracestack-load",
+    start_ns: int | None = None,
+) -> RequestTemplate:
     """A request of ``traces_per_request`` traces whose shapes cycle through ``mix``."""
     if traces_per_request < 1:
         raise ValueError(f"traces per request must be at least 1, got {traces_per_request}")
     start_ns = start_ns or time.time_ns()
-    traces = [build_trace(mix[n % len(mix)], service_name=service_name, rng_seed=seed + n, start_ns=start_ns)
-              for n in range(traces_per_request)]
+    traces = [
+        build_trace(mix[n % len(mix)], service_name=service_name, rng_seed=seed + n, start_ns=start_ns)
+        for n in range(traces_per_request)
+    ]
     return encode_request(traces)
 
 
 class PayloadSource:
     """Fresh payloads for senders: stamps a template, re-encoding it once it is ``refresh_s`` old."""
 
-    def __init__(self, traces_per_request: int = 10, mix: tuple[TraceShape, ...] = DEFAULT_MIX,
-                 refresh_s: float = 60.0, service_name: str = "tracestack-load") -> None:
+    def __init__(
+        self,
+        traces_per_request: int = 10,
+        mix: tuple[TraceShape, ...] = DEFAULT_MIX,
+        refresh_s: float = 60.0,
+        service_name: str = "tracestack-load",
+    ) -> None:
         self.traces_per_request, self.mix, self.refresh_s = traces_per_request, mix, refresh_s
         self.service_name = service_name
         self.template = self._build()

@@ -15,7 +15,7 @@ DURATION_FORMAT = "a positive number with ms, s, m or h, e.g. 30s or 2m"
 @dataclass(frozen=True)
 class Rate:
     value: float
-    unit: str          # "bytes" or "spans" per second
+    unit: str  # "bytes" or "spans" per second
 
     def describe(self) -> str:
         return f"{self.value / 1e6:g} MB/s" if self.unit == "bytes" else f"{self.value:g} spans/s"

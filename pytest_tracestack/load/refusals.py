@@ -31,26 +31,48 @@ class Cause:
 
     reason: str
     meaning: str
-    overrides: tuple[str, ...]      # the per-tenant overrides that set the limit
-    limit_metric: str | None        # the ``tempo_limits_defaults{limit_name}`` that shows it
-    silent: bool                    # answered OK to the sender: only the discard counter tells
+    overrides: tuple[str, ...]  # the per-tenant overrides that set the limit
+    limit_metric: str | None  # the ``tempo_limits_defaults{limit_name}`` that shows it
+    silent: bool  # answered OK to the sender: only the discard counter tells
 
     @property
     def configuration_limit(self) -> bool:
         return bool(self.overrides)
 
 
-CAUSES: dict[str, Cause] = {cause.reason: cause for cause in (
-    Cause("rate_limited", "the per-tenant ingestion rate limit",
-          ("overrides.defaults.ingestion.rate_limit_bytes", "overrides.defaults.ingestion.burst_size_bytes"),
-          "ingestion_rate_limit_bytes", silent=False),
-    Cause("live_traces_exceeded", "more live traces per ingester than the per-tenant limit",
-          ("overrides.defaults.ingestion.max_traces_per_user",), "max_local_traces_per_user", silent=True),
-    Cause("trace_too_large", "a trace larger than the per-tenant limit",
-          ("overrides.defaults.global.max_bytes_per_trace",), "max_bytes_per_trace", silent=True),
-    Cause("unknown_error", "an error Tempo did not classify (see the distributor's and ingesters' logs)",
-          (), None, silent=True),
-)}
+CAUSES: dict[str, Cause] = {
+    cause.reason: cause
+    for cause in (
+        Cause(
+            "rate_limited",
+            "the per-tenant ingestion rate limit",
+            ("overrides.defaults.ingestion.rate_limit_bytes", "overrides.defaults.ingestion.burst_size_bytes"),
+            "ingestion_rate_limit_bytes",
+            silent=False,
+        ),
+        Cause(
+            "live_traces_exceeded",
+            "more live traces per ingester than the per-tenant limit",
+            ("overrides.defaults.ingestion.max_traces_per_user",),
+            "max_local_traces_per_user",
+            silent=True,
+        ),
+        Cause(
+            "trace_too_large",
+            "a trace larger than the per-tenant limit",
+            ("overrides.defaults.global.max_bytes_per_trace",),
+            "max_bytes_per_trace",
+            silent=True,
+        ),
+        Cause(
+            "unknown_error",
+            "an error Tempo did not classify (see the distributor's and ingesters' logs)",
+            (),
+            None,
+            silent=True,
+        ),
+    )
+}
 
 
 @dataclass(frozen=True)
@@ -60,7 +82,7 @@ class RateLimit:
     local_bytes_s: int
     global_bytes_s: int
     burst_bytes: int
-    batch_bytes: int | None = None      # the "batch size exceeds" form: one request larger than the burst
+    batch_bytes: int | None = None  # the "batch size exceeds" form: one request larger than the burst
 
     def describe(self) -> str:
         text = f"local {self.local_bytes_s:,} B/s, global {self.global_bytes_s:,} B/s, burst {self.burst_bytes:,} B"
@@ -70,7 +92,7 @@ class RateLimit:
 def short_message(details: str | None) -> str:
     """A refusal's message without its per-request part (so Locust counts refusals per cause), bounded."""
     text = _PER_REQUEST.sub("", (details or "").strip())
-    return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE - 3] + "..."
+    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 3] + "..."
 
 
 def rate_limit(message: str) -> RateLimit | None:
@@ -78,8 +100,9 @@ def rate_limit(message: str) -> RateLimit | None:
     if "RATE_LIMITED" not in message or not (limits := _LIMITS.search(message)):
         return None
     batch = _BATCH.search(message)
-    return RateLimit(int(limits["local"]), int(limits["global"]), int(limits["burst"]),
-                     int(batch["batch"]) if batch else None)
+    return RateLimit(
+        int(limits["local"]), int(limits["global"]), int(limits["burst"]), int(batch["batch"]) if batch else None
+    )
 
 
 def explain_refusal(message: str) -> str | None:
@@ -88,10 +111,15 @@ def explain_refusal(message: str) -> str | None:
     if limit is None:
         return None
     cause = CAUSES["rate_limited"]
-    fix = (f"set {cause.overrides[1]} above the request size, or send smaller requests" if limit.batch_bytes else
-           f"set {' / '.join(cause.overrides)} above the rate asked, or ask less")
-    return (f"refused by {cause.meaning} ({limit.describe()}, as Tempo reported): a configuration limit, "
-            f"not the stack's capacity; {fix}")
+    fix = (
+        f"set {cause.overrides[1]} above the request size, or send smaller requests"
+        if limit.batch_bytes
+        else f"set {' / '.join(cause.overrides)} above the rate asked, or ask less"
+    )
+    return (
+        f"refused by {cause.meaning} ({limit.describe()}, as Tempo reported): a configuration limit, "
+        f"not the stack's capacity; {fix}"
+    )
 
 
 def explain_discards(by_reason: dict[str, float], limits: dict[str, float]) -> str:

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..dotted import dotted_get
-from ..errors import ProfileError
-from ..profiles import Component, Profile
-from ..rendering import extract_config
-from ..runtimes.base import Replica
-from ..tempo_config import read_values, values_files
-from ..tempo_values import merge_values, replication_factor_of
+from pytest_tracestack.configs.dotted import dotted_get
+from pytest_tracestack.configs.rendering import extract_config
+from pytest_tracestack.configs.tempo_config import read_values, values_files
+from pytest_tracestack.configs.tempo_values import merge_values, replication_factor_of
+from pytest_tracestack.errors import ProfileError
+from pytest_tracestack.profiles.profile import Component, Profile
+from pytest_tracestack.runtimes.base import Replica
 
 BAND = (0.70, 1.00)
 RECORDED = "81.5-85.5 % in a recorded Tempo 2.10.8 run"
@@ -32,7 +32,7 @@ class Replication:
     """Tempo's ingesters in a stack: the replication factor of the profile's config, and which replicas."""
 
     factor: int
-    ingesters: tuple[str, ...]      # replica names
+    ingesters: tuple[str, ...]  # replica names
 
 
 def replication_of(profile: Profile, replicas: list[Replica]) -> Replication | None:
@@ -46,8 +46,11 @@ def replication_of(profile: Profile, replicas: list[Replica]) -> Replication | N
 
 def ingester_components(profile: Profile) -> list[str]:
     """Tempo components whose processes run an ingester: ``-target=ingester``, or a single binary."""
-    return [name for name, component in profile.components.items()
-            if component.binary == "tempo" and (component.target or "all") in ("ingester", "all")]
+    return [
+        name
+        for name, component in profile.components.items()
+        if component.binary == "tempo" and (component.target or "all") in ("ingester", "all")
+    ]
 
 
 def replication_factor(profile: Profile) -> int | None:
@@ -64,15 +67,18 @@ def replication_factor(profile: Profile) -> int | None:
 
 
 def _configured_factor(component: Component) -> int:
-    if component.config and component.config.kind == "HelmValues":   # every values file, in helm's order
+    if component.config and component.config.kind == "HelmValues":  # every values file, in helm's order
         node = replication_factor_of(merge_values([read_values(f) for f in values_files(component)]))
     else:
         node = dotted_get(extract_config(component.config) if component.config else {}, _RF_KEY)
     try:
-        return int(node) if node is not None else 1      # Tempo's default
+        return int(node) if node is not None else 1  # Tempo's default
     except (TypeError, ValueError):
-        raise ProfileError(component.config.manifest if component.config else component.name, _RF_KEY,
-                           f"is {node!r}, not a whole number") from None
+        raise ProfileError(
+            component.config.manifest if component.config else component.name,
+            _RF_KEY,
+            f"is {node!r}, not a whole number",
+        ) from None
 
 
 def expected_share(factor: int, ingesters: int) -> float:

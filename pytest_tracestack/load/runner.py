@@ -20,21 +20,20 @@ from typing import Any
 import httpx
 
 import pytest_tracestack
-
-from ..deadlines import Deadline, poll_until
-from ..errors import TracestackError
-from ..runtimes.base import Replica, Stack
-from ..runtimes.process import stop_child
-from .figures import ReplicaFigures, replica_figures
-from .locust_stats import GeneratorStats, read_stats
-from .offered import GeneratorSide, Offered, judge_offered
-from .pacing import http_url
-from .payloads import build_request
-from .rates import Rate
-from .replication import replication_of
-from .scrape import MACHINE, Probe, Sampler, Series, machine_cores, metrics_url, scrape
-from .spec import LoadSpec
-from .verdicts import Implied, SinkFigures, Verdict, implied_replicas, judge, sizing_only
+from pytest_tracestack.deadlines import Deadline, poll_until
+from pytest_tracestack.errors import TracestackError
+from pytest_tracestack.load.figures import ReplicaFigures, replica_figures
+from pytest_tracestack.load.locust_stats import GeneratorStats, read_stats
+from pytest_tracestack.load.offered import GeneratorSide, Offered, judge_offered
+from pytest_tracestack.load.pacing import http_url
+from pytest_tracestack.load.payloads import build_request
+from pytest_tracestack.load.rates import Rate
+from pytest_tracestack.load.replication import replication_of
+from pytest_tracestack.load.scrape import MACHINE, Probe, Sampler, Series, machine_cores, metrics_url, scrape
+from pytest_tracestack.load.spec import LoadSpec
+from pytest_tracestack.load.verdicts import Implied, SinkFigures, Verdict, implied_replicas, judge, sizing_only
+from pytest_tracestack.runtimes.base import Replica, Stack
+from pytest_tracestack.runtimes.local.process import stop_child
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 GENERATOR = "generator"
@@ -43,19 +42,19 @@ GENERATOR = "generator"
 @dataclass
 class LoadResult:
     protocol: str
-    rate: Rate                              # what was asked
+    rate: Rate  # what was asked
     asked_bytes_per_s: float
     users: int
     stats: GeneratorStats
-    series: dict[str, Series]               # every replica, the generator and the machine
+    series: dict[str, Series]  # every replica, the generator and the machine
     figures: list[ReplicaFigures]
     verdicts: list[Verdict]
     implied: list[Implied] = field(default_factory=list)
     sink: SinkFigures | None = None
     report_dir: Path | None = None
-    request_names: dict[str, str] = field(default_factory=dict)   # entry replica -> its Locust request name
-    generator: GeneratorSide = field(default_factory=GeneratorSide)   # what the generator had to work with
-    offered: Offered | None = None          # was the rate asked offered; if not, which side ran out
+    request_names: dict[str, str] = field(default_factory=dict)  # entry replica -> its Locust request name
+    generator: GeneratorSide = field(default_factory=GeneratorSide)  # what the generator had to work with
+    offered: Offered | None = None  # was the rate asked offered; if not, which side ran out
 
     @property
     def passed(self) -> bool:
@@ -72,12 +71,12 @@ def run_load(stack: Stack, spec: LoadSpec) -> LoadResult:
     request = build_request(spec.traces_per_request)
     stack.reach_every_replica()
     entries = _entry_targets(stack, spec.protocol)
-    users = math.ceil(max(spec.users, len(entries)) / len(entries)) * len(entries)   # the same number per target
+    users = math.ceil(max(spec.users, len(entries)) / len(entries)) * len(entries)  # the same number per target
     sink = spec.sink if spec.sink is not None else _sink_of(stack)
     before = _sink_counts(sink)
     keep = sink.keep_spans if sink is not None else None
     if sink is not None:
-        sink.keep_spans = False        # count, don't keep: a load run would fill memory with spans
+        sink.keep_spans = False  # count, don't keep: a load run would fill memory with spans
     try:
         with Sampler(replica_probes(stack) + [Probe.machine()], spec.interval_s) as sampler:
             stdout = _run_locust(spec, entries, users, sampler)
@@ -93,44 +92,75 @@ def run_load(stack: Stack, spec: LoadSpec) -> LoadResult:
 
 def replica_probes(stack: Stack) -> list[Probe]:
     """What to sample of each replica: its process (where the stack offers its id) and where it serves /metrics."""
-    return [Probe.of(replica, stack.profile.components.get(replica.component), stack.process_id(replica).value)
-            for replica in stack.replicas]
+    return [
+        Probe.of(replica, stack.profile.components.get(replica.component), stack.process_id(replica).value)
+        for replica in stack.replicas
+    ]
 
 
-def _judge(stack: Stack, spec: LoadSpec, users: int, stats: GeneratorStats, series: dict[str, Series],
-           entries: dict[str, str], sink: SinkFigures | None) -> LoadResult:
+def _judge(
+    stack: Stack,
+    spec: LoadSpec,
+    users: int,
+    stats: GeneratorStats,
+    series: dict[str, Series],
+    entries: dict[str, str],
+    sink: SinkFigures | None,
+) -> LoadResult:
     bytes_per_span = stats.bytes_per_request / stats.spans_per_request
     asked = spec.rate.bytes_per_s(bytes_per_span)
     window = stats.window
     names = {replica: f"{spec.protocol} {target}" for replica, target in entries.items()}
-    figures = [replica_figures(s, stats, names.get(name), window) for name, s in series.items()
-               if name not in (GENERATOR, MACHINE)]
+    figures = [
+        replica_figures(s, stats, names.get(name), window)
+        for name, s in series.items()
+        if name not in (GENERATOR, MACHINE)
+    ]
     generator = _generator_side(series, window, users * spec.in_flight)
     replication = replication_of(stack.profile, stack.replicas)
     verdicts = judge(stats, asked, figures, stack.profile.targets, generator, sink, spec.limits, replication)
     traffic_bytes = spec.traffic.bytes_per_s(bytes_per_span) if spec.traffic else asked
     implied = _implied(stack, figures, verdicts, traffic_bytes, stats.duration_s)
-    return LoadResult(spec.protocol, spec.rate, asked, users, stats, series, figures, verdicts, implied, sink,
-                      spec.report_dir, names, generator, judge_offered(stats, asked, generator, spec.limits.offer))
+    return LoadResult(
+        spec.protocol,
+        spec.rate,
+        asked,
+        users,
+        stats,
+        series,
+        figures,
+        verdicts,
+        implied,
+        sink,
+        spec.report_dir,
+        names,
+        generator,
+        judge_offered(stats, asked, generator, spec.limits.offer),
+    )
 
 
 def _generator_side(series: dict[str, Series], window: tuple[float, float], in_flight_limit: int) -> GeneratorSide:
     generator, machine = series.get(GENERATOR), series.get(MACHINE)
-    return GeneratorSide(cores=generator.mean_cores(*window) if generator else None,
-                         wait_share=generator.mean_wait_share(*window) if generator else None,
-                         machine_busy_cores=machine.mean_cores(*window) if machine else None,
-                         machine_cores=machine_cores(), in_flight_limit=in_flight_limit)
+    return GeneratorSide(
+        cores=generator.mean_cores(*window) if generator else None,
+        wait_share=generator.mean_wait_share(*window) if generator else None,
+        machine_busy_cores=machine.mean_cores(*window) if machine else None,
+        machine_cores=machine_cores(),
+        in_flight_limit=in_flight_limit,
+    )
 
 
-def _implied(stack: Stack, figures: list[ReplicaFigures], verdicts: list[Verdict], traffic_bytes: float,
-             duration_s: float) -> list[Implied]:
+def _implied(
+    stack: Stack, figures: list[ReplicaFigures], verdicts: list[Verdict], traffic_bytes: float, duration_s: float
+) -> list[Implied]:
     implied, targets = [], stack.profile.targets
     for component in dict.fromkeys(f.component for f in figures):
         entries = [f for f in figures if f.component == component and f.entry]
         if entries:
             held = all(v.passed for v in verdicts if v.subject in {f.replica for f in entries})
-            implied.append(implied_replicas(traffic_bytes, component, entries, duration_s, held,
-                                            targets.get(component)))
+            implied.append(
+                implied_replicas(traffic_bytes, component, entries, duration_s, held, targets.get(component))
+            )
         elif component in targets and (only := sizing_only(traffic_bytes, component, targets[component])):
             implied.append(only)
     return implied
@@ -140,8 +170,10 @@ def _entry_targets(stack: Stack, protocol: str) -> dict[str, str]:
     """replica name -> the target the users push to (host:port for gRPC, the traces URL for HTTP)."""
     endpoint = stack.profile.ingest.get(protocol)
     if endpoint is None:
-        raise TracestackError(f"profile {stack.profile.name!r} takes no {protocol} traffic "
-                              f"(its ingest: {', '.join(stack.profile.ingest) or 'none'})")
+        raise TracestackError(
+            f"profile {stack.profile.name!r} takes no {protocol} traffic "
+            f"(its ingest: {', '.join(stack.profile.ingest) or 'none'})"
+        )
     replicas = stack.replicas_of(endpoint.component)
     if not replicas:
         raise TracestackError(f"profile {stack.profile.name!r}: no running {endpoint.component} replica to push to")
@@ -156,14 +188,37 @@ def _target(replica: Replica, protocol: str, endpoint: Any) -> str:
 
 def _run_locust(spec: LoadSpec, entries: dict[str, str], users: int, sampler: Sampler) -> str:
     package_root = str(Path(pytest_tracestack.__file__).resolve().parents[1])
-    env = {**spec.locust_env(entries.values()).applied_to(os.environ),   # not stepped: a parent's steps are dropped
-           # the subprocess must load this very package, not another installed copy
-           "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
+    env = {
+        **spec.locust_env(entries.values()).applied_to(os.environ),  # not stepped: a parent's steps are dropped
+        # the subprocess must load this very package, not another installed copy
+        "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])),
+    }
     duration_s, report_dir = spec.duration_s, spec.report_dir
-    argv = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "-u", str(users), "-r", str(users),
-            "-t", f"{max(1, round(duration_s))}s", "--stop-timeout", "5", "--json", "--skip-log",
-            "--exit-code-on-error", "0", "--csv", str(report_dir / "locust"), "--csv-full-history",
-            "--html", str(report_dir / "locust.html")]
+    argv = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(LOCUSTFILE),
+        "--headless",
+        "-u",
+        str(users),
+        "-r",
+        str(users),
+        "-t",
+        f"{max(1, round(duration_s))}s",
+        "--stop-timeout",
+        "5",
+        "--json",
+        "--skip-log",
+        "--exit-code-on-error",
+        "0",
+        "--csv",
+        str(report_dir / "locust"),
+        "--csv-full-history",
+        "--html",
+        str(report_dir / "locust.html"),
+    ]
     (report_dir / "locust-command.txt").write_text(" ".join(argv) + "\n")
     with (report_dir / "locust.log").open("w") as log:
         process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=log, text=True)
@@ -171,14 +226,17 @@ def _run_locust(spec: LoadSpec, entries: dict[str, str], users: int, sampler: Sa
             sampler.add(Probe(GENERATOR, GENERATOR, process.pid))
             stdout, _ = process.communicate(timeout=duration_s + 90)
         except subprocess.TimeoutExpired:
-            raise TracestackError(f"locust did not finish within {duration_s + 90:.0f}s; see "
-                                  f"{report_dir / 'locust.log'}") from None
+            raise TracestackError(
+                f"locust did not finish within {duration_s + 90:.0f}s; see {report_dir / 'locust.log'}"
+            ) from None
         finally:
             stop_child(process)
     if not stdout.strip():
         tail = "\n".join((report_dir / "locust.log").read_text().splitlines()[-15:])
-        raise TracestackError(f"locust exited {process.returncode} without its JSON statistics; last lines of "
-                              f"{report_dir / 'locust.log'}:\n{tail}")
+        raise TracestackError(
+            f"locust exited {process.returncode} without its JSON statistics; last lines of "
+            f"{report_dir / 'locust.log'}:\n{tail}"
+        )
     return stdout
 
 
@@ -195,12 +253,16 @@ def _sink_counts(sink: Any) -> tuple[int, int]:
     return (sum(sink.received_bytes.values()), sink.span_count) if sink is not None else (0, 0)
 
 
-def _wait_until_flushed(stack: Stack, entries: dict[str, str], sink: Any, deadline_s: float = 30.0,
-                        quiet_s: float = 2.0) -> None:
+def _wait_until_flushed(
+    stack: Stack, entries: dict[str, str], sink: Any, deadline_s: float = 30.0, quiet_s: float = 2.0
+) -> None:
     """Wait until what the entry replicas accepted has left them (exported >= accepted, where they count
     both) and the sink's count stopped moving; at most ``deadline_s``."""
-    urls = [url for r in stack.replicas if r.name in entries
-            and (url := metrics_url(r, stack.profile.components.get(r.component)))]
+    urls = [
+        url
+        for r in stack.replicas
+        if r.name in entries and (url := metrics_url(r, stack.profile.components.get(r.component)))
+    ]
     with httpx.Client(timeout=2.0) as client:
         poll_until(_settled(lambda: _flushed(client, urls), lambda: _sink_counts(sink), quiet_s), deadline_s, 0.25)
 

@@ -19,10 +19,16 @@ from pathlib import Path
 
 import httpx
 
-from ..profiles import Component
-from ..prometheus import MetricFamilies, MetricsParseError, parse_metrics, sample_value, values_by_label
-from ..runtimes.base import Replica
-from ..runtimes.process import proc_stat
+from pytest_tracestack.clients.prometheus_text import (
+    MetricFamilies,
+    MetricsParseError,
+    parse_metrics,
+    sample_value,
+    values_by_label,
+)
+from pytest_tracestack.profiles.profile import Component
+from pytest_tracestack.runtimes.base import Replica
+from pytest_tracestack.runtimes.local.process import proc_stat
 
 OTLP_GRPC_SERVICE = {"rpc_service": "opentelemetry.proto.collector.trace.v1.TraceService"}
 MACHINE = "machine"
@@ -37,7 +43,7 @@ class Counter:
     names: tuple[str, ...]
     labels: dict[str, str] = field(default_factory=dict)
     by: str | None = None
-    total: bool = True          # False: only the per-label series make sense (gauges of different things)
+    total: bool = True  # False: only the per-label series make sense (gauges of different things)
 
 
 COUNTERS: tuple[Counter, ...] = (
@@ -48,28 +54,37 @@ COUNTERS: tuple[Counter, ...] = (
     Counter("enqueue_failed_spans", ("otelcol_exporter_enqueue_failed_spans",)),
     # Tempo: spans dropped, by reason (rate_limited, live_traces_exceeded, trace_too_large, unknown_error)
     Counter("discarded_spans", ("tempo_discarded_spans_total",), by="reason"),
-    Counter("distributor_bytes", ("tempo_distributor_bytes_received_total",)),      # after the limits
+    Counter("distributor_bytes", ("tempo_distributor_bytes_received_total",)),  # after the limits
     Counter("distributor_spans", ("tempo_distributor_spans_received_total",)),
     Counter("ingester_bytes", ("tempo_ingester_bytes_received_total",), {"data_type": "trace"}),
     # Tempo's per-tenant limits as configured (gauges): ingestion_rate_limit_bytes, max_bytes_per_trace, ...
     Counter("tempo_limit", ("tempo_limits_defaults",), by="limit_name", total=False),
     # Wire bytes the collector's own OTLP servers received (telemetry level "detailed").
-    Counter("grpc_request_bytes", ("rpc_server_request_size_bytes_sum", "rpc_server_request_size_sum"),
-            OTLP_GRPC_SERVICE),
-    Counter("http_request_bytes", ("http_server_request_body_size_bytes_sum", "http_server_request_body_size_sum"),
-            {"http_response_status_code": "200"}),
+    Counter(
+        "grpc_request_bytes", ("rpc_server_request_size_bytes_sum", "rpc_server_request_size_sum"), OTLP_GRPC_SERVICE
+    ),
+    Counter(
+        "http_request_bytes",
+        ("http_server_request_body_size_bytes_sum", "http_server_request_body_size_sum"),
+        {"http_response_status_code": "200"},
+    ),
     # Process figures a replica reports itself: used when its pid is not visible (kind, cluster).
-    Counter("metrics_rss_bytes", ("otelcol_process_memory_rss_bytes", "otelcol_process_memory_rss",
-                                  "process_resident_memory_bytes")),
-    Counter("metrics_cpu_seconds", ("otelcol_process_cpu_seconds_total", "otelcol_process_cpu_seconds",
-                                    "process_cpu_seconds_total")),
+    Counter(
+        "metrics_rss_bytes",
+        ("otelcol_process_memory_rss_bytes", "otelcol_process_memory_rss", "process_resident_memory_bytes"),
+    ),
+    Counter(
+        "metrics_cpu_seconds",
+        ("otelcol_process_cpu_seconds_total", "otelcol_process_cpu_seconds", "process_cpu_seconds_total"),
+    ),
 )
 LOSS_COUNTERS = ("refused_spans", "failed_exports", "enqueue_failed_spans", "discarded_spans")
 # The metric families COUNTERS read (a histogram's _sum is in the family of its name without it). A page keeps
 # only their lines before it is parsed: a Tempo page has 1,000-2,100 lines and the sampler reads every replica's
 # every second while the load runs.
-_FAMILIES = tuple(sorted({name.removesuffix("_sum").removesuffix("_total") for counter in COUNTERS
-                          for name in counter.names}))
+_FAMILIES = tuple(
+    sorted({name.removesuffix("_sum").removesuffix("_total") for counter in COUNTERS for name in counter.names})
+)
 
 
 @dataclass(frozen=True)
@@ -103,11 +118,11 @@ def metrics_url(replica: Replica, component: Component | None) -> str | None:
 
 @dataclass(frozen=True)
 class ReplicaSample:
-    at: float                         # wall clock, seconds since the epoch (Locust's history uses it too)
+    at: float  # wall clock, seconds since the epoch (Locust's history uses it too)
     rss_bytes: int | None
     cpu_seconds: float | None
     counters: dict[str, float]
-    scraped: bool = False             # /metrics answered (a counter absent then has not started: 0)
+    scraped: bool = False  # /metrics answered (a counter absent then has not started: 0)
     wait_seconds: float | None = None  # time the process waited for a core so far (/proc/<pid>/schedstat)
 
 
@@ -116,7 +131,7 @@ class Series:
     replica: str
     component: str
     samples: list[ReplicaSample] = field(default_factory=list)
-    source: str | None = None         # the /metrics URL sampled, if any
+    source: str | None = None  # the /metrics URL sampled, if any
 
     def rss(self) -> list[tuple[float, int]]:
         """(time, resident bytes): from /proc, else what the replica reports on /metrics."""
@@ -132,8 +147,11 @@ class Series:
         return max(values) if values else None
 
     def cpu(self) -> list[tuple[float, float]]:
-        return [(s.at, s.cpu_seconds if s.cpu_seconds is not None else s.counters["metrics_cpu_seconds"])
-                for s in self.samples if s.cpu_seconds is not None or "metrics_cpu_seconds" in s.counters]
+        return [
+            (s.at, s.cpu_seconds if s.cpu_seconds is not None else s.counters["metrics_cpu_seconds"])
+            for s in self.samples
+            if s.cpu_seconds is not None or "metrics_cpu_seconds" in s.counters
+        ]
 
     def cores(self) -> list[tuple[float, float]]:
         """CPU cores in use between consecutive samples."""
@@ -172,10 +190,10 @@ def _mean_rate(points: list[tuple[float, float]], start: float | None, end: floa
     """How fast a cumulative value grew per wall-clock second, between the samples bracketing the window."""
     if start is not None:
         before = [p for p in points if p[0] <= start]
-        points = points[len(before) - 1:] if before else points
+        points = points[len(before) - 1 :] if before else points
     if end is not None:
         after = [n for n, p in enumerate(points) if p[0] >= end]
-        points = points[:after[0] + 1] if after else points
+        points = points[: after[0] + 1] if after else points
     if len(points) < 2 or points[-1][0] <= points[0][0]:
         return None
     return (points[-1][1] - points[0][1]) / (points[-1][0] - points[0][0])
@@ -311,7 +329,13 @@ class Sampler:
         for probe in probes:
             counters = scrape(client, probe.metrics_url) if probe.metrics_url else None
             cpu = machine_cpu_seconds() if probe.name == MACHINE else cpu_seconds(probe.pid)
-            sample = ReplicaSample(time.time(), rss_bytes(probe.pid), cpu, counters or {}, scraped=counters is not None,
-                                   wait_seconds=wait_seconds(probe.pid))
+            sample = ReplicaSample(
+                time.time(),
+                rss_bytes(probe.pid),
+                cpu,
+                counters or {},
+                scraped=counters is not None,
+                wait_seconds=wait_seconds(probe.pid),
+            )
             with self._lock:
                 self.series[probe.name].samples.append(sample)

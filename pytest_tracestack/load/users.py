@@ -34,18 +34,18 @@ from locust.runners import WorkerRunner
 from locust.stats import StatsError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
-from .locust_env import RATE_VAR, TARGET_VARS, TRACES_PER_REQUEST_VAR, LocustEnv, split_targets
-from .outcomes import grpc_outcome, http_outcome, partial_outcome
-from .pacing import Pacing, grpc_target, http_url, parse_load_rate
-from .payloads import PayloadSource
-from .workers import share_pacing
+from pytest_tracestack.load.locust_env import RATE_VAR, TARGET_VARS, TRACES_PER_REQUEST_VAR, LocustEnv, split_targets
+from pytest_tracestack.load.outcomes import grpc_outcome, http_outcome, partial_outcome
+from pytest_tracestack.load.pacing import Pacing, grpc_target, http_url, parse_load_rate
+from pytest_tracestack.load.payloads import PayloadSource
+from pytest_tracestack.load.workers import share_pacing
 
-SETTINGS = LocustEnv.from_env()    # read once, when Locust imports the locustfile
+SETTINGS = LocustEnv.from_env()  # read once, when Locust imports the locustfile
 PROTOCOL = SETTINGS.protocol
 EXPORT_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 IN_FLIGHT = SETTINGS.in_flight
 ANY_STATUS = frozenset(range(100, 600))
-DRAIN_S = 4.0            # at stop, how long a user waits for its requests in flight (Locust's --stop-timeout 5)
+DRAIN_S = 4.0  # at stop, how long a user waits for its requests in flight (Locust's --stop-timeout 5)
 
 
 class LoadState:
@@ -63,18 +63,28 @@ class LoadState:
 
 @events.init_command_line_parser.add_listener
 def _options(parser) -> None:
-    parser.add_argument("--tracestack-rate", env_var=RATE_VAR, default=LocustEnv.rate,
-                        help="target rate of all users together: 5MB/s, 20000spans/s, or max (no pacing)")
-    parser.add_argument("--tracestack-traces-per-request", env_var=TRACES_PER_REQUEST_VAR, type=int,
-                        default=int(LocustEnv.traces_per_request), help="traces in each export request")
+    parser.add_argument(
+        "--tracestack-rate",
+        env_var=RATE_VAR,
+        default=LocustEnv.rate,
+        help="target rate of all users together: 5MB/s, 20000spans/s, or max (no pacing)",
+    )
+    parser.add_argument(
+        "--tracestack-traces-per-request",
+        env_var=TRACES_PER_REQUEST_VAR,
+        type=int,
+        default=int(LocustEnv.traces_per_request),
+        help="traces in each export request",
+    )
 
 
 @events.init.add_listener
 def _configure(environment, **_) -> None:
     options = environment.parsed_options
-    pacing = LoadState.configure(getattr(options, "tracestack_rate", None) or SETTINGS.rate,
-                                 int(getattr(options, "tracestack_traces_per_request", None)
-                                     or SETTINGS.traces_per_request))
+    pacing = LoadState.configure(
+        getattr(options, "tracestack_rate", None) or SETTINGS.rate,
+        int(getattr(options, "tracestack_traces_per_request", None) or SETTINGS.traces_per_request),
+    )
     share_pacing(environment, pacing)
     path = SETTINGS.failures
     if path and not isinstance(environment.runner, WorkerRunner):
@@ -84,8 +94,10 @@ def _configure(environment, **_) -> None:
 def _write_failures(environment, path: str) -> None:
     """The failures by error once every request in flight was counted: Locust's failures CSV is rewritten
     only every second, so its last version misses the end of the run."""
-    errors = [{"name": error.name, "error": StatsError.parse_error(error.error), "occurrences": error.occurrences}
-              for error in environment.runner.stats.errors.values()]
+    errors = [
+        {"name": error.name, "error": StatsError.parse_error(error.error), "occurrences": error.occurrences}
+        for error in environment.runner.stats.errors.values()
+    ]
     with open(path, "w") as handle:
         json.dump(errors, handle)
 
@@ -93,8 +105,9 @@ def _write_failures(environment, path: str) -> None:
 def _targets(protocol: str, host: str | None) -> list[str]:
     targets = list(SETTINGS.targets(protocol)) or split_targets(host)
     if not targets:
-        raise ValueError(f"no target: give --host or set {TARGET_VARS[protocol]} (host:port, comma-separated for "
-                         "several)")
+        raise ValueError(
+            f"no target: give --host or set {TARGET_VARS[protocol]} (host:port, comma-separated for several)"
+        )
     return targets
 
 
@@ -120,22 +133,22 @@ class _PacedUser(User):
     @task
     def export_traces(self) -> None:
         self.pace()
-        assert self._sending is not None and LoadState.payloads is not None   # on_start and the init event set them
-        self._sending.spawn(self.send, LoadState.payloads.next())    # waits while every slot is taken
+        assert self._sending is not None and LoadState.payloads is not None  # on_start and the init event set them
+        self._sending.spawn(self.send, LoadState.payloads.next())  # waits while every slot is taken
 
     def send(self, payload: bytes) -> None:
         raise NotImplementedError
 
     def pace(self) -> None:
         pacing = LoadState.pacing
-        assert pacing is not None    # set at Locust's init event, before any user starts
+        assert pacing is not None  # set at Locust's init event, before any user starts
         while not pacing.heard_from_master:
             gevent.sleep(0.05)
         runner = self.environment.runner
         per_user = pacing.per_user(runner.user_count if runner else 1)
         now = time.monotonic()
         if per_user is None:
-            gevent.sleep(0)          # a point where a pending stop lands, before the request is sent
+            gevent.sleep(0)  # a point where a pending stop lands, before the request is sent
             return
         interval = 1.0 / per_user
         if self._next_send is None:  # users start together: spread their sends over one interval
@@ -148,8 +161,14 @@ class _PacedUser(User):
         return targets[next(self._numbers) % len(targets)]
 
     def report(self, name: str, started: float, payload: bytes, exception: Exception | None) -> None:
-        events.request.fire(request_type=PROTOCOL, name=name, response_time=(time.perf_counter() - started) * 1000,
-                            response_length=len(payload), exception=exception, context={})
+        events.request.fire(
+            request_type=PROTOCOL,
+            name=name,
+            response_time=(time.perf_counter() - started) * 1000,
+            response_length=len(payload),
+            exception=exception,
+            context={},
+        )
 
 
 class OtlpGrpcUser(_PacedUser):
@@ -162,8 +181,9 @@ class OtlpGrpcUser(_PacedUser):
         target = grpc_target(self.pick(_targets("otlp-grpc", self.host)))
         self.request_name = f"otlp-grpc {target}"
         self.channel = grpc.insecure_channel(target)
-        self.export = self.channel.unary_unary(EXPORT_METHOD, request_serializer=bytes,
-                                               response_deserializer=ExportTraceServiceResponse.FromString)
+        self.export = self.channel.unary_unary(
+            EXPORT_METHOD, request_serializer=bytes, response_deserializer=ExportTraceServiceResponse.FromString
+        )
 
     def on_stop(self) -> None:
         super().on_stop()
@@ -183,7 +203,7 @@ class OtlpHttpUser(_PacedUser, FastHttpUser):
 
     abstract = PROTOCOL != "otlp-http"
     host = next(iter(SETTINGS.http_targets), None)
-    concurrency = IN_FLIGHT          # connections of this user's client: one per request in flight
+    concurrency = IN_FLIGHT  # connections of this user's client: one per request in flight
 
     def on_start(self) -> None:
         super().on_start()
@@ -194,14 +214,21 @@ class OtlpHttpUser(_PacedUser, FastHttpUser):
         self.client.client.valid_response_codes = ANY_STATUS  # type: ignore[misc]  # this client's, not the class's
 
     def send(self, payload: bytes) -> None:
-        with self.client.post(self.url,
-                              data=payload,  # type: ignore[arg-type]  # hinted str | dict; bytes are sent as they are
-                              headers={"Content-Type": "application/x-protobuf"},
-                              name=self.request_name, catch_response=True) as response:
+        with self.client.post(
+            self.url,
+            data=payload,  # type: ignore[arg-type]  # hinted str | dict; bytes are sent as they are
+            headers={"Content-Type": "application/x-protobuf"},
+            name=self.request_name,
+            catch_response=True,
+        ) as response:
             response.request_meta["request_type"] = PROTOCOL
             response.request_meta["response_length"] = len(payload)
-            outcome = http_outcome(response.status_code, response.content, getattr(response, "error", None),
-                                   response.headers.get("Content-Type") if response.headers else None)
+            outcome = http_outcome(
+                response.status_code,
+                response.content,
+                getattr(response, "error", None),
+                response.headers.get("Content-Type") if response.headers else None,
+            )
             if outcome is None:
                 response.success()
             else:

@@ -14,7 +14,7 @@ from typing import Any
 import gevent
 from locust.runners import MasterRunner, WorkerRunner
 
-from .pacing import Pacing, apply_message, pacing_message
+from pytest_tracestack.load.pacing import Pacing, apply_message, pacing_message
 
 MESSAGE = "tracestack_pacing"
 BROADCAST_INTERVAL_S = 1.0

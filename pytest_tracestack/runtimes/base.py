@@ -7,10 +7,10 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
-from ..profiles import Profile
+from pytest_tracestack.profiles.profile import Profile
 
 if TYPE_CHECKING:
-    from ..sink import CaptureSink
+    from pytest_tracestack.clients.capture_sink import CaptureSink
 
 T = TypeVar("T")
 
@@ -19,8 +19,8 @@ T = TypeVar("T")
 class PlanStep:
     """One step a runtime will take, printable before anything runs (``--tracestack-plan``)."""
 
-    action: str            # e.g. "start", "kubectl", "helm", "wait"
-    description: str       # what and why, one line
+    action: str  # e.g. "start", "kubectl", "helm", "wait"
+    description: str  # what and why, one line
     command: tuple[str, ...] = ()
 
     def render(self) -> str:
@@ -46,7 +46,7 @@ class Offer(Generic[T]):
     what: Capability
     runtime: str
     value: T | None = None
-    reason: str = ""           # why the runtime declines; empty when it provides
+    reason: str = ""  # why the runtime declines; empty when it provides
 
     def declined(self) -> str:
         return f"{self.what.value}: the {self.runtime} runtime declines: {self.reason}"
@@ -74,11 +74,11 @@ class Replica:
 
     component: str
     index: int
-    address: str                       # host the ports are reached on
+    address: str  # host the ports are reached on
     ports: dict[str, int]
     pid: int | None = None
     log_path: Path | None = None
-    port_hosts: dict[str, str] = field(default_factory=dict)   # ports served on another host than ``address``
+    port_hosts: dict[str, str] = field(default_factory=dict)  # ports served on another host than ``address``
 
     @property
     def name(self) -> str:
@@ -106,7 +106,7 @@ class Stack:
     runtime: str
     replicas: list[Replica] = field(default_factory=list)
     workdir: Path | None = None
-    binaries: dict[str, str] = field(default_factory=dict)   # binary kind -> "path (version, source)"
+    binaries: dict[str, str] = field(default_factory=dict)  # binary kind -> "path (version, source)"
 
     def reach_every_replica(self) -> None:
         """Make each replica's own ports reachable before a load run reads them one by one. Local replicas
@@ -116,7 +116,7 @@ class Stack:
         """The config ``replica`` runs, as tracestack knows it: here the one its component's source (ConfigMap,
         Helm values, custom resource) gives, as tracestack reads it; the local runtime's stack returns its own
         rendering, local overrides included."""
-        from ..rendering import base_config
+        from pytest_tracestack.configs.rendering import base_config
 
         return base_config(self.profile.components[replica.component])
 
@@ -159,15 +159,16 @@ class Stack:
     def ingest_target(self, protocol: str) -> str:
         """``host:port`` for gRPC, or a full URL for HTTP protocols."""
         endpoint = self.profile.ingest[protocol]
-        self.first(endpoint.component)       # a clear error when the component has no replica
+        self.first(endpoint.component)  # a clear error when the component has no replica
         return self.ingest_targets(protocol)[0]
 
     def ingest_targets(self, protocol: str) -> list[str]:
         """The ingest target of every replica of the component taking ``protocol``."""
         endpoint = self.profile.ingest[protocol]
-        return [replica.hostport(endpoint.port) if protocol == "otlp-grpc"
-                else replica.url(endpoint.port, endpoint.path)
-                for replica in self.replicas_of(endpoint.component)]
+        return [
+            replica.hostport(endpoint.port) if protocol == "otlp-grpc" else replica.url(endpoint.port, endpoint.path)
+            for replica in self.replicas_of(endpoint.component)
+        ]
 
     def query_url(self) -> str | None:
         query = self.profile.query

@@ -14,7 +14,7 @@ import thriftpy2
 from thriftpy2.protocol import TBinaryProtocolFactory
 from thriftpy2.utils import serialize
 
-from ..model import Span, SpanKind
+from pytest_tracestack.traces.model import Span, SpanKind
 
 IDL = Path(__file__).with_name("jaeger.thrift")
 # the kinds tagged, in lower case; a span without the tag is INTERNAL, so that kind is left out
@@ -60,18 +60,34 @@ def _span(span: Span):
         tags += [_tag("error", True), _tag("otel.status_code", "ERROR")]
         if span.status_message:
             tags.append(_tag("otel.status_description", span.status_message))
-    references = [jaeger.SpanRef(refType=jaeger.SpanRefType.FOLLOWS_FROM, traceIdLow=_ids(link.trace_id)[0],
-                                 traceIdHigh=_ids(link.trace_id)[1], spanId=_signed(int(link.span_id, 16)))
-                  for link in span.links]
-    logs = [jaeger.Log(timestamp=event.time_ns // 1000,
-                       fields=[_tag("event", event.name), *(_tag(k, v) for k, v in event.attributes.items())])
-            for event in span.events]
+    references = [
+        jaeger.SpanRef(
+            refType=jaeger.SpanRefType.FOLLOWS_FROM,
+            traceIdLow=_ids(link.trace_id)[0],
+            traceIdHigh=_ids(link.trace_id)[1],
+            spanId=_signed(int(link.span_id, 16)),
+        )
+        for link in span.links
+    ]
+    logs = [
+        jaeger.Log(
+            timestamp=event.time_ns // 1000,
+            fields=[_tag("event", event.name), *(_tag(k, v) for k, v in event.attributes.items())],
+        )
+        for event in span.events
+    ]
     return jaeger.Span(
-        traceIdLow=low, traceIdHigh=high, spanId=_signed(int(span.span_id, 16)),
+        traceIdLow=low,
+        traceIdHigh=high,
+        spanId=_signed(int(span.span_id, 16)),
         parentSpanId=_signed(int(span.parent_span_id, 16)) if span.parent_span_id else 0,
-        operationName=span.name, references=references, flags=1,
-        startTime=span.start_ns // 1000, duration=max(1, (span.end_ns - span.start_ns) // 1000),
-        tags=tags, logs=logs,
+        operationName=span.name,
+        references=references,
+        flags=1,
+        startTime=span.start_ns // 1000,
+        duration=max(1, (span.end_ns - span.start_ns) // 1000),
+        tags=tags,
+        logs=logs,
     )
 
 
@@ -79,7 +95,9 @@ def encode_jaeger_batch(spans: list[Span]) -> bytes:
     """One Batch; the process is the first span's resource (a Jaeger batch has one process)."""
     jaeger = _idl()
     resource = spans[0].resource if spans else {}
-    process = jaeger.Process(serviceName=str(resource.get("service.name", "unknown")),
-                             tags=[_tag(k, v) for k, v in resource.items() if k != "service.name"])
+    process = jaeger.Process(
+        serviceName=str(resource.get("service.name", "unknown")),
+        tags=[_tag(k, v) for k, v in resource.items() if k != "service.name"],
+    )
     batch = jaeger.Batch(process=process, spans=[_span(span) for span in spans])
     return serialize(batch, TBinaryProtocolFactory())

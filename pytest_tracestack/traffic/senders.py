@@ -14,17 +14,17 @@ import grpc
 import httpx
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
-from ..model import Span
-from ..otlp import to_export_request, to_otlp_http_json
-from .jaeger import encode_jaeger_batch
-from .zipkin import encode_zipkin_json
+from pytest_tracestack.traces.model import Span
+from pytest_tracestack.traces.otlp import to_export_request, to_otlp_http_json
+from pytest_tracestack.traffic.jaeger import encode_jaeger_batch
+from pytest_tracestack.traffic.zipkin import encode_zipkin_json
 
 
 @dataclass(frozen=True)
 class SendResult:
     protocol: str
     ok: bool
-    status: str              # "OK", a gRPC status name, "HTTP 503", "REFUSED", "TIMEOUT"
+    status: str  # "OK", a gRPC status name, "HTTP 503", "REFUSED", "TIMEOUT"
     spans_sent: int
     bytes_sent: int
     latency_s: float
@@ -43,8 +43,16 @@ def send_otlp_grpc(spans: list[Span], target: str, timeout: float = 10.0) -> Sen
         except grpc.RpcError as error:
             return _grpc_failure(error, len(spans), size, time.monotonic() - started)
     rejected = response.partial_success.rejected_spans
-    return SendResult("otlp-grpc", rejected == 0, "OK", len(spans), size, time.monotonic() - started,
-                      rejected, response.partial_success.error_message)
+    return SendResult(
+        "otlp-grpc",
+        rejected == 0,
+        "OK",
+        len(spans),
+        size,
+        time.monotonic() - started,
+        rejected,
+        response.partial_success.error_message,
+    )
 
 
 def _grpc_failure(error: grpc.RpcError, count: int, size: int, latency: float) -> SendResult:
@@ -80,8 +88,15 @@ def send_jaeger_thrift_http(spans: list[Span], url: str, timeout: float = 10.0) 
     return _post("jaeger-thrift-http", url, body, "application/x-thrift", len(spans), timeout)
 
 
-def _post(protocol: str, url: str, body: bytes, content_type: str, count: int, timeout: float,
-          partial: Callable[[httpx.Response], tuple[int, str]] | None = None) -> SendResult:
+def _post(
+    protocol: str,
+    url: str,
+    body: bytes,
+    content_type: str,
+    count: int,
+    timeout: float,
+    partial: Callable[[httpx.Response], tuple[int, str]] | None = None,
+) -> SendResult:
     started = time.monotonic()
     try:
         response = httpx.post(url, content=body, headers={"Content-Type": content_type}, timeout=timeout)
@@ -91,8 +106,9 @@ def _post(protocol: str, url: str, body: bytes, content_type: str, count: int, t
         return SendResult(protocol, False, "TIMEOUT", count, len(body), time.monotonic() - started, detail=str(error))
     latency = time.monotonic() - started
     if response.status_code // 100 != 2:
-        return SendResult(protocol, False, f"HTTP {response.status_code}", count, len(body), latency,
-                          detail=response.text[:300])
+        return SendResult(
+            protocol, False, f"HTTP {response.status_code}", count, len(body), latency, detail=response.text[:300]
+        )
     rejected, message = partial(response) if partial else (0, "")
     return SendResult(protocol, rejected == 0, "OK", count, len(body), latency, rejected, message)
 

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import json
 
-from ..model import Span, SpanKind
+from pytest_tracestack.traces.model import Span, SpanKind
 
-ZIPKIN_KINDS = (SpanKind.SERVER, SpanKind.CLIENT, SpanKind.PRODUCER, SpanKind.CONSUMER)   # by their OTLP names
+ZIPKIN_KINDS = (SpanKind.SERVER, SpanKind.CLIENT, SpanKind.PRODUCER, SpanKind.CONSUMER)  # by their OTLP names
 
 
 def to_zipkin(span: Span) -> dict:
     out: dict = {
-        "traceId": span.trace_id, "id": span.span_id, "name": span.name,
-        "timestamp": span.start_ns // 1000, "duration": max(1, (span.end_ns - span.start_ns) // 1000),
+        "traceId": span.trace_id,
+        "id": span.span_id,
+        "name": span.name,
+        "timestamp": span.start_ns // 1000,
+        "duration": max(1, (span.end_ns - span.start_ns) // 1000),
         "localEndpoint": {"serviceName": span.service_name or "unknown"},
         "tags": {key: zipkin_tag_value(value) for key, value in span.attributes.items()},
     }

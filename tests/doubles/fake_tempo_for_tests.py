@@ -42,8 +42,8 @@ TESTS = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(TESTS.parent), str(TESTS)]
 from doubles.jaeger_receiver_for_tests import JaegerReceiverForTests  # noqa: E402
 from doubles.metrics_generator_for_tests import MetricsGeneratorForTests  # noqa: E402
-from pytest_tracestack.otlp import from_protobuf_bytes, to_export_request  # noqa: E402
-from pytest_tracestack.sink import CaptureSink  # noqa: E402
+from pytest_tracestack.clients.capture_sink import CaptureSink  # noqa: E402
+from pytest_tracestack.traces.otlp import from_protobuf_bytes, to_export_request  # noqa: E402
 from tempo_double import Arrival, FakeTempoForTests, trace_document_of  # noqa: E402
 
 SEARCH_LAG_S = float(os.environ.get("FAKE_TEMPO_SEARCH_LAG_S", "1"))
@@ -51,7 +51,7 @@ SEARCH_LAG_S = float(os.environ.get("FAKE_TEMPO_SEARCH_LAG_S", "1"))
 # with their ports open until SIGKILL; and how long every target runs on after closing its ports.
 STOPPING_TARGETS = set(filter(None, os.environ.get("FAKE_TEMPO_STOPPING_TARGETS", "").split(",")))
 EXIT_DELAY_S = float(os.environ.get("FAKE_TEMPO_EXIT_DELAY_S", "0"))
-FORCED_ADDRESS = "127.0.0.1"                  # where Tempo's single binary looks for its own ingester
+FORCED_ADDRESS = "127.0.0.1"  # where Tempo's single binary looks for its own ingester
 FRONTEND_NOT_READY = "Query Frontend not ready: not ready: number of queriers connected to query-frontend is 0"
 
 
@@ -59,8 +59,8 @@ FRONTEND_NOT_READY = "Query Frontend not ready: not ready: number of queriers co
 class SingleBinaryDialing:
     """The addresses a Tempo single binary dials for its own modules, whatever the config says elsewhere."""
 
-    ingester: str          # 127.0.0.1:<server.grpc_listen_port>
-    frontend: str          # querier.frontend_worker.frontend_address, or the same as ``ingester`` when empty
+    ingester: str  # 127.0.0.1:<server.grpc_listen_port>
+    frontend: str  # querier.frontend_worker.frontend_address, or the same as ``ingester`` when empty
 
     @classmethod
     def from_config(cls, config: dict) -> SingleBinaryDialing:
@@ -74,8 +74,10 @@ class SingleBinaryDialing:
     def push_refusal(self) -> str | None:
         if _answers(self.ingester):
             return None
-        return (f'connection error: desc = "transport: Error while dialing: dial tcp {self.ingester}: '
-                f'connect: connection refused"')
+        return (
+            f'connection error: desc = "transport: Error while dialing: dial tcp {self.ingester}: '
+            f'connect: connection refused"'
+        )
 
 
 @dataclass
@@ -85,12 +87,15 @@ class StoredSpansTempo(FakeTempoForTests):
 
     store: Path = field(default_factory=Path)
     dialing: SingleBinaryDialing | None = None
-    s3: Any = None        # FakeS3Storage when the config's storage.trace.backend is s3
+    s3: Any = None  # FakeS3Storage when the config's storage.trace.backend is s3
 
     def arrivals(self) -> list[Arrival]:
         wall, monotonic = time.time(), time.monotonic()
-        return [Arrival(span, monotonic - (wall - file.stat().st_mtime))
-                for file in sorted(self.store.glob("*.pb")) for span in from_protobuf_bytes(file.read_bytes())]
+        return [
+            Arrival(span, monotonic - (wall - file.stat().st_mtime))
+            for file in sorted(self.store.glob("*.pb"))
+            for span in from_protobuf_bytes(file.read_bytes())
+        ]
 
     def not_ready_reason(self) -> str | None:
         return self.dialing.not_ready_reason() if self.dialing else None
@@ -104,8 +109,11 @@ class StoredSpansTempo(FakeTempoForTests):
         if path == "/flush" and self.s3.target in FLUSHING_TARGETS:
             self.s3.request_flush()
             return 204, b"", "text/plain; charset=utf-8"
-        if (path.startswith("/querier/api/v2/traces/") and self.s3.target in BLOCK_READING_TARGETS
-                and query.get("mode") == ["blocks"]):
+        if (
+            path.startswith("/querier/api/v2/traces/")
+            and self.s3.target in BLOCK_READING_TARGETS
+            and query.get("mode") == ["blocks"]
+        ):
             spans = self.s3.trace_in_blocks(path.rsplit("/", 1)[1].lower().rjust(32, "0"))
             if not spans:
                 return 404, b"", "text/plain; charset=utf-8"
@@ -137,9 +145,14 @@ def main() -> None:
     dialing = SingleBinaryDialing.from_config(config) if args.target == "all" else None
     receivers = start_receivers(config, store, dialing) if args.target in ("all", "distributor") else []
     server = config.get("server", {})
-    api = StoredSpansTempo(search_lag_s=SEARCH_LAG_S, host=server.get("http_listen_address", "127.0.0.1"),
-                           port=int(server.get("http_listen_port", 3200)), store=store, dialing=dialing,
-                           s3=s3).start()
+    api = StoredSpansTempo(
+        search_lag_s=SEARCH_LAG_S,
+        host=server.get("http_listen_address", "127.0.0.1"),
+        port=int(server.get("http_listen_port", 3200)),
+        store=store,
+        dialing=dialing,
+        s3=s3,
+    ).start()
     generator = None
     if args.target in ("all", "metrics-generator") and config.get("metrics_generator"):
         generator = MetricsGeneratorForTests(config, lambda: [(a.span, a.at) for a in api.arrivals()]).start()
@@ -174,11 +187,14 @@ def start_grpc_server(config: dict) -> grpc.Server:
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=1), options=[("grpc.so_reuseport", 0)])
     try:
         bound = server.add_insecure_port(f"{host or '[::]'}:{port}")
-    except RuntimeError:     # grpcio raises instead of returning 0 in recent versions
+    except RuntimeError:  # grpcio raises instead of returning 0 in recent versions
         bound = 0
     if bound == 0:
-        print(f'level=error msg="error running Tempo" err="failed to init module services: error initialising '
-              f'module: server: listen tcp {host}:{port}: bind: address already in use"', file=sys.stderr)
+        print(
+            f'level=error msg="error running Tempo" err="failed to init module services: error initialising '
+            f'module: server: listen tcp {host}:{port}: bind: address already in use"',
+            file=sys.stderr,
+        )
         sys.exit(1)
     server.start()
     return server
@@ -204,6 +220,7 @@ def start_receivers(config: dict, store: Path, dialing: SingleBinaryDialing | No
     started = [sink.start()]
     jaeger = ((config["distributor"]["receivers"].get("jaeger") or {}).get("protocols") or {}).get("thrift_http")
     if jaeger:
+
         def keep(spans) -> None:
             (store / f"{uuid.uuid4().hex}.pb").write_bytes(to_export_request(spans).SerializeToString())
 

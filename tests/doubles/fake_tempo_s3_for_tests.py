@@ -26,9 +26,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from pytest_tracestack.checks.backend import go_duration_s
-from pytest_tracestack.model import Span
-from pytest_tracestack.object_store import SINGLE_TENANT, S3Settings, s3_client
-from pytest_tracestack.otlp import from_protobuf_bytes, to_export_request
+from pytest_tracestack.clients.object_store import SINGLE_TENANT, S3Settings, s3_client
+from pytest_tracestack.traces.model import Span
+from pytest_tracestack.traces.otlp import from_protobuf_bytes, to_export_request
 
 STORE_TARGETS = ("all", "ingester", "querier", "query-frontend", "compactor")
 FLUSHING_TARGETS = ("all", "ingester")
@@ -45,14 +45,14 @@ def live_directory(config: dict) -> Path:
 class FakeS3Storage:
     settings: S3Settings
     target: str
-    instance: str                         # ingester.lifecycler.id (unset in a single binary)
+    instance: str  # ingester.lifecycler.id (unset in a single binary)
     live: Path
     flush_check_s: float
     max_block_s: float
     blocklist_poll_s: float
     _flush_now: threading.Event = field(default_factory=threading.Event)
     _stopped: threading.Event = field(default_factory=threading.Event)
-    _blocks: list[str] = field(default_factory=list)     # block prefixes as of the last poll
+    _blocks: list[str] = field(default_factory=list)  # block prefixes as of the last poll
     _polled_at: float = float("-inf")
 
     @classmethod
@@ -60,10 +60,15 @@ class FakeS3Storage:
         settings = S3Settings.from_tempo_config(config)
         assert settings is not None
         ingester = config.get("ingester") or {}
-        return cls(settings, target, str((ingester.get("lifecycler") or {}).get("id") or target),
-                   live_directory(config), go_duration_s(ingester.get("flush_check_period"), 10.0),
-                   go_duration_s(ingester.get("max_block_duration"), 1800.0),
-                   go_duration_s(config["storage"]["trace"].get("blocklist_poll"), 300.0))
+        return cls(
+            settings,
+            target,
+            str((ingester.get("lifecycler") or {}).get("id") or target),
+            live_directory(config),
+            go_duration_s(ingester.get("flush_check_period"), 10.0),
+            go_duration_s(ingester.get("max_block_duration"), 1800.0),
+            go_duration_s(config["storage"]["trace"].get("blocklist_poll"), 300.0),
+        )
 
     # --- start ------------------------------------------------------------------------------------
 
@@ -72,12 +77,17 @@ class FakeS3Storage:
         if self.target not in STORE_TARGETS:
             return
         try:
-            s3_client(self.settings).list_objects_v2(Bucket=self.settings.bucket, Prefix=self.settings.prefix,
-                                                     MaxKeys=1)
+            s3_client(self.settings).list_objects_v2(
+                Bucket=self.settings.bucket, Prefix=self.settings.prefix, MaxKeys=1
+            )
         except Exception as error:
-            print(f'level=error ts={time.time():.6f} caller=main.go msg="error running Tempo" err="failed to init '
-                  f'module services: error initialising module: store: failed to create store: unexpected error '
-                  f'from ListObjects on {self.settings.bucket}: {_said(error)}"', file=sys.stderr, flush=True)
+            print(
+                f'level=error ts={time.time():.6f} caller=main.go msg="error running Tempo" err="failed to init '
+                f"module services: error initialising module: store: failed to create store: unexpected error "
+                f'from ListObjects on {self.settings.bucket}: {_said(error)}"',
+                file=sys.stderr,
+                flush=True,
+            )
             sys.exit(1)
         self.live.mkdir(parents=True, exist_ok=True)
         if self.target in FLUSHING_TARGETS:
@@ -97,14 +107,19 @@ class FakeS3Storage:
             self._flush_now.clear()
             try:
                 self._flush_once(0.0 if forced else self.max_block_s)
-            except Exception as error:     # Tempo logs a failed flush and retries it at the next check
-                print(f'level=error ts={time.time():.6f} msg="error performing op in flushQueue" '
-                      f'err="{_said(error)}"', flush=True)
+            except Exception as error:  # Tempo logs a failed flush and retries it at the next check
+                print(
+                    f'level=error ts={time.time():.6f} msg="error performing op in flushQueue" err="{_said(error)}"',
+                    flush=True,
+                )
 
     def _flush_once(self, older_than_s: float) -> None:
         cut = time.time() - older_than_s
-        pending = [file for file in sorted(self.live.glob("*.pb"))
-                   if not file.with_suffix(f".flushed-{self.instance}").exists() and file.stat().st_mtime <= cut]
+        pending = [
+            file
+            for file in sorted(self.live.glob("*.pb"))
+            if not file.with_suffix(f".flushed-{self.instance}").exists() and file.stat().st_mtime <= cut
+        ]
         if not pending:
             return
         spans = [span for file in pending for span in from_protobuf_bytes(file.read_bytes())]
@@ -117,8 +132,11 @@ class FakeS3Storage:
         prefix = f"{self.settings.tenant_prefix(SINGLE_TENANT)}{block}/"
         client = s3_client(self.settings)
         data = to_export_request(spans).SerializeToString()
-        for name, body in (("data.parquet", data), ("index", b"FAKE TEMPO FOR TESTS"),
-                           ("bloom-0", b"FAKE TEMPO FOR TESTS")):
+        for name, body in (
+            ("data.parquet", data),
+            ("index", b"FAKE TEMPO FOR TESTS"),
+            ("bloom-0", b"FAKE TEMPO FOR TESTS"),
+        ):
             client.put_object(Bucket=self.settings.bucket, Key=prefix + name, Body=body)
         client.put_object(Bucket=self.settings.bucket, Key=prefix + "meta.json", Body=json.dumps(_meta(block, spans)))
 
@@ -127,12 +145,14 @@ class FakeS3Storage:
     def trace_in_blocks(self, trace_id: str) -> list[Span]:
         client = s3_client(self.settings)
         if time.monotonic() - self._polled_at >= self.blocklist_poll_s:
-            listed = client.list_objects_v2(Bucket=self.settings.bucket,
-                                            Prefix=self.settings.tenant_prefix(SINGLE_TENANT)).get("Contents", [])
-            self._blocks = [item["Key"].removesuffix("meta.json") for item in listed
-                            if item["Key"].endswith("/meta.json")]
+            listed = client.list_objects_v2(
+                Bucket=self.settings.bucket, Prefix=self.settings.tenant_prefix(SINGLE_TENANT)
+            ).get("Contents", [])
+            self._blocks = [
+                item["Key"].removesuffix("meta.json") for item in listed if item["Key"].endswith("/meta.json")
+            ]
             self._polled_at = time.monotonic()
-        spans: dict[str, Span] = {}     # each ingester writes its own copy (replication): combined, as Tempo does
+        spans: dict[str, Span] = {}  # each ingester writes its own copy (replication): combined, as Tempo does
         for block in self._blocks:
             data = client.get_object(Bucket=self.settings.bucket, Key=block + "data.parquet")["Body"].read()
             spans.update((span.span_id, span) for span in from_protobuf_bytes(data) if span.trace_id == trace_id)
@@ -143,10 +163,14 @@ def _meta(block: uuid.UUID, spans: list[Span]) -> dict:
     def when(ns: int) -> str:
         return datetime.fromtimestamp(ns / 1e9, tz=timezone.utc).isoformat()
 
-    return {"format": "FAKE TEMPO FOR TESTS (not vParquet)", "blockID": str(block), "tenantID": SINGLE_TENANT,
-            "startTime": when(min(span.start_ns for span in spans)),
-            "endTime": when(max(span.end_ns for span in spans)),
-            "totalObjects": len({span.trace_id for span in spans})}
+    return {
+        "format": "FAKE TEMPO FOR TESTS (not vParquet)",
+        "blockID": str(block),
+        "tenantID": SINGLE_TENANT,
+        "startTime": when(min(span.start_ns for span in spans)),
+        "endTime": when(max(span.end_ns for span in spans)),
+        "totalObjects": len({span.trace_id for span in spans}),
+    }
 
 
 def _said(error: Exception) -> str:

@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from thriftpy2.protocol import TBinaryProtocolFactory
 from thriftpy2.utils import deserialize
 
-from pytest_tracestack.model import Event, Link, Span, SpanKind
+from pytest_tracestack.traces.model import Event, Link, Span, SpanKind
 from pytest_tracestack.traffic.jaeger import _idl
 
 _KINDS = {kind.name.lower(): int(kind) for kind in SpanKind if kind != SpanKind.UNSPECIFIED}
@@ -50,20 +50,36 @@ def _span(jaeger_span, resource: dict) -> Span:
     for log in jaeger_span.logs or []:
         fields = {tag.key: _value(tag) for tag in log.fields or []}
         events.append(Event(str(fields.pop("event", "")), log.timestamp * 1000, fields))
-    links = tuple(Link(_hex(ref.traceIdHigh, 8) + _hex(ref.traceIdLow, 8), _hex(ref.spanId, 8),
-                       {"opentracing.ref_type": "child_of" if ref.refType == 0 else "follows_from"})
-                  for ref in jaeger_span.references or [] if _hex(ref.spanId, 8) != parent)
+    links = tuple(
+        Link(
+            _hex(ref.traceIdHigh, 8) + _hex(ref.traceIdLow, 8),
+            _hex(ref.spanId, 8),
+            {"opentracing.ref_type": "child_of" if ref.refType == 0 else "follows_from"},
+        )
+        for ref in jaeger_span.references or []
+        if _hex(ref.spanId, 8) != parent
+    )
     start = jaeger_span.startTime * 1000
-    return Span(trace_id=trace_id, span_id=_hex(jaeger_span.spanId, 8), name=jaeger_span.operationName,
-                parent_span_id=parent, kind=kind, start_ns=start, end_ns=start + jaeger_span.duration * 1000,
-                attributes=attributes, resource=resource, status_code=status, status_message=message,
-                events=tuple(events), links=links)
+    return Span(
+        trace_id=trace_id,
+        span_id=_hex(jaeger_span.spanId, 8),
+        name=jaeger_span.operationName,
+        parent_span_id=parent,
+        kind=kind,
+        start_ns=start,
+        end_ns=start + jaeger_span.duration * 1000,
+        attributes=attributes,
+        resource=resource,
+        status_code=status,
+        status_message=message,
+        events=tuple(events),
+        links=links,
+    )
 
 
 def spans_from_batch(body: bytes) -> list[Span]:
     batch = deserialize(_idl().Batch(), body, TBinaryProtocolFactory())
-    resource = {"service.name": batch.process.serviceName,
-                **{tag.key: _value(tag) for tag in batch.process.tags or []}}
+    resource = {"service.name": batch.process.serviceName, **{tag.key: _value(tag) for tag in batch.process.tags or []}}
     return [_span(span, resource) for span in batch.spans or []]
 
 
@@ -71,8 +87,9 @@ class JaegerReceiverForTests:
     """FAKE TEMPO JAEGER RECEIVER FOR TESTS — NOT TEMPO. ``accept`` stores the spans; ``refusal`` says why a push is
     refused (503), as the double's OTLP receivers refuse while a single binary cannot reach its ingester."""
 
-    def __init__(self, endpoint: str, accept: Callable[[list[Span]], None],
-                 refusal: Callable[[], str | None] = lambda: None) -> None:
+    def __init__(
+        self, endpoint: str, accept: Callable[[list[Span]], None], refusal: Callable[[], str | None] = lambda: None
+    ) -> None:
         host, port = endpoint.rsplit(":", 1)
         self.server = ThreadingHTTPServer((host, int(port)), self._handler(accept, refusal))
         self.server.daemon_threads = True

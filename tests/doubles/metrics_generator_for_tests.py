@@ -33,7 +33,7 @@ import cramjam
 import httpx
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
-from pytest_tracestack.model import SpanKind
+from pytest_tracestack.traces.model import SpanKind
 
 KIND = {kind.value: f"SPAN_KIND_{kind.name}" for kind in SpanKind}
 STATUS = {0: "STATUS_CODE_UNSET", 1: "STATUS_CODE_OK", 2: "STATUS_CODE_ERROR"}
@@ -43,14 +43,19 @@ SLACK_S = 30.0
 def _write_request_class():
     """prometheus.WriteRequest (prompb/remote.proto, types.proto: the fields remote write 1.0 sends), in a pool of
     its own."""
-    proto = descriptor_pb2.FileDescriptorProto(name="remote_write_for_tests.proto", package="prometheus",
-                                               syntax="proto3")
+    proto = descriptor_pb2.FileDescriptorProto(
+        name="remote_write_for_tests.proto", package="prometheus", syntax="proto3"
+    )
     f = descriptor_pb2.FieldDescriptorProto
-    layout = {"Label": [("name", 1, f.TYPE_STRING, ""), ("value", 2, f.TYPE_STRING, "")],
-              "Sample": [("value", 1, f.TYPE_DOUBLE, ""), ("timestamp", 2, f.TYPE_INT64, "")],
-              "TimeSeries": [("labels", 1, f.TYPE_MESSAGE, ".prometheus.Label"),
-                             ("samples", 2, f.TYPE_MESSAGE, ".prometheus.Sample")],
-              "WriteRequest": [("timeseries", 1, f.TYPE_MESSAGE, ".prometheus.TimeSeries")]}
+    layout = {
+        "Label": [("name", 1, f.TYPE_STRING, ""), ("value", 2, f.TYPE_STRING, "")],
+        "Sample": [("value", 1, f.TYPE_DOUBLE, ""), ("timestamp", 2, f.TYPE_INT64, "")],
+        "TimeSeries": [
+            ("labels", 1, f.TYPE_MESSAGE, ".prometheus.Label"),
+            ("samples", 2, f.TYPE_MESSAGE, ".prometheus.Sample"),
+        ],
+        "WriteRequest": [("timeseries", 1, f.TYPE_MESSAGE, ".prometheus.TimeSeries")],
+    }
     for name, fields in layout.items():
         message = proto.message_type.add(name=name)
         for field_name, number, kind, type_name in fields:
@@ -108,21 +113,31 @@ class MetricsGeneratorForTests:
     def collect(self) -> Counter:
         """Every series' current value, keyed by its sorted labels."""
         now_wall, now_mono = time.time(), time.monotonic()
-        spans = [span for span, at in self.arrivals()
-                 if span.end_ns / 1e9 >= now_wall - (now_mono - at) - SLACK_S]
+        spans = [span for span, at in self.arrivals() if span.end_ns / 1e9 >= now_wall - (now_mono - at) - SLACK_S]
         counts: Counter = Counter()
         if "span-metrics" in self.processors:
             for span in spans:
-                counts[self._labels("traces_spanmetrics_calls_total", service=span.service_name or "",
-                                    span_name=span.name, span_kind=KIND[span.kind],
-                                    status_code=STATUS[span.status_code])] += 1
+                counts[
+                    self._labels(
+                        "traces_spanmetrics_calls_total",
+                        service=span.service_name or "",
+                        span_name=span.name,
+                        span_kind=KIND[span.kind],
+                        status_code=STATUS[span.status_code],
+                    )
+                ] += 1
         if "service-graphs" in self.processors:
             by_id = {(span.trace_id, span.span_id): span for span in spans}
             for span in spans:
                 parent = by_id.get((span.trace_id, span.parent_span_id))
                 if span.kind == SpanKind.SERVER and parent is not None and parent.kind == SpanKind.CLIENT:
-                    counts[self._labels("traces_service_graph_request_total", client=parent.service_name or "",
-                                        server=span.service_name or "")] += 1
+                    counts[
+                        self._labels(
+                            "traces_service_graph_request_total",
+                            client=parent.service_name or "",
+                            server=span.service_name or "",
+                        )
+                    ] += 1
         return counts
 
     def _labels(self, name: str, **labels: str) -> tuple:
@@ -133,7 +148,7 @@ class MetricsGeneratorForTests:
         request = WriteRequest()
         for labels, value in series.items():
             samples = [(value, now_ms)]
-            if labels not in self.written:    # as Tempo: a 0 at the end of the previous minute first
+            if labels not in self.written:  # as Tempo: a 0 at the end of the previous minute first
                 samples.insert(0, (0.0, now_ms - now_ms % 60_000 - 1))
             timeseries = request.timeseries.add()
             for name, label_value in labels:
@@ -142,12 +157,22 @@ class MetricsGeneratorForTests:
                 timeseries.samples.add(value=sample_value, timestamp=timestamp)
         body = bytes(cramjam.snappy.compress_raw(request.SerializeToString()))
         try:
-            response = httpx.post(self.url, content=body, timeout=5, headers={
-                "Content-Encoding": "snappy", "Content-Type": "application/x-protobuf",
-                "X-Prometheus-Remote-Write-Version": "0.1.0"})
+            response = httpx.post(
+                self.url,
+                content=body,
+                timeout=5,
+                headers={
+                    "Content-Encoding": "snappy",
+                    "Content-Type": "application/x-protobuf",
+                    "X-Prometheus-Remote-Write-Version": "0.1.0",
+                },
+            )
             response.raise_for_status()
         except httpx.HTTPError as error:
-            print(f'level=warn component=remote url={self.url} msg="Failed to send batch, retrying" err="{error}"',
-                  file=sys.stderr, flush=True)
+            print(
+                f'level=warn component=remote url={self.url} msg="Failed to send batch, retrying" err="{error}"',
+                file=sys.stderr,
+                flush=True,
+            )
             return
         self.written.update(series)

@@ -27,7 +27,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from pytest_tracestack.sink import AnsweringHandler
+from pytest_tracestack.clients.capture_sink import AnsweringHandler
 
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 TENANT = "single-tenant"
@@ -41,9 +41,10 @@ class TempoRateLimitForTests:
     rate_limit_bytes: int = 1_000_000
     burst_size_bytes: int = 1_000_000
     host: str = "127.0.0.1"
-    ports: dict[str, int] = field(default_factory=dict)        # otlp-grpc, otlp-http, http: filled by start()
+    ports: dict[str, int] = field(default_factory=dict)  # otlp-grpc, otlp-http, http: filled by start()
     counters: dict[str, float] = field(
-        default_factory=lambda: {"ingress": 0, "bytes": 0, "spans": 0, "rate_limited": 0})
+        default_factory=lambda: {"ingress": 0, "bytes": 0, "spans": 0, "rate_limited": 0}
+    )
     _tokens: float = 0.0
     _refilled_at: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -54,10 +55,18 @@ class TempoRateLimitForTests:
     def start(self) -> TempoRateLimitForTests:
         self._tokens, self._refilled_at = float(self.burst_size_bytes), time.monotonic()
         server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
-        server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(
-            "opentelemetry.proto.collector.trace.v1.TraceService",
-            {"Export": grpc.unary_unary_rpc_method_handler(self._grpc_export, request_deserializer=None,
-                                                           response_serializer=None)})])
+        server.add_generic_rpc_handlers(
+            [
+                grpc.method_handlers_generic_handler(
+                    "opentelemetry.proto.collector.trace.v1.TraceService",
+                    {
+                        "Export": grpc.unary_unary_rpc_method_handler(
+                            self._grpc_export, request_deserializer=None, response_serializer=None
+                        )
+                    },
+                )
+            ]
+        )
         self.ports["otlp-grpc"] = server.add_insecure_port(f"{self.host}:0")
         server.start()
         self._servers.append(server)
@@ -89,20 +98,27 @@ class TempoRateLimitForTests:
     def admit(self, payload: bytes) -> str | None:
         """None when the request is within the limit, else Tempo's RATE_LIMITED message for it."""
         size = len(payload)
-        spans = sum(len(scope.spans) for resource in ExportTraceServiceRequest.FromString(payload).resource_spans
-                    for scope in resource.scope_spans)
-        limits = (f"(local: {self.rate_limit_bytes} bytes/s, global: 0 bytes/s, burst: {self.burst_size_bytes} bytes)")
+        spans = sum(
+            len(scope.spans)
+            for resource in ExportTraceServiceRequest.FromString(payload).resource_spans
+            for scope in resource.scope_spans
+        )
+        limits = f"(local: {self.rate_limit_bytes} bytes/s, global: 0 bytes/s, burst: {self.burst_size_bytes} bytes)"
         with self._lock:
             now = time.monotonic()
             self._tokens = min(self.burst_size_bytes, self._tokens + (now - self._refilled_at) * self.rate_limit_bytes)
             self._refilled_at = now
             self.counters["ingress"] += size
             if size > self.burst_size_bytes:
-                message = (f"RATE_LIMITED: batch size ({size} bytes) exceeds ingestion limit {limits} while adding "
-                           f"{size} bytes for user {TENANT}. consider reducing batch size or increasing rate limit.")
+                message = (
+                    f"RATE_LIMITED: batch size ({size} bytes) exceeds ingestion limit {limits} while adding "
+                    f"{size} bytes for user {TENANT}. consider reducing batch size or increasing rate limit."
+                )
             elif size > self._tokens:
-                message = (f"RATE_LIMITED: ingestion rate limit {limits} exceeded while adding {size} bytes for user "
-                           f"{TENANT}. consider increasing the limit or reducing ingestion rate.")
+                message = (
+                    f"RATE_LIMITED: ingestion rate limit {limits} exceeded while adding {size} bytes for user "
+                    f"{TENANT}. consider increasing the limit or reducing ingestion rate."
+                )
             else:
                 self._tokens -= size
                 self.counters["bytes"] += size
@@ -120,13 +136,20 @@ class TempoRateLimitForTests:
     def metrics_text(self) -> str:
         with self._lock:
             counters = dict(self.counters)
-        lines = [f'tempo_distributor_ingress_bytes_total{{tenant="{TENANT}"}} {counters["ingress"]}',
-                 f'tempo_distributor_bytes_received_total{{tenant="{TENANT}"}} {counters["bytes"]}',
-                 f'tempo_distributor_spans_received_total{{tenant="{TENANT}"}} {counters["spans"]}']
-        lines += [f'tempo_discarded_spans_total{{reason="{reason}",tenant="{TENANT}"}} '
-                  f'{counters["rate_limited"] if reason == "rate_limited" else 0}' for reason in REASONS]
-        lines += [f'tempo_limits_defaults{{limit_name="ingestion_burst_size_bytes"}} {self.burst_size_bytes}',
-                  f'tempo_limits_defaults{{limit_name="ingestion_rate_limit_bytes"}} {self.rate_limit_bytes}']
+        lines = [
+            f'tempo_distributor_ingress_bytes_total{{tenant="{TENANT}"}} {counters["ingress"]}',
+            f'tempo_distributor_bytes_received_total{{tenant="{TENANT}"}} {counters["bytes"]}',
+            f'tempo_distributor_spans_received_total{{tenant="{TENANT}"}} {counters["spans"]}',
+        ]
+        lines += [
+            f'tempo_discarded_spans_total{{reason="{reason}",tenant="{TENANT}"}} '
+            f"{counters['rate_limited'] if reason == 'rate_limited' else 0}"
+            for reason in REASONS
+        ]
+        lines += [
+            f'tempo_limits_defaults{{limit_name="ingestion_burst_size_bytes"}} {self.burst_size_bytes}',
+            f'tempo_limits_defaults{{limit_name="ingestion_rate_limit_bytes"}} {self.rate_limit_bytes}',
+        ]
         return "\n".join(lines) + "\n"
 
 

@@ -1,0 +1,1 @@
+"""The binaries a profile needs: found, downloaded and verified, or built (OCB)."""

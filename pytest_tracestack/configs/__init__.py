@@ -1,0 +1,1 @@
+"""The user's files (manifests, Helm values, collector configs) read and rendered for a component."""

@@ -1,0 +1,1 @@
+"""The pytest layer: hooks, options, the session, fixtures, plan and reports."""

@@ -1,0 +1,1 @@
+"""Profiles: their model, file format, the files they name, pinned versions."""

@@ -1,0 +1,1 @@
+"""The local runtime: every replica as a real process on its own loopback address."""

@@ -1,0 +1,1 @@
+"""The trace model every part compares in: OTLP codecs, the diff, attribute schemas."""
