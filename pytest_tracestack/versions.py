@@ -145,6 +145,12 @@ VERSITYGW = Pin(
     "the S3 server of the S3 profiles: built from its Go module (go install) for the "
     "local runtime, its image on kind and cluster; a versitygw found is used whatever its version",
 )
+PROMETHEUS = Pin(
+    "prometheus",
+    "2.42.0",
+    "the Prometheus the metrics-generator profile remote-writes to on the local runtime (Debian bookworm's package); "
+    "a Prometheus found is used whatever its version, 2.33 or later has the remote-write receiver",
+)
 CHARTS = {
     "tempo-distributed": Pin("tempo-distributed chart", "2.26.2", "the chart the distributed profile installs"),
     "opentelemetry-operator": Pin(
@@ -171,6 +177,7 @@ PINS: tuple[Pin, ...] = (
     OTELCOL_STABLE,
     NGINX,
     VERSITYGW,
+    PROMETHEUS,
     KUBE_CONTROL_PLANE,
     ETCD,
     KWOK,

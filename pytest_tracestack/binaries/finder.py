@@ -98,7 +98,7 @@ NGINX = BinarySpec(
 # (--web.enable-remote-write-receiver, Prometheus 2.33 and later).
 PROMETHEUS = BinarySpec(
     kind="prometheus",
-    version="2.42.0",
+    version=versions.PROMETHEUS.version,
     path_names=("prometheus",),
     option="--tracestack-prometheus / TRACESTACK_PROMETHEUS",
     remedy="install Prometheus (Debian: apt-get install prometheus) or pass "
