@@ -175,7 +175,7 @@ FAKE_BUILD = """
 import os, shutil, time
 from pathlib import Path
 import yaml
-from pytest_tracestack.binaries import ocb, progress
+from pytest_tracestack.binaries import go_command, ocb, progress
 
 progress.TICK_S = 0.3
 
@@ -190,7 +190,7 @@ def build(argv, log, cwd, env=None):
     shutil.copy(os.environ["BUILT_COLLECTOR"], Path(dist["output_path"]) / dist["name"])
 
 ocb._install_builder = install_builder
-ocb._run = build
+go_command.run_build = build
 """
 
 
@@ -231,7 +231,7 @@ def test_the_first_runs_collector_build_shows_progress_without_s(
 # stand-in build (FAKE_BUILD's, counted) waits until both have arrived, then a second more, so the other worker is
 # at the install lock (or, without one, in a build of its own) before the first build ends.
 TWO_WORKERS_AT_ONCE = """
-_find, _build = finder.BinaryProvider.find, ocb._run
+_find, _build = finder.BinaryProvider.find, go_command.run_build
 
 def find(self, kind):
     (Path(os.environ["ARRIVALS"]) / str(os.getpid())).touch()
@@ -247,7 +247,7 @@ def counted_build(argv, log, cwd, env=None):
     _build(argv, log, cwd, env)
 
 finder.BinaryProvider.find = find
-ocb._run = counted_build
+go_command.run_build = counted_build
 """
 
 
@@ -270,7 +270,8 @@ def test_two_xdist_workers_that_need_the_collector_build_it_once_the_second_says
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("TRACESTACK_OTELCOL", raising=False)
     pytester.makeconftest(
-        FAKE_BUILD.replace("import ocb, progress", "import finder, ocb, progress") + TWO_WORKERS_AT_ONCE
+        FAKE_BUILD.replace("import go_command, ocb, progress", "import finder, go_command, ocb, progress")
+        + TWO_WORKERS_AT_ONCE
     )
     pytester.makepyfile(test_up=STACK_UP + STACK_UP.replace("def test_up(", "def test_up_too("))
     result = pytester.runpytest_subprocess(

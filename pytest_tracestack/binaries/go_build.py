@@ -13,14 +13,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from pytest_tracestack.binaries.go_command import find_go, run_build
 from pytest_tracestack.errors import TracestackError
 
-BUILD_TIMEOUT_S = 3600
 WRAPPER_MODULE = "tracestack.invalid/build"
 
 
@@ -36,38 +34,28 @@ class GoProgram:
     ldflags: tuple[str, ...] = ()  # -X settings (the version the binary reports)
 
 
-def go_binary() -> str:
-    go = shutil.which("go")
-    if go is None:
-        raise TracestackError(
-            "Go is not on PATH, so the Kubernetes control plane cannot be built from its Go "
-            "modules; install Go (1.26+, https://go.dev/dl/) and run again"
-        )
-    return go
-
-
 def build_program(program: GoProgram, work: Path, output: Path, log: Path) -> list[Path]:
     """Build ``program``'s commands in ``work`` (its wrapper module) into ``output``, named as in
     ``program.commands``; every command appends to ``log``. Returns the built binaries."""
-    go = go_binary()
+    go = find_go("the Kubernetes control plane", "install Go (1.26+, https://go.dev/dl/) and run again")
     work.mkdir(parents=True, exist_ok=True)
     output.mkdir(parents=True, exist_ok=True)
     # -mod=mod: the wrapper's go.sum starts empty and is filled as the build resolves the module graph.
     env = {**os.environ, "CGO_ENABLED": "0", "GOFLAGS": f"{os.environ.get('GOFLAGS', '')} -mod=mod".strip()}
     downloaded = json.loads(
-        _run([go, "mod", "download", "-json", f"{program.module}@{program.version}"], work, env, log)
+        run_build([go, "mod", "download", "-json", f"{program.module}@{program.version}"], log, work, env)
     )
     if downloaded.get("Error"):
         raise TracestackError(f"go mod download {program.module}@{program.version}: {downloaded['Error']}")
-    module_file = json.loads(_run([go, "mod", "edit", "-json", downloaded["GoMod"]], work, env, log))
+    module_file = json.loads(run_build([go, "mod", "edit", "-json", downloaded["GoMod"]], log, work, env))
     (work / "go.mod").write_text(wrapper_go_mod(program, module_file))
     (work / "go.sum").touch()
     ldflags = " ".join(f"-X {setting}" for setting in program.ldflags)
-    _run(
+    run_build(
         [go, "build", "-trimpath", "-ldflags", ldflags, "-o", str(output) + os.sep, *program.commands.values()],
+        log,
         work,
         env,
-        log,
     )
     built = []
     for name, package in program.commands.items():
@@ -102,29 +90,3 @@ def wrapper_go_mod(program: GoProgram, module_file: dict) -> str:
 
 def _is_local(path: str) -> bool:
     return path.startswith(("./", "../"))
-
-
-def _run(argv: list[str], cwd: Path, env: dict[str, str], log: Path) -> str:
-    """Run ``argv``; its stderr goes to ``log``, its stdout is returned (and logged)."""
-    with log.open("ab") as out:
-        out.write(f"$ {' '.join(argv)}\n".encode())
-        out.flush()
-        try:
-            done = subprocess.run(
-                argv,
-                cwd=cwd,
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=out,
-                stdin=subprocess.DEVNULL,
-                timeout=BUILD_TIMEOUT_S,
-            )
-        except subprocess.TimeoutExpired:
-            raise TracestackError(f"{' '.join(argv)} did not finish in {BUILD_TIMEOUT_S}s; see {log}") from None
-        out.write(done.stdout)
-    if done.returncode != 0:
-        tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])
-        raise TracestackError(
-            f"{' '.join(argv[:3])} ... failed (exit {done.returncode}) in {cwd}; last lines of {log}:\n{tail}"
-        )
-    return done.stdout.decode()

@@ -7,20 +7,19 @@ is cached per version.
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import yaml
 
 from pytest_tracestack import paths
+from pytest_tracestack.binaries import go_command
 from pytest_tracestack.binaries.finder import BinarySpec, build_log
+from pytest_tracestack.binaries.go_command import find_go
 from pytest_tracestack.binaries.progress import status
 from pytest_tracestack.errors import TracestackError
 from pytest_tracestack.versions import OTELCOL, OTELCOL_STABLE
 
 MANIFEST = paths.PACKAGE_DIR / "binaries" / "otelcol-builder.yaml"
-BUILD_TIMEOUT_S = 1800
 # Measured from an empty Go cache on 2 cores: 4 min (idle machine), 8 min 46 s (shared with other builds).
 TYPICAL_BUILD = "4 to 9 minutes on 2 cores"
 
@@ -33,12 +32,7 @@ def builder_manifest() -> dict:
 
 def build_collector(spec: BinarySpec, destination: Path) -> Path:
     """Install OCB at the manifest's version and build the collector into ``destination``."""
-    go = shutil.which("go")
-    if go is None:
-        raise TracestackError(
-            "Go is not on PATH, so the collector cannot be built with OCB "
-            "(install Go 1.23+ or provide the collector binary)"
-        )
+    go = find_go("the collector (with OCB)", "install Go 1.23+ or provide the collector binary")
     if spec.version != OTELCOL.version:
         raise TracestackError(f"{MANIFEST} builds the pinned collector {OTELCOL.version}, not {spec.version}")
     manifest = builder_manifest()
@@ -54,7 +48,7 @@ def build_collector(spec: BinarySpec, destination: Path) -> Path:
         f"building the OpenTelemetry Collector {version} into {destination} with OCB (first run only, {TYPICAL_BUILD})",
         log,
     ):
-        _run([str(builder), f"--config={manifest_file}"], log, work)
+        go_command.run_build([str(builder), f"--config={manifest_file}"], log, work)
     built = work / "build" / manifest["dist"]["name"]
     if not built.is_file():
         raise TracestackError(f"OCB finished but {built} is missing; see {log}")
@@ -70,16 +64,7 @@ def _install_builder(go: str, version: str, tools: Path) -> Path:
     env = {**os.environ, "GOBIN": str(builder.parent)}
     log = builder.parent / "install.log"
     with status(f"installing the Collector Builder v{version} (go install)", log):
-        _run([go, "install", f"go.opentelemetry.io/collector/cmd/builder@v{version}"], log, builder.parent, env)
+        go_command.run_build(
+            [go, "install", f"go.opentelemetry.io/collector/cmd/builder@v{version}"], log, builder.parent, env
+        )
     return builder
-
-
-def _run(argv: list[str], log: Path, cwd: Path, env: dict | None = None) -> None:
-    with log.open("wb") as out:
-        try:
-            done = subprocess.run(argv, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, timeout=BUILD_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            raise TracestackError(f"{' '.join(argv)} did not finish in {BUILD_TIMEOUT_S}s; see {log}") from None
-    if done.returncode != 0:
-        tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])
-        raise TracestackError(f"{' '.join(argv)} failed (exit {done.returncode}); last lines of {log}:\n{tail}")

@@ -4,11 +4,11 @@ into tracestack's cache, once per version (``tracestack install versitygw``; .ci
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
+from pytest_tracestack.binaries import go_command
 from pytest_tracestack.binaries.finder import BinarySpec, build_log
-from pytest_tracestack.binaries.ocb import _run as run_build  # one build command, its log, its deadline
+from pytest_tracestack.binaries.go_command import find_go
 from pytest_tracestack.binaries.progress import status
 from pytest_tracestack.errors import TracestackError
 
@@ -20,12 +20,7 @@ TYPICAL_BUILD = "1.5 to 4 minutes on 2 cores"
 def build_versitygw(spec: BinarySpec, destination: Path) -> Path:
     """``go install`` the module at the spec's version into ``destination``; the ldflag gives the binary the version
     string it prints (a plain ``go install`` says 'git')."""
-    go = shutil.which("go")
-    if go is None:
-        raise TracestackError(
-            f"Go is not on PATH, so versitygw cannot be built from {MODULE} (install Go 1.23+ or "
-            "pass --tracestack-versitygw=/path/to/versitygw)"
-        )
+    go = find_go(f"versitygw (from {MODULE})", "install Go 1.23+ or pass --tracestack-versitygw=/path/to/versitygw")
     work = destination.parent
     (work / "build").mkdir(parents=True, exist_ok=True)
     log = build_log(destination)
@@ -33,7 +28,7 @@ def build_versitygw(spec: BinarySpec, destination: Path) -> Path:
     with status(
         f"building versitygw {spec.version} into {destination} with go install (first run only, {TYPICAL_BUILD})", log
     ):
-        run_build(
+        go_command.run_build(
             [go, "install", "-ldflags", f"-X main.Version=v{spec.version}", f"{MODULE}@v{spec.version}"], log, work, env
         )
     built = work / "build" / "versitygw"
