@@ -194,13 +194,19 @@ go_command.run_build = build
 """
 
 
-def test_the_first_runs_collector_build_shows_progress_without_s(
-    pytester: pytest.Pytester, otelcol_binary: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def _go_that_does_not_build(tmp_path: Path) -> Path:
+    """A directory holding a `go` that only fails: the conftest replaces the build, so a real Go is never needed."""
     stand_ins = tmp_path / "bin"
     stand_ins.mkdir()
     (stand_ins / "go").write_text("#!/bin/sh\necho 'not Go: the test replaces the build' >&2\nexit 1\n")
     (stand_ins / "go").chmod(0o755)
+    return stand_ins
+
+
+def test_the_first_runs_collector_build_shows_progress_without_s(
+    pytester: pytest.Pytester, otelcol_binary: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    stand_ins = _go_that_does_not_build(tmp_path)
     monkeypatch.setenv("PATH", f"{stand_ins}:/usr/bin:/bin")
     monkeypatch.setenv("TRACESTACK_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("BUILT_COLLECTOR", str(otelcol_binary))
@@ -254,10 +260,7 @@ go_command.run_build = counted_build
 def test_two_xdist_workers_that_need_the_collector_build_it_once_the_second_says_it_waits(
     pytester: pytest.Pytester, otelcol_binary: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    stand_ins = tmp_path / "bin"
-    stand_ins.mkdir()
-    (stand_ins / "go").write_text("#!/bin/sh\necho 'not Go: the test replaces the build' >&2\nexit 1\n")
-    (stand_ins / "go").chmod(0o755)
+    stand_ins = _go_that_does_not_build(tmp_path)
     (tmp_path / "arrivals").mkdir()
     for name, value in [
         ("PATH", f"{stand_ins}:/usr/bin:/bin"),
